@@ -1,0 +1,25 @@
+"""neurosim — how similar is a model's activity to neural recordings?
+
+The public face of the package: everything here is re-exported from the module
+that defines it (see ``docs/`` and ``ARCHITECTURE``). Nothing is defined here.
+
+>>> import numpy as np
+>>> from neurosim import procrustes_distance
+>>> X = np.random.default_rng(0).normal(size=(50, 10))
+>>> float(procrustes_distance(X, X)) < 1e-6
+True
+"""
+
+__version__ = "0.1.0"
+
+# --- metrics (issue 2) ---------------------------------------------------
+# --- end metrics ---------------------------------------------------------
+
+# --- trajectories, io, datasets, compare, baselines (issue 3) ------------
+# --- end compare ---------------------------------------------------------
+
+# --- rnn (issue 4) -------------------------------------------------------
+# --- end rnn -------------------------------------------------------------
+
+# --- matching, pairwise, experiments (issue 5) ---------------------------
+# --- end experiments -----------------------------------------------------
