@@ -1,0 +1,313 @@
+"""The trajectory convention: ``(condition, time, unit[, trial])`` DataArrays.
+
+Every activity array neurosim handles — a recording loaded by
+:mod:`neurosim.datasets`, a model run by :mod:`neurosim.rnn`, an array a user
+brings — is an :class:`xarray.DataArray` with
+
+* dims ``("condition", "time", "unit")``, optionally a fourth ``"trial"`` dim
+  for single-trial data (canonical order ``("condition", "time", "unit", "trial")``
+  is not required: dims are used by name);
+* a ``condition`` coordinate holding the condition labels (unique), possibly a
+  :class:`pandas.MultiIndex` (e.g. ``context`` × ``coherence``), and any number of
+  extra label coordinates along ``condition`` (e.g. ``direction``);
+* a numeric, strictly increasing ``time`` coordinate whose unit is in
+  ``time.attrs["units"]`` (``"ms"`` for recordings and the trainer).
+
+This module builds (:func:`trajectories`), checks (:func:`validate_trajectories`)
+and flattens (:func:`flatten`) such arrays; the flatten step turns
+``(condition, time)`` into samples and ``unit`` into features, the
+``(samples, features)`` layout every metric kernel takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["DIMS", "trajectories", "validate_trajectories", "flatten", "condition_index"]
+
+#: The canonical dims of a trajectory array (``"trial"`` may follow).
+DIMS: tuple[str, str, str] = ("condition", "time", "unit")
+_OPTIONAL = ("trial",)
+
+
+def _describe(da: xr.DataArray) -> str:
+    return "(" + ", ".join(f"{d}: {n}" for d, n in da.sizes.items()) + ")"
+
+
+def validate_trajectories(
+    da: Any,
+    *,
+    name: str = "data",
+    allow_trial: bool = True,
+    allow_nan: bool = True,
+) -> xr.DataArray:
+    """Check that ``da`` follows the trajectory convention and return it in canonical order.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Activity with dims ``("condition", "time", "unit")`` in any order, plus an
+        optional ``"trial"`` dim.
+    name : str
+        What to call the array in error messages (e.g. ``"model"``).
+    allow_trial : bool
+        Whether a ``"trial"`` dim is acceptable.
+    allow_nan : bool
+        If False, NaN values are an error. Infinite values are always an error.
+
+    Returns
+    -------
+    xarray.DataArray
+        The same data, transposed to ``("condition", "time", "unit"[, "trial"])``,
+        with default coordinates filled in for dims that had none (``condition`` and
+        ``unit`` get ``0..n-1``; a missing ``time`` coordinate is an error).
+
+    Raises
+    ------
+    TypeError
+        If ``da`` is not a DataArray or holds non-numeric values.
+    ValueError
+        Listing the dims it got, if dims are missing or unexpected; if condition
+        labels repeat; if time is not numeric and strictly increasing; on inf
+        (or NaN when ``allow_nan=False``); on empty dims.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.zeros((2, 3, 4)), dims=("unit", "condition", "time"),
+    ...                   coords={"time": [0.0, 10.0, 20.0, 30.0]})
+    >>> validate_trajectories(da).dims
+    ('condition', 'time', 'unit')
+    >>> validate_trajectories(da.rename(unit="neuron"))
+    Traceback (most recent call last):
+    ...
+    ValueError: data must have dims ('condition', 'time', 'unit') (optionally 'trial'); got dims ('neuron', 'condition', 'time') with sizes (neuron: 2, condition: 3, time: 4). Missing: ['unit']; unexpected: ['neuron']. Rename with da.rename(...) or build the array with neurosim.trajectories(array, dims=...).
+    """
+    if not isinstance(da, xr.DataArray):
+        raise TypeError(
+            f"{name} must be an xarray.DataArray with dims {DIMS}; got {type(da).__name__}. "
+            "Wrap a numpy array with neurosim.trajectories(array, dims=...)."
+        )
+    allowed = set(DIMS) | (set(_OPTIONAL) if allow_trial else set())
+    got = tuple(da.dims)
+    missing = [d for d in DIMS if d not in got]
+    extra = [d for d in got if d not in allowed]
+    if missing or extra:
+        opt = " (optionally 'trial')" if allow_trial else ""
+        raise ValueError(
+            f"{name} must have dims {DIMS}{opt}; got dims {got} with sizes {_describe(da)}. "
+            f"Missing: {missing}; unexpected: {extra}. Rename with da.rename(...) or build the "
+            "array with neurosim.trajectories(array, dims=...)."
+        )
+    order = DIMS + tuple(d for d in _OPTIONAL if d in got)
+    da = da.transpose(*order)
+    empty = [d for d in order if da.sizes[d] == 0]
+    if empty:
+        raise ValueError(f"{name} has empty dims {empty}; sizes {_describe(da)}.")
+    if not (np.issubdtype(da.dtype, np.number) or da.dtype == bool):
+        raise TypeError(f"{name} must hold numbers; got dtype {da.dtype}.")
+    if np.iscomplexobj(da.values):
+        raise TypeError(f"{name} must hold real numbers; got dtype {da.dtype}.")
+    for d in ("condition", "unit"):
+        if d not in da.coords:
+            da = da.assign_coords({d: np.arange(da.sizes[d])})
+    if "time" not in da.coords:
+        raise ValueError(
+            f"{name} has no 'time' coordinate; give one (in ms, with attrs['units']) e.g. "
+            "neurosim.trajectories(array, time=np.arange(T) * 10.0)."
+        )
+    t = da["time"].values
+    if not np.issubdtype(t.dtype, np.number):
+        raise ValueError(f"{name}: the 'time' coordinate must be numeric; got dtype {t.dtype}.")
+    if not np.all(np.isfinite(t)):
+        raise ValueError(f"{name}: the 'time' coordinate holds NaN or inf.")
+    if t.size > 1 and not np.all(np.diff(t) > 0):
+        raise ValueError(
+            f"{name}: the 'time' coordinate must be strictly increasing; got {t[:6]}... "
+            "Sort with da.sortby('time')."
+        )
+    labels = condition_index(da)
+    if labels.has_duplicates:
+        dup = labels[labels.duplicated()].unique().tolist()
+        raise ValueError(f"{name}: condition labels must be unique; repeated: {dup[:10]}.")
+    units = da.indexes["unit"]
+    if units.has_duplicates:
+        raise ValueError(f"{name}: unit labels must be unique; repeated: {units[units.duplicated()].tolist()[:10]}.")
+    values = np.asarray(da.values, dtype=float)
+    if np.isinf(values).any():
+        raise ValueError(
+            f"{name} holds {int(np.isinf(values).sum())} infinite values; remove or clip them."
+        )
+    if not allow_nan and np.isnan(values).any():
+        raise ValueError(
+            f"{name} holds {int(np.isnan(values).sum())} NaN values; drop or impute them."
+        )
+    return da
+
+
+def condition_index(da: xr.DataArray) -> pd.Index:
+    """The condition labels of ``da`` as a :class:`pandas.Index` (a MultiIndex if it is one).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = trajectories(np.zeros((2, 1, 1)), conditions=["left", "right"], time=[0.0])
+    >>> list(condition_index(da))
+    ['left', 'right']
+    """
+    if "condition" in da.indexes:
+        return da.indexes["condition"]
+    return pd.Index(np.arange(da.sizes["condition"]), name="condition")
+
+
+def _condition_coord(conditions: Any, n: int) -> Any:
+    if isinstance(conditions, pd.DataFrame):
+        conditions = pd.MultiIndex.from_frame(conditions)
+    elif isinstance(conditions, Mapping):
+        keys = list(conditions)
+        if len(keys) == 1:
+            conditions = pd.Index(np.asarray(conditions[keys[0]]), name=keys[0])
+        else:
+            conditions = pd.MultiIndex.from_arrays(
+                [np.asarray(conditions[k]) for k in keys], names=keys
+            )
+    if isinstance(conditions, pd.MultiIndex):
+        if len(conditions) != n:
+            raise ValueError(f"conditions has {len(conditions)} labels but the array has {n} conditions.")
+        return conditions
+    labels = np.asarray(conditions)
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise ValueError(
+            f"conditions must be a sequence of {n} labels (one per condition); got shape {labels.shape}."
+        )
+    return labels
+
+
+def trajectories(
+    array: Any,
+    *,
+    conditions: Any = None,
+    time: Sequence[float] | np.ndarray | None = None,
+    units: Sequence[Any] | np.ndarray | None = None,
+    dims: Sequence[str] = DIMS,
+    attrs: Mapping[str, Any] | None = None,
+    time_units: str = "ms",
+) -> xr.DataArray:
+    """Build and validate a trajectory DataArray from an array.
+
+    Parameters
+    ----------
+    array : array_like or xarray.DataArray
+        The activity. For a plain array, ``dims`` names its axes in order. A
+        DataArray keeps its own dims and coordinates unless overridden here.
+    conditions : sequence, pandas.Index / MultiIndex, DataFrame or mapping, optional
+        Condition labels (default ``0..C-1``). A mapping ``{"context": [...],
+        "coherence": [...]}`` or a DataFrame with several columns becomes a
+        MultiIndex; a mapping with one key names a single-level index.
+    time : sequence of float, optional
+        Time of each bin (default ``0..T-1`` in units ``"steps"``).
+    units : sequence, optional
+        Unit labels (default ``0..N-1``).
+    dims : sequence of str
+        Names of the axes of a plain ``array``, e.g. ``("unit", "time", "condition")``
+        for a (neurons, time, conditions) tensor. Must contain ``condition``,
+        ``time`` and ``unit`` and may contain ``trial``.
+    attrs : mapping, optional
+        Provenance attributes merged into ``.attrs``.
+    time_units : str
+        Stored in ``time.attrs["units"]`` when ``time`` is given (default ``"ms"``).
+
+    Returns
+    -------
+    xarray.DataArray
+        Float64 array in canonical dim order ``("condition", "time", "unit"[, "trial"])``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.arange(24.0).reshape(4, 3, 2)            # (unit, time, condition)
+    >>> da = trajectories(X, dims=("unit", "time", "condition"),
+    ...                   conditions=["left", "right"], time=[0.0, 10.0, 20.0])
+    >>> da.dims, da.sizes["unit"], da["time"].attrs["units"]
+    (('condition', 'time', 'unit'), 4, 'ms')
+    >>> float(da.sel(condition="right", time=10.0, unit=0))
+    3.0
+    """
+    if isinstance(array, xr.DataArray):
+        da = array.astype(np.float64) if array.dtype != np.float64 else array.copy()
+    else:
+        values = np.asarray(array)
+        if values.dtype == object or not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
+            raise TypeError(f"array must be numeric; got dtype {values.dtype}.")
+        dims = tuple(dims)
+        if values.ndim != len(dims):
+            raise ValueError(
+                f"array has {values.ndim} axes with shape {values.shape} but dims={dims} names "
+                f"{len(dims)}; pass one name per axis, e.g. dims=('condition', 'time', 'unit')."
+            )
+        da = xr.DataArray(values.astype(np.float64), dims=dims)
+    if "condition" in da.dims and conditions is not None:
+        coord = _condition_coord(conditions, da.sizes["condition"])
+        if isinstance(coord, pd.MultiIndex):
+            drop = [c for c in da.coords if "condition" in da[c].dims]
+            da = da.drop_vars(drop).assign_coords(
+                xr.Coordinates.from_pandas_multiindex(coord, "condition")
+            )
+        else:
+            da = da.assign_coords(condition=coord)
+    if "time" in da.dims:
+        if time is not None:
+            t = np.asarray(time, dtype=np.float64)
+            if t.shape != (da.sizes["time"],):
+                raise ValueError(f"time must have {da.sizes['time']} values; got shape {t.shape}.")
+            da = da.assign_coords(time=("time", t, {"units": time_units}))
+        elif "time" not in da.coords:
+            da = da.assign_coords(
+                time=("time", np.arange(da.sizes["time"], dtype=np.float64), {"units": "steps"})
+            )
+    if "unit" in da.dims and units is not None:
+        u = np.asarray(units)
+        if u.shape != (da.sizes["unit"],):
+            raise ValueError(f"units must have {da.sizes['unit']} labels; got shape {u.shape}.")
+        da = da.assign_coords(unit=u)
+    if attrs:
+        da.attrs.update(dict(attrs))
+    return validate_trajectories(da, name="array")
+
+
+def flatten(da: xr.DataArray, *, name: str = "data") -> np.ndarray:
+    """Flatten ``(condition, time, unit)`` into a ``(samples, features)`` matrix.
+
+    Row ``c * T + t`` holds condition ``c`` at time bin ``t``; columns are units.
+    This is the layout every metric in :mod:`neurosim.metrics` takes.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        A trajectory array without a ``trial`` dim (average trials first, e.g.
+        ``da.mean("trial")``).
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64 array of shape ``(C * T, N)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> da = trajectories(np.arange(12.0).reshape(2, 3, 2), time=[0.0, 1.0, 2.0])
+    >>> flatten(da).shape
+    (6, 2)
+    >>> flatten(da)[3].tolist()          # condition 1, time bin 0
+    [6.0, 7.0]
+    """
+    da = validate_trajectories(da, name=name, allow_trial=False)
+    c, t, n = (da.sizes[d] for d in DIMS)
+    return np.asarray(da.values, dtype=np.float64).reshape(c * t, n)
