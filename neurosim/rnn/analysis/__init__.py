@@ -7,6 +7,15 @@ One module per concept; this package only re-exports.
 # --- end alignment ---
 
 # --- dynamics (issue 5) ---
+from neurosim.rnn.analysis.dynamics import (  # noqa: F401
+    LinearDynamics,
+    dynamics_distance,
+    eigenspectrum,
+    fit_linear_dynamics,
+    participation_ratio,
+    spectral_radius,
+    spectrum_distance,
+)
 # --- end dynamics ---
 
 # --- curvature (issue 6) ---
