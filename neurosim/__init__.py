@@ -22,4 +22,8 @@ __version__ = "0.1.0"
 # --- end rnn -------------------------------------------------------------
 
 # --- matching, pairwise, experiments (issue 5) ---------------------------
+from neurosim import experiments, matching  # noqa: E402,F401  (modules: neurosim.matching.match_accuracy, ...)
+from neurosim.matching import accuracy_matched, match_accuracy  # noqa: E402,F401
+# the function shadows the module of the same name on purpose: neurosim.pairwise(...)
+from neurosim.pairwise import pairwise  # noqa: E402,F401
 # --- end experiments -----------------------------------------------------

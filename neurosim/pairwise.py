@@ -1,0 +1,333 @@
+"""Labelled K×K distance matrices over many networks, computed once per network.
+
+For the generalized shape metrics (Williams et al. 2021) the work splits into a
+per-network part and a per-pair part:
+
+    prepare(X)                 centering + partial whitening       K times
+    prepared_distance(A, B)    one cross-product A^T B + its SVD   K(K-1)/2 times
+
+(see :func:`neurosim.metrics.shape.prepare` and
+:func:`neurosim.metrics.shape.prepared_distance`), so a K×K matrix costs K
+preprocessing steps and K(K-1)/2 SVDs, not K^2 of each. Other metrics (any
+registry id of :func:`neurosim.make`, or a callable ``f(X, Y) -> float``) fall
+back to one call per pair.
+
+Scale-out: pass ``client=`` a :class:`dask.distributed.Client`. The per-network
+preprocessing runs as K tasks on the cluster, the pairs are cut into blocks that
+depend on those results (so prepared arrays move to workers once), and every task
+limits BLAS to the worker's thread budget with :mod:`threadpoolctl`, so
+``n_workers × threads`` never oversubscribes a small machine. Without a client
+the work runs locally in this process, with no set-up.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["pairwise", "SHAPE_METRICS"]
+
+#: metric name -> alpha of the shape-metric continuum (1 = Procrustes, 0 = CCA)
+SHAPE_METRICS = {"procrustes": 1.0, "cca": 0.0, "shape": None}
+_KINDS = ("angular", "euclidean")
+
+
+# ---------------------------------------------------------------------------
+# inputs
+# ---------------------------------------------------------------------------
+def _to_matrix(name: str, value: Any) -> tuple[np.ndarray, Any]:
+    """(samples, features) float64 array and a sample key used to check alignment."""
+    from neurosim.metrics._validate import check_matrix
+
+    if isinstance(value, xr.DataArray):
+        if {"condition", "time", "unit"} <= set(value.dims):
+            from neurosim.trajectories import flatten
+
+            da = value.mean("trial") if "trial" in value.dims else value
+            da = da.transpose("condition", "time", "unit")
+            key = (tuple(np.asarray(da["condition"].values).tolist()) if "condition" in da.coords else None,
+                   tuple(np.round(np.asarray(da["time"].values, dtype=float), 9).tolist())
+                   if "time" in da.coords else None)
+            return flatten(da, name=f"collection[{name!r}]"), key
+        if value.ndim != 2:
+            raise ValueError(
+                f"collection[{name!r}] is a DataArray with dims {tuple(value.dims)}; expected "
+                "('condition', 'time', 'unit') trajectories or a 2-D (samples, features) array"
+            )
+        sample_dim = value.dims[0]
+        key = tuple(np.asarray(value[sample_dim].values).tolist()) if sample_dim in value.coords else None
+        return check_matrix(value.values, name=f"collection[{name!r}]"), key
+    return check_matrix(value, name=f"collection[{name!r}]"), None
+
+
+def _as_collection(collection: Any) -> tuple[list[str], list[np.ndarray]]:
+    if isinstance(collection, Mapping):
+        items = [(str(k), v) for k, v in collection.items()]
+    elif isinstance(collection, Sequence) and not isinstance(collection, (str, bytes, np.ndarray)):
+        items = []
+        for i, v in enumerate(collection):
+            name = getattr(v, "name", None) if isinstance(v, xr.DataArray) else None
+            items.append((str(name) if name is not None else str(i), v))
+    elif isinstance(collection, np.ndarray) and collection.ndim == 3:
+        items = [(str(i), collection[i]) for i in range(collection.shape[0])]
+    else:
+        raise TypeError(
+            "collection must be a dict name -> (samples, features) array / trajectory DataArray, "
+            f"a list of them, or a 3-D (network, samples, features) array; got {type(collection).__name__}"
+        )
+    if len(items) < 2:
+        raise ValueError(f"pairwise needs at least 2 networks; got {len(items)}")
+    names = [n for n, _ in items]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"network names must be unique; repeated: {dup}")
+    mats, keys = [], []
+    for n, v in items:
+        m, k = _to_matrix(n, v)
+        mats.append(m)
+        keys.append(k)
+    n_samples = {m.shape[0] for m in mats}
+    if len(n_samples) > 1:
+        sizes = {n: m.shape[0] for n, m in zip(names, mats)}
+        raise ValueError(
+            f"networks have different numbers of samples {sizes}; every network must be measured on "
+            "the same (condition, time) samples — select a common window/condition set first"
+        )
+    ref = next((k for k in keys if k is not None), None)
+    for n, k in zip(names, keys):
+        if k is not None and ref is not None and k != ref:
+            raise ValueError(
+                f"collection[{n!r}] has different sample labels (condition/time coordinates) from the "
+                "first labelled network; align them (same conditions in the same order, same time bins)"
+            )
+    return names, mats
+
+
+def _resolve_metric(metric: Any, alpha: float | None, kind: str, metric_options: dict) -> tuple[str, Any]:
+    """('shape', (alpha, kind, center)) or ('generic', callable)."""
+    if callable(metric) and not isinstance(metric, str):
+        return "generic", (lambda X, Y: float(metric(X, Y, **metric_options)))
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a name or a callable f(X, Y) -> float; got {type(metric).__name__}")
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {_KINDS}; got {kind!r}")
+    center = bool(metric_options.pop("center", True))
+    normalize = bool(metric_options.pop("normalize", False))
+    if normalize and kind != "angular":
+        raise ValueError("normalize=True divides the angle by pi/2; it needs kind='angular'")
+    if metric in SHAPE_METRICS:
+        a = SHAPE_METRICS[metric]
+        if metric == "shape":
+            a = 1.0 if alpha is None else float(alpha)
+        elif alpha is not None and float(alpha) != a:
+            raise ValueError(f"metric={metric!r} fixes alpha={a}; use metric='shape' for alpha={alpha}")
+        if not 0.0 <= a <= 1.0:
+            raise ValueError(f"alpha must lie in [0, 1]; got {a}")
+        if metric_options:
+            raise TypeError(f"unexpected option(s) {sorted(metric_options)} for metric {metric!r}")
+        return "shape", (a, kind, center, normalize)
+    if metric.startswith("procrustes-distance=") and metric.split("=", 1)[1] in _KINDS and not metric_options:
+        return "shape", (1.0, metric.split("=", 1)[1], center, normalize)
+    import neurosim
+
+    make = getattr(neurosim, "make", None)
+    if make is None:  # pragma: no cover - metrics package not built
+        raise ValueError(f"unknown metric {metric!r}; use one of {sorted(SHAPE_METRICS)}")
+    try:
+        fn = make(metric)
+    except (ValueError, KeyError) as exc:
+        close = difflib.get_close_matches(metric, list(SHAPE_METRICS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown metric {metric!r}: {exc}.{hint}") from exc
+    opts = dict(metric_options)
+    if not center:
+        opts["center"] = False
+    if normalize:
+        opts["normalize"] = True
+    return "generic", (lambda X, Y: float(fn(X, Y, **opts)))
+
+
+# ---------------------------------------------------------------------------
+# tasks (module-level so dask can pickle them)
+# ---------------------------------------------------------------------------
+def _prepare_task(X: np.ndarray, alpha: float, center: bool, threads: int | None) -> np.ndarray:
+    from threadpoolctl import threadpool_limits
+
+    from neurosim.metrics.shape import prepare
+
+    with threadpool_limits(limits=threads):
+        return prepare(X, alpha=alpha, center=center)
+
+
+def _pairs_task(pairs: list[tuple[int, int]], prepared: dict, kind: str, normalize: bool,
+                threads: int | None) -> list[float]:
+    from threadpoolctl import threadpool_limits
+
+    from neurosim.metrics.shape import prepared_distance
+
+    with threadpool_limits(limits=threads):
+        return [float(prepared_distance(prepared[i], prepared[j], kind=kind, normalize=normalize))
+                for i, j in pairs]
+
+
+def _generic_task(pairs: list[tuple[int, int]], mats: dict, fn: Callable, threads: int | None) -> list[float]:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        return [fn(mats[i], mats[j]) for i, j in pairs]
+
+
+def _worker_threads(client: Any) -> int:
+    """Smallest thread budget over the cluster's workers (1 if unknown)."""
+    try:
+        info = client.scheduler_info()["workers"]
+        return max(1, min(int(w.get("nthreads", 1)) for w in info.values()))
+    except Exception:  # pragma: no cover - exotic clients
+        return 1
+
+
+def _blocks(pairs: list[tuple[int, int]], n_blocks: int) -> list[list[tuple[int, int]]]:
+    n_blocks = max(1, min(n_blocks, len(pairs)))
+    size = -(-len(pairs) // n_blocks)
+    return [pairs[i : i + size] for i in range(0, len(pairs), size)]
+
+
+# ---------------------------------------------------------------------------
+# the public function
+# ---------------------------------------------------------------------------
+def pairwise(
+    collection: Any,
+    metric: str | Callable = "procrustes",
+    *,
+    alpha: float | None = None,
+    kind: str = "angular",
+    client: Any = None,
+    progress: bool = False,
+    block_size: int | None = None,
+    **metric_options: Any,
+) -> xr.DataArray:
+    """Distance between every pair of networks, as a labelled K×K matrix.
+
+    Parameters
+    ----------
+    collection : dict name -> array/DataArray, list, or 3-D array (network, samples, features)
+        Each network's activity: a ``(samples, features)`` array or a
+        ``(condition, time, unit)`` trajectory DataArray (flattened with
+        :func:`neurosim.trajectories.flatten`; trials are averaged). All networks
+        must share the same samples (labelled DataArrays must have identical
+        condition and time coordinates); unit counts may differ.
+    metric : str or callable
+        ``"procrustes"`` (alpha=1), ``"cca"`` (alpha=0), ``"shape"`` (give
+        ``alpha``), ``"procrustes-distance=angular|euclidean"`` — these use the
+        cached per-network preprocessing — or any id of :func:`neurosim.make`, or
+        a callable ``f(X, Y) -> float`` (one call per pair, no caching).
+    alpha : float, optional
+        Regularization for ``metric="shape"`` (0 = CCA, 1 = Procrustes).
+    kind : {"angular", "euclidean"}
+        Shape-metric distance kind.
+    client : dask.distributed.Client, optional
+        Run preprocessing and pair blocks on this cluster. Default: locally.
+    progress : bool
+        Show a tqdm progress bar over pairs.
+    block_size : int, optional
+        Pairs per task (default: about 4 tasks per worker thread on a cluster).
+    **metric_options
+        ``center=False`` and ``normalize=True`` (angle / (pi/2), in [0, 1]) for
+        shape metrics; anything else goes to the
+        ``neurosim.make`` measure.
+
+    Returns
+    -------
+    xarray.DataArray
+        dims ``("network", "network_b")``, both labelled with the names; symmetric.
+        For the shape metrics the diagonal is exactly 0 (a distance of a network
+        to itself); for other metrics it is computed.
+        ``attrs`` record the metric, alpha and kind.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.metrics.shape import procrustes_distance
+    >>> rng = np.random.default_rng(0)
+    >>> nets = {f"net{i}": rng.normal(size=(40, 5)) for i in range(3)}
+    >>> D = pairwise(nets, metric="procrustes")
+    >>> D.dims, D.shape
+    (('network', 'network_b'), (3, 3))
+    >>> bool(np.isclose(D.sel(network="net0", network_b="net2"),
+    ...                 procrustes_distance(nets["net0"], nets["net2"])))
+    True
+    """
+    names, mats = _as_collection(collection)
+    mode, spec = _resolve_metric(metric, alpha, kind, dict(metric_options))
+    K = len(names)
+    diag = mode == "shape"
+    pairs = [(i, j) for i in range(K) for j in range(i if not diag else i + 1, K)]
+    D = np.zeros((K, K))
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(pairs), disable=not progress, desc="pairwise", unit="pair")
+    try:
+        if client is None:
+            if mode == "shape":
+                a, k, center, norm = spec
+                prepared = {i: _prepare_task(m, a, center, None) for i, m in enumerate(mats)}
+                for i, j in pairs:
+                    D[i, j] = D[j, i] = _pairs_task([(i, j)], prepared, k, norm, None)[0]
+                    bar.update()
+            else:
+                for i, j in pairs:
+                    D[i, j] = D[j, i] = spec(mats[i], mats[j])
+                    bar.update()
+        else:
+            from dask.distributed import as_completed
+
+            threads = _worker_threads(client)
+            n_threads = max(1, sum(int(w.get("nthreads", 1)) for w in client.scheduler_info()["workers"].values()))
+            blocks = (
+                [pairs[i : i + block_size] for i in range(0, len(pairs), block_size)]
+                if block_size
+                else _blocks(pairs, 4 * n_threads)
+            )
+            if mode == "shape":
+                a, k, center, norm = spec
+                prep = [client.submit(_prepare_task, m, a, center, threads, pure=False) for m in mats]
+                futures = {}
+                for block in blocks:
+                    needed = sorted({i for p in block for i in p})
+                    fut = client.submit(_pairs_task, block, {i: prep[i] for i in needed}, k, norm, threads,
+                                        pure=False)
+                    futures[fut] = block
+            else:
+                scattered = client.scatter(list(mats))
+                futures = {}
+                for block in blocks:
+                    needed = sorted({i for p in block for i in p})
+                    fut = client.submit(_generic_task, block, {i: scattered[i] for i in needed}, spec, threads,
+                                        pure=False)
+                    futures[fut] = block
+            for fut in as_completed(list(futures)):
+                block = futures[fut]
+                for (i, j), d in zip(block, fut.result()):
+                    D[i, j] = D[j, i] = d
+                bar.update(len(block))
+    finally:
+        bar.close()
+
+    if mode == "shape":
+        a, k, _, norm = spec
+        attrs = {"metric": str(metric), "alpha": a, "kind": k, "normalize": int(norm),
+                 "direction": "distance: 0 = identical up to the metric's invariances"}
+    else:
+        attrs = {"metric": str(getattr(metric, "__name__", metric))}
+    return xr.DataArray(
+        D,
+        dims=("network", "network_b"),
+        coords={"network": names, "network_b": names},
+        name="distance" if mode == "shape" else "value",
+        attrs=attrs,
+    )
