@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 # --- end compare ---------------------------------------------------------
 
 # --- rnn (issue 4) -------------------------------------------------------
+from neurosim import rnn  # noqa: E402,F401  (neurosim.rnn.LeakyRNN, neurosim.rnn.train, ...)
 # --- end rnn -------------------------------------------------------------
 
 # --- matching, pairwise, experiments (issue 5) ---------------------------

@@ -1,0 +1,110 @@
+"""Learning rules behind one interface: ``gradients(model, batch, rule=...) -> dict``.
+
+===================  =========================================================================
+``"bptt"``           exact gradient of :func:`neurosim.rnn.loss` (hand-written backward pass)
+``"tbptt"``          truncated BPTT, option ``window=K`` (steps)
+``"eprop"``          e-prop with symmetric feedback (``B_fb = W_out``)
+``"eprop-random"``   e-prop with a fixed random feedback matrix (option ``feedback_seed`` or
+                     ``feedback=`` array)
+===================  =========================================================================
+
+All rules descend the same loss (task loss + activity penalty); the readout ``W_out``, ``b_out``
+always gets its exact gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from neurosim.rnn.model import Batch, LeakyRNN, _did_you_mean
+from neurosim.rnn.rules.bptt import bptt
+from neurosim.rnn.rules.eprop import eprop, random_feedback
+from neurosim.rnn.rules.tbptt import tbptt
+
+RULES = ("bptt", "tbptt", "eprop", "eprop-random")
+
+_OPTIONS = {
+    "bptt": set(),
+    "tbptt": {"window"},
+    "eprop": {"chunk", "learning_signal", "learning_signal_init"},
+    "eprop-random": {"chunk", "feedback", "feedback_seed"},
+}
+
+
+def check_rule(rule: str, options: Mapping | None = None) -> str:
+    """Validate a rule name and its options; returns the canonical name."""
+    if not isinstance(rule, str):
+        raise TypeError(f"rule must be a string; got {type(rule).__name__}")
+    name = rule.lower().replace("_", "-")
+    if name not in RULES:
+        raise ValueError(f"unknown learning rule {rule!r}: " + _did_you_mean(rule, RULES))
+    bad = set(options or {}) - _OPTIONS[name]
+    if bad:
+        raise TypeError(f"rule {name!r} does not take option(s) {sorted(bad)}; it takes {sorted(_OPTIONS[name]) or 'none'}")
+    if name == "tbptt" and "window" not in (options or {}):
+        raise TypeError("rule 'tbptt' needs window=K (truncation window in steps)")
+    return name
+
+
+def value_and_gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None, noise=None,
+                        **options) -> tuple[float, dict]:
+    """``(loss, gradients)`` in one pass (the loss is :func:`neurosim.rnn.loss` at ``params``).
+
+    Examples
+    --------
+    >>> m = LeakyRNN(2, 6, 1, seed=0)
+    >>> b = Batch(np.ones((2, 4, 2)), np.zeros((2, 4, 1)), np.ones((2, 4)))
+    >>> E, g = value_and_gradients(m, b, "eprop"); g["W_rec"].shape
+    (6, 6)
+    """
+    if not isinstance(batch, Batch):
+        raise TypeError(f"batch must be a neurosim.rnn.Batch (from task.batch(...)); got {type(batch).__name__}")
+    name = check_rule(rule, options)
+    if name == "bptt":
+        return bptt(model, batch, params=params, noise=noise)
+    if name == "tbptt":
+        return tbptt(model, batch, params=params, noise=noise, window=options["window"])
+    if name == "eprop":
+        return eprop(model, batch, params=params, noise=noise, **options)
+    fb = options.pop("feedback", None)
+    seed = options.pop("feedback_seed", 0)
+    if fb is None:
+        fb = random_feedback(model.n_out, model.n_rec, seed)
+    return eprop(model, batch, params=params, noise=noise, feedback=fb, **options)
+
+
+def gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None, noise=None, **options) -> dict:
+    """Gradient estimate of :func:`neurosim.rnn.loss` under a learning rule.
+
+    Parameters
+    ----------
+    model : LeakyRNN
+    batch : Batch
+        From ``task.batch(batch_size, rng)`` or ``task.conditions()``.
+    rule : {"bptt", "tbptt", "eprop", "eprop-random"}
+    params : dict, optional
+        Evaluate at these parameters instead of ``model.params`` (same keys and shapes).
+    noise : array (B, T, N), optional
+        Voltage-noise samples for a noisy model (``model.noise_std > 0``).
+    **options
+        Rule options: ``window`` (tbptt), ``chunk`` (e-prop), ``feedback`` / ``feedback_seed``
+        (eprop-random), ``learning_signal`` / ``learning_signal_init`` (eprop, for verification).
+
+    Returns
+    -------
+    dict
+        Same keys and shapes as ``model.params``, float64.
+
+    Examples
+    --------
+    >>> m = LeakyRNN(2, 6, 1, seed=0)
+    >>> b = Batch(np.ones((2, 4, 2)), np.zeros((2, 4, 1)), np.ones((2, 4)))
+    >>> g = gradients(m, b, rule="bptt"); g["W_in"].shape
+    (6, 2)
+    """
+    return value_and_gradients(model, batch, rule, params=params, noise=noise, **options)[1]
+
+
+__all__ = ["RULES", "gradients", "value_and_gradients", "random_feedback", "bptt", "eprop", "tbptt", "check_rule"]

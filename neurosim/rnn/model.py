@@ -1,0 +1,490 @@
+"""The voltage-form leaky RNN (Liu, Yang & Cueva 2025) and its loss.
+
+Equations (batch ``B``, time ``T``, units ``N``, inputs ``I``, outputs ``O``; ``a = dt/tau``)::
+
+    v_{-1} = v0,                    r_{-1} = phi(v0)
+    v_t = (1 - a) v_{t-1} + a (W_rec r_{t-1} + W_in x_t + b) + sqrt(2a) sigma xi_t
+    r_t = phi(v_t)
+    y_t = W_out r_t + b_out
+
+``phi`` is ``retanh`` (``max(tanh v, 0)``, default), ``tanh`` or ``relu``. The recurrent weight
+actually used, ``W_eff``, equals ``params["W_rec"]`` unless Dale's law or sparse connectivity is on
+(see :meth:`LeakyRNN.effective_recurrent`).
+
+The loss every learning rule descends (:func:`loss`)::
+
+    E = task_loss(y, targets, mask) + lambda_r * mean_{b,t,n}(r_t^2)
+
+with ``task_loss`` the masked mean squared error ``sum(m (y - y*)^2) / sum(m)`` (``"mse"``) or the
+masked cross-entropy ``-sum_t m_t sum_o y*_o log softmax(y_t)_o / sum_t m_t`` (``"ce"``).
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+PARAM_NAMES = ("W_in", "W_rec", "b", "W_out", "b_out", "v0")
+ACTIVATIONS = ("retanh", "tanh", "relu")
+LOSSES = ("mse", "ce")
+
+
+def _did_you_mean(name: str, options) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(options), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"choose one of {sorted(options)}.{hint}"
+
+
+def phi(v: np.ndarray, activation: str) -> np.ndarray:
+    """Apply the activation ``phi`` to voltages ``v``.
+
+    Examples
+    --------
+    >>> phi(np.array([-1.0, 0.5]), "retanh").round(4).tolist()
+    [0.0, 0.4621]
+    """
+    if activation == "retanh":
+        return np.maximum(np.tanh(v), 0.0)
+    if activation == "tanh":
+        return np.tanh(v)
+    if activation == "relu":
+        return np.maximum(v, 0.0)
+    raise ValueError(f"unknown activation {activation!r}: " + _did_you_mean(activation, ACTIVATIONS))
+
+
+def phi_prime(v: np.ndarray, r: np.ndarray, activation: str) -> np.ndarray:
+    """Derivative ``phi'(v)`` given ``v`` and ``r = phi(v)`` (the kink at 0 gets derivative 0).
+
+    Examples
+    --------
+    >>> v = np.array([-1.0, 0.5]); phi_prime(v, phi(v, "tanh"), "tanh").round(4).tolist()
+    [0.42, 0.7864]
+    """
+    if activation == "retanh":
+        return (1.0 - r * r) * (v > 0)
+    if activation == "tanh":
+        return 1.0 - r * r
+    if activation == "relu":
+        return (v > 0).astype(v.dtype)
+    raise ValueError(f"unknown activation {activation!r}: " + _did_you_mean(activation, ACTIVATIONS))
+
+
+@dataclass
+class Batch:
+    """A batch of trials: ``inputs`` (B, T, I), ``targets`` (B, T, O), ``mask`` (B, T, O) or (B, T).
+
+    ``loss`` names the task loss (``"mse"`` or ``"ce"``; for ``"ce"`` the targets are one-hot or
+    soft class probabilities over the O outputs). ``time`` (T,) is the time of each step in ms on the
+    task's reference axis, ``conditions`` a :class:`pandas.Index` of condition labels for
+    evaluation batches, ``info`` per-trial extras (e.g. epoch boundaries used by ``accuracy``).
+
+    Examples
+    --------
+    >>> b = Batch(np.zeros((2, 5, 3)), np.zeros((2, 5, 1)), np.ones((2, 5)))
+    >>> b.inputs.shape, b.mask_full.shape
+    ((2, 5, 3), (2, 5, 1))
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    mask: np.ndarray
+    loss: str = "mse"
+    time: np.ndarray | None = None
+    conditions: Any = None
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.inputs = np.asarray(self.inputs, dtype=np.float64)
+        self.targets = np.asarray(self.targets, dtype=np.float64)
+        self.mask = np.asarray(self.mask, dtype=np.float64)
+        if self.inputs.ndim != 3 or self.targets.ndim != 3:
+            raise ValueError(
+                f"inputs and targets must be (batch, time, features); got inputs {self.inputs.shape}, "
+                f"targets {self.targets.shape}"
+            )
+        if self.inputs.shape[:2] != self.targets.shape[:2]:
+            raise ValueError(
+                f"inputs {self.inputs.shape} and targets {self.targets.shape} disagree on (batch, time)"
+            )
+        if self.mask.shape not in (self.targets.shape, self.targets.shape[:2]):
+            raise ValueError(
+                f"mask must have shape {self.targets.shape} or {self.targets.shape[:2]}; got {self.mask.shape}"
+            )
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}: " + _did_you_mean(self.loss, LOSSES))
+        for name in ("inputs", "targets", "mask"):
+            if not np.all(np.isfinite(getattr(self, name))):
+                raise ValueError(f"batch {name} contain NaN or inf; clean the task output")
+        if np.any(self.mask < 0) or not np.any(self.mask > 0):
+            raise ValueError("mask must be non-negative with at least one positive entry")
+
+    @property
+    def mask_full(self) -> np.ndarray:
+        """The mask broadcast to the targets' shape (B, T, O)."""
+        if self.mask.ndim == 3:
+            return self.mask
+        return np.broadcast_to(self.mask[..., None], self.targets.shape)
+
+    def __len__(self) -> int:
+        return self.inputs.shape[0]
+
+
+@dataclass
+class Forward:
+    """Result of a forward pass.
+
+    ``v_tm``, ``r_tm`` are voltages and rates stored time-major (T, B, N) (contiguous per step, what
+    the rules use); :attr:`v` and :attr:`r` are (B, T, N) views. ``y`` is (B, T, O); ``v_init`` and
+    ``r_init`` (B, N) are ``v0`` broadcast and ``phi(v0)``.
+    """
+
+    v_tm: np.ndarray
+    r_tm: np.ndarray
+    y: np.ndarray
+    v_init: np.ndarray
+    r_init: np.ndarray
+
+    @property
+    def v(self) -> np.ndarray:
+        return self.v_tm.swapaxes(0, 1)
+
+    @property
+    def r(self) -> np.ndarray:
+        return self.r_tm.swapaxes(0, 1)
+
+
+class LeakyRNN:
+    """Voltage-form continuous-time RNN with a learned initial state.
+
+    Parameters
+    ----------
+    n_in, n_rec, n_out : int
+        Numbers of inputs ``I``, recurrent units ``N`` and outputs ``O``.
+    tau : float
+        Time constant in steps (``a = dt / tau``; default 10 steps, i.e. 100 ms at dt = 10 ms).
+    dt : float
+        Step in the same unit as ``tau`` (default 1.0, so ``tau`` is in steps).
+    activation : {"retanh", "tanh", "relu"}
+    g0 : float
+        Gain of the recurrent initialization: ``W_rec ~ N(0, (1.5 g0)^2 / N)``.
+    seed : int
+        Seed of the initialization.
+    dale : bool
+        Dale's law: a fraction ``exc_fraction`` of units is excitatory, the rest inhibitory; the
+        effective weight is ``W_eff = |W_rec| * sign_j`` (column j = presynaptic unit).
+    exc_fraction : float
+        Fraction of excitatory units under Dale's law (default 0.8).
+    connectivity : float
+        Fraction of recurrent connections present (fixed random mask); 1.0 = dense.
+    noise_std : float
+        Standard deviation ``sigma`` of the voltage noise ``sqrt(2a) sigma xi_t`` (0 = no noise). The
+        noise samples are passed explicitly to the forward pass / rules, so losses stay deterministic.
+    activity_l2 : float
+        ``lambda_r``, weight of the activity penalty ``mean(r^2)`` in :func:`loss`.
+
+    Notes
+    -----
+    Initialization (Liu, Yang & Cueva 2025): ``W_in ~ N(0, 1/I)``, ``W_rec ~ N(0, (1.5 g0)^2/N)``,
+    ``W_out ~ N(0, 1/N)``, ``b = b_out = v0 = 0``. Parameters are float64 arrays in
+    :attr:`params`: ``W_in`` (N, I), ``W_rec`` (N, N), ``b`` (N,), ``W_out`` (O, N), ``b_out`` (O,),
+    ``v0`` (N,).
+
+    Examples
+    --------
+    >>> m = LeakyRNN(3, 20, 2, seed=1)
+    >>> sorted(m.params), m.params["W_rec"].shape, m.alpha
+    (['W_in', 'W_out', 'W_rec', 'b', 'b_out', 'v0'], (20, 20), 0.1)
+    >>> x = np.zeros((4, 7, 3)); m.run(x).y.shape
+    (4, 7, 2)
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_rec: int,
+        n_out: int,
+        *,
+        tau: float = 10.0,
+        dt: float = 1.0,
+        activation: str = "retanh",
+        g0: float = 1.0,
+        seed: int = 0,
+        dale: bool = False,
+        exc_fraction: float = 0.8,
+        connectivity: float = 1.0,
+        noise_std: float = 0.0,
+        activity_l2: float = 0.0,
+    ):
+        for name, val in (("n_in", n_in), ("n_rec", n_rec), ("n_out", n_out)):
+            if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 1:
+                raise ValueError(f"{name} must be a positive integer; got {val!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}: " + _did_you_mean(activation, ACTIVATIONS))
+        if not (np.isfinite(tau) and np.isfinite(dt) and tau > 0 and 0 < dt <= tau):
+            raise ValueError(f"need 0 < dt <= tau (a = dt/tau in (0, 1]); got dt={dt}, tau={tau}")
+        if not (0.0 < connectivity <= 1.0):
+            raise ValueError(f"connectivity must be in (0, 1]; got {connectivity}")
+        if not (0.0 < exc_fraction < 1.0):
+            raise ValueError(f"exc_fraction must be in (0, 1); got {exc_fraction}")
+        if noise_std < 0 or activity_l2 < 0 or g0 < 0:
+            raise ValueError("noise_std, activity_l2 and g0 must be non-negative")
+        self.n_in, self.n_rec, self.n_out = int(n_in), int(n_rec), int(n_out)
+        self.tau, self.dt = float(tau), float(dt)
+        self.activation = activation
+        self.g0 = float(g0)
+        self.seed = int(seed)
+        self.dale = bool(dale)
+        self.exc_fraction = float(exc_fraction)
+        self.connectivity = float(connectivity)
+        self.noise_std = float(noise_std)
+        self.activity_l2 = float(activity_l2)
+
+        rng = np.random.default_rng(seed)
+        N, I, O = self.n_rec, self.n_in, self.n_out
+        W_in = rng.normal(0.0, 1.0 / np.sqrt(I), size=(N, I))
+        W_rec = rng.normal(0.0, 1.5 * self.g0 / np.sqrt(N), size=(N, N))
+        W_out = rng.normal(0.0, 1.0 / np.sqrt(N), size=(O, N))
+        self.rec_mask = None
+        if self.connectivity < 1.0:
+            self.rec_mask = (rng.random((N, N)) < self.connectivity).astype(np.float64)
+            W_rec = W_rec / np.sqrt(self.connectivity)
+        self.dale_sign = None
+        if self.dale:
+            n_exc = int(round(self.exc_fraction * N))
+            self.dale_sign = np.where(np.arange(N) < n_exc, 1.0, -1.0)
+            W_rec = np.abs(W_rec)
+            # balance: scale inhibitory columns so that the expected input sums to zero
+            W_rec[:, n_exc:] *= n_exc / max(N - n_exc, 1)
+        self.params: dict[str, np.ndarray] = {
+            "W_in": W_in,
+            "W_rec": W_rec,
+            "b": np.zeros(N),
+            "W_out": W_out,
+            "b_out": np.zeros(O),
+            "v0": np.zeros(N),
+        }
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def alpha(self) -> float:
+        """``a = dt / tau``."""
+        return self.dt / self.tau
+
+    @property
+    def config(self) -> dict:
+        """Constructor arguments (JSON-able), enough to rebuild the architecture."""
+        return {
+            "n_in": self.n_in, "n_rec": self.n_rec, "n_out": self.n_out, "tau": self.tau,
+            "dt": self.dt, "activation": self.activation, "g0": self.g0, "seed": self.seed,
+            "dale": self.dale, "exc_fraction": self.exc_fraction,
+            "connectivity": self.connectivity, "noise_std": self.noise_std,
+            "activity_l2": self.activity_l2,
+        }
+
+    def copy(self) -> "LeakyRNN":
+        """Deep copy (parameters included)."""
+        return _copy.deepcopy(self)
+
+    def __repr__(self) -> str:
+        return (f"LeakyRNN(n_in={self.n_in}, n_rec={self.n_rec}, n_out={self.n_out}, tau={self.tau}, "
+                f"activation={self.activation!r}, g0={self.g0})")
+
+    def check_params(self, params: Mapping[str, np.ndarray] | None = None) -> dict:
+        """Validate a parameter dict (names, shapes, finiteness) and return it as float64 arrays."""
+        params = self.params if params is None else params
+        missing = [k for k in PARAM_NAMES if k not in params]
+        if missing:
+            raise ValueError(f"params lack {missing}; expected keys {list(PARAM_NAMES)}")
+        shapes = self.param_shapes()
+        out = {}
+        for k in PARAM_NAMES:
+            p = np.asarray(params[k], dtype=np.float64)
+            if p.shape != shapes[k]:
+                raise ValueError(f"params[{k!r}] has shape {p.shape}; this model needs {shapes[k]}")
+            if not np.all(np.isfinite(p)):
+                raise ValueError(f"params[{k!r}] contains NaN or inf (diverged training?)")
+            out[k] = p
+        return out
+
+    def param_shapes(self) -> dict:
+        N, I, O = self.n_rec, self.n_in, self.n_out
+        return {"W_in": (N, I), "W_rec": (N, N), "b": (N,), "W_out": (O, N), "b_out": (O,), "v0": (N,)}
+
+    def effective_recurrent(self, W_rec: np.ndarray) -> np.ndarray:
+        """``W_eff = (|W| * sign_j if Dale else W) * mask`` — the weight the dynamics use."""
+        W = W_rec
+        if self.dale_sign is not None:
+            W = np.abs(W) * self.dale_sign[None, :]
+        if self.rec_mask is not None:
+            W = W * self.rec_mask
+        return W
+
+    def recurrent_grad_to_param(self, dW_eff: np.ndarray, W_rec: np.ndarray) -> np.ndarray:
+        """Chain rule from ``dE/dW_eff`` to ``dE/dparams["W_rec"]`` (identity when dense, no Dale)."""
+        g = dW_eff
+        if self.rec_mask is not None:
+            g = g * self.rec_mask
+        if self.dale_sign is not None:
+            g = g * self.dale_sign[None, :] * np.sign(W_rec)
+        return g
+
+    def _check_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        x = np.asarray(inputs, dtype=np.float64)
+        if x.ndim != 3 or x.shape[2] != self.n_in:
+            raise ValueError(f"inputs must be (batch, time, {self.n_in}); got shape {x.shape}")
+        return x
+
+    def _check_noise(self, noise, shape) -> np.ndarray | None:
+        if noise is None:
+            return None
+        noise = np.asarray(noise, dtype=np.float64)
+        if noise.shape != shape:
+            raise ValueError(f"noise must have shape (batch, time, n_rec) = {shape}; got {noise.shape}")
+        return noise
+
+    # ------------------------------------------------------------------ dynamics
+    def run(self, inputs: np.ndarray, *, params: Mapping | None = None, noise: np.ndarray | None = None) -> Forward:
+        """Forward pass over a batch.
+
+        Parameters
+        ----------
+        inputs : array (B, T, I)
+        params : dict, optional
+            Parameters to use instead of :attr:`params`.
+        noise : array (B, T, N), optional
+            Standard-normal samples ``xi_t``; the voltage gets ``sqrt(2a) * noise_std * xi_t``.
+
+        Returns
+        -------
+        Forward
+            ``v``, ``r`` (B, T, N), ``y`` (B, T, O), initial ``v_init``, ``r_init`` (B, N).
+        """
+        p = self.check_params(params)
+        x = self._check_inputs(inputs)
+        B, T, _ = x.shape
+        N = self.n_rec
+        a = self.alpha
+        act = self.activation
+        if T < 1 or B < 1:
+            raise ValueError(f"inputs need at least one trial and one time step; got shape {x.shape}")
+        W_scaled = a * np.ascontiguousarray(self.effective_recurrent(p["W_rec"]).T)
+        # a (W_in x_t + b) for all steps at once (one BLAS call), time-major (T, B, N)
+        drive = np.matmul(x.transpose(1, 0, 2), a * p["W_in"].T)
+        drive += a * p["b"]
+        noise = self._check_noise(noise, (B, T, N))
+        if noise is not None and self.noise_std > 0:
+            drive += (np.sqrt(2 * a) * self.noise_std) * noise.transpose(1, 0, 2)
+        v = drive  # overwritten in place, step by step
+        r = np.empty((T, B, N))
+        v_prev = np.broadcast_to(p["v0"], (B, N)).copy()
+        r_prev = phi(v_prev, act)
+        v_init, r_init = v_prev, r_prev
+        tmp = np.empty((B, N))
+        for t in range(T):
+            vt = v[t]
+            np.matmul(r_prev, W_scaled, out=tmp)
+            vt += tmp
+            vt += (1.0 - a) * v_prev
+            r[t] = phi(vt, act)
+            v_prev, r_prev = vt, r[t]
+        y = np.matmul(r, p["W_out"].T)
+        y += p["b_out"]
+        return Forward(v_tm=v, r_tm=r, y=y.transpose(1, 0, 2), v_init=v_init, r_init=r_init)
+
+    def __call__(self, inputs, **kw) -> np.ndarray:
+        """Outputs ``y`` (B, T, O) for ``inputs`` (B, T, I)."""
+        return self.run(inputs, **kw).y
+
+
+# ---------------------------------------------------------------------- loss
+def _softmax(y: np.ndarray) -> np.ndarray:
+    z = y - y.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
+
+
+def mask_total(batch: Batch) -> float:
+    """Normalizer of the task loss: ``sum(mask)`` over (B, T, O) for MSE, over (B, T) for CE."""
+    if batch.loss == "mse":
+        return float(batch.mask_full.sum())
+    return float(_class_mask(batch.mask).sum())
+
+
+def _class_mask(mask: np.ndarray) -> np.ndarray:
+    return mask if mask.ndim == 2 else mask[..., 0]
+
+
+def error_terms(y: np.ndarray, targets: np.ndarray, mask: np.ndarray, kind: str, msum: float):
+    """Un-normalized pieces of the task loss on any slice of a batch.
+
+    ``y``, ``targets`` (..., O); ``mask`` (..., O) for ``"mse"`` and (...) for ``"ce"``. Returns the
+    slice's loss contribution and ``dE/dy`` for it, both already divided by ``msum``.
+    """
+    if kind == "mse":
+        diff = y - targets
+        md = mask * diff
+        return float(np.sum(md * diff)) / msum, md * (2.0 / msum)
+    z = y - y.max(axis=-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    w = mask[..., None] / msum
+    E = float(-np.sum(w * targets * logp))
+    e = (np.exp(logp) * targets.sum(-1, keepdims=True) - targets) * w
+    return E, e
+
+
+def output_error(y: np.ndarray, batch: Batch) -> tuple[float, np.ndarray]:
+    """Task loss and its derivative ``e_t = dE/dy_t`` (B, T, O) for outputs ``y``.
+
+    ``"mse"``: ``E = sum(m (y - y*)^2) / sum(m)``, ``e = 2 m (y - y*) / sum(m)``.
+    ``"ce"``: ``E = -sum_t m_t sum_o y*_o log softmax(y_t)_o / sum_t m_t``,
+    ``e = m_t (softmax(y_t) * sum_o y*_o - y*_t) / sum_t m_t`` (mask (B, T) or its first column).
+
+    Examples
+    --------
+    >>> b = Batch(np.zeros((1, 2, 1)), np.ones((1, 2, 1)), np.ones((1, 2)))
+    >>> E, e = output_error(np.zeros((1, 2, 1)), b); E, e.ravel().tolist()
+    (1.0, [-1.0, -1.0])
+    """
+    if y.shape != batch.targets.shape:
+        raise ValueError(f"outputs {y.shape} and targets {batch.targets.shape} differ; check n_out")
+    mask = batch.mask_full if batch.loss == "mse" else _class_mask(batch.mask)
+    return error_terms(y, batch.targets, mask, batch.loss, mask_total(batch))
+
+
+def loss(model: LeakyRNN, batch: Batch, *, params: Mapping | None = None, noise: np.ndarray | None = None) -> float:
+    """The loss every learning rule descends.
+
+    ``E = task_loss(y, y*, m) + model.activity_l2 * mean_{b,t,n}(r_t^2)`` where ``task_loss`` is
+    ``batch.loss`` (masked MSE or cross-entropy; see :func:`output_error`).
+
+    Parameters
+    ----------
+    model : LeakyRNN
+    batch : Batch
+    params : dict, optional
+        Override of ``model.params`` (e.g. for finite differences or Hessian-vector products).
+    noise : array (B, T, N), optional
+        The voltage-noise samples used for this batch (see :meth:`LeakyRNN.run`).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> m = LeakyRNN(2, 8, 1, seed=0)
+    >>> b = Batch(np.ones((3, 5, 2)), np.zeros((3, 5, 1)), np.ones((3, 5)))
+    >>> E = loss(m, b); bool(np.isclose(E, np.mean(m(b.inputs) ** 2)))
+    True
+    """
+    fw = model.run(batch.inputs, params=params, noise=noise)
+    E, _ = output_error(fw.y, batch)
+    if model.activity_l2 > 0:
+        E += model.activity_l2 * float(np.mean(fw.r * fw.r))
+    return E

@@ -1,0 +1,108 @@
+"""Backpropagation through time for the voltage-form leaky RNN (exact gradient of ``loss``).
+
+With ``e_t = dE/dy_t`` (B, O), ``phi'_t = phi'(v_t)`` and ``a = dt/tau``, going backwards from
+``gamma_T = 0``::
+
+    rho_t   = e_t W_out + (2 lambda_r / (B T N)) r_t + a gamma_{t+1} W_eff      (= dE/dr_t)
+    gamma_t = rho_t * phi'_t + (1 - a) gamma_{t+1}                              (= dE/dv_t)
+    dE/dW_eff = a sum_t gamma_t^T r_{t-1},  dE/dW_in = a sum_t gamma_t^T x_t,  dE/db = a sum_t gamma_t
+    dE/dW_out = sum_t e_t^T r_t,            dE/db_out = sum_t e_t
+    rho_{-1} = a gamma_0 W_eff,  dE/dv0 = sum_batch (rho_{-1} * phi'(v0) + (1 - a) gamma_0)
+
+``W_eff`` is the effective recurrent weight (Dale / sparsity), mapped back to ``params["W_rec"]`` by
+:meth:`~neurosim.rnn.model.LeakyRNN.recurrent_grad_to_param`. Truncation (``window=K``) cuts the
+paths ``v_{t-1} -> v_t`` and ``r_{t-1} -> v_t`` at every ``t`` that is a positive multiple of ``K``
+(non-overlapping windows; the state entering a window is a constant); ``K >= T`` is exact BPTT.
+Cost O(T B N^2) time, O(T B N) memory; the weight gradients are single large BLAS products.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurosim.rnn.model import Batch, LeakyRNN, output_error, phi_prime
+
+
+def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int | None = None,
+         return_signal: bool = False):
+    """Loss and exact (or truncated) gradient by a hand-written backward pass.
+
+    Parameters
+    ----------
+    model : LeakyRNN
+    batch : Batch
+    params : dict, optional
+        Parameters to differentiate at (default ``model.params``).
+    noise : array (B, T, N), optional
+        Voltage-noise samples (see :meth:`LeakyRNN.run`).
+    window : int, optional
+        Truncation window ``K`` (truncated BPTT); ``None`` = full BPTT.
+    return_signal : bool
+        Also return the total derivatives ``rho_t = dE/dr_t`` as (B, T, N) and ``rho_{-1}`` (B, N)
+        (the "exact learning signal" used to check e-prop).
+
+    Returns
+    -------
+    (loss, grads) or (loss, grads, rho, rho_init)
+
+    Examples
+    --------
+    >>> m = LeakyRNN(2, 6, 1, seed=0)
+    >>> b = Batch(np.ones((2, 4, 2)), np.zeros((2, 4, 1)), np.ones((2, 4)))
+    >>> E, g = bptt(m, b); sorted(g) == sorted(m.params)
+    True
+    """
+    p = model.check_params(params)
+    fw = model.run(batch.inputs, params=p, noise=noise)
+    E, e = output_error(fw.y, batch)
+    r, v = fw.r_tm, fw.v_tm
+    T, B, N = r.shape
+    a = model.alpha
+    lam = model.activity_l2
+    if lam > 0:
+        E += lam * float(np.mean(r * r))
+    if window is not None:
+        if int(window) != window or window < 1:
+            raise ValueError(f"window must be a positive integer number of steps; got {window!r}")
+        window = int(window)
+
+    e_tm = np.ascontiguousarray(e.transpose(1, 0, 2))              # (T, B, O)
+    rho = np.matmul(e_tm, p["W_out"])                              # direct dE/dr_t, (T, B, N)
+    if lam > 0:
+        rho += (2.0 * lam / r.size) * r
+    dphi = phi_prime(v, r, model.activation)
+    W_eff = model.effective_recurrent(p["W_rec"])
+    aW = a * W_eff
+    gamma = dphi  # overwritten in place: gamma[t] = dE/dv_t
+    g_next = np.zeros((B, N))
+    tmp = np.empty((B, N))
+    for t in range(T - 1, -1, -1):
+        rho_t = rho[t]
+        if t < T - 1:
+            np.matmul(g_next, aW, out=tmp)
+            rho_t += tmp
+        gt = gamma[t]
+        gt *= rho_t
+        gt += (1.0 - a) * g_next
+        cut = window is not None and t > 0 and t % window == 0
+        g_next = np.zeros((B, N)) if cut else gt
+    rho_init = g_next @ aW                                         # dE/dr_{-1}
+    grad_v0 = (rho_init * phi_prime(fw.v_init, fw.r_init, model.activation) + (1.0 - a) * g_next).sum(0)
+
+    G = gamma.reshape(T * B, N)
+    dW = fw.r_init.T @ gamma[0]
+    if T > 1:
+        dW += r[:-1].reshape(-1, N).T @ gamma[1:].reshape(-1, N)
+    dW = a * dW.T
+    x_tm = batch.inputs.transpose(1, 0, 2).reshape(T * B, -1)
+    grads = {
+        "W_in": a * (G.T @ x_tm),
+        "W_rec": model.recurrent_grad_to_param(dW, p["W_rec"]),
+        "b": a * G.sum(0),
+        "W_out": e_tm.reshape(T * B, -1).T @ r.reshape(T * B, N),
+        "b_out": e_tm.reshape(T * B, -1).sum(0),
+        "v0": grad_v0,
+    }
+    if return_signal:
+        return E, grads, rho.transpose(1, 0, 2), rho_init
+    return E, grads
