@@ -13,6 +13,20 @@ True
 __version__ = "0.1.0"
 
 # --- metrics (issue 2) ---------------------------------------------------
+from neurosim.metrics import (  # noqa: E402
+    ShapeMetric,
+    canonical_correlations,
+    cca_distance,
+    cca_similarity,
+    cka,
+    compare_rdms,
+    make,
+    measures,
+    procrustes_distance,
+    rdm,
+    rsa,
+    shape_distance,
+)
 # --- end metrics ---------------------------------------------------------
 
 # --- trajectories, io, datasets, compare, baselines (issue 3) ------------

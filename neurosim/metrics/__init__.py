@@ -1,0 +1,46 @@
+"""Similarity metrics on ``(samples, features)`` arrays: pure numpy kernels.
+
+* :mod:`~neurosim.metrics.shape` -- generalized shape metrics (Procrustes ... CCA), the
+  :class:`ShapeMetric` estimator, and the ``prepare`` / ``prepared_distance`` split.
+* :mod:`~neurosim.metrics.cca` -- canonical correlations, mean / mean² / SVCCA / PWCCA.
+* :mod:`~neurosim.metrics.cka` -- linear / RBF CKA, biased and debiased HSIC.
+* :mod:`~neurosim.metrics.rsa` -- RDMs and RDM comparators.
+* :mod:`~neurosim.metrics.registry` -- similarity-repository ids -> callables.
+
+Direction: ``*_distance`` (0 = identical, lower is closer; angular ones in radians),
+``*_similarity``, ``cka``, ``compare_rdms``, ``rsa`` (higher is closer).  Every public
+callable carries ``.direction``.  See ``docs/metrics.md`` for definitions.
+"""
+
+from neurosim.metrics.cca import canonical_correlations, cca_similarity
+from neurosim.metrics.cka import cka
+from neurosim.metrics.registry import Measure, make, measures
+from neurosim.metrics.rsa import compare_rdms, rdm, rsa
+from neurosim.metrics.shape import (
+    ShapeMetric,
+    cca_distance,
+    neg_shape_distance,
+    prepare,
+    prepared_distance,
+    procrustes_distance,
+    shape_distance,
+)
+
+__all__ = [
+    "shape_distance",
+    "procrustes_distance",
+    "cca_distance",
+    "prepare",
+    "prepared_distance",
+    "ShapeMetric",
+    "neg_shape_distance",
+    "canonical_correlations",
+    "cca_similarity",
+    "cka",
+    "rdm",
+    "compare_rdms",
+    "rsa",
+    "Measure",
+    "make",
+    "measures",
+]

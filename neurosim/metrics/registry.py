@@ -1,0 +1,203 @@
+"""String ids for every measure, following the similarity-repository naming.
+
+``make(name)`` returns a :class:`Measure`: a callable ``measure(X, Y, **options) -> float``
+that also carries ``.name``, ``.direction`` (``"distance"``: 0 = identical, lower is
+closer; ``"similarity"``: 1 = identical, higher is closer), ``.units`` and
+``.description``.  ``measures()`` lists the ids.
+
+Ids follow Cloos, Yang & Cueva (2024), e.g. ``"procrustes-distance=angular"``,
+``"cka-kernel=linear-hsic=gretton-score"``, ``"rsa-rdm=correlation-compare=spearman"``,
+plus the parametric ``"shape_metric-alpha={alpha}-distance={angular|euclidean}"``.
+Short aliases used by :func:`neurosim.compare` (``metric="procrustes"``) map to the
+function itself, so its keyword options pass through:
+
+========== ============================================================ ===========
+alias       function                                                     direction
+========== ============================================================ ===========
+procrustes  :func:`~neurosim.metrics.shape.procrustes_distance`          distance
+shape       :func:`~neurosim.metrics.shape.shape_distance` (``alpha=``)  distance
+cca         :func:`~neurosim.metrics.shape.cca_distance`                 distance
+cka         :func:`~neurosim.metrics.cka.cka`                            similarity
+rsa         :func:`~neurosim.metrics.rsa.rsa`                            similarity
+========== ============================================================ ===========
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from neurosim.metrics.cca import cca_similarity
+from neurosim.metrics.cka import cka
+from neurosim.metrics.rsa import rsa
+from neurosim.metrics.shape import cca_distance, procrustes_distance, shape_distance
+
+__all__ = ["Measure", "make", "measures"]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A named measure: ``measure(X, Y, **options)`` with its direction and units.
+
+    Fixed options from the id take precedence; passing a conflicting value raises
+    ``TypeError``.
+    """
+
+    name: str
+    func: Callable
+    direction: str
+    units: str
+    description: str
+    options: dict = field(default_factory=dict)
+    transform: Callable | None = None
+
+    def __call__(self, X, Y, **options) -> float:
+        clash = sorted(set(options) & set(self.options))
+        if clash:
+            raise TypeError(f"measure {self.name!r} fixes {clash} already; use a different id instead")
+        value = self.func(X, Y, **self.options, **options)
+        return float(self.transform(value)) if self.transform is not None else value
+
+    def __repr__(self) -> str:
+        return f"Measure({self.name!r}, direction={self.direction!r})"
+
+
+_REGISTRY: dict[str, Measure] = {}
+
+
+def _add(name, func, direction, units, description, transform=None, **options):
+    _REGISTRY[name] = Measure(name, func, direction, units, description, dict(options), transform)
+
+
+def _populate() -> None:
+    for kind in ("angular", "euclidean"):
+        unit = "radians" if kind == "angular" else "data units"
+        _add(f"procrustes-distance={kind}", procrustes_distance, "distance", unit,
+             f"Procrustes (rotation-invariant) shape distance, {kind}", kind=kind)
+        _add(f"cca-distance={kind}", cca_distance, "distance", unit,
+             f"CCA (linear-invariant) shape distance, {kind}", kind=kind)
+    _add("procrustes-angular_score", procrustes_distance, "similarity", "unitless [0, 1]",
+         "1 - angular Procrustes distance / (π/2)", kind="angular", normalize=True,
+         transform=lambda d: 1.0 - d)
+    _add("procrustes-distance=angular-normalized", procrustes_distance, "distance", "unitless [0, 1]",
+         "angular Procrustes distance / (π/2) (Liu, Yang & Cueva 2025)", kind="angular", normalize=True)
+    _add("nbs", procrustes_distance, "similarity", "unitless [0, 1]",
+         "normalized Bures similarity = cos(angular Procrustes distance)", kind="angular",
+         transform=np.cos)
+    _add("cca-score", cca_similarity, "similarity", "unitless [0, 1]", "mean canonical correlation", kind="mean")
+    _add("cca-squared_score", cca_similarity, "similarity", "unitless [0, 1]",
+         "mean squared canonical correlation (Yanai)", kind="mean_squared")
+    _add("cca-angular_score", cca_distance, "similarity", "unitless [0, 1]",
+         "1 - angular CCA distance / (π/2)", kind="angular", normalize=True, transform=lambda d: 1.0 - d)
+    for var in (0.95, 0.99):
+        _add(f"svcca-var={var}-score", cca_similarity, "similarity", "unitless [0, 1]",
+             f"SVCCA keeping {var:.0%} variance, mean canonical correlation", kind="svcca", keep=var)
+    _add("pwcca-score", cca_similarity, "similarity", "unitless [0, 1]", "projection-weighted CCA", kind="pwcca")
+    for hsic, debiased in (("gretton", False), ("song", True)):
+        for kernel in ("linear", "rbf"):
+            kname = kernel if kernel == "linear" else "(rbf-sigma=median)"
+            _add(f"cka-kernel={kname}-hsic={hsic}-score", cka, "similarity", "unitless [0, 1]",
+                 f"CKA, {kernel} kernel, {'unbiased (Song)' if debiased else 'biased (Gretton)'} HSIC",
+                 kernel=kernel, debiased=debiased)
+        _add(f"cka-kernel=linear-hsic={hsic}-distance=angular", cka, "distance", "radians",
+             "arccos of linear CKA", kernel="linear", debiased=debiased,
+             transform=lambda c: np.arccos(np.clip(c, -1.0, 1.0)))
+    rdm_ids = {"correlation": "correlation", "euclidean": "euclidean", "squared_euclidean": "sqeuclidean",
+               "cosine": "cosine"}
+    cmp_ids = {"spearman": "spearman", "corr": "pearson", "cosine": "cosine", "tau_a": "kendall_tau_a",
+               "rho_a": "spearman_rho_a", "cosine_cov": "whitened_cosine"}
+    for rid, rm in rdm_ids.items():
+        for cid, cm in cmp_ids.items():
+            _add(f"rsa-rdm={rid}-compare={cid}", rsa, "similarity", "unitless [-1, 1]",
+                 f"RSA: {rm} RDMs compared by {cm}", rdm_method=rm, compare=cm)
+
+
+_populate()
+
+_ALIASES: dict[str, Measure] = {
+    "procrustes": Measure("procrustes", procrustes_distance, "distance", "radians",
+                          "angular Procrustes distance (options pass through)"),
+    "shape": Measure("shape", shape_distance, "distance", "radians",
+                     "generalized shape distance (pass alpha=..., kind=...)"),
+    "cca": Measure("cca", cca_distance, "distance", "radians", "angular CCA shape distance"),
+    "cka": Measure("cka", cka, "similarity", "unitless [0, 1]", "linear CKA (options pass through)"),
+    "rsa": Measure("rsa", rsa, "similarity", "unitless [-1, 1]", "RSA, correlation RDMs + Spearman"),
+}
+
+_SHAPE_RE = re.compile(r"^shape_metric-alpha=([0-9]*\.?[0-9]+)-distance=(angular|euclidean)$")
+
+
+def measures(*, aliases: bool = False) -> list[str]:
+    """Sorted list of the registered measure ids (and the short aliases if ``aliases=True``).
+
+    The parametric family ``shape_metric-alpha={alpha}-distance={angular|euclidean}``
+    accepts any alpha in [0, 1]; two members (alpha=0.5) are listed as examples.
+
+    Examples
+    --------
+    >>> "procrustes-distance=angular" in measures()
+    True
+    """
+    names = sorted(_REGISTRY) + [f"shape_metric-alpha=0.5-distance={k}" for k in ("angular", "euclidean")]
+    if aliases:
+        names += sorted(_ALIASES)
+    return names
+
+
+def make(name: str) -> Measure:
+    """Return the measure registered under ``name`` (id or short alias).
+
+    Parameters
+    ----------
+    name : str
+        e.g. ``"procrustes-distance=angular"``, ``"cka-kernel=linear-hsic=gretton-score"``,
+        ``"rsa-rdm=correlation-compare=spearman"``, ``"shape_metric-alpha=0.5-distance=angular"``
+        or an alias (``"procrustes"``, ``"shape"``, ``"cca"``, ``"cka"``, ``"rsa"``).
+        A ``"measure/"`` or ``"measure/neurosim/"`` prefix is accepted.
+
+    Returns
+    -------
+    Measure
+        Callable ``(X, Y, **options) -> float`` with ``.direction`` ("distance" or
+        "similarity") and ``.units``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, with the closest ids suggested.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = make("procrustes-distance=angular")
+    >>> m.direction
+    'distance'
+    >>> X = np.random.default_rng(0).normal(size=(20, 4))
+    >>> round(m(X, X), 6)
+    0.0
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"measure name must be a string, got {type(name).__name__}")
+    key = name.strip()
+    for prefix in ("measure/neurosim/", "measure/", "neurosim/"):
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+    if key in _REGISTRY:
+        return _REGISTRY[key]
+    if key in _ALIASES:
+        return _ALIASES[key]
+    match = _SHAPE_RE.match(key)
+    if match:
+        alpha = float(match.group(1))
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"{name!r}: alpha must lie in [0, 1], got {alpha}")
+        kind = match.group(2)
+        return Measure(key, shape_distance, "distance", "radians" if kind == "angular" else "data units",
+                       f"generalized shape metric, alpha={alpha}, {kind}", {"alpha": alpha, "kind": kind})
+    close = difflib.get_close_matches(key, measures(aliases=True), n=3, cutoff=0.4)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"unknown measure {name!r}{hint} (see neurosim.measures() for the full list)")

@@ -1,0 +1,455 @@
+r"""Generalized shape metrics (Williams, Kunz, Kornblith & Linderman, NeurIPS 2021).
+
+Two representations ``X`` (samples, p) and ``Y`` (samples, q) of the same samples are
+compared after removing the nuisance transformations a metric should not see:
+translation (``center=True``), rotation/reflection, and -- as ``alpha`` goes from 1 to 0 --
+more and more of the linear map (partial whitening).  With ``A``, ``B`` the centred,
+partially whitened matrices (zero-padded to equal width when ``p != q``), the optimal
+rotation gives ``max_Q tr(Aᵀ B Q) = ‖AᵀB‖_*`` (nuclear norm), so
+
+* angular:   ``θ = arccos( ‖AᵀB‖_* / (‖A‖_F ‖B‖_F) )``  (radians, in [0, π/2])
+* euclidean: ``d = sqrt( ‖A‖_F² + ‖B‖_F² − 2 ‖AᵀB‖_* ) = min_Q ‖A − BQ‖_F``
+
+Both are metrics (symmetric, triangle inequality) on equivalence classes of
+representations.  ``alpha=1`` is Procrustes (rotation only); ``alpha=0`` is CCA (any
+invertible linear map), where the angle is ``arccos`` of the mean canonical correlation.
+
+The per-network / per-pair split (:func:`prepare`, :func:`prepared_distance`) lets a
+K×K distance matrix cost K preprocessing steps and K² cross products.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+from sklearn.base import BaseEstimator
+
+from neurosim.metrics._validate import (
+    check_alpha,
+    check_choice,
+    check_matrix,
+    check_nonzero,
+    check_pair,
+    clip_unit,
+)
+
+__all__ = [
+    "shape_distance",
+    "procrustes_distance",
+    "cca_distance",
+    "prepare",
+    "prepared_distance",
+    "ShapeMetric",
+]
+
+_KINDS = ("angular", "euclidean")
+
+
+# --------------------------------------------------------------------------- helpers
+def _center(X: np.ndarray, center: bool) -> np.ndarray:
+    return X - X.mean(axis=0) if center else X
+
+
+def _rank_tol(s: np.ndarray, shape) -> float:
+    # numpy.linalg.matrix_rank's default tolerance
+    return float(s[0]) * max(shape) * np.finfo(np.float64).eps if s.size else 0.0
+
+
+def _svd(M: np.ndarray, full_matrices: bool = False, compute_uv: bool = True):
+    """SVD that falls back to the slower, more robust driver instead of a bare LinAlgError."""
+    try:
+        return scipy.linalg.svd(M, full_matrices=full_matrices, compute_uv=compute_uv, check_finite=False)
+    except np.linalg.LinAlgError:
+        try:
+            return scipy.linalg.svd(
+                M, full_matrices=full_matrices, compute_uv=compute_uv, check_finite=False, lapack_driver="gesvd"
+            )
+        except np.linalg.LinAlgError as exc:  # pragma: no cover - pathological input
+            raise ValueError(f"the SVD did not converge on this input ({exc}); rescale or regularise the data") from exc
+
+
+def _nuclear_norm(M: np.ndarray) -> float:
+    """Sum of singular values, from the singular values only (no vectors)."""
+    return float(np.sum(_svd(M, compute_uv=False)))
+
+
+def _compress(Xc: np.ndarray) -> np.ndarray:
+    """A (samples, samples) matrix equal to ``Xc`` up to a right rotation (used when p > n).
+
+    ``Xcᵀ = Q R`` so ``Xc = Rᵀ Qᵀ``; every shape distance is invariant to the
+    orthogonal factor, so ``Rᵀ`` can stand in for ``Xc`` at n×n cost per pair.
+    """
+    n = Xc.shape[0]
+    R = scipy.linalg.qr(Xc.T, mode="r", check_finite=False)[0]
+    return np.ascontiguousarray(R[:n].T)
+
+
+def _whitening_factors(Xc: np.ndarray, alpha: float):
+    """SVD of ``Xc`` and the new (partially whitened, variance-preserving) singular values.
+
+    netrep's partial whitening ``Z = V diag(alpha + (1-alpha) λ^{-1/2}) Vᵀ`` with
+    ``λ`` the eigenvalues of ``XcᵀXc`` (not divided by n) maps singular values
+    ``s -> alpha·s + (1-alpha)``; the result is rescaled so ``‖Xc Z‖_F = ‖Xc‖_F``.
+    Directions with singular value below numpy's rank tolerance are dropped (netrep
+    clips their eigenvalue to 1e-7 instead; the two agree for full-rank data).
+    """
+    U, s, Vt = _svd(Xc)
+    r = int(np.sum(s > _rank_tol(s, Xc.shape)))
+    U, s, Vt = U[:, :r], s[:r], Vt[:r]
+    t = alpha * s + (1.0 - alpha)
+    t *= np.sqrt(np.sum(s**2) / np.sum(t**2))
+    return U, s, Vt, t
+
+
+def _prepare_validated(X: np.ndarray, alpha: float, center: bool, name: str = "X", compress: bool = True):
+    Xc = _center(X, center)
+    check_nonzero(float(np.linalg.norm(Xc)), name, "after centering" if center else "")
+    if alpha == 1.0:
+        if compress and Xc.shape[1] > Xc.shape[0]:
+            return _compress(Xc)
+        return Xc
+    U, _, _, t = _whitening_factors(Xc, alpha)
+    return U * t
+
+
+def _distance_from_parts(nuc: float, na: float, nb: float, kind: str, normalize: bool) -> float:
+    if kind == "angular":
+        theta = float(np.arccos(clip_unit(nuc / (na * nb))))
+        return theta / (np.pi / 2) if normalize else theta
+    return float(np.sqrt(max(na * na + nb * nb - 2.0 * nuc, 0.0)))
+
+
+def _check_kind(kind: str, normalize: bool) -> str:
+    kind = check_choice(kind, _KINDS, "kind")
+    if normalize and kind != "angular":
+        raise ValueError("normalize=True rescales an angle by π/2; it applies to kind='angular' only")
+    return kind
+
+
+# --------------------------------------------------------------------------- public API
+def prepare(X, *, alpha: float = 1.0, center: bool = True) -> np.ndarray:
+    """Per-network preprocessing for shape metrics: centering and partial whitening.
+
+    Parameters
+    ----------
+    X : array_like, shape (samples, features)
+    alpha : float in [0, 1]
+        1 = Procrustes (no whitening), 0 = CCA (full whitening).
+    center : bool
+        Subtract the mean of every feature.
+
+    Returns
+    -------
+    ndarray, shape (samples, k)
+        A matrix equal to the centred, partially whitened ``X`` up to a right rotation
+        (which no shape distance sees).  ``k`` may be smaller than ``features``: when
+        ``alpha < 1`` it is the rank of ``X``, and when ``alpha == 1`` and
+        features > samples it is ``samples``.
+
+    Notes
+    -----
+    ``shape_distance(X, Y, alpha=a, kind=k) ==
+    prepared_distance(prepare(X, alpha=a), prepare(Y, alpha=a), kind=k)``
+    up to rounding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.normal(size=(30, 5)), rng.normal(size=(30, 4))
+    >>> d = prepared_distance(prepare(X), prepare(Y))
+    >>> bool(np.isclose(d, shape_distance(X, Y)))
+    True
+    """
+    X = check_matrix(X, "X")
+    return _prepare_validated(X, check_alpha(alpha), bool(center))
+
+
+def prepared_distance(A, B, *, kind: str = "angular", normalize: bool = False) -> float:
+    """Per-pair shape distance between two outputs of :func:`prepare`.
+
+    One cross product ``AᵀB`` and the singular values of it:
+    angular ``arccos(‖AᵀB‖_* / (‖A‖_F ‖B‖_F))``, euclidean
+    ``sqrt(‖A‖² + ‖B‖² − 2‖AᵀB‖_*)``.  Inputs are assumed to come from
+    :func:`prepare` (finite, non-zero); only their shapes are checked here.
+
+    Parameters
+    ----------
+    A, B : ndarray, shape (samples, k_a), (samples, k_b)
+    kind : {"angular", "euclidean"}
+    normalize : bool
+        Divide the angle by π/2 (angular only), giving a number in [0, 1].
+
+    Returns
+    -------
+    float
+        Distance (0 = identical up to the metric's invariances).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = prepare(np.random.default_rng(1).normal(size=(20, 3)))
+    >>> round(prepared_distance(A, 2.0 * A), 6)
+    0.0
+    """
+    kind = _check_kind(kind, normalize)
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    if A.ndim != 2 or B.ndim != 2:
+        raise ValueError(f"prepared arrays must be 2-D (samples, k), got shapes {A.shape} and {B.shape}")
+    if A.shape[0] != B.shape[0]:
+        raise ValueError(f"prepared arrays must share their samples, got {A.shape[0]} and {B.shape[0]} rows")
+    M = A.T @ B if A.shape[1] <= B.shape[1] else (B.T @ A)
+    na, nb = float(np.linalg.norm(A)), float(np.linalg.norm(B))
+    check_nonzero(na, "A", "")
+    check_nonzero(nb, "B", "")
+    return _distance_from_parts(_nuclear_norm(M), na, nb, kind, normalize)
+
+
+def shape_distance(
+    X, Y, *, alpha: float = 1.0, kind: str = "angular", center: bool = True, normalize: bool = False
+) -> float:
+    r"""Generalized shape distance between two representations of the same samples.
+
+    Parameters
+    ----------
+    X : array_like, shape (samples, p)
+    Y : array_like, shape (samples, q)
+        ``p != q`` is allowed (equivalent to zero-padding the narrower one).
+    alpha : float in [0, 1]
+        Regularisation of the partial whitening: 1 = Procrustes (rotations only),
+        0 = CCA (invariant to any invertible linear map).  Values in between follow
+        netrep's trace-preserving partial whitening ``s -> alpha·s + (1-alpha)`` of the
+        singular values of the centred data (covariance not divided by n); this
+        continuum is convention-dependent and other packages' intermediate values
+        may differ.
+    kind : {"angular", "euclidean"}
+    center : bool
+        Remove each feature's mean first (translation invariance).
+    normalize : bool
+        Divide the angle by π/2 so it lies in [0, 1] (the scale used by
+        Liu, Yang & Cueva 2025).  Angular only.
+
+    Returns
+    -------
+    float
+        Distance, lower = closer.  Angular: radians in [0, π/2]
+        ``arccos(‖AᵀB‖_* / (‖A‖_F ‖B‖_F))``.  Euclidean: ``min_Q ‖A − BQ‖_F`` in the
+        units of the (variance-preserved) data.
+
+    References
+    ----------
+    Williams, Kunz, Kornblith & Linderman (2021), "Generalized shape metrics on neural
+    representations", NeurIPS.  Equations (4)-(7).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 6))
+    >>> Q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    >>> round(shape_distance(X, 3.0 * X @ Q + 1.0), 6)
+    0.0
+    >>> 0.0 < shape_distance(X, rng.normal(size=(40, 6)), normalize=True) <= 1.0
+    True
+    """
+    kind = _check_kind(kind, normalize)
+    alpha = check_alpha(alpha)
+    X, Y = check_pair(X, Y)
+    # compress a wide side only when both are wide (otherwise the product is already cheap)
+    wide = X.shape[1] > X.shape[0] and Y.shape[1] > Y.shape[0]
+    A = _prepare_validated(X, alpha, bool(center), "X", compress=wide)
+    B = _prepare_validated(Y, alpha, bool(center), "Y", compress=wide)
+    M = A.T @ B if A.shape[1] <= B.shape[1] else (B.T @ A)
+    nuc = _nuclear_norm(M)
+    return _distance_from_parts(nuc, float(np.linalg.norm(A)), float(np.linalg.norm(B)), kind, normalize)
+
+
+def procrustes_distance(X, Y, *, kind: str = "angular", center: bool = True, normalize: bool = False) -> float:
+    r"""Rotation-invariant (orthogonal Procrustes) shape distance; ``shape_distance`` with alpha=1.
+
+    Angular: ``arccos(‖XcᵀYc‖_* / (‖Xc‖_F ‖Yc‖_F))`` radians (the cosine is the
+    normalized Bures similarity of the two linear kernels).  Invariant to
+    translation, rotation/reflection and isotropic scaling.  Lower = closer.
+
+    See :func:`shape_distance` for the parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.normal(size=(50, 8)), rng.normal(size=(50, 8))
+    >>> d = procrustes_distance(X, Y)
+    >>> Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    >>> nuc = np.linalg.svd(Xc.T @ Yc, compute_uv=False).sum()
+    >>> bool(np.isclose(d, np.arccos(nuc / np.linalg.norm(Xc) / np.linalg.norm(Yc))))
+    True
+    """
+    return shape_distance(X, Y, alpha=1.0, kind=kind, center=center, normalize=normalize)
+
+
+def cca_distance(X, Y, *, kind: str = "angular", center: bool = True, normalize: bool = False) -> float:
+    r"""Shape distance invariant to any invertible linear map; ``shape_distance`` with alpha=0.
+
+    Angular: ``arccos(Σ ρ_i / sqrt(r_x r_y))`` with ``ρ_i`` the canonical
+    correlations and ``r_x, r_y`` the ranks of the centred data -- i.e. ``arccos`` of
+    the mean canonical correlation when the ranks are equal.  Lower = closer.
+
+    See :func:`shape_distance` for the parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 4))
+    >>> round(cca_distance(X, X @ rng.normal(size=(4, 4))), 6)
+    0.0
+    """
+    return shape_distance(X, Y, alpha=0.0, kind=kind, center=center, normalize=normalize)
+
+
+for _f in (shape_distance, procrustes_distance, cca_distance, prepared_distance):
+    _f.direction = "distance"
+
+
+# --------------------------------------------------------------------------- estimator
+class ShapeMetric(BaseEstimator):
+    """Shape metric as a scikit-learn estimator: fit the alignment on one split, score another.
+
+    ``fit(X, Y)`` learns the feature means, the partial whitening of each side and the
+    optimal rotation between them; ``score(X, Y)`` returns the **distance** of new
+    data under that fitted alignment -- **lower is closer** (note: scikit-learn's
+    model-selection tools maximise scores, so pass ``scoring=neg_shape_distance``
+    or negate when tuning hyper-parameters).  Test data are centred with the
+    *training* means.  On the training data ``fit_score`` equals
+    :func:`shape_distance`.
+
+    Works directly with ``sklearn.model_selection.cross_validate(metric, X, Y, cv=...)``:
+    the samples (rows) are split, ``Y`` travels as the target.
+
+    Parameters
+    ----------
+    alpha : float in [0, 1]
+        1 = Procrustes, 0 = CCA (see :func:`shape_distance`).
+    kind : {"angular", "euclidean"}
+    center : bool
+    normalize : bool
+        Divide the angle by π/2 (angular only).
+
+    Attributes
+    ----------
+    mean_x_, mean_y_ : ndarray
+        Training means (zeros when ``center=False``).
+    whitening_x_, whitening_y_ : ndarray, shape (p, p), (q, q)
+        Partial whitening matrices (variance-preserving).
+    rotation_x_, rotation_y_ : ndarray, shape (p, m), (q, m)
+        Orthogonal maps into the shared space of width ``m = max(p, q)``.
+    distance_ : float
+        Distance on the training data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import cross_validate, KFold
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(80, 5))
+    >>> Y = X @ np.linalg.qr(rng.normal(size=(5, 5)))[0] + 0.1 * rng.normal(size=(80, 5))
+    >>> res = cross_validate(ShapeMetric(), X, Y, cv=KFold(4))
+    >>> bool(np.all(res["test_score"] < 0.3))
+    True
+    """
+
+    direction = "distance"
+
+    def __init__(self, alpha: float = 1.0, kind: str = "angular", center: bool = True, normalize: bool = False):
+        self.alpha = alpha
+        self.kind = kind
+        self.center = center
+        self.normalize = normalize
+
+    # -- fitting
+    def _whitening(self, Xc: np.ndarray, alpha: float) -> np.ndarray:
+        p = Xc.shape[1]
+        if alpha == 1.0:
+            return np.eye(p)
+        _, s, Vt, t = _whitening_factors(Xc, alpha)
+        return (Vt.T * (t / s)) @ Vt
+
+    def fit(self, X, Y):
+        """Learn means, whitening and rotation from paired data ``X`` (n, p), ``Y`` (n, q)."""
+        _check_kind(self.kind, self.normalize)
+        alpha = check_alpha(self.alpha)
+        X, Y = check_pair(X, Y)
+        self.mean_x_ = X.mean(axis=0) if self.center else np.zeros(X.shape[1])
+        self.mean_y_ = Y.mean(axis=0) if self.center else np.zeros(Y.shape[1])
+        Xc, Yc = X - self.mean_x_, Y - self.mean_y_
+        check_nonzero(float(np.linalg.norm(Xc)), "X")
+        check_nonzero(float(np.linalg.norm(Yc)), "Y")
+        self.whitening_x_ = self._whitening(Xc, alpha)
+        self.whitening_y_ = self._whitening(Yc, alpha)
+        p, q = X.shape[1], Y.shape[1]
+        m = max(p, q)
+        M = np.zeros((m, m))
+        M[:p, :q] = (Xc @ self.whitening_x_).T @ (Yc @ self.whitening_y_)
+        U, _, Vt = _svd(M, full_matrices=True)
+        self.rotation_x_ = U[:p]
+        self.rotation_y_ = Vt.T[:q]
+        self.n_features_x_, self.n_features_y_ = p, q
+        self.distance_ = self._score_aligned(*self._transform_validated(X, Y))
+        return self
+
+    # -- using the fitted state
+    def _check_fitted(self):
+        if not hasattr(self, "rotation_x_"):
+            raise ValueError("this ShapeMetric is not fitted yet; call fit(X, Y) first")
+
+    def _transform_validated(self, X: np.ndarray, Y: np.ndarray):
+        return (
+            (X - self.mean_x_) @ (self.whitening_x_ @ self.rotation_x_),
+            (Y - self.mean_y_) @ (self.whitening_y_ @ self.rotation_y_),
+        )
+
+    def _validate_new(self, X, Y):
+        self._check_fitted()
+        X, Y = check_pair(X, Y, min_samples=1)
+        if X.shape[1] != self.n_features_x_ or Y.shape[1] != self.n_features_y_:
+            raise ValueError(
+                f"fitted on X with {self.n_features_x_} and Y with {self.n_features_y_} features, "
+                f"got {X.shape[1]} and {Y.shape[1]}"
+            )
+        return X, Y
+
+    def transform(self, X, Y):
+        """Map ``X`` and ``Y`` into the shared aligned space; returns ``(X_aligned, Y_aligned)``."""
+        return self._transform_validated(*self._validate_new(X, Y))
+
+    def _score_aligned(self, Xa: np.ndarray, Ya: np.ndarray) -> float:
+        kind = _check_kind(self.kind, self.normalize)
+        na, nb = float(np.linalg.norm(Xa)), float(np.linalg.norm(Ya))
+        if kind == "angular":
+            check_nonzero(na, "X", "after the fitted alignment")
+            check_nonzero(nb, "Y", "after the fitted alignment")
+            theta = float(np.arccos(clip_unit(np.vdot(Xa, Ya) / (na * nb))))
+            return theta / (np.pi / 2) if self.normalize else theta
+        return float(np.linalg.norm(Xa - Ya))
+
+    def score(self, X, Y) -> float:
+        """Distance between ``X`` and ``Y`` under the fitted alignment (lower = closer)."""
+        return self._score_aligned(*self.transform(X, Y))
+
+    def fit_score(self, X, Y) -> float:
+        """``fit(X, Y).score(X, Y)``: equals :func:`shape_distance` on the same data."""
+        return self.fit(X, Y).distance_
+
+
+def neg_shape_distance(estimator: ShapeMetric, X, Y) -> float:
+    """Scorer for scikit-learn model selection (greater is better): ``-estimator.score(X, Y)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(20, 3))
+    >>> neg_shape_distance(ShapeMetric().fit(X, X), X, X) > -1e-6
+    True
+    """
+    return -estimator.score(X, Y)
