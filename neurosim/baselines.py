@@ -1,0 +1,173 @@
+"""Reference points for a model-vs-data distance: a floor to beat and the data's own ceiling.
+
+* :func:`condition_average` — a "model" that knows nothing about conditions: every
+  condition replaced by the mean over conditions. Any model worth its name should
+  be closer to the data than this.
+* :func:`split_half_ceiling` — how far the data is from *itself*: the distance
+  between two random disjoint halves of the recorded units. A model at or below
+  this value is as close to the data as the data's own halves are to each other.
+* :func:`normalized_distance` — ``(d − d₀) / (1 − d₀)``: 0 at the ceiling, 1 at the
+  largest possible (normalized) distance.
+
+On the Hatsopoulos M1 data with ``metric="procrustes", normalize=True`` (full
+121-bin window, no PCA, no CV) these give 0.4838 (condition average) and
+0.403 ± 0.024 (70 + 70 units, 100 draws), the values of the e-prop paper's pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neurosim.compare import Score, _align_time, _as_trajectories, resolve_metric
+from neurosim.trajectories import flatten
+
+__all__ = ["condition_average", "split_half_ceiling", "normalized_distance"]
+
+
+def condition_average(data: xr.DataArray) -> xr.DataArray:
+    """Replace every condition by the mean over conditions (the condition-blind baseline).
+
+    ``B[c, t, u] = (1/C) Σ_c' data[c', t, u]`` for every ``c`` — same coordinates as
+    ``data``, so ``compare(condition_average(data), data)`` runs as is.
+
+    Parameters
+    ----------
+    data : xarray.DataArray
+        Trajectories ``(condition, time, unit[, trial])`` (a Dataset with ``rates`` is accepted).
+
+    Returns
+    -------
+    xarray.DataArray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.trajectories import trajectories
+    >>> d = trajectories(np.arange(12.0).reshape(2, 3, 2), time=[0.0, 10.0, 20.0])
+    >>> condition_average(d).sel(time=0.0).values.tolist()
+    [[3.0, 4.0], [3.0, 4.0]]
+    """
+    da, _ = _as_trajectories(data, "data", None)
+    if np.isnan(da.values).any():
+        raise ValueError("data holds NaN; the condition average would spread them. Clean or drop them first.")
+    mean = da.mean("condition")
+    out = mean.expand_dims(condition=da.sizes["condition"], axis=0).transpose(*da.dims)
+    out = out.assign_coords({c: da.coords[c] for c in da.coords if "condition" in da[c].dims})
+    out.attrs = dict(da.attrs, baseline="condition average")
+    return out
+
+
+def split_half_ceiling(
+    data: Any,
+    metric: Any = "procrustes",
+    n_splits: int = 100,
+    seed: int | None = 0,
+    *,
+    window: tuple[float, float] | None = None,
+    **metric_options: Any,
+) -> Score:
+    """The data's distance to itself: random disjoint halves of the units, compared.
+
+    Each draw permutes the ``N`` units (``numpy.random.default_rng(seed).permutation``)
+    and compares the first ``h = N // 2`` with the next ``h`` over the same
+    ``(condition, time)`` samples. For odd ``N`` one (random) unit is left out of
+    each draw, so both halves have the same size — for the 141 Hatsopoulos units,
+    halves of 70 as in the e-prop paper.
+
+    Parameters
+    ----------
+    data : xarray.DataArray
+        Trajectories ``(condition, time, unit)`` (trials are averaged).
+    metric : str or callable
+        As in :func:`neurosim.compare`; default Procrustes.
+    n_splits : int
+        Number of random draws (100 in the paper).
+    seed : int or None
+        Seed of the draws; the same seed gives the same value.
+    window : (start, stop), optional
+        Data time range to use, as in :func:`neurosim.compare`.
+    **metric_options
+        e.g. ``normalize=True``.
+
+    Returns
+    -------
+    Score
+        ``value`` = mean over draws, ``values`` = each draw, ``ci`` = central 95 %
+        range of the draws, ``std`` = their standard deviation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.trajectories import trajectories
+    >>> rng = np.random.default_rng(0)
+    >>> latent = rng.normal(size=(4, 30, 3))
+    >>> d = trajectories(latent @ rng.normal(size=(3, 21)) + 0.1 * rng.normal(size=(4, 30, 21)),
+    ...                  time=np.arange(30) * 10.0)
+    >>> s = split_half_ceiling(d, n_splits=20, normalize=True)
+    >>> len(s.values), s.settings["units_per_half"], round(s.value, 3)
+    (20, 10, 0.257)
+    >>> noise = trajectories(rng.normal(size=(4, 30, 21)), time=np.arange(30) * 10.0)
+    >>> bool(split_half_ceiling(noise, n_splits=20, normalize=True).value > 0.8)  # no shared signal
+    True
+    """
+    da, _ = _as_trajectories(data, "data", None)
+    if "trial" in da.dims:
+        da = da.mean("trial")
+    if window is not None:
+        da = _align_time(da, da, window, 0.0, False)[1]
+    if np.isnan(da.values).any():
+        raise ValueError("data holds NaN; drop those units or conditions before computing the ceiling.")
+    n = da.sizes["unit"]
+    h = n // 2
+    if h < 1:
+        raise ValueError(f"split-half needs at least 2 units; got {n}.")
+    if not (isinstance(n_splits, (int, np.integer)) and n_splits >= 1):
+        raise ValueError(f"n_splits must be a positive int; got {n_splits!r}.")
+    m = resolve_metric(metric, **metric_options)
+    F = flatten(da)
+    rng = np.random.default_rng(seed)
+    vals = np.empty(int(n_splits))
+    for k in range(int(n_splits)):
+        perm = rng.permutation(n)
+        vals[k] = m.fn(F[:, perm[:h]], F[:, perm[h : 2 * h]])
+    lo, hi = np.quantile(vals, [0.025, 0.975])
+    settings = {
+        "metric": m.name,
+        **{f"metric.{k}": v for k, v in m.options.items()},
+        "baseline": "split-half ceiling",
+        "n_splits": int(n_splits),
+        "units_per_half": int(h),
+        "n_units": int(n),
+        "seed": seed,
+        "window": None if window is None else tuple(float(w) for w in window),
+        "std": float(vals.std(ddof=0)),
+    }
+    return Score(float(vals.mean()), (float(lo), float(hi)), vals, settings)
+
+
+def normalized_distance(d: Any, ceiling: Any) -> float:
+    """Rescale a distance against the data's ceiling: ``(d − d₀) / (1 − d₀)``.
+
+    ``d₀`` is the split-half ceiling. 0 means "as close as the data is to itself",
+    1 the maximal normalized distance, negative values "closer than the ceiling".
+    Both arguments are floats in [0, 1] (normalized distances) or :class:`Score`.
+
+    Examples
+    --------
+    >>> normalized_distance(0.6, 0.4)
+    0.3333333333333333
+    >>> normalized_distance(0.4, 0.4)
+    0.0
+    """
+    d, d0 = float(d), float(ceiling)
+    if not (np.isfinite(d) and np.isfinite(d0)):
+        raise ValueError(f"distances must be finite; got d={d}, ceiling={d0}.")
+    if d0 >= 1.0:
+        raise ValueError(
+            f"the ceiling must be < 1 for (d - d0) / (1 - d0); got {d0}. Use normalized distances "
+            "(e.g. normalize=True for angular Procrustes)."
+        )
+    return (d - d0) / (1.0 - d0)

@@ -1,0 +1,745 @@
+"""``compare(model, data, metric=...)`` — the one alignment API.
+
+Everything that decides the absolute number of a model-vs-data comparison is an
+explicit, recorded argument here:
+
+1. **conditions** are matched by label (the model is reordered to the data's
+   order; any label present on one side only is an error that lists the difference);
+2. **time** is aligned explicitly: ``window`` selects data bins (in the data's
+   time units, inclusive), ``lag`` maps clocks — *model time t corresponds to data
+   time t + lag* — and the model is linearly interpolated onto the data's time grid
+   (``resample=True``) when the grids differ; a window the model does not cover is
+   an error;
+3. **NaN** handling is the user's choice (``nan_policy``), never silent;
+4. the aligned arrays are **flattened** — ``(condition, time)`` → samples,
+   ``unit`` → features (unit counts may differ) — and handed to a metric from
+   :mod:`neurosim.metrics` (by name or callable) with its options;
+5. optional **cross-validation** fits the alignment (a :class:`neurosim.metrics.ShapeMetric`)
+   on training folds and scores held-out ones; optional **bootstrap** resamples
+   conditions (or trials) for a confidence interval.
+
+The result is a :class:`Score`. See ``docs/compare.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from neurosim.trajectories import DIMS, condition_index, flatten, trajectories, validate_trajectories
+
+__all__ = ["Score", "compare", "align", "resolve_metric", "NAN_POLICIES"]
+
+NAN_POLICIES = ("raise", "drop-units", "drop-conditions")
+
+# short names → alpha of the generalized shape metric (Williams et al. 2021)
+_SHAPE_ALIASES: dict[str, float | None] = {
+    "procrustes": 1.0,
+    "procrustes-distance": 1.0,
+    "cca": 0.0,
+    "cca-distance": 0.0,
+    "shape": None,
+    "shape-distance": None,
+}
+
+
+# --------------------------------------------------------------------------- Score
+@dataclass(frozen=True, repr=False, eq=False)
+class Score:
+    """The result of :func:`compare` or a baseline.
+
+    Attributes
+    ----------
+    value : float
+        The point estimate: the metric on all data, or the mean over CV folds /
+        split-half draws.
+    ci : tuple of float or None
+        Bootstrap percentile confidence interval ``(low, high)`` (None without bootstrap).
+    values : numpy.ndarray
+        Per-fold (CV), per-draw (split-half) values, or ``[value]``.
+    settings : dict
+        Everything that determined the number: metric and options, window, lag,
+        resampling, sizes, CV folds, bootstrap spec, seed, NaN handling.
+    samples : numpy.ndarray or None
+        Bootstrap replicates.
+
+    Examples
+    --------
+    >>> s = Score(0.25, ci=(0.2, 0.3), values=np.array([0.25]), settings={"metric": "procrustes"})
+    >>> float(s), s.to_dict()["ci_high"]
+    (0.25, 0.3)
+    """
+
+    value: float
+    ci: tuple[float, float] | None = None
+    values: np.ndarray = field(default_factory=lambda: np.array([]))
+    settings: dict = field(default_factory=dict)
+    samples: np.ndarray | None = None
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    @property
+    def std(self) -> float:
+        """Standard deviation of :attr:`values` (fold / draw spread; NaN for one value)."""
+        v = np.asarray(self.values, dtype=float)
+        return float(v.std(ddof=1)) if v.size > 1 else float("nan")
+
+    def __repr__(self) -> str:
+        parts = [f"value={self.value:.4g}"]
+        if self.ci is not None:
+            parts.append(f"ci=({self.ci[0]:.4g}, {self.ci[1]:.4g})")
+        if len(self.values) > 1:
+            parts.append(f"n_values={len(self.values)}")
+        parts.append(f"metric={self.settings.get('metric')!r}")
+        return f"Score({', '.join(parts)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A flat dict for tables (``pandas.DataFrame([s.to_dict() for s in scores])``).
+
+        Scalar settings are copied; non-scalar ones (fold lists, options) are
+        rendered as strings.
+        """
+        out: dict[str, Any] = {
+            "value": float(self.value),
+            "ci_low": None if self.ci is None else float(self.ci[0]),
+            "ci_high": None if self.ci is None else float(self.ci[1]),
+            "std": self.std,
+            "n_values": int(len(self.values)),
+        }
+        for key, val in self.settings.items():
+            if isinstance(val, (str, int, float, bool, type(None), np.number)):
+                out[key] = val.item() if isinstance(val, np.generic) else val
+            else:
+                out[key] = str(val)
+        return out
+
+
+# --------------------------------------------------------------------------- metrics
+@dataclass
+class _Metric:
+    name: str
+    options: dict
+    fn: Callable[[np.ndarray, np.ndarray], float]
+    estimator: Callable[[], Any] | None  # factory of a fit/score object, for CV
+
+
+def _is_estimator(obj: Any) -> bool:
+    return callable(getattr(obj, "fit", None)) and callable(getattr(obj, "score", None))
+
+
+def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
+    """Turn ``metric`` (name, callable or fit/score estimator) into something compare can run.
+
+    * ``"procrustes"``, ``"cca"``, ``"shape"`` (and ``*-distance``): the
+      generalized shape metrics of :mod:`neurosim.metrics` with ``options``
+      (``kind``, ``center``, ``normalize``, ``alpha`` for ``"shape"``); CV uses
+      :class:`neurosim.metrics.ShapeMetric` with the same options.
+    * any other string: ``neurosim.metrics.make(name)`` (similarity-repository ids).
+    * a callable ``f(X, Y, **options) -> float``.
+    * an object with ``fit(X, Y)`` and ``score(X, Y)`` (or a class of one):
+      copied per fold for CV; without CV ``fit(X, Y).score(X, Y)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = resolve_metric("procrustes", normalize=True)
+    >>> X = np.random.default_rng(0).normal(size=(30, 4))
+    >>> m.name, m.fn(X, X) < 1e-6
+    ('procrustes', True)
+    """
+    from neurosim import metrics as M
+
+    if isinstance(metric, str):
+        key = metric.strip().lower()
+        if key in _SHAPE_ALIASES:
+            alpha = _SHAPE_ALIASES[key]
+            opts = dict(options)
+            if alpha is not None:
+                if "alpha" in opts and float(opts["alpha"]) != alpha:
+                    raise ValueError(f"metric={metric!r} fixes alpha={alpha}; use metric='shape' with alpha=...")
+                opts.pop("alpha", None)
+                opts["alpha"] = alpha
+            fn_opts = dict(opts)
+            est_opts = dict(opts)
+
+            def fn(X: np.ndarray, Y: np.ndarray) -> float:
+                return float(M.shape_distance(X, Y, **fn_opts))
+
+            def est() -> Any:
+                return M.ShapeMetric(**est_opts)
+
+            return _Metric(key.removesuffix("-distance"), dict(options), fn, est)
+        make = getattr(M, "make", None)
+        if make is None:
+            raise ValueError(
+                f"unknown metric {metric!r}; known here: {sorted(_SHAPE_ALIASES)} "
+                "(neurosim.metrics.make is not available in this build for other ids)."
+            )
+        obj = make(metric)
+        return _from_object(obj, metric, options)
+    if isinstance(metric, type) and _is_estimator(metric):
+        cls = metric
+        return _from_object(cls(**options), cls.__name__, {})
+    if _is_estimator(metric) or callable(metric):
+        name = getattr(metric, "__name__", type(metric).__name__)
+        return _from_object(metric, name, options)
+    raise TypeError(
+        f"metric must be a name (e.g. 'procrustes'), a callable f(X, Y) or an estimator with "
+        f"fit/score; got {type(metric).__name__}."
+    )
+
+
+def _from_object(obj: Any, name: str, options: dict) -> _Metric:
+    if _is_estimator(obj):
+        proto = obj
+        if options:
+            if not callable(getattr(proto, "set_params", None)):
+                raise TypeError(f"{name} takes no options; got {sorted(options)}")
+            proto = copy.deepcopy(proto)
+            proto.set_params(**options)
+
+        def est() -> Any:
+            return copy.deepcopy(proto)
+
+        def fn(X: np.ndarray, Y: np.ndarray) -> float:
+            e = est()
+            if callable(getattr(e, "fit_score", None)):
+                return float(e.fit_score(X, Y))
+            return float(e.fit(X, Y).score(X, Y))
+
+        return _Metric(name, dict(options), fn, est)
+    if not callable(obj):
+        raise TypeError(f"metric {name!r} resolved to a non-callable {type(obj).__name__}")
+
+    def fn2(X: np.ndarray, Y: np.ndarray) -> float:
+        return float(obj(X, Y, **options))
+
+    return _Metric(name, dict(options), fn2, None)
+
+
+# --------------------------------------------------------------------------- alignment
+def _as_trajectories(obj: Any, name: str, dims: Any) -> tuple[xr.DataArray, bool]:
+    """Returns (DataArray, was_plain_array)."""
+    if isinstance(obj, xr.Dataset):
+        if "rates" not in obj.data_vars:
+            raise TypeError(
+                f"{name} is a Dataset without a 'rates' variable; pass the DataArray itself "
+                f"(variables: {list(obj.data_vars)})."
+            )
+        obj = obj["rates"]
+    if isinstance(obj, xr.DataArray):
+        return validate_trajectories(obj, name=name), False
+    if isinstance(obj, np.ndarray) or isinstance(obj, (list, tuple)):
+        if dims is None:
+            raise TypeError(
+                f"{name} is a plain array; say what its axes are with dims=, e.g. "
+                "dims=('condition', 'time', 'unit'), or pass an xarray.DataArray "
+                "(neurosim.trajectories(array, ...))."
+            )
+        return trajectories(np.asarray(obj), dims=dims), True
+    raise TypeError(f"{name} must be an xarray.DataArray (or a numpy array with dims=); got {type(obj).__name__}.")
+
+
+def _set_condition_coords(target: xr.DataArray, source: xr.DataArray) -> xr.DataArray:
+    """Give ``target`` the condition coordinates (and index) of ``source``."""
+    drop = [c for c in target.coords if "condition" in target[c].dims]
+    target = target.drop_vars(drop)
+    coords = {c: source.coords[c] for c in source.coords if source[c].dims == ("condition",)}
+    return target.assign_coords(xr.Coordinates(coords, indexes={k: v for k, v in source.xindexes.items() if k in coords}))
+
+
+def _match_conditions(model: xr.DataArray, data: xr.DataArray) -> xr.DataArray:
+    mi, di = condition_index(model), condition_index(data)
+    if isinstance(mi, pd.MultiIndex) != isinstance(di, pd.MultiIndex):
+        raise ValueError(
+            f"condition labels do not match: the model's are {'a MultiIndex' if isinstance(mi, pd.MultiIndex) else 'flat'} "
+            f"{list(mi)[:5]}..., the data's {'a MultiIndex' if isinstance(di, pd.MultiIndex) else 'flat'} {list(di)[:5]}.... "
+            "Relabel one side (neurosim.trajectories(..., conditions=...))."
+        )
+    if isinstance(mi, pd.MultiIndex):
+        if set(mi.names) != set(di.names):
+            raise ValueError(f"condition levels differ: model {list(mi.names)}, data {list(di.names)}.")
+        mi = mi.reorder_levels(list(di.names))
+    missing = [lab for lab in di if lab not in set(mi)]
+    extra = [lab for lab in mi if lab not in set(di)]
+    if missing or extra:
+        raise ValueError(
+            "condition labels do not match (conditions are matched by label): "
+            f"in data but not in model: {missing[:20]}{' ...' if len(missing) > 20 else ''}; "
+            f"in model but not in data: {extra[:20]}{' ...' if len(extra) > 20 else ''}. "
+            "Select matching conditions (e.g. model.sel(condition=...)) or relabel."
+        )
+    order = mi.get_indexer(di)
+    model = model.isel(condition=order)
+    return _set_condition_coords(model, data)
+
+
+def _time_units(da: xr.DataArray) -> str | None:
+    u = da["time"].attrs.get("units")
+    return None if u is None else str(u)
+
+
+def _align_time(
+    model: xr.DataArray, data: xr.DataArray, window: Any, lag: float, resample: bool
+) -> tuple[xr.DataArray, xr.DataArray, dict]:
+    mu, du = _time_units(model), _time_units(data)
+    if mu is not None and du is not None and mu != du:
+        raise ValueError(
+            f"time units differ: model time is in {mu!r}, data time in {du!r}. Convert the model's "
+            "time coordinate first, e.g. model.assign_coords(time=model.time * dt_ms) with "
+            "attrs {'units': 'ms'}."
+        )
+    td = np.asarray(data["time"].values, dtype=float)
+    step = float(np.min(np.diff(td))) if td.size > 1 else 1.0
+    eps = 1e-9 * max(1.0, abs(step))
+    info: dict[str, Any] = {}
+    if window is not None:
+        try:
+            lo, hi = (float(w) for w in window)
+        except (TypeError, ValueError):
+            raise TypeError(f"window must be a (start, stop) pair in the data's time units; got {window!r}.") from None
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+            raise ValueError(f"window must be finite with start <= stop; got {window!r}.")
+        if lo < td[0] - eps or hi > td[-1] + eps:
+            raise ValueError(
+                f"window ({lo:g}, {hi:g}) {du or ''} is not covered by the data, whose time runs "
+                f"from {td[0]:g} to {td[-1]:g}; choose a window inside that range."
+            )
+        keep = (td >= lo - eps) & (td <= hi + eps)
+        if not keep.any():
+            raise ValueError(f"window ({lo:g}, {hi:g}) contains no data time bin (bins: {td[:5]}...).")
+        data = data.isel(time=np.flatnonzero(keep))
+        td = td[keep]
+    lag = float(lag)
+    if not math.isfinite(lag):
+        raise ValueError(f"lag must be finite; got {lag}.")
+    tm = np.asarray(model["time"].values, dtype=float) + lag  # model times on the data clock
+    # exact grid match (within rounding): select, no interpolation
+    pos = np.searchsorted(tm, td)
+    exact = np.zeros(td.size, dtype=bool)
+    idx = np.zeros(td.size, dtype=int)
+    for k, (t, p) in enumerate(zip(td, pos)):
+        for q in (p - 1, p):
+            if 0 <= q < tm.size and abs(tm[q] - t) <= eps:
+                exact[k], idx[k] = True, q
+    if exact.all():
+        model = model.isel(time=idx)
+        info["interpolated"] = False
+    else:
+        covered = td[0] >= tm[0] - eps and td[-1] <= tm[-1] + eps
+        if not covered:
+            raise ValueError(
+                f"the model does not cover the data window: with lag={lag:g} the model spans data time "
+                f"{tm[0]:g} to {tm[-1]:g} but the data bins run from {td[0]:g} to {td[-1]:g}. Narrow "
+                "the window, change the lag (model time t ↔ data time t + lag), or simulate longer."
+            )
+        if not resample:
+            raise ValueError(
+                "model and data time grids differ (after the lag) and resample=False; pass "
+                "resample=True to interpolate the model linearly onto the data's time bins."
+            )
+        query = np.clip(td, tm[0], tm[-1])
+        shifted = model.assign_coords(time=("time", tm))
+        model = shifted.interp(time=query, method="linear", assume_sorted=True)
+        info["interpolated"] = True
+    model = model.assign_coords(time=data["time"])
+    info["time_range"] = (float(td[0]), float(td[-1]))
+    info["n_time"] = int(td.size)
+    return model, data, info
+
+
+def _apply_nan_policy(
+    model: xr.DataArray, data: xr.DataArray, policy: str
+) -> tuple[xr.DataArray, xr.DataArray, dict]:
+    if policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}; got {policy!r}.")
+    info: dict[str, Any] = {}
+    bad = {n: np.isnan(da.values) for n, da in (("model", model), ("data", data))}
+    if not any(b.any() for b in bad.values()):
+        return model, data, info
+    if policy == "raise":
+        lines = []
+        for n, da in (("model", model), ("data", data)):
+            b = bad[n]
+            if b.any():
+                axes = tuple(i for i, d in enumerate(da.dims) if d != "condition")
+                conds = condition_index(da)[b.any(axis=axes)].tolist()
+                axes_u = tuple(i for i, d in enumerate(da.dims) if d != "unit")
+                units = da["unit"].values[b.any(axis=axes_u)].tolist()
+                lines.append(f"{n}: {int(b.sum())} NaN in conditions {conds[:10]}, units {units[:10]}")
+        raise ValueError(
+            "NaN values in the aligned arrays (" + "; ".join(lines) + "). Choose "
+            "nan_policy='drop-units' (drop units with any NaN) or 'drop-conditions' (drop "
+            "conditions with any NaN on either side), or clean the data."
+        )
+    if policy == "drop-units":
+        out = []
+        for n, da in (("model", model), ("data", data)):
+            axes = tuple(i for i, d in enumerate(da.dims) if d != "unit")
+            drop = bad[n].any(axis=axes)
+            if drop.all():
+                raise ValueError(f"nan_policy='drop-units' would drop every unit of the {n}.")
+            info[f"dropped_units_{n}"] = da["unit"].values[drop].tolist()
+            out.append(da.isel(unit=np.flatnonzero(~drop)))
+        return out[0], out[1], info
+    drop = np.zeros(data.sizes["condition"], dtype=bool)
+    for n, da in (("model", model), ("data", data)):
+        axes = tuple(i for i, d in enumerate(da.dims) if d != "condition")
+        drop |= bad[n].any(axis=axes)
+    if (~drop).sum() < 2:
+        raise ValueError("nan_policy='drop-conditions' would leave fewer than 2 conditions.")
+    info["dropped_conditions"] = condition_index(data)[drop].tolist()
+    keep = np.flatnonzero(~drop)
+    return model.isel(condition=keep), data.isel(condition=keep), info
+
+
+def align(
+    model: Any,
+    data: Any,
+    *,
+    window: tuple[float, float] | None = None,
+    lag: float = 0.0,
+    resample: bool = True,
+    nan_policy: str = "raise",
+    dims: Any = None,
+) -> tuple[xr.DataArray, xr.DataArray, dict]:
+    """Match conditions and time of ``model`` to ``data`` (the first half of :func:`compare`).
+
+    Parameters
+    ----------
+    model, data : xarray.DataArray (or numpy array with ``dims=``)
+        Trajectory arrays. A plain array takes the other side's condition labels and
+        time grid by position (sizes must agree). A Dataset with ``rates`` is accepted.
+    window : (start, stop), optional
+        Inclusive range of **data** time (data units) to compare; default: all data bins.
+    lag : float
+        Clock offset: model time ``t`` corresponds to data time ``t + lag``. E.g. a
+        model whose movement onset happens at its ``t = 1530`` ms compared with data
+        aligned to onset at 0 needs ``lag = -1530``.
+    resample : bool
+        Interpolate the model linearly onto the data's time bins when the grids differ.
+    nan_policy : {"raise", "drop-units", "drop-conditions"}
+        What to do with NaN in the aligned arrays.
+    dims : sequence of str, optional
+        Axis names for plain-array inputs.
+
+    Returns
+    -------
+    model, data : xarray.DataArray
+        Same conditions (data order), same time coordinate.
+    info : dict
+        What was done (time range, interpolation, drops).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.trajectories import trajectories
+    >>> t = np.arange(0.0, 100.0, 10.0)
+    >>> d = trajectories(np.ones((2, 10, 3)), conditions=["a", "b"], time=t)
+    >>> m = trajectories(np.ones((2, 20, 5)), conditions=["b", "a"], time=np.arange(0.0, 100.0, 5.0))
+    >>> am, ad, info = align(m, d, window=(20, 60))
+    >>> am.condition.values.tolist(), am.sizes["time"], info["interpolated"]
+    (['a', 'b'], 5, False)
+    """
+    model, m_plain = _as_trajectories(model, "model", dims)
+    data, d_plain = _as_trajectories(data, "data", dims)
+    return _align(model, data, m_plain, d_plain, window, lag, resample, nan_policy)
+
+
+def _align(
+    model: xr.DataArray,
+    data: xr.DataArray,
+    m_plain: bool,
+    d_plain: bool,
+    window: Any,
+    lag: float,
+    resample: bool,
+    nan_policy: str,
+) -> tuple[xr.DataArray, xr.DataArray, dict]:
+    info: dict[str, Any] = {}
+    for plain, this, other, name in ((m_plain, model, data, "model"), (d_plain, data, model, "data")):
+        if plain and not (m_plain and d_plain):
+            for d in ("condition", "time"):
+                if this.sizes[d] != other.sizes[d]:
+                    raise ValueError(
+                        f"the {name} is a plain array with {this.sizes[d]} {d} entries but the other side "
+                        f"has {other.sizes[d]}; a plain array takes labels by position, so sizes must "
+                        "agree — or pass a DataArray with its own labels."
+                    )
+            this = _set_condition_coords(this, other).assign_coords(time=other["time"])
+            info["labels_from"] = f"{name} is a plain array: condition labels and time taken from the other side by position"
+            if name == "model":
+                model = this
+            else:
+                data = this
+    for name, da in (("model", model), ("data", data)):
+        if "trial" in da.dims:
+            raise ValueError(f"align() takes trial-averaged arrays; the {name} has a 'trial' dim (use .mean('trial')).")
+    model = _match_conditions(model, data)
+    model, data, tinfo = _align_time(model, data, window, lag, resample)
+    info.update(tinfo)
+    model, data, ninfo = _apply_nan_policy(model, data, nan_policy)
+    info.update(ninfo)
+    return model, data, info
+
+
+# --------------------------------------------------------------------------- cv / bootstrap specs
+def _parse_cv(cv: Any, seed: Any) -> dict | None:
+    if cv is None or cv is False:
+        return None
+    if isinstance(cv, str):
+        if cv.lower() in ("loo", "leave-one-out", "leave-one-condition-out"):
+            return {"dim": "condition", "folds": "loo", "shuffle": False, "seed": seed}
+        raise ValueError(f"cv={cv!r} is not understood; use 'loo', an int k, or {{'dim': ..., 'folds': ...}}.")
+    if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
+        spec = {"dim": "condition", "folds": int(cv), "shuffle": False, "seed": seed}
+    elif isinstance(cv, Mapping):
+        unknown = set(cv) - {"dim", "folds", "shuffle", "seed"}
+        if unknown:
+            raise ValueError(f"unknown cv keys {sorted(unknown)}; allowed: dim, folds, shuffle, seed.")
+        spec = {
+            "dim": cv.get("dim", "condition"),
+            "folds": cv.get("folds", "loo"),
+            "shuffle": bool(cv.get("shuffle", False)),
+            "seed": cv.get("seed", seed),
+        }
+    else:
+        raise TypeError(f"cv must be None, 'loo', an int or a dict; got {type(cv).__name__}.")
+    if spec["dim"] not in ("condition", "time", "trial"):
+        raise ValueError(f"cv dim must be 'condition', 'time' or 'trial'; got {spec['dim']!r}.")
+    f = spec["folds"]
+    if isinstance(f, str):
+        if f != "loo":
+            raise ValueError(f"cv folds must be an int >= 2 or 'loo'; got {f!r}.")
+    elif not (isinstance(f, (int, np.integer)) and f >= 2):
+        raise ValueError(f"cv folds must be an int >= 2 or 'loo'; got {f!r}.")
+    return spec
+
+
+def _parse_bootstrap(bootstrap: Any) -> dict | None:
+    if bootstrap is None or bootstrap is False:
+        return None
+    if isinstance(bootstrap, (int, np.integer)) and not isinstance(bootstrap, bool):
+        spec = {"n": int(bootstrap), "dim": "condition", "ci": 0.95}
+    elif isinstance(bootstrap, Mapping):
+        unknown = set(bootstrap) - {"n", "dim", "ci"}
+        if unknown:
+            raise ValueError(f"unknown bootstrap keys {sorted(unknown)}; allowed: n, dim, ci.")
+        spec = {"n": int(bootstrap.get("n", 1000)), "dim": bootstrap.get("dim", "condition"), "ci": float(bootstrap.get("ci", 0.95))}
+    else:
+        raise TypeError(f"bootstrap must be None, an int (number of resamples) or a dict; got {type(bootstrap).__name__}.")
+    if spec["n"] < 2:
+        raise ValueError(f"bootstrap needs n >= 2 resamples; got {spec['n']}.")
+    if spec["dim"] not in ("condition", "trial"):
+        raise ValueError(f"bootstrap dim must be 'condition' or 'trial'; got {spec['dim']!r}.")
+    if not 0 < spec["ci"] < 1:
+        raise ValueError(f"bootstrap ci must be in (0, 1); got {spec['ci']}.")
+    return spec
+
+
+def _splits(n: int, spec: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import KFold, LeaveOneOut
+
+    folds = spec["folds"]
+    if folds == "loo":
+        splitter = LeaveOneOut()
+    else:
+        if folds > n:
+            raise ValueError(f"cv asks for {folds} folds over {spec['dim']} but there are only {n}.")
+        rs = spec["seed"] if spec["shuffle"] else None
+        splitter = KFold(n_splits=int(folds), shuffle=spec["shuffle"], random_state=rs)
+    if n < 2:
+        raise ValueError(f"cv over {spec['dim']} needs at least 2 entries; got {n}.")
+    return list(splitter.split(np.arange(n)))
+
+
+# --------------------------------------------------------------------------- compare
+def compare(
+    model: Any,
+    data: Any,
+    metric: str | Callable | Any = "procrustes",
+    *,
+    window: tuple[float, float] | None = None,
+    lag: float = 0.0,
+    resample: bool = True,
+    cv: Any = None,
+    bootstrap: Any = None,
+    seed: int | None = None,
+    nan_policy: str = "raise",
+    dims: Any = None,
+    **metric_options: Any,
+) -> Score:
+    """Compare model activity with recordings: match, align, flatten, measure.
+
+    Parameters
+    ----------
+    model, data : xarray.DataArray
+        Trajectory arrays ``(condition, time, unit[, trial])`` (see
+        :mod:`neurosim.trajectories`); a Dataset with ``rates`` is accepted for
+        either. Plain numpy arrays need ``dims=`` and take the other side's labels
+        by position. Unit counts may differ.
+    metric : str, callable or estimator
+        ``"procrustes"`` (default), ``"cca"``, ``"shape"`` (with ``alpha=``), any
+        id known to ``neurosim.metrics.make``, a callable ``f(X, Y, **options)``, or
+        an object with ``fit``/``score``. The metric sees ``X`` = model, ``Y`` =
+        data, each ``(conditions × time bins, units)``.
+    window : (start, stop), optional
+        Inclusive range of data time (data units, e.g. ms) to compare.
+    lag : float
+        Model time ``t`` corresponds to data time ``t + lag`` (data units).
+    resample : bool
+        Linearly interpolate the model onto the data's time bins when grids differ.
+    cv : None, "loo", int or dict
+        Cross-validation of the fitted alignment: ``"loo"`` = leave one condition
+        out; ``k`` = k-fold over conditions (contiguous in the data's order);
+        ``{"dim": "condition" | "time" | "trial", "folds": k | "loo",
+        "shuffle": bool, "seed": int}``. For each fold the metric's estimator is
+        fitted on the training part and scores the held-out part; ``value`` is the
+        mean over folds. With ``dim="trial"`` the data's training / held-out trials
+        are averaged separately (the model is used whole). Needs a metric with a
+        fitted alignment (procrustes, cca, shape, or a fit/score estimator).
+    bootstrap : None, int or dict
+        ``n`` resamples of conditions with replacement (the same draw for model and
+        data), or ``{"n": 1000, "dim": "condition" | "trial", "ci": 0.95}``; gives
+        a percentile interval in ``Score.ci``. Not combined with ``cv``.
+    seed : int, optional
+        Seed for bootstrap draws and shuffled folds; the same seed gives the same result.
+    nan_policy : {"raise", "drop-units", "drop-conditions"}
+        NaN handling; the default refuses NaN with a message saying where they are.
+    dims : sequence of str, optional
+        Axis names for plain numpy inputs.
+    **metric_options
+        Passed to the metric, e.g. ``normalize=True``, ``kind="euclidean"``.
+
+    Returns
+    -------
+    Score
+        ``value`` (point estimate), ``ci``, ``values`` (per fold), ``settings``.
+
+    Notes
+    -----
+    A ``trial`` dim is averaged out unless ``cv``/``bootstrap`` use ``dim="trial"``.
+    For the e-prop paper's pipeline use ``metric="procrustes", normalize=True``: the
+    angular Procrustes distance ``arccos(‖X̃ᵀỸ‖_* / (‖X̃‖_F ‖Ỹ‖_F)) / (π/2)`` on the
+    centred, flattened arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.trajectories import trajectories
+    >>> rng = np.random.default_rng(0)
+    >>> data = trajectories(rng.normal(size=(4, 20, 6)), conditions=[0, 90, 180, 270],
+    ...                     time=np.arange(20) * 10.0)
+    >>> Q = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    >>> model = data.copy(data=data.values @ Q).isel(condition=[3, 2, 1, 0])  # rotated, reordered
+    >>> float(compare(model, data, normalize=True)) < 1e-6
+    True
+    >>> s = compare(model, data, window=(50, 150), cv="loo")
+    >>> len(s.values), s.settings["time_range"]
+    (4, (50.0, 150.0))
+    """
+    m = resolve_metric(metric, **metric_options)
+    cv_spec = _parse_cv(cv, seed)
+    bs_spec = _parse_bootstrap(bootstrap)
+    if cv_spec is not None and bs_spec is not None:
+        raise ValueError("cv and bootstrap cannot be combined in one call; run the bootstrap over compare(..., cv=...) yourself.")
+    if cv_spec is not None and m.estimator is None:
+        raise ValueError(
+            f"cv needs a metric with a fitted alignment (an estimator with fit/score, e.g. "
+            f"'procrustes', 'cca', 'shape'); {m.name!r} has none — it has nothing to fit on training folds."
+        )
+    model_da, m_plain = _as_trajectories(model, "model", dims)
+    data_da, d_plain = _as_trajectories(data, "data", dims)
+    trial_dim = (cv_spec or bs_spec or {}).get("dim") == "trial"
+    if trial_dim and "trial" not in data_da.dims:
+        raise ValueError("cv/bootstrap over 'trial' needs data with a 'trial' dim; got dims " f"{tuple(data_da.dims)}.")
+    data_trials = data_da if trial_dim else None
+    if "trial" in model_da.dims:
+        model_da = model_da.mean("trial")
+    if "trial" in data_da.dims:
+        n_trials = data_da.sizes["trial"]
+        data_da = data_da.mean("trial")
+    else:
+        n_trials = None
+    am, ad, info = _align(model_da, data_da, m_plain, d_plain, window, lag, resample, nan_policy)
+
+    settings: dict[str, Any] = {
+        "metric": m.name,
+        **{f"metric.{k}": v for k, v in m.options.items()},
+        "window": None if window is None else tuple(float(w) for w in window),
+        "lag": float(lag),
+        "resample": bool(resample),
+        "time_units": _time_units(ad),
+        "n_conditions": int(ad.sizes["condition"]),
+        "n_units_model": int(am.sizes["unit"]),
+        "n_units_data": int(ad.sizes["unit"]),
+        "nan_policy": nan_policy,
+        "seed": seed,
+        **info,
+    }
+    if n_trials is not None:
+        settings["n_trials_averaged"] = int(n_trials)
+    X, Y = flatten(am, name="model"), flatten(ad, name="data")
+
+    if data_trials is not None:
+        # the trial-level data, restricted to what align() kept (conditions, window, units)
+        dt = data_trials.sel(condition=ad.indexes["condition"], unit=ad["unit"].values)
+        dt = dt.sel(time=ad["time"].values).assign_coords(time=ad["time"])
+    if cv_spec is not None:
+        settings["cv"] = dict(cv_spec)
+        values = []
+        tests = []
+        dim = cv_spec["dim"]
+        n = {"condition": ad.sizes["condition"], "time": ad.sizes["time"], "trial": n_trials or 0}[dim]
+        for train, test in _splits(n, cv_spec):
+            if dim == "trial":
+                Xtr = Xte = X
+                Ytr = flatten(dt.isel(trial=train).mean("trial"))
+                Yte = flatten(dt.isel(trial=test).mean("trial"))
+                tests.append(test.tolist())
+            else:
+                Xtr, Xte = flatten(am.isel({dim: train})), flatten(am.isel({dim: test}))
+                Ytr, Yte = flatten(ad.isel({dim: train})), flatten(ad.isel({dim: test}))
+                labels = condition_index(ad)[test].tolist() if dim == "condition" else ad["time"].values[test].tolist()
+                tests.append(labels)
+            est = m.estimator()
+            est.fit(Xtr, Ytr)
+            values.append(float(est.score(Xte, Yte)))
+        settings["cv_test_sets"] = tests
+        vals = np.asarray(values)
+        return Score(float(vals.mean()), None, vals, settings)
+
+    value = m.fn(X, Y)
+    ci = None
+    samples = None
+    if bs_spec is not None:
+        rng = np.random.default_rng(seed)
+        settings["bootstrap"] = dict(bs_spec)
+        reps = np.empty(bs_spec["n"])
+        if bs_spec["dim"] == "condition":
+            C = ad.sizes["condition"]
+            if C < 2:
+                raise ValueError("bootstrap over conditions needs at least 2 conditions.")
+            Xc = X.reshape(C, -1, X.shape[1])
+            Yc = Y.reshape(C, -1, Y.shape[1])
+            for b in range(bs_spec["n"]):
+                idx = rng.integers(0, C, size=C)
+                reps[b] = m.fn(Xc[idx].reshape(-1, X.shape[1]), Yc[idx].reshape(-1, Y.shape[1]))
+        else:
+            K = dt.sizes["trial"]
+            for b in range(bs_spec["n"]):
+                idx = rng.integers(0, K, size=K)
+                reps[b] = m.fn(X, flatten(dt.isel(trial=idx).mean("trial")))
+        a = (1 - bs_spec["ci"]) / 2
+        lo, hi = np.quantile(reps, [a, 1 - a])
+        ci = (float(lo), float(hi))
+        samples = reps
+    return Score(float(value), ci, np.array([value]), settings, samples)
