@@ -30,6 +30,13 @@ from neurosim.metrics import (  # noqa: E402
 # --- end metrics ---------------------------------------------------------
 
 # --- trajectories, io, datasets, compare, baselines (issue 3) ------------
+# The sub-modules are imported first (so ``neurosim.io`` etc. are attributes); then
+# the functions ``trajectories`` and ``compare`` deliberately shadow the modules of
+# the same name: ``neurosim.compare`` is the function. The modules stay importable
+# with ``from neurosim.compare import Score``.
+from neurosim import baselines, datasets, io  # noqa: E402
+from neurosim.compare import Score, compare  # noqa: E402
+from neurosim.trajectories import trajectories, validate_trajectories  # noqa: E402
 # --- end compare ---------------------------------------------------------
 
 # --- rnn (issue 4) -------------------------------------------------------

@@ -13,7 +13,63 @@ import sys
 # --- datasets (issue 3) ----------------------------------------------------
 def _add_datasets(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("datasets", help="list, fetch or verify the real recordings")
-    p.set_defaults(func=lambda args: _not_ready("datasets"))
+    dsub = p.add_subparsers(dest="action", metavar="ACTION")
+    dsub.required = True
+    ls = dsub.add_parser("list", help="registered datasets, their files and where they were found")
+    ls.add_argument("--path", default=None, help="data root / dataset folder to look in first")
+    ls.set_defaults(func=_datasets_list)
+    fe = dsub.add_parser("fetch", help="download from the pinned public source and verify sha256")
+    fe.add_argument("names", nargs="*", metavar="NAME", help="datasets to fetch (default: all)")
+    fe.add_argument("--dest", default=None, help="data root to download into (default: user cache)")
+    fe.add_argument("--base-url", default=None, help="mirror laid out like the data root ($NEUROSIM_DATA_URL)")
+    fe.add_argument("--force", action="store_true", help="download again even if a verified copy exists")
+    fe.set_defaults(func=_datasets_fetch)
+    ve = dsub.add_parser("verify", help="check sizes and sha256 of local copies")
+    ve.add_argument("names", nargs="*", metavar="NAME", help="datasets to verify (default: all)")
+    ve.add_argument("--path", default=None, help="data root / dataset folder to check")
+    ve.set_defaults(func=_datasets_verify)
+
+
+def _datasets_list(args: argparse.Namespace) -> int:
+    from neurosim import datasets
+
+    for name in datasets.names():
+        info = datasets.get(name)
+        try:
+            where = str(datasets.find(name, args.path, verify=False))
+        except FileNotFoundError:
+            where = f"not found (neurosim datasets fetch {name})"
+        print(f"{name}: {info.description}")
+        for f in info.files:
+            print(f"    {f.name}  {f.size:,} bytes  sha256 {f.sha256[:16]}…")
+        print(f"    found: {where}")
+    return 0
+
+
+def _datasets_fetch(args: argparse.Namespace) -> int:
+    from neurosim import datasets
+
+    status = 0
+    for name in args.names or datasets.names():
+        try:
+            path = datasets.fetch(name, dest=args.dest, base_url=args.base_url, force=args.force)
+            print(f"{name}: ok -> {path}")
+        except (OSError, ValueError) as err:
+            print(f"{name}: FAILED: {err}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def _datasets_verify(args: argparse.Namespace) -> int:
+    from neurosim import datasets
+
+    status = 0
+    for name in args.names or datasets.names():
+        for file, state in datasets.verify(name, args.path).items():
+            print(f"{name}/{file}: {state}")
+            if state.startswith("bad") or (state == "missing" and file == datasets.get(name).canonical.name):
+                status = 1
+    return status
 # --- end datasets -----------------------------------------------------------
 
 
