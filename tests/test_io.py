@@ -1,0 +1,95 @@
+"""netCDF round trips (labels, MultiIndex, attrs) and atomic writes."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from neurosim import io as nio
+from neurosim.trajectories import trajectories
+
+
+def _traj():
+    rng = np.random.default_rng(0)
+    return trajectories(
+        rng.normal(size=(4, 5, 3)),
+        conditions={"context": ["motion", "motion", "color", "color"], "coherence": [0.5, -0.5, 0.5, -0.5]},
+        time=np.arange(5) * 10.0,
+        attrs={"rule": "eprop", "seed": 7, "lr": 3e-4, "dale": False, "note": None,
+               "sizes": [200, 3], "names": ["a", "b"], "shape": (1, 2), "one": [5], "arr": np.array([0.5, 1.5])},
+    )
+
+
+def test_dataarray_roundtrip_multiindex_and_attrs(tmp_path):
+    da = _traj()
+    da.name = "activity"
+    back = nio.load(nio.save(da, tmp_path / "a.nc"))
+    assert isinstance(back, xr.DataArray)
+    xr.testing.assert_identical(back, da)
+    idx = back.indexes["condition"]
+    assert list(idx.names) == ["context", "coherence"]
+    assert back.sel(context="color", coherence=-0.5).shape == (5, 3)
+    a = back.attrs
+    assert a["dale"] is False and a["note"] is None and a["seed"] == 7 and type(a["seed"]) is int
+    assert a["sizes"] == [200, 3] and a["names"] == ["a", "b"] and a["shape"] == (1, 2) and a["one"] == [5]
+    assert isinstance(a["arr"], np.ndarray) and a["arr"].tolist() == [0.5, 1.5]
+    assert back["time"].attrs["units"] == "ms"
+
+
+def test_dataset_roundtrip_with_provenance(tmp_path):
+    ds = xr.Dataset({"loss": ("step", [1.0, 0.5, 0.25]), "W": (("i", "j"), np.eye(2))},
+                    coords={"step": [0, 10, 20]}, attrs={"rule": "bptt", "converged": True})
+    ds["loss"].attrs["units"] = "mse"
+    back = nio.load(nio.save(ds, tmp_path / "ckpt.nc"))
+    assert isinstance(back, xr.Dataset)
+    assert back.attrs["converged"] is True and back.attrs["rule"] == "bptt"
+    assert back.attrs["neurosim_version"] and back.attrs["saved_utc"]
+    assert back["loss"].attrs == {"units": "mse"}
+    xr.testing.assert_equal(back, ds)
+
+
+def test_nested_attrs_are_refused_with_advice(tmp_path):
+    da = _traj()
+    da.attrs["config"] = {"g0": 1.0}
+    with pytest.raises(TypeError, match="json.dumps"):
+        nio.save(da, tmp_path / "x.nc")
+    assert not (tmp_path / "x.nc").exists()
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TypeError, match="DataArray or Dataset"):
+        nio.save(np.zeros(3), tmp_path / "y.nc")
+
+
+def test_crash_mid_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "run.nc"
+    old = _traj()
+    nio.save(old, path)
+    before = path.read_bytes()
+
+    def crash(self, target, *args, **kwargs):
+        with open(target, "wb") as fh:
+            fh.write(b"CDF\x01 half a file")  # a partial write, then the process dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", crash)
+    with pytest.raises(KeyboardInterrupt):
+        nio.save(old * 2, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.nc"]
+    xr.testing.assert_identical(nio.load(path), old)
+
+
+def test_overwrite_replaces_and_load_closes_file(tmp_path):
+    path = tmp_path / "x.nc"
+    a = _traj()
+    nio.save(a, path)
+    loaded = nio.load(path)  # must not hold the file open
+    nio.save(a + 1, path)
+    np.testing.assert_allclose(nio.load(path).values, loaded.values + 1)
+    with pytest.raises(FileNotFoundError):
+        nio.load(tmp_path / "missing.nc")
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+    assert os.access(path, os.R_OK)
