@@ -4,6 +4,7 @@ One module per concept; this package only re-exports.
 """
 
 # --- alignment (issue 4) ---
+from neurosim.rnn.analysis.alignment import gradient_alignment  # noqa: F401
 # --- end alignment ---
 
 # --- dynamics (issue 5) ---

@@ -1,0 +1,420 @@
+"""Training loop: Adam on a learning rule's gradients, checkpoints in netCDF, resume, progress.
+
+One training step ``s`` (``s = 0 .. steps``) with parameters ``theta_s`` (after ``s`` updates)::
+
+    batch_s  = task.batch(batch_size, rng)            (and noise_s if model.noise_std > 0)
+    E_s, g_s = value_and_gradients(model, batch_s, rule)   at theta_s
+    if s is a checkpoint: record step, loss = E_s, accuracy and eval_loss on task.conditions(), theta_s
+    theta_{s+1} = Adam(theta_s, g_s)                  (not done at s = steps)
+
+All randomness after the model's initialization comes from ``np.random.default_rng(seed)``, so the
+same arguments give a bit-identical run. With ``out=path`` the file is rewritten atomically at
+every checkpoint together with the optimizer state and the RNG state *before* drawing batch ``s``;
+running ``train`` again with the same arguments resumes from the last checkpoint and yields the
+run an uninterrupted call would have produced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, loss as _loss
+from neurosim.rnn.optim import Adam
+from neurosim.rnn.rules import check_rule, random_feedback, value_and_gradients
+from neurosim.rnn.tasks import Task, from_config
+
+_PARAM_DIMS = {
+    "W_in": ("post", "input"), "W_rec": ("post", "pre"), "b": ("post",),
+    "W_out": ("output", "pre"), "b_out": ("output",), "v0": ("post",),
+}
+FORMAT = "neurosim-rnn-run-1"
+
+
+class TrainingDiverged(FloatingPointError):
+    """Raised when the loss or a gradient becomes NaN/inf; ``.run`` holds the checkpoints so far."""
+
+    def __init__(self, message: str, run: "Run"):
+        super().__init__(message)
+        self.run = run
+
+
+def default_checkpoints(steps: int, n: int = 30) -> np.ndarray:
+    """Log-spaced checkpoint steps, dense early: ``0`` plus ``~n`` steps from 1 to ``steps``.
+
+    Examples
+    --------
+    >>> default_checkpoints(1000, n=8).tolist()
+    [0, 1, 3, 7, 19, 52, 139, 373, 1000]
+    """
+    steps = int(steps)
+    if steps < 1:
+        return np.array([0])
+    pts = np.round(np.geomspace(1, steps, n)).astype(int)
+    return np.unique(np.concatenate([[0], pts, [steps]]))
+
+
+def activity(model: LeakyRNN, task: Task, *, params=None) -> xr.DataArray:
+    """Rates of ``model`` on the task's noise-free condition set as a trajectory DataArray.
+
+    Returns ``(condition, time, unit)`` float64 with the task's condition labels (index or
+    MultiIndex) and ``time`` in ms (for :class:`~neurosim.rnn.tasks.CenterOutReach`, 0 = movement
+    onset, on the recording's 10 ms grid). ``attrs["alignment"]`` names the time origin.
+
+    Examples
+    --------
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> task = PerceptualDecision(); m = LeakyRNN(task.n_in, 12, task.n_out)
+    >>> da = activity(m, task); da.dims, da.sizes["condition"], da["time"].attrs["units"]
+    (('condition', 'time', 'unit'), 10, 'ms')
+    """
+    from neurosim.trajectories import trajectories
+
+    batch = task.conditions()
+    fw = model.run(batch.inputs, params=params)
+    return trajectories(
+        np.ascontiguousarray(fw.r), conditions=batch.conditions, time=batch.time,
+        units=np.arange(model.n_rec),
+        attrs={"source": "neurosim.rnn", "task": task.name, "alignment": task.time_alignment,
+               "dt": float(task.dt)},
+    )
+
+
+def evaluate(model: LeakyRNN, task: Task, *, params=None) -> tuple[float, float]:
+    """``(loss, accuracy)`` on the task's noise-free condition set."""
+    batch = task.conditions()
+    y = model(batch.inputs, params=params)
+    return _loss(model, batch, params=params), task.accuracy(y, batch)
+
+
+class Run:
+    """A training run: checkpoints (step, loss, accuracy, eval_loss), parameters at each checkpoint,
+    the task and everything needed to rebuild the model.
+
+    Attributes
+    ----------
+    checkpoints : pandas.DataFrame
+        Columns ``step``, ``loss`` (training-batch loss at that step), ``accuracy`` and
+        ``eval_loss`` (on ``task.conditions()``).
+    rule, seed : str, int
+    config : dict
+        Model architecture (``n_rec``, ``g0``, ``activation``, ...) and training settings.
+    task : Task
+    feedback : ndarray or None
+        The fixed random feedback matrix of ``"eprop-random"`` runs.
+    path : Path or None
+        The netCDF file, if the run was saved.
+    """
+
+    def __init__(self, *, model_config: dict, task: Task, rule: str, seed: int, settings: dict,
+                 records: list[dict], params: dict[int, dict], feedback=None, path=None, complete=False):
+        self._model_config = dict(model_config)
+        self.task = task
+        self.rule = rule
+        self.seed = int(seed)
+        self.settings = dict(settings)
+        self._records = list(records)
+        self._params = dict(params)
+        self.feedback = feedback
+        self.path = None if path is None else Path(path)
+        self.complete = complete
+
+    @property
+    def config(self) -> dict:
+        return {**self._model_config, "task": self.task.name, "rule": self.rule, "seed": self.seed, **self.settings}
+
+    @property
+    def checkpoints(self) -> pd.DataFrame:
+        return pd.DataFrame(self._records, columns=["step", "loss", "accuracy", "eval_loss"])
+
+    @property
+    def steps(self) -> list[int]:
+        return [r["step"] for r in self._records]
+
+    def _step(self, step) -> int:
+        if not self._records:
+            raise ValueError("this run has no checkpoints yet")
+        if step is None:
+            return self._records[-1]["step"]
+        if step not in self._params:
+            raise ValueError(f"no checkpoint at step {step}; available steps: {self.steps}")
+        return int(step)
+
+    def params(self, step: int | None = None) -> dict:
+        """Copy of the parameters at checkpoint ``step`` (default: the last one)."""
+        return {k: v.copy() for k, v in self._params[self._step(step)].items()}
+
+    def model(self, step: int | None = None) -> LeakyRNN:
+        """The :class:`LeakyRNN` at checkpoint ``step`` (default: the last one)."""
+        m = LeakyRNN(**self._model_config)
+        m.params = self.params(step)
+        return m
+
+    def activity(self, step: int | None = None) -> xr.DataArray:
+        """``(condition, time, unit)`` rates at checkpoint ``step`` on the task's condition set."""
+        return activity(self.model(step), self.task)
+
+    def __repr__(self) -> str:
+        last = self._records[-1] if self._records else {}
+        return (f"Run(rule={self.rule!r}, task={self.task.name!r}, n_rec={self._model_config['n_rec']}, "
+                f"checkpoints={len(self._records)}, last={last})")
+
+    # ------------------------------------------------------------------ storage
+    def to_dataset(self, resume_state: dict | None = None) -> xr.Dataset:
+        steps = self.steps
+        ds = xr.Dataset(coords={"step": np.asarray(steps, dtype=np.int64)})
+        for col in ("loss", "accuracy", "eval_loss"):
+            ds[col] = ("step", np.array([r[col] for r in self._records], dtype=np.float64))
+        for k in PARAM_NAMES:
+            ds[k] = (("step",) + _PARAM_DIMS[k], np.stack([self._params[s][k] for s in steps]))
+        if self.feedback is not None:
+            ds["feedback"] = (("output", "pre"), self.feedback)
+        attrs = {
+            "format": FORMAT, "rule": self.rule, "seed": self.seed,
+            "model_config": json.dumps(self._model_config), "task_config": json.dumps(self.task.config()),
+            "settings": json.dumps(self.settings), "complete": bool(self.complete),
+        }
+        if resume_state is not None:
+            for k, v in resume_state["adam"]["m"].items():
+                ds[f"adam_m_{k}"] = (_PARAM_DIMS[k], v)
+                ds[f"adam_s_{k}"] = (_PARAM_DIMS[k], resume_state["adam"]["s"][k])
+            attrs["adam_k"] = int(resume_state["adam"]["k"])
+            attrs["resume_step"] = int(resume_state["step"])
+            attrs["rng_state"] = json.dumps(resume_state["rng"])
+        ds.attrs = attrs
+        return ds
+
+    def save(self, path, resume_state: dict | None = None) -> Path:
+        """Write the run to netCDF atomically (temp file in the same folder + ``os.replace``)."""
+        from neurosim.io import save
+
+        path = save(self.to_dataset(resume_state), path)
+        self.path = Path(path)
+        return self.path
+
+
+def _read(path) -> tuple[Run, dict | None]:
+    from neurosim.io import load
+
+    path = Path(path)
+    ds = load(path)
+    if not isinstance(ds, xr.Dataset) or ds.attrs.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a neurosim RNN run (format attr {ds.attrs.get('format')!r})")
+    steps = [int(s) for s in ds["step"].values]
+    records = [{"step": s, "loss": float(ds["loss"].values[i]), "accuracy": float(ds["accuracy"].values[i]),
+                "eval_loss": float(ds["eval_loss"].values[i])} for i, s in enumerate(steps)]
+    params = {s: {k: np.array(ds[k].values[i], dtype=np.float64) for k in PARAM_NAMES} for i, s in enumerate(steps)}
+    run = Run(model_config=json.loads(ds.attrs["model_config"]), task=from_config(json.loads(ds.attrs["task_config"])),
+              rule=ds.attrs["rule"], seed=int(ds.attrs["seed"]), settings=json.loads(ds.attrs["settings"]),
+              records=records, params=params,
+              feedback=np.array(ds["feedback"].values) if "feedback" in ds else None, path=path,
+              complete=bool(ds.attrs.get("complete", False)))
+    state = None
+    if "resume_step" in ds.attrs:
+        state = {"step": int(ds.attrs["resume_step"]), "rng": json.loads(ds.attrs["rng_state"]),
+                 "adam": {"k": int(ds.attrs["adam_k"]),
+                          "m": {k: np.array(ds[f"adam_m_{k}"].values) for k in PARAM_NAMES if f"adam_m_{k}" in ds},
+                          "s": {k: np.array(ds[f"adam_s_{k}"].values) for k in PARAM_NAMES if f"adam_s_{k}" in ds}}}
+    return run, state
+
+
+def load_run(path) -> Run:
+    """Load a run written by :func:`train` (``out=``) or :meth:`Run.save`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> task = PerceptualDecision(); m = LeakyRNN(task.n_in, 8, task.n_out)
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "run.nc"
+    >>> run = train(m, task, steps=3, batch_size=4, out=p, progress=False)
+    >>> back = load_run(p); back.checkpoints.equals(run.checkpoints), back.rule
+    (True, 'bptt')
+    """
+    return _read(path)[0]
+
+
+@contextlib.contextmanager
+def _blas_threads(n):
+    if n is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=int(n), user_api="blas"):
+        yield
+
+
+def _finite(E, grads) -> bool:
+    return bool(np.isfinite(E)) and all(np.all(np.isfinite(g)) for g in grads.values())
+
+
+def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000, lr: float = 3e-4,
+          batch_size: int = 64, seed: int = 0, checkpoints: Iterable[int] | int | None = None, out=None,
+          rule_options: dict | None = None, clip: float | None = None, progress: bool = True,
+          resume: bool = True, blas_threads: int | None = 1) -> Run:
+    """Train a copy of ``model`` on ``task`` with a learning rule and Adam.
+
+    Parameters
+    ----------
+    model : LeakyRNN
+        Initial network (not modified; the run holds the trained copies).
+    task : Task
+        E.g. ``ContextDependentIntegration()`` or ``CenterOutReach.from_dataset(ds)``.
+    rule : {"bptt", "tbptt", "eprop", "eprop-random"}
+    steps : int
+        Number of Adam updates.
+    lr : float
+        Adam learning rate (paper: 3e-4).
+    batch_size : int
+    seed : int
+        Seed of batches, input noise and voltage noise (bit-identical reruns).
+    checkpoints : iterable of int, or int, optional
+        Steps at which loss, accuracy and parameters are recorded; an int ``n`` means ``n``
+        log-spaced steps; default :func:`default_checkpoints` (~30, dense early). Step 0 and
+        ``steps`` are always included.
+    out : path, optional
+        netCDF file rewritten atomically at every checkpoint (with optimizer and RNG state).
+        If it exists and ``resume`` is true, training continues from its last checkpoint
+        (the arguments must match those that created it).
+    rule_options : dict, optional
+        E.g. ``{"window": 20}`` for ``"tbptt"``, ``{"feedback_seed": 1}`` for ``"eprop-random"``.
+    clip : float, optional
+        Global gradient-norm clipping in Adam.
+    progress : bool
+        Show a tqdm progress bar.
+    resume : bool
+        Continue from ``out`` if it exists (else it is overwritten).
+    blas_threads : int or None
+        BLAS threads during training (default 1: the per-step products are small, and parallel
+        runs scale better with one thread each); ``None`` leaves BLAS alone.
+
+    Returns
+    -------
+    Run
+
+    Raises
+    ------
+    TrainingDiverged
+        If the loss or a gradient becomes NaN/inf; the last good checkpoint stays in ``out``
+        and in the exception's ``.run``.
+
+    Examples
+    --------
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> task = PerceptualDecision(); m = LeakyRNN(task.n_in, 16, task.n_out, seed=0)
+    >>> run = train(m, task, rule="eprop", steps=5, lr=1e-3, batch_size=8, progress=False)
+    >>> run.checkpoints["step"].tolist()
+    [0, 1, 2, 3, 4, 5]
+    >>> run.model(5).params["W_rec"].shape, run.activity(5).dims
+    ((16, 16), ('condition', 'time', 'unit'))
+    """
+    if not isinstance(model, LeakyRNN):
+        raise TypeError(f"model must be a neurosim.rnn.LeakyRNN; got {type(model).__name__}")
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a neurosim.rnn.tasks.Task; got {type(task).__name__}")
+    if (model.n_in, model.n_out) != (task.n_in, task.n_out):
+        raise ValueError(f"model has n_in={model.n_in}, n_out={model.n_out} but the task needs "
+                         f"n_in={task.n_in}, n_out={task.n_out}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
+    steps = int(steps)
+    opts = dict(rule_options or {})
+    rule = check_rule(rule, opts)
+    if checkpoints is None:
+        ck = default_checkpoints(steps)
+    elif isinstance(checkpoints, (int, np.integer)):
+        ck = default_checkpoints(steps, int(checkpoints))
+    else:
+        ck = np.asarray(sorted(set(int(c) for c in checkpoints)), dtype=int)
+        if ck.size and (ck[0] < 0 or ck[-1] > steps):
+            raise ValueError(f"checkpoints must lie in [0, steps={steps}]; got {ck[0]}..{ck[-1]}")
+    ck_set = set(int(c) for c in ck) | {0, steps}
+    model.check_params()
+    model = model.copy()
+    feedback = None
+    if rule == "eprop-random":
+        feedback = opts.pop("feedback", None)
+        if feedback is None:
+            feedback = random_feedback(model.n_out, model.n_rec, opts.pop("feedback_seed", 0))
+        opts = {**opts, "feedback": np.asarray(feedback, dtype=np.float64)}
+    settings = {"steps": steps, "lr": float(lr), "batch_size": int(batch_size), "clip": clip,
+                "checkpoints": sorted(ck_set),
+                "rule_options": {k: v for k, v in opts.items() if k != "feedback"}}
+    rng = np.random.default_rng(seed)
+    opt = Adam(lr=lr, clip=clip)
+    run = Run(model_config=model.config, task=task, rule=rule, seed=seed, settings=settings, records=[],
+              params={}, feedback=None if feedback is None else np.asarray(feedback))
+    start = 0
+    out = None if out is None else Path(out)
+    if out is not None and out.exists() and resume:
+        old, state = _read(out)
+        mine = json.loads(json.dumps(run.config, default=str))
+        theirs = json.loads(json.dumps(old.config, default=str))
+        if mine != theirs or old.task.config() != json.loads(json.dumps(task.config())):
+            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise ValueError(f"{out} holds a run with different settings ({diff or 'task'}); "
+                             "pass resume=False to overwrite it or choose another out=")
+        run._records, run._params = old._records, old._params
+        if state is None or old.complete:
+            run.complete = True
+            run.path = out
+            return run
+        start = state["step"]
+        model.params = run.params(start)
+        rng.bit_generator.state = state["rng"]
+        opt.load_state_dict(state["adam"])
+        if feedback is not None:
+            opts["feedback"] = old.feedback
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, initial=start, desc=f"{rule} on {task.name}", unit="step")
+    N = model.n_rec
+    try:
+        with _blas_threads(blas_threads):
+            for s in range(start, steps + 1):
+                recorded = any(r["step"] == s for r in run._records)
+                rng_state = rng.bit_generator.state if (s in ck_set and not recorded) else None
+                batch = task.batch(batch_size, rng)
+                noise = None
+                if model.noise_std > 0:
+                    noise = rng.standard_normal((len(batch), batch.inputs.shape[1], N))
+                E, grads = value_and_gradients(model, batch, rule, noise=noise, **opts)
+                if not _finite(E, grads):
+                    last = run._records[-1]["step"] if run._records else None
+                    raise TrainingDiverged(
+                        f"training diverged at step {s} (loss {E}); the last good checkpoint is step {last}"
+                        + (f", kept in {out}" if out is not None else "")
+                        + ". Lower lr, set clip=, or reduce g0.", run)
+                if rng_state is not None:
+                    ev_loss, acc = evaluate(model, task)
+                    run._records.append({"step": s, "loss": float(E), "accuracy": float(acc),
+                                         "eval_loss": float(ev_loss)})
+                    run._params[s] = {k: v.copy() for k, v in model.params.items()}
+                    run.complete = s == steps
+                    if out is not None:
+                        state = None if s == steps else {"step": s, "rng": rng_state, "adam": opt.state_dict()}
+                        run.save(out, state)
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{E:.4g}", acc=f"{acc:.3f}")
+                if s < steps:
+                    opt.step(model.params, grads)
+                    if bar is not None:
+                        bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return run
