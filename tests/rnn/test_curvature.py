@@ -136,3 +136,164 @@ def test_hutchinson_rejects_bad_input():
         hutchinson_trace(lambda v: v, 3, distribution="gausian")
     with pytest.raises(ValueError, match="n_samples must be >= 1"):
         hutchinson_trace(lambda v: v, 3, n_samples=0)
+
+
+# ---------------------------------------------------------------- the RNN loss Hessian
+from neurosim.rnn import LeakyRNN, loss  # noqa: E402
+from neurosim.rnn.analysis.curvature import (  # noqa: E402
+    dense_hessian,
+    hessian_top_eigenvalues,
+    hessian_trace,
+    hessian_vector_product,
+)
+from neurosim.rnn.tasks import PerceptualDecision  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    task = PerceptualDecision(fixation=(3, 5), stimulus=(6, 10), decision=6)
+    model = LeakyRNN(task.n_in, 5, task.n_out, activation="tanh", g0=1.2, seed=3)
+    batch = task.batch(6, np.random.default_rng(0))
+    return model, batch
+
+
+def _loss_second_differences(model, batch, name, h=1e-4):
+    """Dense Hessian from loss VALUES only (independent of the gradient code and of the HVP)."""
+    theta = model.params[name].ravel().copy()
+    n = theta.size
+
+    def E(vec):
+        p = dict(model.params)
+        p[name] = vec.reshape(model.params[name].shape)
+        return loss(model, batch, params=p)
+
+    H = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            ei, ej = np.eye(n)[i] * h, np.eye(n)[j] * h
+            H[i, j] = H[j, i] = (
+                E(theta + ei + ej) - E(theta + ei - ej) - E(theta - ei + ej) + E(theta - ei - ej)
+            ) / (4 * h * h)
+    return H
+
+
+def test_top_eigenvalues_match_dense_hessian(tiny):
+    model, batch = tiny
+    H = dense_hessian(model, batch)                      # finite differences of exact gradients
+    dense = np.sort(np.linalg.eigvalsh(H))[::-1]
+    lam = hessian_top_eigenvalues(model, batch, k=3, tol=1e-10)
+    np.testing.assert_allclose(lam, dense[:3], rtol=1e-4)
+    assert abs(lam[0] - dense[0]) / abs(dense[0]) <= 1e-4
+    power = hessian_top_eigenvalues(model, batch, method="power", tol=1e-10, max_iter=2000)
+    if abs(dense[0]) >= abs(dense[-1]):                  # power finds the largest |lambda|
+        np.testing.assert_allclose(power, dense[:1], rtol=1e-4)
+
+
+def test_dense_hessian_matches_loss_second_differences(tiny):
+    # an independent reference: second differences of the loss itself, no gradient code involved
+    model, batch = tiny
+    H = dense_hessian(model, batch)
+    H_ref = _loss_second_differences(model, batch, "W_rec")
+    assert np.max(np.abs(H - H_ref)) <= 1e-5 * np.max(np.abs(H_ref))
+    np.testing.assert_allclose(np.linalg.eigvalsh(H)[-1], np.linalg.eigvalsh(H_ref)[-1], rtol=1e-5)
+
+
+def test_hvp_symmetric_and_linear(tiny):
+    model, batch = tiny
+    rng = np.random.default_rng(5)
+    names = ("W_rec", "W_in", "b")
+    dim = sum(model.params[n].size for n in names)
+    u, v = rng.normal(size=dim), rng.normal(size=dim)
+    Hu = hessian_vector_product(model, batch, u, params=names)
+    Hv = hessian_vector_product(model, batch, v, params=names)
+    assert abs(u @ Hv - v @ Hu) <= 1e-7 * np.linalg.norm(u) * np.linalg.norm(Hv)
+    H_comb = hessian_vector_product(model, batch, 2.0 * u - 3.0 * v, params=names)
+    np.testing.assert_allclose(H_comb, 2.0 * Hu - 3.0 * Hv, atol=1e-7 * np.linalg.norm(H_comb))
+    np.testing.assert_array_equal(hessian_vector_product(model, batch, np.zeros(dim), params=names), 0.0)
+
+
+def test_hvp_dict_form_and_model_untouched(tiny):
+    model, batch = tiny
+    before = {k: a.copy() for k, a in model.params.items()}
+    rng = np.random.default_rng(1)
+    v = {"W_rec": rng.normal(size=(5, 5)), "b": rng.normal(size=5)}
+    out = hessian_vector_product(model, batch, v, params=("W_rec", "b"))
+    flat = hessian_vector_product(model, batch, np.r_[v["W_rec"].ravel(), v["b"]], params=("W_rec", "b"))
+    np.testing.assert_array_equal(np.r_[out["W_rec"].ravel(), out["b"]], flat)
+    for k in before:
+        np.testing.assert_array_equal(model.params[k], before[k])
+
+
+def test_hessian_trace_matches_dense_trace(tiny):
+    model, batch = tiny
+    H = dense_hessian(model, batch)
+    est = hessian_trace(model, batch, n_samples=200, seed=1)
+    assert abs(est.value - np.trace(H)) < 4 * est.stderr
+    # and its standard error is the Rademacher closed form sqrt(2 (||H||_F^2 - sum H_ii^2) / n)
+    se = np.sqrt(2 * (np.sum(H**2) - np.sum(np.diag(H) ** 2)) / 200)
+    assert est.stderr == pytest.approx(se, rel=0.25)
+
+
+def test_retanh_hessian_stable_across_steps():
+    # piecewise-smooth activation: the default step must not straddle kinks (eps 1e-5 vs 1e-6)
+    task = PerceptualDecision(fixation=(3, 5), stimulus=(6, 10), decision=6)
+    model = LeakyRNN(task.n_in, 6, task.n_out, seed=0)
+    batch = task.batch(8, np.random.default_rng(0))
+    a = hessian_top_eigenvalues(model, batch, tol=1e-10)
+    b = hessian_top_eigenvalues(model, batch, tol=1e-10, eps=1e-6)
+    np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, msg",
+    [
+        (dict(params=("W_recc",)), ValueError, "Did you mean 'W_rec'"),
+        (dict(params=()), ValueError, "params is empty"),
+        (dict(params=("W_rec", "W_rec")), ValueError, "twice"),
+        (dict(eps=0.0), ValueError, "eps must be in"),
+        (dict(v=np.ones(7)), ValueError, "flat vector of length 25"),
+        (dict(v={"W_rec": np.ones((4, 4))}), ValueError, "has shape"),
+        (dict(v=np.full(25, np.nan)), ValueError, "NaN"),
+    ],
+)
+def test_hvp_rejects_bad_input(tiny, kwargs, exc, msg):
+    model, batch = tiny
+    args = dict(v=np.ones(25)) | kwargs
+    with pytest.raises(exc, match=msg):
+        hessian_vector_product(model, batch, **args)
+
+
+def test_nan_weights_are_named(tiny):
+    model, batch = tiny
+    bad = model.copy()
+    bad.params["W_rec"][0, 0] = np.nan
+    with pytest.raises(ValueError, match="W_rec"):
+        hessian_top_eigenvalues(bad, batch)
+    with pytest.raises(ValueError, match="max_dim"):
+        dense_hessian(model, batch, max_dim=10)
+
+
+# ---------------------------------------------------------------- along training
+def test_curvature_along_training_matches_direct_calls():
+    from neurosim.rnn import train
+    from neurosim.rnn.analysis.curvature import curvature_along_training
+
+    task = PerceptualDecision(fixation=(3, 5), stimulus=(6, 10), decision=6)
+    run = train(LeakyRNN(task.n_in, 5, task.n_out, activation="tanh", seed=0), task, rule="eprop",
+                steps=6, lr=1e-2, batch_size=4, seed=0, checkpoints=[0, 3, 6], progress=False)
+    batch = task.batch(5, np.random.default_rng(9))
+    table = curvature_along_training(run, batch, k=2, trace_samples=4, steps=[0, 6])
+    assert list(table.columns[:4]) == list(run.checkpoints.columns)       # a copy, columns added
+    assert "lambda_max" not in run.checkpoints.columns
+    for step in (0, 6):
+        row = table.set_index("step").loc[step]
+        direct = hessian_top_eigenvalues(run.model(step), batch, k=2)
+        np.testing.assert_allclose([row["lambda_max"], row["lambda_2"]], direct, rtol=1e-12)
+        tr = hessian_trace(run.model(step), batch, n_samples=4)
+        assert row["hessian_trace"] == pytest.approx(tr.value, rel=1e-12)
+    assert np.isnan(table.set_index("step").loc[3, "lambda_max"])        # not requested
+    assert table.attrs["curvature"]["params"] == ["W_rec"]
+    with pytest.raises(ValueError, match="not checkpoints"):
+        curvature_along_training(run, batch, steps=[5])
+    with pytest.raises(TypeError, match="checkpoints DataFrame"):
+        curvature_along_training(object(), batch)

@@ -33,6 +33,11 @@ __all__ = [
     "TraceEstimate",
     "top_eigenvalues",
     "hutchinson_trace",
+    "hessian_vector_product",
+    "hessian_top_eigenvalues",
+    "hessian_trace",
+    "dense_hessian",
+    "curvature_along_training",
 ]
 
 _METHODS = ("lanczos", "power")
@@ -306,3 +311,451 @@ def hutchinson_trace(
         samples[i] = z @ matvec(z)
     stderr = float(np.std(samples, ddof=1) / np.sqrt(n_samples)) if n_samples > 1 else float("nan")
     return TraceEstimate(float(samples.mean()), stderr, n_samples, samples)
+
+
+# --------------------------------------------------------------------------- RNN layer
+DEFAULT_EPS = 1e-5
+"""Default relative finite-difference step of :func:`hessian_vector_product` (see its Notes)."""
+
+
+def _resolve_params(model, params) -> tuple[str, ...]:
+    available = getattr(model, "params", None)
+    if not isinstance(available, Mapping):
+        raise TypeError(
+            f"model must have a .params dict of weight arrays (a neurosim.rnn.LeakyRNN), "
+            f"got {type(model).__name__}"
+        )
+    if isinstance(params, str):
+        params = (params,)
+    if not isinstance(params, Iterable):
+        raise TypeError(f"params must be a parameter name or a tuple of names, got {type(params).__name__}")
+    names = tuple(params)
+    if not names:
+        raise ValueError("params is empty: name at least one parameter, e.g. params=('W_rec',)")
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"params must hold parameter names (str), got {name!r}")
+        if name not in available:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(available), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown parameter {name!r}; the model has {sorted(available)}.{hint}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"params lists a parameter twice: {names}")
+    return names
+
+
+def _flatten(arrays: Mapping[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray:
+    return np.concatenate([np.asarray(arrays[n], dtype=float).ravel() for n in names])
+
+
+def _unflatten(flat: np.ndarray, like: Mapping[str, np.ndarray], names: tuple[str, ...]) -> dict:
+    out, start = {}, 0
+    for n in names:
+        shape = np.shape(like[n])
+        size = int(np.prod(shape))
+        out[n] = flat[start : start + size].reshape(shape).copy()
+        start += size
+    return out
+
+
+def _check_eps(eps) -> float:
+    try:
+        eps = float(eps)
+    except (TypeError, ValueError):
+        raise TypeError(f"eps must be a positive float (relative finite-difference step), got {eps!r}") from None
+    if not np.isfinite(eps) or not 0.0 < eps < 1.0:
+        raise ValueError(f"eps must be in (0, 1) (relative finite-difference step, e.g. 1e-5), got {eps}")
+    return eps
+
+
+class _Hessian:
+    """``v -> H v`` for the loss of ``model`` on ``batch`` w.r.t. ``names`` (flat vectors).
+
+    Gradients are evaluated through the trainer's ``params=`` override, so the caller's model is
+    never modified, even if a gradient evaluation raises or is interrupted.
+    """
+
+    def __init__(self, model, batch, names, eps):
+        from neurosim.rnn import gradients  # the trainer; imported lazily (rnn imports analysis)
+
+        self._gradients = gradients
+        self.names = names
+        self.model = model
+        self.batch = batch
+        self.base = {k: np.asarray(a, dtype=float) for k, a in model.params.items()}
+        self.theta = _flatten(self.base, names)
+        if not np.all(np.isfinite(self.theta)):
+            bad = [n for n in names if not np.all(np.isfinite(self.base[n]))]
+            raise ValueError(f"model parameters {bad} contain NaN or inf; curvature is undefined there")
+        self.dim = self.theta.size
+        self.eps = _check_eps(eps)
+        self.step = self.eps * max(1.0, float(np.linalg.norm(self.theta)))
+        self.n_products = 0
+
+    def _grad_at(self, flat: np.ndarray) -> np.ndarray:
+        params = dict(self.base)
+        params.update(_unflatten(flat, self.base, self.names))
+        grads = self._gradients(self.model, self.batch, rule="bptt", params=params)
+        return _flatten(grads, self.names)
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        v = np.asarray(v, dtype=float).reshape(-1)
+        norm = float(np.linalg.norm(v))
+        self.n_products += 1
+        if norm == 0.0:
+            return np.zeros(self.dim)
+        u = v / norm
+        h = self.step
+        g_plus = self._grad_at(self.theta + h * u)
+        g_minus = self._grad_at(self.theta - h * u)
+        return (g_plus - g_minus) * (norm / (2.0 * h))
+
+
+def hessian_vector_product(model, batch, v, params=("W_rec",), *, eps: float = DEFAULT_EPS):
+    """Product of the true loss Hessian with a vector: ``H v`` for ``neurosim.rnn.loss(model, batch)``.
+
+    The Hessian is that of the full, untruncated network (exact BPTT gradients), whichever
+    rule trained the model.
+
+    Parameters
+    ----------
+    model : neurosim.rnn.LeakyRNN
+        The network (not modified).
+    batch : task batch
+        ``.inputs``, ``.targets``, ``.mask`` (e.g. ``task.batch(64, rng)``); hold it fixed across
+        products so the loss is one deterministic function of the weights.
+    v : dict or ndarray
+        Direction: a dict ``{name: array shaped like model.params[name]}`` for the names in
+        ``params``, or a flat vector of length ``sum(model.params[n].size for n in params)``
+        (the names' arrays raveled in C order and concatenated in the order of ``params``).
+    params : str or tuple of str, default ("W_rec",)
+        Parameters the Hessian is taken with respect to (others are held fixed).
+    eps : float, default 1e-5
+        Relative finite-difference step (see Notes).
+
+    Returns
+    -------
+    dict or ndarray
+        ``H v`` in the same form as ``v``.
+
+    Notes
+    -----
+    Central difference of exact BPTT gradients along the unit direction ``u = v / ||v||``:
+
+    ``H v ≈ ||v|| (g(θ + h u) − g(θ − h u)) / (2 h)``,  ``h = eps · max(1, ||θ||)``,
+
+    where ``θ`` stacks the parameters in ``params`` and ``g = neurosim.rnn.gradients(...,
+    rule="bptt")``. The error has two parts: truncation ``(h² / 6) ||∇³L[u, u, ·]||`` and
+    rounding ``≈ u_mach ||g|| / h`` (``u_mach ≈ 1.1e-16``); ``eps = 1e-5`` sits near the optimum
+    ``u_mach^(1/3)``, giving relative errors ~1e-9 for smooth losses (measured in
+    ``tests/rnn/test_curvature.py``). The product is linear in ``v`` up to this error and
+    symmetric (``u^T H v = v^T H u``) up to it. For piecewise-smooth activations (``retanh``,
+    ``relu``) a unit whose voltage lies within ``h`` of the kink can switch branch between the
+    two gradient evaluations; ``h`` is small enough that this is rare, and the result is the
+    Hessian of the local smooth piece (what autograd's double backward also returns).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.rnn import LeakyRNN
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> task = PerceptualDecision()
+    >>> model = LeakyRNN(task.n_in, 8, task.n_out, activation="tanh", seed=0)
+    >>> batch = task.batch(4, np.random.default_rng(0))
+    >>> v = np.random.default_rng(1).normal(size=64)
+    >>> u = np.random.default_rng(2).normal(size=64)
+    >>> Hv = hessian_vector_product(model, batch, v)
+    >>> Hu = hessian_vector_product(model, batch, u)
+    >>> bool(abs(u @ Hv - v @ Hu) <= 1e-6 * abs(u @ Hv))       # symmetric
+    True
+    """
+    names = _resolve_params(model, params)
+    op = _Hessian(model, batch, names, eps)
+    if isinstance(v, Mapping):
+        missing = [n for n in names if n not in v]
+        if missing:
+            raise ValueError(f"v is missing {missing}; give one array per name in params={names}")
+        for n in names:
+            if np.shape(v[n]) != np.shape(model.params[n]):
+                raise ValueError(
+                    f"v[{n!r}] has shape {np.shape(v[n])}, but model.params[{n!r}] has shape "
+                    f"{np.shape(model.params[n])}"
+                )
+        flat = _flatten(v, names)
+    else:
+        flat = np.asarray(v, dtype=float)
+        if flat.ndim != 1 or flat.size != op.dim:
+            raise ValueError(
+                f"v must be a dict of arrays or a flat vector of length {op.dim} "
+                f"(params={names}), got shape {flat.shape}"
+            )
+    if not np.all(np.isfinite(flat)):
+        raise ValueError("v contains NaN or inf")
+    out = op(flat)
+    return _unflatten(out, model.params, names) if isinstance(v, Mapping) else out
+
+
+def hessian_top_eigenvalues(
+    model,
+    batch,
+    params=("W_rec",),
+    k: int = 1,
+    tol: float = 1e-6,
+    max_iter: int = 500,
+    *,
+    method: str = "lanczos",
+    eps: float = DEFAULT_EPS,
+    seed: int | None = 0,
+    return_eigenvectors: bool = False,
+):
+    """The ``k`` largest eigenvalues of the true loss Hessian of an RNN (the paper's curvature).
+
+    Liu et al. (2022) measure curvature as the *leading eigenvalue* of the Hessian of the loss
+    with respect to ``W_rec`` of the untruncated network, by power iteration on Hessian-vector
+    products (tolerance 1e-6, at most 500 iterations). This function returns the ``k``
+    *largest algebraic* eigenvalues (Lanczos, :func:`top_eigenvalues` with ``method="lanczos"``);
+    ``method="power"`` reproduces the paper's power iteration, which returns the eigenvalue of
+    largest magnitude (the same number near a minimum, where the Hessian is nearly positive
+    semi-definite; it differs where a negative curvature dominates).
+
+    Parameters
+    ----------
+    model : neurosim.rnn.LeakyRNN
+        The network (not modified).
+    batch : task batch
+        Fixed evaluation batch; the loss is ``neurosim.rnn.loss(model, batch)``.
+    params : str or tuple of str, default ("W_rec",)
+        Parameters the Hessian is taken with respect to.
+    k : int, default 1
+        Number of eigenvalues.
+    tol : float, default 1e-6
+        Relative eigenvalue accuracy (ARPACK residual rule ``||H x − θ x|| <= tol |θ|``;
+        for ``"power"`` the relative change of the Rayleigh quotient).
+    max_iter : int, default 500
+        ARPACK restarts (``"lanczos"``) or Hessian-vector products (``"power"``).
+    method : {"lanczos", "power"}
+        Eigen-solver (see above).
+    eps : float, default 1e-5
+        Relative finite-difference step of each product (:func:`hessian_vector_product`).
+    seed : int or None, default 0
+        Seed of the solver's start vector.
+    return_eigenvectors : bool, default False
+        Also return the eigenvectors as a ``(dim, k)`` array (flat parameter layout as in
+        :func:`hessian_vector_product`).
+
+    Returns
+    -------
+    ndarray, shape (k,)
+        Eigenvalues, largest first (plus eigenvectors if asked).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.rnn import LeakyRNN
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> task = PerceptualDecision()
+    >>> model = LeakyRNN(task.n_in, 8, task.n_out, activation="tanh", seed=0)
+    >>> batch = task.batch(4, np.random.default_rng(0))
+    >>> lam = hessian_top_eigenvalues(model, batch, k=2)
+    >>> lam.shape, bool(lam[0] >= lam[1])
+    ((2,), True)
+    """
+    names = _resolve_params(model, params)
+    op = _Hessian(model, batch, names, eps)
+    return top_eigenvalues(
+        op, op.dim, k, tol=tol, max_iter=max_iter, method=method, seed=seed,
+        return_eigenvectors=return_eigenvectors,
+    )
+
+
+def hessian_trace(
+    model,
+    batch,
+    params=("W_rec",),
+    n_samples: int = 32,
+    *,
+    distribution: str = "rademacher",
+    eps: float = DEFAULT_EPS,
+    seed: int | None = 0,
+) -> TraceEstimate:
+    """Hutchinson estimate of the trace of the true loss Hessian (see :func:`hutchinson_trace`).
+
+    The trace is the sum of all eigenvalues: where ``lambda_max`` measures the sharpest
+    direction, the trace measures total curvature (e.g. Hessian-trace flatness measures).
+
+    Parameters
+    ----------
+    model, batch, params, eps
+        As in :func:`hessian_vector_product`.
+    n_samples : int, default 32
+        Probe vectors (each costs one Hessian-vector product = two BPTT gradients).
+    distribution : {"rademacher", "gaussian"}
+        Probe distribution.
+    seed : int or None, default 0
+        Seed of the probes.
+
+    Returns
+    -------
+    TraceEstimate
+        ``value`` ± ``stderr``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.rnn import LeakyRNN
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> task = PerceptualDecision()
+    >>> model = LeakyRNN(task.n_in, 6, task.n_out, activation="tanh", seed=0)
+    >>> batch = task.batch(4, np.random.default_rng(0))
+    >>> est = hessian_trace(model, batch, n_samples=8)
+    >>> bool(np.isfinite(est.value) and est.stderr >= 0)
+    True
+    """
+    names = _resolve_params(model, params)
+    op = _Hessian(model, batch, names, eps)
+    return hutchinson_trace(op, op.dim, n_samples, distribution=distribution, seed=seed)
+
+
+def dense_hessian(model, batch, params=("W_rec",), *, eps: float = DEFAULT_EPS, max_dim: int = 4096):
+    """The full ``(dim, dim)`` loss Hessian, column by column from exact-gradient differences.
+
+    Column ``i`` is :func:`hessian_vector_product` with the unit vector ``e_i``; the result is
+    symmetrised, ``(H + H^T) / 2``. Costs ``2 dim`` BPTT gradients: for small networks and for
+    checking the iterative solvers.
+
+    Parameters
+    ----------
+    model, batch, params, eps
+        As in :func:`hessian_vector_product`.
+    max_dim : int, default 4096
+        Refuse larger problems (use :func:`hessian_top_eigenvalues` instead).
+
+    Returns
+    -------
+    ndarray, shape (dim, dim)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.rnn import LeakyRNN
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> task = PerceptualDecision()
+    >>> model = LeakyRNN(task.n_in, 4, task.n_out, activation="tanh", seed=0)
+    >>> H = dense_hessian(model, task.batch(4, np.random.default_rng(0)))
+    >>> H.shape, bool(np.allclose(H, H.T))
+    ((16, 16), True)
+    """
+    names = _resolve_params(model, params)
+    op = _Hessian(model, batch, names, eps)
+    max_dim = _check_pos_int("max_dim", max_dim)
+    if op.dim > max_dim:
+        raise ValueError(
+            f"dense Hessian of dim={op.dim} exceeds max_dim={max_dim} ({op.dim}**2 entries, "
+            f"{2 * op.dim} gradients); use hessian_top_eigenvalues, or raise max_dim"
+        )
+    return _materialise(op, op.dim)
+
+
+def curvature_along_training(
+    run,
+    batch=None,
+    *,
+    task=None,
+    params=("W_rec",),
+    k: int = 1,
+    tol: float = 1e-6,
+    max_iter: int = 500,
+    trace_samples: int = 0,
+    batch_size: int = 64,
+    seed: int = 0,
+    eps: float = DEFAULT_EPS,
+    steps=None,
+):
+    """Curvature at each checkpoint of a training run, as new columns of its checkpoint table.
+
+    For every checkpoint ``step`` of ``run.checkpoints`` (or the subset ``steps``), the model
+    ``run.model(step)`` is evaluated on the **same** fixed batch, so differences along training
+    are differences of the weights, not of the data.
+
+    Parameters
+    ----------
+    run : neurosim.rnn.Run
+        A training run (``.checkpoints`` DataFrame with a ``step`` column, ``.model(step)``).
+    batch : task batch, optional
+        The evaluation batch. If omitted, ``task.batch(batch_size, np.random.default_rng(seed))``.
+    task : task, optional
+        Where to draw the batch from when ``batch`` is omitted (default ``run.task``).
+    params, k, tol, max_iter, eps
+        As in :func:`hessian_top_eigenvalues`.
+    trace_samples : int, default 0
+        If > 0, also estimate the Hessian trace with this many Hutchinson probes.
+    batch_size, seed : int
+        Size and seed of the evaluation batch drawn from ``task``; ``seed`` also seeds the
+        solvers.
+    steps : sequence of int, optional
+        Evaluate only these checkpoint steps (rows of other steps get NaN).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``run.checkpoints`` with ``lambda_max`` (and ``lambda_2 … lambda_k`` if
+        ``k > 1``; and ``hessian_trace``, ``hessian_trace_se`` if ``trace_samples > 0``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.rnn import LeakyRNN, train
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> task = PerceptualDecision()
+    >>> run = train(LeakyRNN(task.n_in, 6, task.n_out, seed=0), task, rule="bptt", steps=4,
+    ...             lr=1e-3, batch_size=4, seed=0, checkpoints=[0, 4], progress=False)
+    >>> table = curvature_along_training(run, batch_size=4)
+    >>> list(table["step"]), bool(table["lambda_max"].notna().all())
+    ([0, 4], True)
+    """
+    import pandas as pd
+
+    table = getattr(run, "checkpoints", None)
+    if not isinstance(table, pd.DataFrame) or "step" not in table.columns:
+        raise TypeError(
+            "run must be a neurosim.rnn.Run with a .checkpoints DataFrame holding a 'step' column; "
+            f"got {type(run).__name__}"
+        )
+    if batch is None:
+        task = getattr(run, "task", None) if task is None else task
+        if task is None or not hasattr(task, "batch"):
+            raise ValueError("give the evaluation batch, or the task (task=...) to draw one from")
+        batch = task.batch(_check_pos_int("batch_size", batch_size), np.random.default_rng(seed))
+    trace_samples = _check_pos_int("trace_samples", trace_samples, minimum=0)
+    k = _check_pos_int("k", k)
+    out = table.copy()
+    all_steps = [int(s) for s in out["step"]]
+    if steps is None:
+        wanted = set(all_steps)
+    else:
+        wanted = {int(s) for s in np.atleast_1d(steps)}
+        unknown = sorted(wanted - set(all_steps))
+        if unknown:
+            raise ValueError(f"steps {unknown} are not checkpoints of this run; it has {all_steps}")
+    cols = ["lambda_max"] + [f"lambda_{i}" for i in range(2, k + 1)]
+    for c in cols + (["hessian_trace", "hessian_trace_se"] if trace_samples else []):
+        out[c] = np.nan
+    for row, step in enumerate(all_steps):
+        if step not in wanted:
+            continue
+        model = run.model(step)
+        lam = hessian_top_eigenvalues(model, batch, params, k, tol, max_iter, eps=eps, seed=seed)
+        out.iloc[row, [out.columns.get_loc(c) for c in cols]] = lam
+        if trace_samples:
+            est = hessian_trace(model, batch, params, trace_samples, eps=eps, seed=seed)
+            out.iloc[row, out.columns.get_loc("hessian_trace")] = est.value
+            out.iloc[row, out.columns.get_loc("hessian_trace_se")] = est.stderr
+    out.attrs = dict(getattr(table, "attrs", {}))
+    out.attrs["curvature"] = {
+        "params": list(_resolve_params(model if wanted else run.model(all_steps[0]), params)),
+        "k": k, "tol": tol, "max_iter": max_iter, "eps": eps, "batch_size": len(batch.inputs),
+        "seed": seed, "trace_samples": trace_samples, "solver": "lanczos (scipy eigsh, which='LA')",
+    }
+    return out
