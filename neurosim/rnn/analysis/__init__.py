@@ -20,4 +20,15 @@ from neurosim.rnn.analysis.dynamics import (  # noqa: F401
 # --- end dynamics ---
 
 # --- curvature (issue 6) ---
+from neurosim.rnn.analysis.curvature import (  # noqa: E402,F401
+    CurvatureConvergenceError,
+    TraceEstimate,
+    curvature_along_training,
+    dense_hessian,
+    hessian_top_eigenvalues,
+    hessian_trace,
+    hessian_vector_product,
+    hutchinson_trace,
+    top_eigenvalues,
+)
 # --- end curvature ---
