@@ -129,6 +129,7 @@ class _Metric:
     options: dict
     fn: Callable[[np.ndarray, np.ndarray], float]
     estimator: Callable[[], Any] | None  # factory of a fit/score object, for CV
+    direction: str | None = "distance"
 
 
 def _is_estimator(obj: Any) -> bool:
@@ -184,7 +185,20 @@ def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
                 "(neurosim.metrics.make is not available in this build for other ids)."
             )
         obj = make(metric)
-        return _from_object(obj, metric, options)
+        resolved = _from_object(obj, metric, options)
+        resolved.direction = getattr(obj, "direction", None)
+        # registry ids of the shape family get the ShapeMetric estimator, so cv= works
+        alpha = {M.procrustes_distance: 1.0, M.cca_distance: 0.0}.get(getattr(obj, "func", None))
+        if getattr(obj, "func", None) is M.shape_distance:
+            alpha = {**obj.options, **options}.get("alpha", 1.0)
+        if alpha is not None and getattr(obj, "transform", None) is None:
+            est_opts = {k: v for k, v in {**obj.options, **options}.items() if k != "alpha"}
+
+            def est_from_id() -> Any:
+                return M.ShapeMetric(alpha=alpha, **est_opts)
+
+            resolved.estimator = est_from_id
+        return resolved
     if isinstance(metric, type) and _is_estimator(metric):
         cls = metric
         return _from_object(cls(**options), cls.__name__, {})
@@ -674,6 +688,7 @@ def compare(
     settings: dict[str, Any] = {
         "metric": m.name,
         **{f"metric.{k}": v for k, v in m.options.items()},
+        "direction": m.direction,
         "window": None if window is None else tuple(float(w) for w in window),
         "lag": float(lag),
         "resample": bool(resample),

@@ -260,3 +260,19 @@ def test_score_object():
     assert d["lag"] == 0.0 and isinstance(d["bootstrap"], str)
     assert "value=" in repr(s)
     assert neurosim.Score is Score
+
+
+def test_registry_ids_resolve_through_metrics_make():
+    data = _data()
+    model = _data(n_units=5, seed=9)
+    by_alias = compare(model, data, normalize=True)
+    by_id = compare(model, data, metric="procrustes-distance=angular-normalized")
+    assert by_id.value == pytest.approx(by_alias.value, abs=1e-12)
+    assert compare(model, data, metric="cka").settings["direction"] == "similarity"
+    # the shape-family ids get the fitted estimator, so CV works and agrees with the alias
+    cv_id = compare(model, data, metric="procrustes-distance=angular", cv="loo")
+    np.testing.assert_allclose(cv_id.values, compare(model, data, cv="loo").values, atol=1e-12)
+    with pytest.raises(ValueError, match="fitted alignment"):
+        compare(model, data, metric="cka", cv="loo")
+    with pytest.raises(ValueError, match="unknown"):
+        compare(model, data, metric="procrustez")
