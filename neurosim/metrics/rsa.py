@@ -194,7 +194,21 @@ def rdm(X, *, method: str = "correlation", conditions=None, trials=None, noise=N
 
 
 def _rank_rows(V: np.ndarray) -> np.ndarray:
-    return scipy.stats.rankdata(V, axis=1)
+    """Average-tie ranks of each row (as ``scipy.stats.rankdata``).
+
+    Rows without ties -- the usual case for measured RDMs -- are ranked by one argsort
+    and a scatter, several times faster than rankdata; rows with ties go to rankdata.
+    """
+    out = np.empty_like(V)
+    ramp = np.arange(1, V.shape[1] + 1, dtype=np.float64)
+    for i, v in enumerate(V):
+        order = np.argsort(v)
+        sv = v[order]
+        if np.any(sv[1:] == sv[:-1]):
+            out[i] = scipy.stats.rankdata(v)
+        else:
+            out[i, order] = ramp
+    return out
 
 
 def _cos_matrix(A: np.ndarray, B: np.ndarray) -> np.ndarray:

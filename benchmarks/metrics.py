@@ -1,0 +1,116 @@
+"""Speed of the metric kernels relative to their linear-algebra floor, measured in one run.
+
+For X, Y of shape (2000, 500) the floor is one ``XᵀY`` product plus the singular values
+of that 500×500 matrix -- the least any Procrustes implementation must do.  Every metric
+is timed in the same process (best of ``--repeats``) and printed with its ratio to the
+floor.  RSA on 2000 conditions is timed against rsatoolbox when it is installed.
+
+    python benchmarks/metrics.py [--repeats 5] [--n 2000] [--p 500] [--conditions 2000]
+
+Targets (issue 2): Procrustes ≤ 1.3× floor; linear CKA ≤ 0.1 s; RSA faster than rsatoolbox.
+Timings on a shared machine are noisy; compare ratios from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import scipy.linalg
+
+from neurosim.metrics import (
+    canonical_correlations,
+    cca_distance,
+    cca_similarity,
+    cka,
+    compare_rdms,
+    prepare,
+    prepared_distance,
+    procrustes_distance,
+    rdm,
+    rsa,
+    shape_distance,
+)
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()  # warm-up (BLAS threads, caches)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--p", type=int, default=500)
+    ap.add_argument("--conditions", type=int, default=2000)
+    args = ap.parse_args(argv)
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(args.n, args.p))
+    Y = X @ rng.normal(size=(args.p, args.p)) / np.sqrt(args.p) + rng.normal(size=(args.n, args.p))
+
+    def floor():
+        return scipy.linalg.svd(X.T @ Y, compute_uv=False, check_finite=False).sum()
+
+    t_floor = best_time(floor, args.repeats)
+    print(f"X, Y: {X.shape}  floor = XᵀY + singular values: {t_floor * 1e3:8.1f} ms")
+    A, B = prepare(X), prepare(Y)
+    A0, B0 = prepare(X, alpha=0.0), prepare(Y, alpha=0.0)
+    cases = [
+        ("procrustes_distance", lambda: procrustes_distance(X, Y)),
+        ("procrustes (euclidean)", lambda: procrustes_distance(X, Y, kind="euclidean")),
+        ("prepared_distance (alpha=1, per pair)", lambda: prepared_distance(A, B)),
+        ("prepared_distance (alpha=0, per pair)", lambda: prepared_distance(A0, B0)),
+        ("shape_distance alpha=0.5", lambda: shape_distance(X, Y, alpha=0.5)),
+        ("cca_distance", lambda: cca_distance(X, Y)),
+        ("canonical_correlations", lambda: canonical_correlations(X, Y)),
+        ("cca_similarity svcca", lambda: cca_similarity(X, Y, "svcca")),
+        ("cka linear", lambda: cka(X, Y)),
+        ("cka linear debiased", lambda: cka(X, Y, debiased=True)),
+    ]
+    print(f"{'metric':42s} {'time (ms)':>10s} {'× floor':>8s}")
+    results = {}
+    for name, fn in cases:
+        t = best_time(fn, args.repeats)
+        results[name] = t
+        print(f"{name:42s} {t * 1e3:10.1f} {t / t_floor:8.2f}")
+    print(f"target: procrustes ≤ 1.3× floor -> {results['procrustes_distance'] / t_floor:.2f}×; "
+          f"linear CKA ≤ 0.1 s -> {results['cka linear']:.3f} s")
+
+    # ---- RSA on many conditions
+    K = args.conditions
+    P = rng.normal(size=(K, 100))
+    Q = np.tanh(P @ rng.normal(size=(100, 80)))
+    t_ours = best_time(lambda: rsa(P, Q), max(1, args.repeats // 2))
+    t_rdm = best_time(lambda: rdm(P), max(1, args.repeats // 2))
+    a, b = rdm(P), rdm(Q)
+    t_cmp = best_time(lambda: compare_rdms(a, b), max(1, args.repeats // 2))
+    print(f"\nRSA, {K} conditions (correlation RDMs, Spearman): neurosim {t_ours:.3f} s "
+          f"(rdm {t_rdm:.3f} s, compare {t_cmp:.3f} s)")
+    try:
+        from rsatoolbox.data import Dataset
+        from rsatoolbox.rdm import calc_rdm
+        from rsatoolbox.rdm import compare as rsa_compare
+    except ImportError:
+        print("rsatoolbox not installed: no reference timing")
+        return
+
+    def reference():
+        r1 = calc_rdm(Dataset(P), method="correlation")
+        r2 = calc_rdm(Dataset(Q), method="correlation")
+        return rsa_compare(r1, r2, method="spearman")[0, 0]
+
+    t_ref = best_time(reference, max(1, args.repeats // 2))
+    agree = abs(reference() - rsa(P, Q))
+    print(f"rsatoolbox {t_ref:.3f} s -> neurosim is {t_ref / t_ours:.2f}× faster (|difference| = {agree:.1e})")
+
+
+if __name__ == "__main__":
+    main()
