@@ -75,8 +75,60 @@ def _datasets_verify(args: argparse.Namespace) -> int:
 
 # --- train (issue 4) -------------------------------------------------------
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a leaky RNN on a task with a learning rule")
-    p.set_defaults(func=lambda args: _not_ready("train"))
+    p = sub.add_parser(
+        "train", help="train a leaky RNN on a task with a learning rule",
+        description="Train neurosim.rnn.LeakyRNN with BPTT or e-prop; checkpoints go to --out "
+                    "(netCDF, resumable: rerun the same command after an interruption).")
+    p.add_argument("--task", default="center-out",
+                   help="center-out | context-dependent-integration | perceptual-decision | "
+                        "delayed-match-to-sample (default center-out)")
+    p.add_argument("--rule", default="bptt", help="bptt | eprop | eprop-random | tbptt (default bptt)")
+    p.add_argument("--steps", type=int, default=1000, help="Adam updates (default 1000)")
+    p.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0, help="seed of batches and noise")
+    p.add_argument("--init-seed", type=int, default=0, help="seed of the weight initialization")
+    p.add_argument("--n-rec", type=int, default=200)
+    p.add_argument("--g0", type=float, default=1.0, help="recurrent gain: W_rec ~ N(0, (1.5 g0)^2/N)")
+    p.add_argument("--tau", type=float, default=10.0, help="time constant in steps")
+    p.add_argument("--activation", default="retanh", help="retanh | tanh | relu")
+    p.add_argument("--activity-l2", type=float, default=1e-4, help="activity penalty weight")
+    p.add_argument("--window", type=int, default=None, help="truncation window K for --rule tbptt")
+    p.add_argument("--feedback-seed", type=int, default=None, help="seed of the eprop-random feedback")
+    p.add_argument("--checkpoints", type=int, default=30, help="number of log-spaced checkpoints")
+    p.add_argument("--clip", type=float, default=None, help="global gradient-norm clipping")
+    p.add_argument("--data", default=None, help="folder of the recordings (center-out)")
+    p.add_argument("--out", default=None, help="netCDF file for the run (resumes if it exists)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args) -> int:
+    try:
+        return _train_command(args)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"neurosim train: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _train_command(args) -> int:
+    from neurosim import rnn
+
+    task = rnn.tasks.make(args.task, data=args.data)
+    model = rnn.LeakyRNN(task.n_in, args.n_rec, task.n_out, tau=args.tau, activation=args.activation,
+                         g0=args.g0, seed=args.init_seed, activity_l2=args.activity_l2)
+    opts = {}
+    if args.window is not None:
+        opts["window"] = args.window
+    if args.feedback_seed is not None:
+        opts["feedback_seed"] = args.feedback_seed
+    run = rnn.train(model, task, args.rule, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
+                    seed=args.seed, checkpoints=args.checkpoints, out=args.out, rule_options=opts,
+                    clip=args.clip, progress=not args.no_progress)
+    print(run.checkpoints.to_string(index=False))
+    if args.out:
+        print(f"saved to {args.out}")
+    return 0
 # --- end train --------------------------------------------------------------
 
 

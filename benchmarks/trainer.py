@@ -1,0 +1,186 @@
+"""Trainer benchmarks: time per update, memory, PyTorch comparison, and accuracy reached.
+
+    python benchmarks/trainer.py speed      # N=200, batch 100, T=300: numpy BPTT / e-prop (/ torch)
+    python benchmarks/trainer.py memory     # tracemalloc peak of one gradient at two T values
+    python benchmarks/trainer.py accuracy   # steps BPTT and e-prop need to reach 0.9 accuracy
+                                            # on CenterOutReach and ContextDependentIntegration
+
+Timings are ratios measured within one run (the machine may be shared); each number is the
+median of several repeats. BLAS is limited to one thread (as in ``neurosim.rnn.train``); pass
+``--threads N`` to change it (PyTorch gets the same number of threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+import neurosim.rnn as R
+from neurosim.rnn.model import Batch
+
+
+def _batch(B, T, I=3, O=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return Batch(rng.normal(size=(B, T, I)), rng.normal(size=(B, T, O)), np.ones((B, T)))
+
+
+def _median_time(fn, repeats):
+    fn()  # warm up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _torch_update(model, batch, threads):
+    """The same network and loss in PyTorch; one autograd step + Adam, float64."""
+    import torch
+
+    torch.set_num_threads(threads)
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
+    opt = torch.optim.Adam(p.values(), lr=1e-3)
+    x = torch.tensor(batch.inputs)
+    y = torch.tensor(batch.targets)
+    m = torch.tensor(batch.mask_full)
+    a = model.alpha
+    lam = model.activity_l2
+
+    def step():
+        opt.zero_grad()
+        B, T, _ = x.shape
+        v = p["v0"].expand(B, -1)
+        r = torch.clamp(torch.tanh(v), min=0)
+        drive = a * (x @ p["W_in"].T + p["b"])
+        rs = []
+        for t in range(T):
+            v = (1 - a) * v + a * (r @ p["W_rec"].T) + drive[:, t]
+            r = torch.clamp(torch.tanh(v), min=0)
+            rs.append(r)
+        rr = torch.stack(rs, 1)
+        out = rr @ p["W_out"].T + p["b_out"]
+        loss = (m * (out - y) ** 2).sum() / m.sum() + lam * (rr ** 2).mean()
+        loss.backward()
+        opt.step()
+        return float(loss)
+
+    # same loss value as neurosim.rnn.loss (sanity check of the comparison)
+    with torch.no_grad():
+        pass
+    return step
+
+
+def speed(args):
+    N, B, T = 200, 100, 300
+    model = R.LeakyRNN(3, N, 2, seed=0, activity_l2=1e-3)
+    batch = _batch(B, T)
+    opt = R.Adam(lr=1e-3)
+    res = {}
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        for rule in ("bptt", "eprop"):
+            def step(rule=rule):
+                E, g = R.value_and_gradients(model, batch, rule)
+                opt.step(model.params, g)
+            res[rule] = _median_time(step, args.repeats)
+        res["forward only"] = _median_time(lambda: model.run(batch.inputs), args.repeats)
+    try:
+        import torch  # noqa: F401
+
+        res["torch autograd"] = _median_time(_torch_update(model, batch, args.threads), args.repeats)
+    except ImportError:
+        print("PyTorch not installed (pip install torch==2.13.0 for the comparison)")
+    print(f"time per update, N={N}, batch {B}, T={T}, float64, {args.threads} BLAS thread(s), "
+          f"median of {args.repeats}:")
+    for k, v in res.items():
+        print(f"  {k:16s} {v * 1000:8.1f} ms")
+    print(f"  e-prop / BPTT         = {res['eprop'] / res['bptt']:.2f}")
+    if "torch autograd" in res:
+        print(f"  numpy BPTT / torch    = {res['bptt'] / res['torch autograd']:.2f}")
+    return res
+
+
+def memory(args):
+    N, B = 200, 100
+    model = R.LeakyRNN(3, N, 2, seed=0)
+    print(f"tracemalloc peak of one gradient (N={N}, batch {B}; the batch itself excluded):")
+    for rule in ("eprop", "bptt"):
+        peaks = []
+        for T in (100, 400):
+            batch = _batch(B, T)
+            R.gradients(model, batch, rule)
+            tracemalloc.start()
+            R.gradients(model, batch, rule)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+        print(f"  {rule:6s} T=100: {peaks[0] / 1e6:7.2f} MB   T=400: {peaks[1] / 1e6:7.2f} MB   "
+              f"ratio {peaks[1] / peaks[0]:.2f}")
+
+
+def accuracy(args):
+    from neurosim.rnn.tasks import CenterOutReach, ContextDependentIntegration
+
+    tasks = {}
+    if "cdi" in args.tasks:
+        tasks["context-dependent-integration"] = ContextDependentIntegration()
+    if "center-out" in args.tasks:
+        from neurosim.datasets import load
+
+        tasks["center-out"] = CenterOutReach.from_dataset(load("hatsopoulos2007", path=args.data))
+    every = args.every
+    print(f"N={args.n_rec}, batch {args.batch_size}, lr {args.lr}, Adam, activity_l2 {args.l2}, "
+          f"accuracy on the noise-free condition set every {every} steps")
+    for name, task in tasks.items():
+        for rule in args.rules:
+            model = R.LeakyRNN(task.n_in, args.n_rec, task.n_out, seed=args.seed, activity_l2=args.l2)
+            t = time.perf_counter()
+            run = R.train(model, task, rule, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
+                          seed=args.seed, checkpoints=range(0, args.steps + 1, every), progress=False,
+                          out=f"{args.out}/{name}-{rule}.nc" if args.out else None)
+            dt = time.perf_counter() - t
+            ck = run.checkpoints
+            hit = ck[ck["accuracy"] >= 0.9]
+            first = int(hit["step"].iloc[0]) if len(hit) else None
+            # "stays": first checkpoint from which every later one is >= 0.9
+            ok = (ck["accuracy"] >= 0.9).to_numpy()
+            stay = next((int(ck["step"].iloc[i]) for i in range(len(ok)) if ok[i:].all()), None)
+            print(f"  {name:30s} {rule:6s} first >=0.9 at step {first}, >=0.9 from step {stay} on, "
+                  f"final accuracy {ck['accuracy'].iloc[-1]:.3f}, max {ck['accuracy'].max():.3f}, "
+                  f"{dt / args.steps * 1000:.0f} ms/update", flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["speed", "memory", "accuracy", "all"], nargs="?", default="all")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--tasks", nargs="+", default=["cdi", "center-out"])
+    ap.add_argument("--rules", nargs="+", default=["bptt", "eprop"])
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--every", type=int, default=25)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--l2", type=float, default=1e-4)
+    ap.add_argument("--n-rec", type=int, default=200)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data", default=None, help="folder of the recordings (default: search order)")
+    ap.add_argument("--out", default=None, help="folder for the runs' netCDF files")
+    args = ap.parse_args(argv)
+    if args.what in ("speed", "all"):
+        speed(args)
+    if args.what in ("memory", "all"):
+        memory(args)
+    if args.what in ("accuracy", "all"):
+        accuracy(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
