@@ -1,0 +1,691 @@
+"""The main job: e-prop vs BPTT similarity to monkey M1 at matched accuracy.
+
+Liu, Yang & Cueva (ICML 2025), measured with neurosim's public API only:
+
+1. train leaky RNNs on :class:`~neurosim.rnn.tasks.CenterOutReach` (built from
+   the Hatsopoulos 2007 kinematics) with BPTT, e-prop and random-feedback e-prop,
+   several seeds and initial gains (:mod:`neurosim.experiments.sweep`);
+2. at every checkpoint compare the noise-free activity with the M1 rates,
+   ``neurosim.compare(run.activity(step), rates, metric="procrustes",
+   normalize=True, window=window)``, against the condition-average baseline and
+   the split-half ceiling (:mod:`neurosim.baselines`);
+3. match accuracy (:func:`neurosim.matching.accuracy_matched`), decompose the
+   variance of the matched distances into rule / gain / seed
+   (:func:`~neurosim.experiments.decomposition.variance_decomposition`),
+   compute model-model distances (:func:`neurosim.pairwise`) and dynamics
+   (:mod:`neurosim.rnn.analysis.dynamics`) at matched accuracy;
+4. write a results folder: ``results.csv`` / ``results.nc`` (one row per run and
+   level), ``training.csv`` (every checkpoint), ``effects.csv``, ``dynamics.csv``,
+   ``model_distances.nc``, ``config.json``, three PNG figures and ``report.md``.
+
+Outputs are built in a staging folder inside ``out`` and moved into place with
+``os.replace`` only when everything succeeded, so a crash or Ctrl-C never
+destroys a previous complete result. Trained runs are cached in ``out/runs``
+(one netCDF per run, written atomically) and reused by a re-run with the same
+settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["ReproduceConfig", "reproduce", "RESULT_COLUMNS"]
+
+#: columns every ``results.csv`` has (more follow)
+RESULT_COLUMNS = ("rule", "seed", "g0", "level", "step", "accuracy", "distance", "distance_normalized")
+
+_RULE_ORDER = ("bptt", "tbptt", "eprop", "eprop-random")
+_RULE_COLORS = {"bptt": "#1f77b4", "tbptt": "#9467bd", "eprop": "#d62728", "eprop-random": "#ff7f0e"}
+
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """Settings of a reproduce run (see :meth:`default`, :meth:`full`, :meth:`tiny`).
+
+    ``window`` is the data time range (ms, 0 = movement onset) compared; the
+    evaluation trial cues the reach direction at -600 ms, so the default window
+    starts there and runs to the end of the recording.
+    """
+
+    rules: tuple[str, ...] = ("bptt", "eprop", "eprop-random")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    g0s: tuple[float, ...] = (0.5, 1.5)
+    n_rec: int = 50
+    steps: int = 300
+    lr: float = 1e-3
+    batch_size: int = 32
+    levels: tuple[float, ...] = (0.8, 0.9, 0.95)
+    window: tuple[float, float] = (-600.0, 400.0)
+    n_checkpoints: int = 31
+    n_splits: int = 100
+    dynamics_components: int = 8
+    label: str = "default"
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def default(cls) -> "ReproduceConfig":
+        """≤ 5 min on 2 cores: N=50, 300 Adam updates (lr 1e-3), 3 seeds, gains 0.5 and 1.5."""
+        return cls()
+
+    @classmethod
+    def full(cls) -> "ReproduceConfig":
+        """Paper scale: N=200, 1000 updates at the paper's lr 3e-4, 5 seeds, gains 0.5 and 1.5."""
+        return cls(seeds=(0, 1, 2, 3, 4), n_rec=200, steps=1000, lr=3e-4, n_checkpoints=41, label="full")
+
+    @classmethod
+    def tiny(cls) -> "ReproduceConfig":
+        """Seconds: a smoke test of the whole pipeline (levels low enough to be reached)."""
+        return cls(seeds=(0, 1), g0s=(0.5, 1.0), n_rec=12, steps=30, lr=1e-2, batch_size=8,
+                   levels=(0.0, 0.3), n_checkpoints=7, n_splits=10, dynamics_components=3, label="tiny")
+
+    def checkpoint_steps(self) -> tuple[int, ...]:
+        """Log-spaced early steps (fast early learning) plus an even grid (for matching)."""
+        from neurosim.rnn import default_checkpoints
+
+        even = np.linspace(0, self.steps, self.n_checkpoints).round().astype(int)
+        return tuple(int(s) for s in np.union1d(default_checkpoints(self.steps, 12), even))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("extra")
+        return d
+
+
+# ---------------------------------------------------------------------------
+# analysis helpers (pure pandas on the tidy tables)
+# ---------------------------------------------------------------------------
+def _ordered_rules(rules) -> list[str]:
+    known = [r for r in _RULE_ORDER if r in set(rules)]
+    return known + sorted(set(rules) - set(known))
+
+
+def training_curves(runs: dict, rates: xr.DataArray, window, ceiling: float, *, progress: bool = False) -> pd.DataFrame:
+    """Distance to data at every checkpoint of every run (one row per run and step)."""
+    from tqdm.auto import tqdm
+
+    from neurosim.baselines import normalized_distance
+    from neurosim.compare import compare
+    from neurosim.matching import run_table
+
+    meta = run_table(runs).set_index("run")
+    rows = []
+    total = sum(len(r.checkpoints) for r in runs.values())
+    with tqdm(total=total, disable=not progress, desc="distance along training", unit="ckpt") as bar:
+        for name, run in runs.items():
+            for rec in run.checkpoints.itertuples(index=False):
+                d = float(compare(run.activity(int(rec.step)), rates, metric="procrustes", normalize=True,
+                                  window=window))
+                rows.append({"run": name, "rule": meta.loc[name, "rule"], "seed": meta.loc[name, "seed"],
+                             "g0": meta.loc[name, "g0"], "step": int(rec.step), "loss": float(rec.loss),
+                             "accuracy": float(rec.accuracy), "distance": d,
+                             "distance_normalized": normalized_distance(d, ceiling)})
+                bar.update()
+    return pd.DataFrame(rows)
+
+
+def trend(training: pd.DataFrame) -> dict:
+    """Does distance fall as accuracy rises? Spearman rho per run over checkpoints with accuracy >= 0."""
+    from scipy.stats import spearmanr
+
+    rhos = {}
+    for name, g in training.groupby("run", sort=False):
+        g = g[g["accuracy"] >= 0]
+        if len(g) >= 3 and g["accuracy"].nunique() > 1 and g["distance"].nunique() > 1:
+            rhos[name] = float(spearmanr(g["accuracy"], g["distance"]).statistic)
+    first = training.sort_values("step").groupby("run").head(1)
+    last = training.sort_values("step").groupby("run").tail(1)
+    return {
+        "rho": rhos,
+        "rho_median": float(np.median(list(rhos.values()))) if rhos else float("nan"),
+        "fraction_negative": float(np.mean([r < 0 for r in rhos.values()])) if rhos else float("nan"),
+        "distance_init_mean": float(first["distance"].mean()),
+        "distance_final_mean": float(last["distance"].mean()),
+        "accuracy_final_mean": float(last["accuracy"].mean()),
+    }
+
+
+def rule_vs_seed(matched: pd.DataFrame, reference: str = "bptt") -> pd.DataFrame:
+    """Per level and rule: mean distance, its difference to ``reference`` paired by (g0, seed),
+    and the seed-to-seed spread (pooled SD over seeds within each rule × g0 cell)."""
+    rows = []
+    ok = matched[matched["reached"]]
+    for level, lv in ok.groupby("level"):
+        cells = lv.groupby(["rule", "g0"])["distance"]
+        sd = cells.std(ddof=1)
+        n = cells.count()
+        dof = (n - 1).clip(lower=0)
+        pooled = float(np.sqrt(((sd.fillna(0) ** 2) * dof).sum() / dof.sum())) if dof.sum() > 0 else np.nan
+        ref = lv[lv["rule"] == reference].set_index(["g0", "seed"])["distance"]
+        for rule in _ordered_rules(lv["rule"].unique()):
+            mine = lv[lv["rule"] == rule].set_index(["g0", "seed"])["distance"]
+            paired = (mine - ref).dropna()
+            rows.append({
+                "level": level, "rule": rule, "n": int(mine.size), "distance_mean": float(mine.mean()),
+                "distance_sd": float(mine.std(ddof=1)) if mine.size > 1 else np.nan,
+                f"diff_vs_{reference}_mean": float(paired.mean()) if paired.size else np.nan,
+                f"diff_vs_{reference}_sd": float(paired.std(ddof=1)) if paired.size > 1 else np.nan,
+                "n_pairs": int(paired.size), "seed_sd_pooled": pooled,
+            })
+    return pd.DataFrame(rows)
+
+
+def effects(matched: pd.DataFrame, factors=("rule", "g0", "seed")) -> pd.DataFrame:
+    """Variance decomposition of matched distances per level, plus rule / init ranges of means."""
+    from neurosim.experiments.decomposition import variance_decomposition
+
+    out = []
+    ok = matched[matched["reached"]]
+    for level, lv in ok.groupby("level"):
+        use = [f for f in factors if lv[f].nunique() > 1]
+        row = {"level": level, "n": len(lv)}
+        for f in factors:
+            means = lv.groupby(f)["distance"].mean()
+            row[f"range_{f}"] = float(means.max() - means.min()) if len(means) > 1 else np.nan
+        if use and len(lv) >= 3 and lv["distance"].var() > 0:
+            dec = variance_decomposition(lv, "distance", use)
+            for src in list(use) + ["shared", "residual"]:
+                row[f"eta_sq_{src}"] = float(dec.loc[src, "eta_sq"])
+                if src in use:
+                    row[f"p_{src}"] = float(dec.loc[src, "p"])
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def dynamics_table(runs: dict, matched: pd.DataFrame, window, n_components: int) -> tuple[pd.DataFrame, dict]:
+    """Participation ratio, W_rec spectral radius and a linear-dynamics fit at each matched checkpoint."""
+    from neurosim.rnn.analysis.dynamics import fit_linear_dynamics, participation_ratio, spectral_radius
+
+    rows, fits = [], {}
+    for r in matched[matched["reached"]].itertuples(index=False):
+        run = runs[r.run]
+        act = run.activity(int(r.step)).sel(time=slice(*window))
+        k = min(n_components, act.sizes["unit"])
+        fit = fit_linear_dynamics(act, k)
+        fits[(r.run, r.level)] = fit
+        rows.append({"run": r.run, "rule": r.rule, "seed": r.seed, "g0": r.g0, "level": r.level, "step": int(r.step),
+                     "participation_ratio": participation_ratio(act),
+                     "spectral_radius_W_rec": spectral_radius(run.model(int(r.step))),
+                     "lds_r2": fit.r2, "lds_max_abs_eig": float(np.abs(fit.eigenvalues[0]))})
+    return pd.DataFrame(rows), fits
+
+
+def _group_means(D: xr.DataArray, key: str) -> dict:
+    """Mean off-diagonal distance within vs between groups of ``key``."""
+    v = D.values
+    labels = np.asarray(D[key].values)
+    same = labels[:, None] == labels[None, :]
+    off = ~np.eye(len(labels), dtype=bool)
+    within = v[same & off]
+    between = v[~same]
+    return {"within": float(within.mean()) if within.size else np.nan,
+            "between": float(between.mean()) if between.size else np.nan}
+
+
+def dynamics_distances(fits: dict, level: float, matched: pd.DataFrame) -> xr.DataArray:
+    """K×K spectral distance between the fitted linear dynamics ``A`` of runs at ``level``."""
+    from neurosim.rnn.analysis.dynamics import spectrum_distance
+
+    keys = [k for k in fits if k[1] == level]
+    names = [k[0] for k in keys]
+    K = len(keys)
+    D = np.zeros((K, K))
+    for i in range(K):
+        for j in range(i + 1, K):
+            D[i, j] = D[j, i] = spectrum_distance(fits[keys[i]].A, fits[keys[j]].A)
+    meta = matched[(matched["level"] == level)].set_index("run")
+    coords = {"network": names, "network_b": names}
+    for col in ("rule", "g0"):
+        vals = meta.loc[names, col].to_numpy()
+        coords[col] = ("network", vals)
+        coords[f"{col}_b"] = ("network_b", vals)
+    return xr.DataArray(D, dims=("network", "network_b"), coords=coords, name="dynamics_distance")
+
+
+# ---------------------------------------------------------------------------
+# figures
+# ---------------------------------------------------------------------------
+def _baseline_lines(ax, baselines: dict, *, horizontal: bool = True) -> None:
+    c, lo, hi, ca = baselines["ceiling"], baselines["ceiling_ci_low"], baselines["ceiling_ci_high"], \
+        baselines["condition_average"]
+    if horizontal:
+        ax.axhspan(lo, hi, color="0.85", zorder=0)
+        ax.axhline(c, color="0.3", lw=1.5, label=f"split-half ceiling {c:.3f}")
+        ax.axhline(ca, color="k", ls="--", lw=1.5, label=f"condition average {ca:.3f}")
+    else:
+        ax.axvspan(lo, hi, color="0.85", zorder=0)
+        ax.axvline(c, color="0.3", lw=1.5, label=f"split-half ceiling {c:.3f}")
+        ax.axvline(ca, color="k", ls="--", lw=1.5, label=f"condition average {ca:.3f}")
+
+
+def _figures(folder: Path, training, matched, eff, D, baselines, cfg) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    files = []
+    rules = _ordered_rules(training["rule"].unique())
+    gains = sorted(training["g0"].unique())
+    gain_styles = dict(zip(gains, ["-", "--", ":", "-."] * 4))
+    ymax = max(training["distance"].max(), baselines["condition_average"]) + 0.03
+    ymin = min(training["distance"].min(), baselines["ceiling_ci_low"]) - 0.03
+
+    # 1. distance vs accuracy per rule
+    fig, axes = plt.subplots(1, len(rules), figsize=(4.2 * len(rules), 3.8), sharey=True, squeeze=False)
+    for ax, rule in zip(axes[0], rules):
+        _baseline_lines(ax, baselines)
+        for (name, g0), g in training[training["rule"] == rule].groupby(["run", "g0"], sort=False):
+            g = g[g["accuracy"] >= 0].sort_values("step")
+            ax.plot(g["accuracy"], g["distance"], gain_styles[g0], color=_RULE_COLORS.get(rule, "C2"),
+                    alpha=0.6, lw=1.2)
+        m = matched[(matched["rule"] == rule) & matched["reached"]]
+        ax.scatter(m["accuracy"], m["distance"], s=18, color="k", zorder=3)
+        for lv in cfg.levels:
+            ax.axvline(lv, color="0.6", lw=0.6, ls=":")
+        ax.set_title(rule)
+        ax.set_xlabel("task accuracy (1 − normalized error)")
+        ax.set_xlim(0, 1.0)
+        ax.set_ylim(ymin, ymax)
+    axes[0, 0].set_ylabel("Procrustes distance to M1 (angular / (π/2))")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    from matplotlib.lines import Line2D
+
+    handles += [Line2D([], [], color="0.4", ls=gain_styles[g]) for g in gains]
+    labels += [f"g0 = {g:g}" for g in gains]
+    handles.append(Line2D([], [], marker="o", color="k", ls="none", ms=4))
+    labels.append("matched checkpoints")
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.suptitle("Distance to M1 along training (lines = runs)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(folder / "distance_vs_accuracy.png", dpi=120)
+    plt.close(fig)
+    files.append("distance_vs_accuracy.png")
+
+    # 2. rule vs init: matched distances + eta^2
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.4, 1]})
+    _baseline_lines(ax1, baselines)
+    ok = matched[matched["reached"]]
+    levels = list(cfg.levels)
+    nr, ng = len(rules), len(gains)
+    width = 0.8 / (nr * ng)
+    markers = dict(zip(gains, ["o", "s", "^", "D"] * 4))
+    for li, lv in enumerate(levels):
+        for ri, rule in enumerate(rules):
+            for gi, g0 in enumerate(gains):
+                x0 = li + (ri * ng + gi - (nr * ng - 1) / 2) * width
+                d = ok[(ok["level"] == lv) & (ok["rule"] == rule) & (ok["g0"] == g0)]["distance"]
+                if d.size:
+                    ax1.scatter(np.full(d.size, x0), d, color=_RULE_COLORS.get(rule, "C2"), marker=markers[g0],
+                                s=16, alpha=0.8)
+                    ax1.plot([x0 - width / 2, x0 + width / 2], [d.mean()] * 2, color="k", lw=1.2)
+    ax1.set_xticks(range(len(levels)), [f"accuracy {lv:g}" for lv in levels])
+    ax1.set_ylabel("Procrustes distance to M1")
+    ax1.set_title("At matched accuracy (dots = seeds, bars = means)")
+    hs, ls_ = ax1.get_legend_handles_labels()
+    hs += [Line2D([], [], color=_RULE_COLORS.get(r, "C2"), marker="o", ls="none") for r in rules]
+    ls_ += rules
+    hs += [Line2D([], [], color="0.4", marker=markers[g], ls="none") for g in gains]
+    ls_ += [f"g0 = {g:g}" for g in gains]
+    ax1.legend(hs, ls_, fontsize=7, loc="best", ncol=2)
+    sources = [("rule", "learning rule"), ("g0", "initial gain g0"), ("seed", "seed"), ("residual", "residual")]
+    bw = 0.8 / len(sources)
+    for si, (src, lab) in enumerate(sources):
+        col = f"eta_sq_{src}"
+        vals = [float(eff.loc[eff["level"] == lv, col].iloc[0]) if col in eff and (eff["level"] == lv).any()
+                else np.nan for lv in levels]
+        ax2.bar(np.arange(len(levels)) + (si - (len(sources) - 1) / 2) * bw, vals, bw, label=lab)
+    ax2.set_xticks(range(len(levels)), [f"{lv:g}" for lv in levels])
+    ax2.set_xlabel("accuracy level")
+    ax2.set_ylabel("η² (share of variance in distance)")
+    ax2.set_ylim(0, 1)
+    ax2.set_title("Rule vs init: variance decomposition")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "rule_vs_init.png", dpi=120)
+    plt.close(fig)
+    files.append("rule_vs_init.png")
+
+    # 3. model-model distance matrix
+    if D is not None:
+        order = sorted(range(D.sizes["network"]),
+                       key=lambda i: (rules.index(str(D["rule"].values[i])), float(D["g0"].values[i]),
+                                      str(D["network"].values[i])))
+        M = D.values[np.ix_(order, order)]
+        names = [str(D["network"].values[i]) for i in order]
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.8), gridspec_kw={"width_ratios": [1.3, 1]})
+        im = ax1.imshow(M, cmap="viridis", vmin=0, vmax=max(float(M.max()), baselines["condition_average"]))
+        step = max(1, len(names) // 30)
+        ax1.set_xticks(range(0, len(names), step), names[::step], rotation=90, fontsize=6)
+        ax1.set_yticks(range(0, len(names), step), names[::step], fontsize=6)
+        cb = fig.colorbar(im, ax=ax1, fraction=0.046)
+        cb.ax.axhline(baselines["ceiling"], color="w", lw=2)
+        cb.ax.axhline(baselines["condition_average"], color="r", lw=2, ls="--")
+        cb.set_label("model-model Procrustes distance\n(white: data ceiling, red dashed: condition average)",
+                     fontsize=7)
+        ax1.set_title(f"Model-model distances at accuracy {D.attrs.get('level', float('nan')):g}", fontsize=10)
+        v = D.values
+        rl, gl = np.asarray(D["rule"].values), np.asarray(D["g0"].values)
+        iu = np.triu_indices(len(rl), 1)
+        same_rule = (rl[:, None] == rl[None, :])[iu]
+        same_g = (gl[:, None] == gl[None, :])[iu]
+        groups = {"same rule, same g0": same_rule & same_g, "other rule, same g0": ~same_rule & same_g,
+                  "same rule, other g0": same_rule & ~same_g, "other rule, other g0": ~same_rule & ~same_g}
+        data = [v[iu][mask] for mask in groups.values()]
+        keep = [i for i, d in enumerate(data) if d.size]
+        ax2.boxplot([data[i] for i in keep], vert=False)
+        ax2.set_yticks(range(1, len(keep) + 1), [list(groups)[i] for i in keep], fontsize=8)
+        _baseline_lines(ax2, baselines, horizontal=False)
+        ax2.set_xlabel("Procrustes distance (angular / (π/2))")
+        ax2.legend(fontsize=7, loc="lower right")
+        ax2.set_title("Pairs grouped by rule and gain", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(folder / "model_distances.png", dpi=120)
+        plt.close(fig)
+        files.append("model_distances.png")
+    return files
+
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+def _fmt(x, nd=3) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{nd}f}"
+
+
+def _report(cfg, baselines, tr, matched, rv, eff, dyn, D, dyn_D, timings, files) -> str:
+    ok = matched[matched["reached"]]
+    n_runs = matched["run"].nunique()
+    lines = [f"# neurosim reproduce — e-prop vs BPTT similarity to M1 ({cfg.label} configuration)", ""]
+    lines += [
+        f"{n_runs} RNNs (N={cfg.n_rec}, rules {', '.join(cfg.rules)}; gains g0 = "
+        f"{', '.join(f'{g:g}' for g in cfg.g0s)}; seeds {', '.join(map(str, cfg.seeds))}) trained for "
+        f"{cfg.steps} Adam updates (lr {cfg.lr:g}, batch {cfg.batch_size}) on centre-out reaching with the "
+        f"recorded Hatsopoulos 2007 kinematics. Distance = rotation-only Procrustes, angular, divided by π/2, "
+        f"window {cfg.window[0]:g}…{cfg.window[1]:g} ms around movement onset, model vs 141 M1 units.",
+        "",
+        "## Baselines",
+        f"- split-half ceiling (data vs itself, {cfg.n_splits} random halves): **{_fmt(baselines['ceiling'])}** "
+        f"(95% of draws in {_fmt(baselines['ceiling_ci_low'])}–{_fmt(baselines['ceiling_ci_high'])}, "
+        f"SD {_fmt(baselines['ceiling_sd'])})",
+        f"- condition-average baseline: **{_fmt(baselines['condition_average'])}**",
+        "- `distance_normalized` = (d − ceiling) / (1 − ceiling): 0 = as close as the data is to itself.",
+        "",
+        "## 1. Distance falls as accuracy rises",
+        f"- untrained networks (step 0): mean distance {_fmt(tr['distance_init_mean'])}; after training: "
+        f"{_fmt(tr['distance_final_mean'])} (mean final accuracy {_fmt(tr['accuracy_final_mean'])}).",
+        f"- Spearman ρ(accuracy, distance) over checkpoints with accuracy ≥ 0, per run: median "
+        f"**{_fmt(tr['rho_median'], 2)}**; negative in {100 * tr['fraction_negative']:.0f}% of runs.",
+    ]
+    lv_means = ok.groupby("level")["distance"].agg(["mean", "std", "count"])
+    for lv, r in lv_means.iterrows():
+        lines.append(f"- at accuracy {lv:g}: mean distance {_fmt(r['mean'])} ± {_fmt(r['std'])} (SD, {int(r['count'])} runs)")
+    unreached = matched[~matched["reached"]]
+    if len(unreached):
+        lines.append(f"- not reached: " + ", ".join(f"{r.run} @ {r.level:g}" for r in unreached.itertuples()))
+    else:
+        lines.append("- every run reached every level.")
+    ref = "bptt"
+    lines += ["", "## 2. At matched accuracy: rule difference vs seed-to-seed spread", "",
+              "| level | rule | runs | mean distance | SD over runs | diff vs BPTT (paired by g0, seed) | SD of diff | pooled seed SD |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in rv.itertuples(index=False):
+        d = getattr(r, f"diff_vs_{ref}_mean")
+        s = getattr(r, f"diff_vs_{ref}_sd")
+        lines.append(f"| {r.level:g} | {r.rule} | {r.n} | {_fmt(r.distance_mean)} | {_fmt(r.distance_sd)} | "
+                     f"{_fmt(d)} | {_fmt(s)} | {_fmt(r.seed_sd_pooled)} |")
+    lines.append("")
+    for lv, g in rv.groupby("level"):
+        e = g[g["rule"] == "eprop"]
+        if len(e) and np.isfinite(e[f"diff_vs_{ref}_mean"].iloc[0]):
+            diff, sd = float(e[f"diff_vs_{ref}_mean"].iloc[0]), float(e["seed_sd_pooled"].iloc[0])
+            ratio = abs(diff) / sd if sd > 0 else np.inf
+            verdict = "smaller than" if ratio < 1 else "larger than"
+            lines.append(f"- accuracy {lv:g}: e-prop − BPTT = {diff:+.3f}, {verdict} the seed-to-seed SD "
+                         f"{sd:.3f} (|diff| / SD = {ratio:.2f}).")
+    lines += ["", "## 3. Rule vs initialization, side by side", "",
+              "η² = share of the variance in matched distance explained by each factor "
+              "(Type II sums of squares, main-effects linear model; see docs/experiments.md). "
+              "Range = max − min of the factor's level means.", "",
+              "| level | runs | η² rule | η² g0 (init) | η² seed | η² residual | range rule | range g0 | p rule | p g0 |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in eff.itertuples(index=False):
+        g = lambda k: getattr(r, k, np.nan)  # noqa: E731
+        lines.append(f"| {r.level:g} | {r.n} | {_fmt(g('eta_sq_rule'))} | {_fmt(g('eta_sq_g0'))} | "
+                     f"{_fmt(g('eta_sq_seed'))} | {_fmt(g('eta_sq_residual'))} | {_fmt(g('range_rule'))} | "
+                     f"{_fmt(g('range_g0'))} | {_fmt(g('p_rule'), 3)} | {_fmt(g('p_g0'), 3)} |")
+    if len(eff):
+        lines.append("")
+        for r in eff.itertuples(index=False):
+            er, eg = getattr(r, "eta_sq_rule", np.nan), getattr(r, "eta_sq_g0", np.nan)
+            if np.isfinite(er) and np.isfinite(eg):
+                bigger = "initial gain" if eg > er else "learning rule"
+                lines.append(f"- accuracy {r.level:g}: the {bigger} explains more variance "
+                             f"(η² g0 = {eg:.2f} vs η² rule = {er:.2f}).")
+    if D is not None:
+        gr, gg = _group_means(D, "rule"), _group_means(D, "g0")
+        lines += ["", f"## 4. Model-model distances at accuracy {D.attrs['level']:g}",
+                  f"- same rule {_fmt(gr['within'])} vs different rules {_fmt(gr['between'])}; "
+                  f"same g0 {_fmt(gg['within'])} vs different g0 {_fmt(gg['between'])} "
+                  f"(mean Procrustes distance over pairs; data ceiling {_fmt(baselines['ceiling'])})."]
+    if len(dyn):
+        lines += ["", "## 5. Dynamics at matched accuracy",
+                  f"(participation ratio of the activity in the window; spectral radius of W_rec; a linear "
+                  f"system z_(t+1) = A z_t + b fitted in the top {cfg.dynamics_components} PCs)", "",
+                  "| level | rule | g0 | participation ratio | spectral radius W_rec | LDS R² | max abs eig(A) |",
+                  "|---|---|---|---|---|---|---|"]
+        agg = dyn.groupby(["level", "rule", "g0"])[["participation_ratio", "spectral_radius_W_rec", "lds_r2",
+                                                    "lds_max_abs_eig"]].mean()
+        for (lv, rule, g0), r in agg.iterrows():
+            lines.append(f"| {lv:g} | {rule} | {g0:g} | {r['participation_ratio']:.2f} | "
+                         f"{r['spectral_radius_W_rec']:.2f} | {r['lds_r2']:.3f} | {r['lds_max_abs_eig']:.3f} |")
+        if dyn_D is not None:
+            dr, dg = _group_means(dyn_D, "rule"), _group_means(dyn_D, "g0")
+            lines += ["", f"- linear-dynamics spectral distance at accuracy {dyn_D.attrs['level']:g}: same rule "
+                      f"{_fmt(dr['within'])} vs different rules {_fmt(dr['between'])}; same g0 {_fmt(dg['within'])} "
+                      f"vs different g0 {_fmt(dg['between'])}."]
+    lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]
+    lines += ["", "## Run time", ""] + [f"- {k}: {v:.1f} s" for k, v in timings.items()]
+    lines += ["", "Numbers are what this run measured; re-run with `neurosim reproduce` (default) or "
+              "`neurosim reproduce --full` (paper scale)."]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# the pipeline
+# ---------------------------------------------------------------------------
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, index=False)
+
+
+def _table_to_netcdf(df: pd.DataFrame, path: Path, attrs: dict) -> None:
+    from neurosim.io import save
+
+    flat = df.copy()
+    for col in flat.columns:
+        if str(flat[col].dtype) in ("Int64", "boolean"):
+            flat[col] = flat[col].astype("float64")
+        elif flat[col].dtype == bool:
+            flat[col] = flat[col].astype(np.int8)
+        elif flat[col].dtype == object:
+            flat[col] = flat[col].astype(str)
+    ds = xr.Dataset.from_dataframe(flat.reset_index(drop=True).rename_axis("row"))
+    ds.attrs.update(attrs)
+    save(ds, path)
+
+
+def reproduce(
+    out: str | os.PathLike = "results",
+    data: str | os.PathLike | None = None,
+    config: ReproduceConfig | None = None,
+    *,
+    client: Any = None,
+    workers: int = 1,
+    progress: bool = True,
+    blas_threads: int | None = 1,
+) -> dict:
+    """Run the e-prop vs BPTT comparison and write the results folder.
+
+    Parameters
+    ----------
+    out : folder
+        Results folder (created). Previous complete results in it are replaced
+        only when the new run has finished (staging folder + ``os.replace``).
+        Trained runs are cached in ``out/runs`` and reused by a re-run.
+    data : folder, optional
+        Folder holding ``hatsopoulos2007_m1_center_out/`` (default: ``$NEUROSIM_DATA``,
+        then the user cache; see ``neurosim datasets fetch``).
+    config : ReproduceConfig, optional
+        Default :meth:`ReproduceConfig.default` (≤ 5 min on 2 cores);
+        :meth:`ReproduceConfig.full` is paper scale.
+    client : dask.distributed.Client, optional
+        Train the runs on this cluster.
+    workers : int
+        Without a client: ``> 1`` starts a local dask cluster of that many
+        single-threaded worker processes for training (needs ``dask[distributed]``).
+    progress : bool
+        Progress bars.
+    blas_threads : int or None
+        BLAS threads for the analyses (default 1; None = leave BLAS alone).
+
+    Returns
+    -------
+    dict
+        ``folder`` (Path), ``files`` (names written), ``results`` (the matched table),
+        ``training``, ``effects``, ``rule_vs_seed``, ``dynamics``, ``baselines``,
+        ``trend``, ``timings``.
+    """
+    from neurosim.datasets import load
+    from neurosim.experiments.sweep import grid, sweep
+    from neurosim.rnn.tasks import CenterOutReach
+
+    cfg = config or ReproduceConfig.default()
+    folder = Path(out)
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+
+    ds = load("hatsopoulos2007", path=data)  # FileNotFoundError says how to fetch the data
+    rates = ds["rates"]
+    task = CenterOutReach.from_dataset(ds)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    # 1. train ------------------------------------------------------------------
+    t0 = time.perf_counter()
+    specs = grid(cfg.rules, cfg.seeds, cfg.g0s, n_rec=cfg.n_rec, steps=cfg.steps, lr=cfg.lr,
+                 batch_size=cfg.batch_size, checkpoints=cfg.checkpoint_steps())
+    own_cluster = None
+    if client is None and workers > 1:
+        from dask.distributed import Client, LocalCluster
+
+        own_cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None)
+        client = Client(own_cluster)
+    try:
+        runs = sweep(specs, task, out=folder / "runs", client=client, progress=progress)
+    finally:
+        if own_cluster is not None:
+            client.close()
+            own_cluster.close()
+    timings["training"] = time.perf_counter() - t0
+
+    # the analyses below multiply small matrices: one BLAS thread is fastest (and
+    # avoids busy-waiting BLAS threads fighting over a loaded machine)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=blas_threads):
+        return _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress)
+
+
+def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress) -> dict:
+    from neurosim.baselines import condition_average, split_half_ceiling
+    from neurosim.compare import compare
+    from neurosim.matching import accuracy_matched, model_distances
+
+    # 2. baselines + distance along training --------------------------------------
+    t0 = time.perf_counter()
+    window = tuple(float(w) for w in cfg.window)
+    ceiling = split_half_ceiling(rates, n_splits=cfg.n_splits, seed=0, window=window, normalize=True)
+    cond = compare(condition_average(rates), rates, metric="procrustes", normalize=True, window=window)
+    baselines = {"ceiling": float(ceiling), "ceiling_ci_low": float(ceiling.ci[0]),
+                 "ceiling_ci_high": float(ceiling.ci[1]), "ceiling_sd": float(np.std(ceiling.values)),
+                 "condition_average": float(cond)}
+    training = training_curves(runs, rates, window, float(ceiling), progress=progress)
+    timings["distances along training"] = time.perf_counter() - t0
+
+    # 3. matched accuracy, effects, model-model distances, dynamics --------------------
+    t0 = time.perf_counter()
+    matched = accuracy_matched(runs, rates, metric="procrustes", levels=cfg.levels, window=window,
+                               ceiling=ceiling, normalize=True)
+    front = ["run", "rule", "seed", "g0", "n_rec", "activation", "level", "reached", "step", "accuracy",
+             "distance", "distance_normalized", "ceiling", "ci_low", "ci_high"]
+    matched = matched[[c for c in front if c in matched.columns]]
+    matched["condition_average"] = baselines["condition_average"]
+    tr = trend(training)
+    rv = rule_vs_seed(matched)
+    eff = effects(matched)
+    counts = matched[matched["reached"]].groupby("level")["run"].nunique()
+    full_levels = [lv for lv in cfg.levels if counts.get(lv, 0) == len(runs)]
+    some_levels = [lv for lv in cfg.levels if counts.get(lv, 0) >= 2]
+    level_D = (full_levels or some_levels or [None])[-1]
+    D = None
+    if level_D is not None:
+        D = model_distances(runs, level_D, metric="procrustes", window=window, normalize=True)
+    dyn, fits = dynamics_table(runs, matched, window, cfg.dynamics_components)
+    dyn_D = None
+    if level_D is not None and len(dyn):
+        dyn_D = dynamics_distances(fits, level_D, matched)
+        dyn_D.attrs["level"] = float(level_D)
+    timings["matching, effects, dynamics"] = time.perf_counter() - t0
+
+    # 4. write everything into a staging folder, then move into place -----------------
+    t0 = time.perf_counter()
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
+    try:
+        files = ["results.csv", "results.nc", "training.csv", "effects.csv", "rule_vs_seed.csv",
+                 "dynamics.csv", "baselines.json", "config.json"]
+        _write_csv(matched, staging / "results.csv")
+        _table_to_netcdf(matched, staging / "results.nc",
+                         {"description": "distance to Hatsopoulos 2007 M1 at matched accuracy",
+                          "config": json.dumps(cfg.to_dict()), **{f"baseline_{k}": v for k, v in baselines.items()}})
+        _write_csv(training, staging / "training.csv")
+        _write_csv(eff, staging / "effects.csv")
+        _write_csv(rv, staging / "rule_vs_seed.csv")
+        _write_csv(dyn, staging / "dynamics.csv")
+        (staging / "baselines.json").write_text(json.dumps(baselines, indent=2))
+        (staging / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        if D is not None:
+            from neurosim.io import save
+
+            D2 = D.copy()
+            D2.attrs["unreached"] = D2.attrs.get("unreached", "")
+            save(D2, staging / "model_distances.nc")
+            files.append("model_distances.nc")
+        if dyn_D is not None:
+            from neurosim.io import save
+
+            save(dyn_D, staging / "dynamics_distances.nc")
+            files.append("dynamics_distances.nc")
+        files += _figures(staging, training, matched, eff, D, baselines, cfg)
+        timings["writing + figures"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - t_all
+        report = _report(cfg, baselines, tr, matched, rv, eff, dyn, D, dyn_D, timings, files + ["report.md"])
+        (staging / "report.md").write_text(report)
+        files.append("report.md")
+        # every file is complete in staging; move them in (report last)
+        for name in files:
+            os.replace(staging / name, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {"folder": folder, "files": files, "results": matched, "training": training, "effects": eff,
+            "rule_vs_seed": rv, "dynamics": dyn, "baselines": baselines, "trend": tr, "timings": timings,
+            "model_distances": D, "dynamics_distances": dyn_D}

@@ -1,0 +1,198 @@
+"""Training sweeps: many (rule, seed, gain, architecture) runs, locally or on dask.
+
+A sweep is a list of :class:`RunSpec`. Each spec builds a fresh
+``neurosim.rnn.LeakyRNN`` and trains it with :func:`neurosim.rnn.train` — the
+one training loop; nothing here re-implements it. With ``out=`` every finished
+run is saved (atomically, by ``Run.save``) to ``out/<spec.name>.nc`` and a later
+sweep into the same folder loads it instead of training again, so an interrupted
+sweep resumes where it stopped.
+
+With ``client=`` (a :class:`dask.distributed.Client`) each run is one task; BLAS
+is limited to one thread per run (``train(..., blas_threads=1)``), so a cluster of
+``n`` single-threaded workers keeps ``n`` cores busy without oversubscription.
+Without a client the runs execute one after another in this process.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RunSpec", "grid", "sweep", "train_spec"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines one training run.
+
+    The model's initialization seed, the training seed (batches, noise) and, for
+    ``"eprop-random"``, the feedback matrix's seed are all ``seed``.
+
+    Examples
+    --------
+    >>> RunSpec("eprop", seed=2, g0=0.5, n_rec=50).name
+    'eprop_g0.5_n50_retanh_s2'
+    """
+
+    rule: str
+    seed: int = 0
+    g0: float = 1.0
+    n_rec: int = 200
+    activation: str = "retanh"
+    dale: bool = False
+    steps: int = 1000
+    lr: float = 3e-4
+    batch_size: int = 32
+    checkpoints: tuple[int, ...] | None = None
+    activity_l2: float = 0.0
+    rule_options: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        dale = "_dale" if self.dale else ""
+        return f"{self.rule}_g{self.g0:g}_n{self.n_rec}_{self.activation}{dale}_s{self.seed}"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["checkpoints"] = None if self.checkpoints is None else list(self.checkpoints)
+        return d
+
+
+def grid(
+    rules: Sequence[str],
+    seeds: Iterable[int],
+    g0s: Sequence[float] = (1.0,),
+    *,
+    n_recs: Sequence[int] | None = None,
+    activations: Sequence[str] | None = None,
+    **common: Any,
+) -> list[RunSpec]:
+    """The full factorial design ``rules × g0s × n_recs × activations × seeds``.
+
+    Examples
+    --------
+    >>> specs = grid(["bptt", "eprop"], seeds=range(2), g0s=(0.5, 1.5), n_rec=20, steps=10)
+    >>> len(specs), specs[0].name, specs[-1].name
+    (8, 'bptt_g0.5_n20_retanh_s0', 'eprop_g1.5_n20_retanh_s1')
+    """
+    if not rules:
+        raise ValueError("rules is empty: name at least one learning rule, e.g. ['bptt', 'eprop']")
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    n_list = list(n_recs) if n_recs is not None else [common.pop("n_rec", 200)]
+    a_list = list(activations) if activations is not None else [common.pop("activation", "retanh")]
+    specs = [
+        RunSpec(rule=r, seed=int(s), g0=float(g), n_rec=int(n), activation=a, **common)
+        for r, g, n, a, s in itertools.product(rules, g0s, n_list, a_list, seeds)
+    ]
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ValueError("the grid has duplicate runs (repeated rules, seeds or gains?)")
+    return specs
+
+
+def _matches(run: Any, spec: RunSpec) -> bool:
+    cfg = run.config
+    want = {"rule": spec.rule, "seed": spec.seed, "g0": spec.g0, "n_rec": spec.n_rec,
+            "activation": spec.activation, "steps": spec.steps, "lr": spec.lr, "batch_size": spec.batch_size}
+    return all(cfg.get(k) == v for k, v in want.items()) and bool(getattr(run, "complete", True))
+
+
+def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, progress: bool = False) -> Any:
+    """Train (or load, when ``path`` holds the same finished run) one spec; returns a ``Run``."""
+    from neurosim.rnn import LeakyRNN, load_run, train
+
+    if path is not None:
+        path = Path(path)
+        if path.exists():
+            try:
+                run = load_run(path)
+            except Exception:  # unreadable leftovers are retrained, never trusted
+                run = None
+            if run is not None and _matches(run, spec):
+                return run
+    model = LeakyRNN(task.n_in, spec.n_rec, task.n_out, g0=spec.g0, seed=spec.seed,
+                     activation=spec.activation, dale=spec.dale, activity_l2=spec.activity_l2)
+    options = dict(spec.rule_options)
+    if spec.rule == "eprop-random":
+        options.setdefault("feedback_seed", spec.seed)
+    run = train(model, task, rule=spec.rule, steps=spec.steps, lr=spec.lr, batch_size=spec.batch_size,
+                seed=spec.seed, checkpoints=None if spec.checkpoints is None else list(spec.checkpoints),
+                rule_options=options or None, progress=progress, resume=False, blas_threads=1)
+    if path is not None:
+        run.save(path)
+    return run
+
+
+def sweep(
+    specs: Sequence[RunSpec],
+    task: Any,
+    *,
+    out: str | Path | None = None,
+    client: Any = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train every spec on ``task``; returns ``{spec.name: Run}`` in the order of ``specs``.
+
+    Parameters
+    ----------
+    specs : sequence of RunSpec
+        E.g. from :func:`grid`.
+    task : neurosim.rnn.tasks.Task
+    out : folder, optional
+        Save each run to ``out/<name>.nc``; finished runs already there with the same
+        settings are loaded instead of retrained (resume after a crash).
+    client : dask.distributed.Client, optional
+        Train one run per task on the cluster. Default: sequentially, here.
+    progress : bool
+        tqdm progress bar over runs.
+
+    Returns
+    -------
+    dict
+        name -> :class:`neurosim.rnn.Run`.
+
+    Examples
+    --------
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> runs = sweep(grid(["bptt", "eprop"], seeds=[0], n_rec=8, steps=3, batch_size=4),
+    ...              PerceptualDecision(), progress=False)
+    >>> list(runs), runs["eprop_g1_n8_retanh_s0"].checkpoints["step"].tolist()
+    (['bptt_g1_n8_retanh_s0', 'eprop_g1_n8_retanh_s0'], [0, 1, 2, 3])
+    """
+    from tqdm.auto import tqdm
+
+    specs = list(specs)
+    if not specs:
+        raise ValueError("specs is empty: nothing to train (build a list with neurosim.experiments.sweep.grid)")
+    bad = [s for s in specs if not isinstance(s, RunSpec)]
+    if bad:
+        raise TypeError(f"specs must be RunSpec objects; got {type(bad[0]).__name__}")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ValueError("specs contain duplicate runs (same rule, gain, size, activation and seed)")
+    folder = None if out is None else Path(out)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    paths = {s.name: (None if folder is None else folder / f"{s.name}.nc") for s in specs}
+    runs: dict[str, Any] = {}
+    bar = tqdm(total=len(specs), disable=not progress, desc="training", unit="run")
+    try:
+        if client is None:
+            for s in specs:
+                runs[s.name] = train_spec(s, task, paths[s.name])
+                bar.update()
+        else:
+            from dask.distributed import as_completed
+
+            futures = {client.submit(train_spec, s, task, paths[s.name], pure=False): s.name for s in specs}
+            for fut in as_completed(list(futures)):
+                runs[futures[fut]] = fut.result()
+                bar.update()
+    finally:
+        bar.close()
+    return {n: runs[n] for n in names}
