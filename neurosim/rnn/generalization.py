@@ -337,7 +337,7 @@ def compare_rules(
     lr: float = 3e-3,
     batch_size: int = 32,
     target_accuracy: float = 0.9,
-    tbptt_window: int = 5,
+    tbptt_window: int = 20,
     checkpoints: int = 40,
     heldout=("timing", "conditions"),
     input_noise: float = 0.5,
@@ -469,10 +469,12 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
     -------
     dict
         ``"per_rule"`` (DataFrame: mean and SD per rule of ``lambda_max`` and every gap column),
-        ``"versus"`` (rule -> dict with mean differences from the reference, and two-sided
-        Mann-Whitney U p-values over seeds), ``"correlation"`` (Pearson and Spearman r and p
-        between ``lambda_max`` and ``gap`` over all runs), ``"gap"`` (the column used), and
-        ``"text"`` (a printable summary).
+        ``"versus"`` (rule -> dict with mean and median differences from the reference, and
+        two-sided Mann-Whitney U p-values over seeds), ``"correlation"`` (Spearman rank
+        correlation, and Pearson correlation of ``log10(lambda_max)`` -- curvature is
+        heavy-tailed over seeds -- with ``gap``, over all runs; Pearson on ``lambda_max`` itself
+        if some eigenvalue is <= 0), ``"gap"`` (the column used), and ``"text"`` (a printable
+        summary).
 
     Examples
     --------
@@ -481,8 +483,8 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
     ...                   "lambda_max": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "reached": [True] * 6,
     ...                   "gap_loss_timing": [0.1, 0.2, 0.3, 0.3, 0.5, 0.4]})
     >>> s = summarize_rules(t)
-    >>> s["versus"]["eprop"]["lambda_max_diff"], round(s["correlation"]["pearson_r"], 3)
-    (3.0, 0.907)
+    >>> s["versus"]["eprop"]["lambda_max_diff"], round(s["correlation"]["spearman_r"], 3)
+    (3.0, 0.928)
     """
     from scipy import stats
 
@@ -500,7 +502,7 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
         raise ValueError(f"reference rule {reference!r} not in table; rules: {sorted(set(table['rule']))}")
     cols = ["lambda_max"] + (["lambda_max_final"] if "lambda_max_final" in table else []) + gap_cols
     order = list(dict.fromkeys(table["rule"]))
-    per_rule = table.groupby("rule", sort=False)[cols].agg(["mean", "std"]).loc[order]
+    per_rule = table.groupby("rule", sort=False)[cols].agg(["mean", "std", "median"]).loc[order]
     ref = table[table["rule"] == reference]
     versus = {}
     for rule in order:
@@ -510,20 +512,23 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
         entry = {}
         for c in ("lambda_max", gap):
             entry[f"{c}_diff"] = float(sub[c].mean() - ref[c].mean())
+            entry[f"{c}_median_diff"] = float(sub[c].median() - ref[c].median())
             if len(sub) > 1 and len(ref) > 1:
                 entry[f"{c}_p"] = float(stats.mannwhitneyu(sub[c], ref[c], alternative="two-sided").pvalue)
             else:
                 entry[f"{c}_p"] = float("nan")
         versus[rule] = entry
     x, y = table["lambda_max"].to_numpy(float), table[gap].to_numpy(float)
-    if len(x) >= 3 and np.std(x) > 0 and np.std(y) > 0:
-        pr, pp = stats.pearsonr(x, y)
+    log = bool(np.all(x > 0))
+    xp = np.log10(x) if log else x
+    if len(x) >= 3 and np.std(xp) > 0 and np.std(y) > 0:
+        pr, pp = stats.pearsonr(xp, y)
         sr, sp = stats.spearmanr(x, y)
         corr = {"pearson_r": float(pr), "pearson_p": float(pp), "spearman_r": float(sr), "spearman_p": float(sp),
-                "n": int(len(x))}
+                "n": int(len(x)), "pearson_of": "log10(lambda_max)" if log else "lambda_max"}
     else:
         corr = {"pearson_r": float("nan"), "pearson_p": float("nan"), "spearman_r": float("nan"),
-                "spearman_p": float("nan"), "n": int(len(x))}
+                "spearman_p": float("nan"), "n": int(len(x)), "pearson_of": "log10(lambda_max)" if log else "lambda_max"}
     lines = []
     settings = table.attrs.get("settings", {})
     if settings:
@@ -534,18 +539,22 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
         if len(miss):
             lines.append("runs that never reached the target (compared at their last step): "
                          + ", ".join(f"{r}/seed{s}" for r, s in zip(miss["rule"], miss["seed"])))
-    lines.append(f"{'rule':14s} " + " ".join(f"{c:>22s}" for c in cols))
+    lines.append("mean ± SD over seeds [median]")
+    lines.append(f"{'rule':14s} " + " ".join(f"{c:>30s}" for c in cols))
     for rule in order:
-        cells = [f"{per_rule.loc[rule, (c, 'mean')]:10.4g} ± {per_rule.loc[rule, (c, 'std')]:<9.3g}" for c in cols]
-        lines.append(f"{rule:14s} " + " ".join(f"{s:>22s}" for s in cells))
+        cells = [f"{per_rule.loc[rule, (c, 'mean')]:.4g} ± {per_rule.loc[rule, (c, 'std')]:.3g} "
+                 f"[{per_rule.loc[rule, (c, 'median')]:.4g}]" for c in cols]
+        lines.append(f"{rule:14s} " + " ".join(f"{s:>30s}" for s in cells))
     for rule, e in versus.items():
-        higher_l = "higher" if e["lambda_max_diff"] > 0 else "lower"
-        larger_g = "larger" if e[f"{gap}_diff"] > 0 else "smaller"
-        lines.append(f"{rule} vs {reference}: {higher_l} curvature (Δλ_max = {e['lambda_max_diff']:+.4g}, "
-                     f"Mann-Whitney p = {e['lambda_max_p']:.3g}); {larger_g} {gap} "
-                     f"(Δ = {e[f'{gap}_diff']:+.4g}, p = {e[f'{gap}_p']:.3g})")
-    lines.append(f"correlation of λ_max with {gap} over {corr['n']} runs: Pearson r = {corr['pearson_r']:.3f} "
-                 f"(p = {corr['pearson_p']:.3g}), Spearman ρ = {corr['spearman_r']:.3f} (p = {corr['spearman_p']:.3g})")
+        higher_l = "higher" if e["lambda_max_median_diff"] > 0 else "lower"
+        larger_g = "larger" if e[f"{gap}_median_diff"] > 0 else "smaller"
+        lines.append(f"{rule} vs {reference}: {higher_l} median curvature (Δmedian λ_max = "
+                     f"{e['lambda_max_median_diff']:+.4g}, Δmean = {e['lambda_max_diff']:+.4g}, Mann-Whitney "
+                     f"p = {e['lambda_max_p']:.3g}); {larger_g} median {gap} (Δmedian = "
+                     f"{e[f'{gap}_median_diff']:+.4g}, Δmean = {e[f'{gap}_diff']:+.4g}, p = {e[f'{gap}_p']:.3g})")
+    lines.append(f"correlation of λ_max with {gap} over {corr['n']} runs: Spearman ρ = {corr['spearman_r']:.3f} "
+                 f"(p = {corr['spearman_p']:.3g}); Pearson r of {corr['pearson_of']} = {corr['pearson_r']:.3f} "
+                 f"(p = {corr['pearson_p']:.3g})")
     return {"per_rule": per_rule, "versus": versus, "correlation": corr, "gap": gap, "text": "\n".join(lines)}
 
 

@@ -171,7 +171,10 @@ def test_summarize_rules_against_scipy():
     assert e["lambda_max_p"] == pytest.approx(stats.mannwhitneyu(ep.lambda_max, ref.lambda_max).pvalue)
     assert s["correlation"]["spearman_r"] == pytest.approx(stats.spearmanr(t.lambda_max, t.gap_loss_timing)[0])
     assert s["per_rule"].loc["eprop", ("lambda_max", "std")] == pytest.approx(ep.lambda_max.std())
-    assert "eprop/seed3" in s["text"] and "higher curvature" in s["text"]
+    assert e["lambda_max_median_diff"] == pytest.approx(ep.lambda_max.median() - ref.lambda_max.median())
+    assert s["correlation"]["pearson_r"] == pytest.approx(
+        stats.pearsonr(np.log10(t.lambda_max), t.gap_loss_timing)[0])
+    assert "eprop/seed3" in s["text"] and "higher median curvature" in s["text"]
     with pytest.raises(ValueError, match="reference rule"):
         summarize_rules(t, reference="tbptt")
     with pytest.raises(ValueError, match="gap column"):
