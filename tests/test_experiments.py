@@ -83,3 +83,71 @@ def test_decomposition_errors():
         variance_decomposition(t.assign(distance=1.0), factors=["rule"])
     with pytest.raises(ValueError, match="at least 3"):
         variance_decomposition(t.iloc[:2], factors=["rule"])
+
+
+# ---------------------------------------------------------------------------
+# reproduce, end to end on a tiny configuration (real Hatsopoulos data)
+# ---------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.data
+def test_reproduce_end_to_end_tiny(data_root, tmp_path, monkeypatch):
+    from neurosim.baselines import normalized_distance
+    from neurosim.compare import compare
+    from neurosim.datasets import load
+    from neurosim.experiments import reproduce as rep
+    from neurosim.rnn import load_run
+
+    cfg = rep.ReproduceConfig(rules=("bptt", "eprop"), seeds=(0, 1), g0s=(0.5, 1.0), n_rec=10, steps=20,
+                              lr=1e-2, batch_size=8, levels=(0.0, 0.2, 0.999), n_checkpoints=6, n_splits=8,
+                              dynamics_components=3, label="test")
+    out = tmp_path / "res"
+    r = rep.reproduce(out, data=data_root, config=cfg, progress=False)
+    table = pd.read_csv(out / "results.csv")
+    assert set(rep.RESULT_COLUMNS) <= set(table.columns)
+    assert len(table) == 8 * 3  # one row per run and level
+    assert not table.loc[table["level"] == 0.999, "reached"].any()  # never reached: reported, NaN distance
+    assert table.loc[table["level"] == 0.999, "distance"].isna().all()
+    for f in ("results.nc", "training.csv", "effects.csv", "report.md", "distance_vs_accuracy.png",
+              "rule_vs_init.png", "model_distances.png", "model_distances.nc"):
+        assert (out / f).stat().st_size > 0, f
+
+    # the matched step is the first checkpoint reaching the level, and its distance is what
+    # neurosim.compare gives on the saved run, independently of the pipeline
+    training = pd.read_csv(out / "training.csv")
+    row = table[(table["reached"]) & (table["level"] == 0.2)].iloc[0]
+    curve = training[training["run"] == row["run"]].sort_values("step")
+    assert int(row["step"]) == int(curve.loc[curve["accuracy"] >= 0.2, "step"].iloc[0])
+    run = load_run(out / "runs" / f"{row['run']}.nc")
+    rates = load("hatsopoulos2007", path=data_root)["rates"]
+    d = float(compare(run.activity(int(row["step"])), rates, metric="procrustes", normalize=True,
+                      window=cfg.window))
+    assert row["distance"] == pytest.approx(d, rel=1e-9)
+    assert row["distance_normalized"] == pytest.approx(normalized_distance(d, row["ceiling"]), rel=1e-9)
+    report = (out / "report.md").read_text()
+    assert f"{r['baselines']['ceiling']:.3f}" in report and "condition-average baseline" in report
+    assert "e-prop − BPTT" in report
+
+    # a crash while writing the second time leaves the first complete result untouched,
+    # and the cached runs are reused (not retrained)
+    before = (out / "results.csv").read_bytes()
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rep, "_figures", boom)
+    with pytest.raises(KeyboardInterrupt):
+        rep.reproduce(out, data=data_root, config=cfg, progress=False)
+    assert (out / "results.csv").read_bytes() == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".staging")]
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()} == mtimes
+
+
+def test_reproduce_missing_data_says_how_to_get_it(tmp_path, capsys):
+    from neurosim.cli import main
+
+    assert main(["reproduce", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), "--quiet",
+                 "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "neurosim datasets fetch hatsopoulos2007" in err and "NEUROSIM_DATA" in err
+    assert not (tmp_path / "out").exists()  # nothing written before the data are found

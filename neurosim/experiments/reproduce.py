@@ -383,7 +383,11 @@ def _figures(folder: Path, training, matched, eff, D, baselines, cfg) -> list[st
                   "same rule, other g0": same_rule & ~same_g, "other rule, other g0": ~same_rule & ~same_g}
         data = [v[iu][mask] for mask in groups.values()]
         keep = [i for i, d in enumerate(data) if d.size]
-        ax2.boxplot([data[i] for i in keep], vert=False)
+        jitter = np.random.default_rng(0)
+        for k, i in enumerate(keep, start=1):
+            y = k + jitter.uniform(-0.15, 0.15, data[i].size)
+            ax2.scatter(data[i], y, s=8, alpha=0.5, color="C0")
+            ax2.plot([data[i].mean()] * 2, [k - 0.3, k + 0.3], color="k", lw=2)
         ax2.set_yticks(range(1, len(keep) + 1), [list(groups)[i] for i in keep], fontsize=8)
         _baseline_lines(ax2, baselines, horizontal=False)
         ax2.set_xlabel("Procrustes distance (angular / (π/2))")
