@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.metrics._validate import check_choice, check_nonzero, check_pair
-from neurosim.metrics.shape import _rank_tol, _svd
+from neurosim.metrics.shape import _svd, _thin_svd
 
 __all__ = ["canonical_correlations", "cca_similarity"]
 
@@ -20,11 +20,10 @@ _KINDS = ("mean", "mean_squared", "svcca", "pwcca")
 
 
 def _basis(Xc: np.ndarray, name: str):
-    """Orthonormal basis of the column space of ``Xc`` and the kept singular values/vectors."""
+    """Orthonormal basis of the column space of ``Xc`` and its (rank-truncated) singular values."""
     check_nonzero(float(np.linalg.norm(Xc)), name)
-    U, s, Vt = _svd(Xc)
-    r = int(np.sum(s > _rank_tol(s, Xc.shape)))
-    return U[:, :r], s[:r], Vt[:r]
+    U, s, _ = _thin_svd(Xc, need_v=False)
+    return U, s
 
 
 def _check_reg(reg) -> float:
@@ -42,8 +41,8 @@ def _cca(X: np.ndarray, Y: np.ndarray, reg: float, center: bool):
     n = X.shape[0]
     Xc = X - X.mean(axis=0) if center else X
     Yc = Y - Y.mean(axis=0) if center else Y
-    Ux, sx, _ = _basis(Xc, "X")
-    Uy, sy, _ = _basis(Yc, "Y")
+    Ux, sx = _basis(Xc, "X")
+    Uy, sy = _basis(Yc, "Y")
     # ridge on the covariance (1/(n-1)) XcᵀXc + reg·I shrinks each direction by s/sqrt(s² + (n-1)reg)
     gx = sx / np.sqrt(sx**2 + (n - 1) * reg) if reg > 0 else np.ones_like(sx)
     gy = sy / np.sqrt(sy**2 + (n - 1) * reg) if reg > 0 else np.ones_like(sy)
@@ -104,7 +103,7 @@ def canonical_correlations(X, Y, *, n_components=None, reg: float = 0.0, center:
 
 def _svcca_reduce(X: np.ndarray, keep, name: str) -> np.ndarray:
     Xc = X - X.mean(axis=0)
-    U, s, _ = _basis(Xc, name)
+    U, s = _basis(Xc, name)
     if isinstance(keep, (int, np.integer)) and not isinstance(keep, bool):
         if not 1 <= keep <= s.size:
             raise ValueError(f"svcca keep={keep} dimensions but {name} has rank {s.size}")
