@@ -21,7 +21,7 @@ import argparse
 import time
 from pathlib import Path
 
-from neurosim.rnn.generalization import compare_rules, plot_curvature_vs_gap, summarize_rules
+from neurosim.rnn.generalization import compare_rules, curvature_report
 from neurosim.rnn.tasks import make
 
 
@@ -43,21 +43,11 @@ def main(argv=None) -> int:
     table = compare_rules(task, rules=tuple(args.rules.split(",")), seeds=tuple(range(args.seeds)),
                           n_rec=args.n_rec, steps=args.steps, lr=args.lr,
                           target_accuracy=args.target_accuracy, n_jobs=args.jobs)
-    args.out.mkdir(parents=True, exist_ok=True)
-    tmp = args.out / ".runs.csv.tmp"
-    table.to_csv(tmp, index=False)
-    tmp.replace(args.out / "runs.csv")
-    fig = plot_curvature_vs_gap(table, args.out / "curvature_vs_gap.png")
     print(table.round(4).to_string(index=False))
     print()
-    for gap in [c for c in table.columns if c.startswith("gap_")]:
-        s = summarize_rules(table, gap=gap)
-        if gap == "gap_loss_timing" or gap == [c for c in table.columns if c.startswith("gap_")][0]:
-            print(s["text"])
-        else:
-            print("\n".join(line for line in s["text"].splitlines() if " vs " in line or "correlation" in line))
-        print()
-    print(f"figure: {fig}\ntable: {args.out / 'runs.csv'}\nwall time {time.perf_counter() - t0:.0f} s")
+    print(curvature_report(table, args.out))
+    print(f"written to {args.out}/ (runs.csv, summary.txt, curvature_vs_gap.png); "
+          f"wall time {time.perf_counter() - t0:.0f} s")
     return 0
 
 

@@ -181,8 +181,56 @@ def _reproduce_command(args: argparse.Namespace) -> int:
 
 # --- curvature (issue 6) ---------------------------------------------------
 def _add_curvature(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("curvature", help="loss-landscape curvature and generalization by rule")
-    p.set_defaults(func=lambda args: _not_ready("curvature"))
+    p = sub.add_parser(
+        "curvature", help="loss-landscape curvature and generalization by rule",
+        description="Train small RNNs with several learning rules over seeds and compare, at matched "
+                    "accuracy, the top Hessian eigenvalue (true loss, W_rec) and generalization gaps "
+                    "(Liu et al., NeurIPS 2022). Writes runs.csv, summary.txt and curvature_vs_gap.png.")
+    p.add_argument("--task", default="context-dependent-integration",
+                   help="context-dependent-integration | perceptual-decision | delayed-match-to-sample | "
+                        "center-out (timing held-out set only) (default context-dependent-integration)")
+    p.add_argument("--rules", default="bptt,eprop,eprop-random,tbptt", help="comma-separated learning rules")
+    p.add_argument("--seeds", type=int, default=4, help="seeds per rule (default 4)")
+    p.add_argument("--n-rec", type=int, default=32, help="recurrent units (default 32)")
+    p.add_argument("--steps", type=int, default=800, help="Adam updates per run (default 800)")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--target-accuracy", type=float, default=0.9, help="matched accuracy (default 0.9)")
+    p.add_argument("--window", type=int, default=20, help="truncation window of tbptt in steps (default 20)")
+    p.add_argument("--heldout", default=None,
+                   help="comma-separated held-out sets: timing, conditions (default both; timing for center-out)")
+    p.add_argument("--input-noise", type=float, default=0.5, help="extra input-noise SD of the noisy test set")
+    p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--data", default=None, help="folder of the recordings (center-out)")
+    p.add_argument("--out", default="results/curvature", help="output folder (default results/curvature)")
+    p.set_defaults(func=_run_curvature)
+
+
+def _run_curvature(args) -> int:
+    from neurosim.rnn.generalization import compare_rules, curvature_report
+    from neurosim.rnn.tasks import make
+
+    try:
+        task = make(args.task, data=args.data)
+        if args.heldout is None:
+            heldout = ("timing",) if task.name == "center-out" else ("timing", "conditions")
+        else:
+            heldout = tuple(h.strip() for h in args.heldout.split(",") if h.strip())
+        if args.seeds < 1:
+            raise ValueError(f"--seeds must be >= 1; got {args.seeds}")
+        table = compare_rules(task, rules=tuple(r.strip() for r in args.rules.split(",") if r.strip()),
+                              seeds=tuple(range(args.seeds)), n_rec=args.n_rec, steps=args.steps, lr=args.lr,
+                              batch_size=args.batch_size, target_accuracy=args.target_accuracy,
+                              tbptt_window=args.window, heldout=heldout, input_noise=args.input_noise,
+                              n_jobs=args.jobs)
+        print(table.round(4).to_string(index=False))
+        print()
+        print(curvature_report(table, args.out))
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"neurosim curvature: error: {err}", file=sys.stderr)
+        return 2
+    print(f"written to {args.out}/ (runs.csv, summary.txt, curvature_vs_gap.png)")
+    return 0
 # --- end curvature ----------------------------------------------------------
 
 

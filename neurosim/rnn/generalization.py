@@ -32,6 +32,7 @@ __all__ = [
     "compare_rules",
     "summarize_rules",
     "plot_curvature_vs_gap",
+    "curvature_report",
 ]
 
 HELDOUT_KINDS = ("conditions", "timing")
@@ -645,3 +646,80 @@ def plot_curvature_vs_gap(table: pd.DataFrame, path, *, lr: float | None = None,
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> str:
+    """Write the rule comparison to a folder and return its printable summary.
+
+    Writes (each atomically) ``runs.csv`` (the table), ``summary.txt`` (the text returned) and
+    ``curvature_vs_gap.png`` (:func:`plot_curvature_vs_gap` with the first ``gap_loss_*``).
+    The summary holds :func:`summarize_rules` for the first gap column in full, then the
+    rule-vs-reference lines and the correlation for every other gap column, and a closing
+    verdict line per non-reference rule.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`compare_rules`.
+    out : str or Path
+        Output folder (created if needed).
+    reference : str
+        Rule the others are compared with.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile
+    >>> t = pd.DataFrame({"rule": ["bptt"] * 2 + ["eprop"] * 2, "seed": [0, 1, 0, 1],
+    ...                   "lambda_max": [1.0, 2.0, 3.0, 5.0], "gap_loss_timing": [0.1, 0.2, 0.3, 0.2]})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     text = curvature_report(t, d)
+    ...     sorted(p.name for p in Path(d).iterdir())
+    ['curvature_vs_gap.png', 'runs.csv', 'summary.txt']
+    >>> "eprop vs bptt: higher median curvature" in text
+    True
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    gaps = [c for c in table.columns if c.startswith("gap_")]
+    if not gaps:
+        raise ValueError("table has no gap_* column; run compare_rules with a held-out set")
+    first = [c for c in gaps if c.startswith("gap_loss_")][:1] or gaps[:1]
+    parts = [summarize_rules(table, reference=reference, gap=first[0])["text"]]
+    for gap in gaps:
+        if gap == first[0]:
+            continue
+        text = summarize_rules(table, reference=reference, gap=gap)["text"]
+        parts.append("\n".join(line for line in text.splitlines() if " vs " in line or "correlation" in line))
+    verdict = []
+    for rule in dict.fromkeys(table["rule"]):
+        if rule == reference:
+            continue
+        d_lam = summarize_rules(table, reference=reference, gap=first[0])["versus"][rule]
+        bigger = [g for g in gaps if summarize_rules(table, reference=reference, gap=g)["versus"][rule][f"{g}_median_diff"] > 0]
+        verdict.append(
+            f"VERDICT {rule} vs {reference}: median λ_max {'higher' if d_lam['lambda_max_median_diff'] > 0 else 'lower'} "
+            f"(p = {d_lam['lambda_max_p']:.3g}); median gap larger on {len(bigger)}/{len(gaps)} gap measures "
+            f"({', '.join(bigger) or 'none'})")
+    parts.append("\n".join(verdict))
+    text = "\n\n".join(parts) + "\n"
+    csv_tmp = out / ".runs.csv.tmp"
+    table.to_csv(csv_tmp, index=False)
+    os.replace(csv_tmp, out / "runs.csv")
+    _atomic_write_text(out / "summary.txt", text)
+    plot_curvature_vs_gap(table, out / "curvature_vs_gap.png", gap=first[0])
+    return text

@@ -187,3 +187,20 @@ def test_plot_writes_png_atomically(tmp_path):
     p = plot_curvature_vs_gap(t, tmp_path / "sub" / "fig.png", lr=3e-3)
     assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [f.name for f in p.parent.iterdir()] == ["fig.png"]          # no temp file left behind
+
+
+def test_cli_curvature_writes_report(tmp_path, capsys):
+    from neurosim.cli import main
+
+    code = main(["curvature", "--task", "perceptual-decision", "--rules", "bptt,eprop", "--seeds", "2",
+                 "--n-rec", "4", "--steps", "2", "--batch-size", "4", "--jobs", "1", "--heldout", "timing",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "eprop vs bptt" in printed and "VERDICT" in printed
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert sorted(runs["rule"]) == ["bptt", "bptt", "eprop", "eprop"]
+    assert (tmp_path / "summary.txt").read_text() in printed
+    assert (tmp_path / "curvature_vs_gap.png").stat().st_size > 0
+    assert main(["curvature", "--rules", "bpt", "--out", str(tmp_path)]) == 2
+    assert "Did you mean 'bptt'" in capsys.readouterr().err
