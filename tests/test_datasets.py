@@ -107,7 +107,7 @@ def test_search_order_and_accepted_paths(data_root, isolated, monkeypatch):
         datasets.find("churchland2012_tme", data_root / HATS)
 
 
-def test_fetch_from_local_server_verifies_and_caches(data_root, isolated, server):
+def test_fetch_from_local_server_verifies_and_caches(data_root, isolated, server, monkeypatch):
     httpd, url = server
     path = datasets.fetch("churchland2012_tme", base_url=url)
     assert path == isolated / "churchland2012_m1_reach_tme" / "exampleData.mat"
@@ -116,6 +116,12 @@ def test_fetch_from_local_server_verifies_and_caches(data_root, isolated, server
     assert ds["rates"].shape == (10, 61, 50)
     assert ds["time"].values[[0, -1]].tolist() == [-50.0, 550.0]
     assert datasets.verify("churchland2012_tme") == {"exampleData.mat": "ok"}
+    # the mirror can also come from $NEUROSIM_DATA_URL; force re-downloads
+    monkeypatch.setenv("NEUROSIM_DATA_URL", url)
+    mtime = path.stat().st_mtime_ns
+    assert datasets.fetch("churchland2012_tme", force=True) == path
+    assert path.stat().st_mtime_ns >= mtime
+    assert sorted(p.name for p in path.parent.iterdir()) == ["exampleData.mat"]  # no temp files
 
 
 def test_corrupted_download_is_rejected_and_nothing_cached(data_root, isolated, tmp_path, server):

@@ -325,10 +325,18 @@ def load(name: str, path: str | os.PathLike | None = None, *, verify: bool = Tru
 
     Examples
     --------
-    >>> import os
-    >>> ds = load("hatsopoulos2007", os.environ.get("NEUROSIM_DATA", "../shared/data"))  # doctest: +SKIP
-    >>> ds["rates"].sizes  # doctest: +SKIP
-    Frozen({'condition': 8, 'time': 121, 'unit': 141})
+    With the data present (``neurosim datasets fetch hatsopoulos2007``)::
+
+        ds = load("hatsopoulos2007")
+        ds["rates"].sizes   # {'condition': 8, 'time': 121, 'unit': 141}
+
+    Without it, the error says how to get it:
+
+    >>> try:
+    ...     load("churchland2012_tme", "/nonexistent")
+    ... except FileNotFoundError as err:
+    ...     print(str(err).splitlines()[1].strip())
+    neurosim datasets fetch churchland2012_tme
     """
     info = get(name)
     file = find(name, path, verify=verify)
