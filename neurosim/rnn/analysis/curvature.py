@@ -455,6 +455,8 @@ def hessian_vector_product(model, batch, v, params=("W_rec",), *, eps: float = D
     ``relu``) a unit whose voltage lies within ``h`` of the kink can switch branch between the
     two gradient evaluations; ``h`` is small enough that this is rare, and the result is the
     Hessian of the local smooth piece (what autograd's double backward also returns).
+    For a model with voltage noise (``noise_std > 0``) the Hessian is that of the noise-free
+    loss on ``batch`` (no noise samples are passed), so it is deterministic.
 
     Examples
     --------
