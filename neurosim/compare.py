@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neurosim.trajectories import DIMS, condition_index, flatten, trajectories, validate_trajectories
+from neurosim.trajectories import condition_index, flatten, trajectories, validate_trajectories
 
 __all__ = ["Score", "compare", "align", "resolve_metric", "NAN_POLICIES"]
 

@@ -10,7 +10,6 @@ import os
 import pickle
 import shutil
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurosim.datasets.registry import DatasetInfo, FileInfo, get, names
+from neurosim.datasets.registry import DatasetInfo, FileInfo, get
 from neurosim.io import atomic_path
 
 __all__ = ["cache_dir", "find", "fetch", "verify", "load", "sha256"]
