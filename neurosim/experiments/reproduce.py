@@ -70,6 +70,7 @@ class ReproduceConfig:
     n_checkpoints: int = 31
     n_splits: int = 100
     dynamics_components: int = 8
+    activity_l2: float = 0.0
     label: str = "default"
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -364,7 +365,8 @@ def _figures(folder: Path, training, matched, eff, D, baselines, cfg) -> list[st
         M = D.values[np.ix_(order, order)]
         names = [str(D["network"].values[i]) for i in order]
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.8), gridspec_kw={"width_ratios": [1.3, 1]})
-        im = ax1.imshow(M, cmap="viridis", vmin=0, vmax=max(float(M.max()), baselines["condition_average"]))
+        im = ax1.imshow(M, cmap="viridis", vmin=0,
+                        vmax=1.05 * max(float(M.max()), baselines["condition_average"]))
         step = max(1, len(names) // 30)
         ax1.set_xticks(range(0, len(names), step), names[::step], rotation=90, fontsize=6)
         ax1.set_yticks(range(0, len(names), step), names[::step], fontsize=6)
@@ -586,7 +588,7 @@ def reproduce(
     # 1. train ------------------------------------------------------------------
     t0 = time.perf_counter()
     specs = grid(cfg.rules, cfg.seeds, cfg.g0s, n_rec=cfg.n_rec, steps=cfg.steps, lr=cfg.lr,
-                 batch_size=cfg.batch_size, checkpoints=cfg.checkpoint_steps())
+                 batch_size=cfg.batch_size, checkpoints=cfg.checkpoint_steps(), activity_l2=cfg.activity_l2)
     own_cluster = None
     if client is None and workers > 1:
         from dask.distributed import Client, LocalCluster
