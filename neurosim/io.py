@@ -8,7 +8,8 @@ of object, with
   one, so its levels are written as ordinary coordinates and the index is rebuilt
   on load);
 * attributes intact, on the object, its variables and coordinates. Attribute
-  values that survive a round trip exactly: ``str``, ``int``, ``float``,
+  values that survive a round trip exactly: ``str`` (without NUL characters,
+  which are refused), ``int`` (64-bit), ``float``,
   ``bool``, ``None``, numpy scalars (as Python numbers), lists and tuples of
   numbers or of strings (restored as list / tuple), and 1-D numeric numpy
   arrays. Nested values (dicts, lists of lists, mixed lists) raise a
@@ -98,7 +99,7 @@ def _encode_attrs(attrs: dict, where: str) -> dict:
         elif isinstance(value, (bool, np.bool_)):
             out[key], types[key] = int(value), "bool"
         elif isinstance(value, str):
-            out[key] = value
+            out[key] = _no_nul(value, key, where)
         elif isinstance(value, (numbers.Number, np.number)) and not isinstance(value, complex):
             out[key] = value.item() if isinstance(value, np.generic) else value
         elif isinstance(value, (list, tuple, np.ndarray)):
@@ -116,7 +117,7 @@ def _encode_attrs(attrs: dict, where: str) -> dict:
             if arr.dtype.kind == "b":
                 out[key], types[key] = arr.astype(np.int8), f"bool-{kind}"
                 continue
-            out[key] = [str(v) for v in arr] if arr.dtype.kind == "U" else arr
+            out[key] = [_no_nul(str(v), key, where) for v in arr] if arr.dtype.kind == "U" else arr
             types[key] = kind
         else:
             raise TypeError(
@@ -127,6 +128,15 @@ def _encode_attrs(attrs: dict, where: str) -> dict:
     if types:
         out[_TYPES] = json.dumps(types)
     return out
+
+
+def _no_nul(text: str, key: str, where: str) -> str:
+    if "\x00" in text:
+        raise ValueError(
+            f"attribute {key!r} of {where} contains a NUL character, which netCDF silently "
+            "drops; remove it (or store the bytes hex-encoded)."
+        )
+    return text
 
 
 def _decode_attrs(attrs: dict) -> dict:

@@ -275,3 +275,15 @@ def test_registry_ids_resolve_through_metrics_make():
         compare(model, data, metric="cka", cv="loo")
     with pytest.raises(ValueError, match="unknown"):
         compare(model, data, metric="procrustez")
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(perm=st.permutations(range(4)), seed=st.integers(0, 1000))
+def test_condition_order_of_the_model_never_matters(perm, seed):
+    data = _data()
+    model = _data(n_units=5, seed=seed)
+    ref = compare(model, data, window=(100, 300)).value
+    assert compare(model.isel(condition=list(perm)), data, window=(100, 300)).value == pytest.approx(ref, abs=1e-12)

@@ -58,6 +58,9 @@ def test_nested_attrs_are_refused_with_advice(tmp_path):
         nio.save(da, tmp_path / "x.nc")
     assert not (tmp_path / "x.nc").exists()
     assert list(tmp_path.iterdir()) == []
+    da.attrs["config"] = "a\x00b"
+    with pytest.raises(ValueError, match="NUL"):
+        nio.save(da, tmp_path / "x.nc")
     with pytest.raises(TypeError, match="DataArray or Dataset"):
         nio.save(np.zeros(3), tmp_path / "y.nc")
 
@@ -93,3 +96,30 @@ def test_overwrite_replaces_and_load_closes_file(tmp_path):
         nio.load(tmp_path / "missing.nc")
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
     assert os.access(path, os.R_OK)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_scalar = st.one_of(
+    st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=8),
+    st.integers(-2**62, 2**62),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+_attr = st.one_of(
+    _scalar,
+    st.lists(st.integers(-1000, 1000), max_size=4),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=4).map(tuple),
+    st.lists(st.text(alphabet="abc", min_size=1, max_size=3), min_size=1, max_size=3),
+)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(attrs=st.dictionaries(st.text(alphabet="abcdefgh", min_size=1, max_size=6), _attr, max_size=5))
+def test_supported_attrs_roundtrip_exactly(tmp_path_factory, attrs):
+    da = trajectories(np.zeros((1, 2, 1)), time=[0.0, 1.0], attrs=attrs)
+    back = nio.load(nio.save(da, tmp_path_factory.mktemp("h") / "a.nc"))
+    assert set(back.attrs) == set(attrs)
+    for k, v in attrs.items():
+        assert back.attrs[k] == v and type(back.attrs[k]) is type(v), (k, v, back.attrs[k])
