@@ -87,7 +87,7 @@ def test_dask_local_cluster_matches_local(rng):
     nets = _nets(rng)
     local = pairwise(nets, metric="procrustes")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  protocol="tcp", host="127.0.0.1", dashboard_address=None) as cluster, \
+                                  protocol="tcp", host="127.0.0.1", dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         remote = pairwise(nets, metric="procrustes", client=client, block_size=3)
         generic = pairwise(nets, metric=lambda X, Y: float(np.abs(X.mean() - Y.mean())), client=client)

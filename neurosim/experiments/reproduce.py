@@ -594,7 +594,7 @@ def reproduce(
         from dask.distributed import Client, LocalCluster
 
         own_cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)
+                                   host="127.0.0.1", dashboard_address=":0")
         client = Client(own_cluster)
     try:
         runs = sweep(specs, task, out=folder / "runs", client=client, progress=progress)

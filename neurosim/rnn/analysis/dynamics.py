@@ -166,9 +166,9 @@ def spectral_radius(W_or_model: Any) -> float:
     Examples
     --------
     >>> import numpy as np
-    >>> N = 400
+    >>> N = 150
     >>> W = np.random.default_rng(0).normal(scale=1.5 / np.sqrt(N), size=(N, N))
-    >>> abs(spectral_radius(W) - 1.5) < 0.1
+    >>> abs(spectral_radius(W) - 1.5) < 0.15
     True
     """
     return float(np.abs(eigenspectrum(W_or_model)[0]))
