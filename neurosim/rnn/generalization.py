@@ -559,13 +559,17 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
     return {"per_rule": per_rule, "versus": versus, "correlation": corr, "gap": gap, "text": "\n".join(lines)}
 
 
-def plot_curvature_vs_gap(table: pd.DataFrame, path, *, lr: float | None = None, gap: str | None = None) -> Path:
-    """Figure: ``lambda_max`` per rule (left) and ``lambda_max`` vs a generalization gap (right).
+def plot_curvature_vs_gap(table: pd.DataFrame, path, *, lr: float | None = None, gaps=None) -> Path:
+    """Figure: ``lambda_max`` per rule, and ``lambda_max`` against each generalization gap.
 
-    Both panels draw the ``2 / lr`` line. It is the exact stability threshold of *plain* gradient
-    descent with step ``lr`` (GD cannot settle where ``lambda_max > 2 / lr``); the trainer uses Adam,
-    whose threshold applies to the preconditioned Hessian, so for Adam runs the line is a reference
-    scale, not a stability boundary (the figure's caption says so).
+    The first panel shows every run (dots) and the median with the interquartile range (black)
+    per rule; the others plot ``lambda_max`` against each gap (default: every ``gap_loss_*``
+    column). The ``lambda_max`` axis is logarithmic when all values are positive (curvature is
+    heavy-tailed over seeds). Every panel draws the ``2 / lr`` line. It is the exact stability
+    threshold of *plain* gradient descent with step ``lr`` (GD cannot settle where
+    ``lambda_max > 2 / lr``); the trainer uses Adam, whose threshold applies to the
+    preconditioned Hessian, so for Adam runs the line is a reference scale, not a stability
+    boundary (the figure's caption says so).
 
     Parameters
     ----------
@@ -575,8 +579,8 @@ def plot_curvature_vs_gap(table: pd.DataFrame, path, *, lr: float | None = None,
         PNG file, written atomically (temporary file in the same folder, then ``os.replace``).
     lr : float, optional
         Learning rate (default: ``table.attrs["settings"]["lr"]``).
-    gap : str, optional
-        Gap column on the right panel (default: the first ``gap_loss_*``).
+    gaps : sequence of str, optional
+        Gap columns to plot against (default: every ``gap_loss_*``).
 
     Returns
     -------
@@ -599,38 +603,48 @@ def plot_curvature_vs_gap(table: pd.DataFrame, path, *, lr: float | None = None,
         import matplotlib.pyplot as plt
     except ImportError as err:  # pragma: no cover - matplotlib is an optional extra
         raise ImportError("plotting needs matplotlib: pip install 'neurosim[plots]'") from err
-    if gap is None:
-        cands = [c for c in table.columns if c.startswith("gap_loss_")]
-        if not cands:
-            raise ValueError("table has no gap_loss_* column to plot")
-        gap = cands[0]
+    if gaps is None:
+        gaps = [c for c in table.columns if c.startswith("gap_loss_")]
+    gaps = [gaps] if isinstance(gaps, str) else list(gaps)
+    missing = [g for g in gaps if g not in table.columns]
+    if missing or not gaps:
+        raise ValueError(f"gap columns {missing or gaps} not in table; it has "
+                         f"{[c for c in table.columns if c.startswith('gap_')]}")
     lr = table.attrs.get("settings", {}).get("lr") if lr is None else lr
     path = Path(path)
+    lam = table["lambda_max"].to_numpy(float)
+    log = bool(np.all(lam > 0))
     rules = list(dict.fromkeys(table["rule"]))
     colors = dict(zip(rules, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, axes = plt.subplots(1, 1 + len(gaps), figsize=(4.2 * (1 + len(gaps)), 4.2))
+    ax0, rest = axes[0], axes[1:]
     for i, rule in enumerate(rules):
         sub = table[table["rule"] == rule]
         jitter = np.linspace(-0.12, 0.12, len(sub)) if len(sub) > 1 else np.zeros(1)
         ax0.scatter(i + jitter, sub["lambda_max"], color=colors[rule], zorder=3)
-        ax0.errorbar(i + 0.25, sub["lambda_max"].mean(), yerr=sub["lambda_max"].std() if len(sub) > 1 else 0,
-                     fmt="s", color="k", capsize=3)
-        ax1.scatter(sub["lambda_max"], sub[gap], color=colors[rule], label=rule, zorder=3)
+        q1, med, q3 = np.percentile(sub["lambda_max"], [25, 50, 75])
+        ax0.errorbar(i + 0.25, med, yerr=[[med - q1], [q3 - med]], fmt="s", color="k", capsize=3)
+        for ax, gap in zip(rest, gaps):
+            ax.scatter(sub["lambda_max"], sub[gap], color=colors[rule], label=rule, zorder=3)
     ax0.set_xticks(range(len(rules)), rules)
     ax0.set_ylabel("top Hessian eigenvalue λ_max (W_rec)")
-    ax0.set_title("curvature at matched accuracy")
-    ax1.set_xlabel("λ_max")
-    ax1.set_ylabel(gap.replace("_", " ") + " (test − train)")
-    ax1.set_title("curvature vs generalization gap")
-    ax1.legend(frameon=False)
+    ax0.set_title("curvature at matched accuracy\n(dots: seeds; black: median, IQR)", fontsize=10)
+    for ax, gap in zip(rest, gaps):
+        ax.set_xlabel("λ_max")
+        ax.set_ylabel(gap.replace("_", " ") + " (test − train)")
+        ax.axhline(0.0, color="lightgrey", lw=0.8, zorder=0)
+        ax.set_title(f"curvature vs {gap.replace('gap_loss_', '')} gap", fontsize=10)
+        if log:
+            ax.set_xscale("log")
+    if rest.size:
+        rest[0].legend(frameon=False, fontsize=8)
+    if log:
+        ax0.set_yscale("log")
     if lr:
         line = 2.0 / float(lr)
         ax0.axhline(line, color="grey", ls="--", lw=1)
-        ax1.axvline(line, color="grey", ls="--", lw=1)
-        top = max(float(table["lambda_max"].max()), 1e-12)
-        if line > 20 * top:  # keep the data readable; say where the line is
-            ax0.set_yscale("log")
-            ax1.set_xscale("log")
+        for ax in rest:
+            ax.axvline(line, color="grey", ls="--", lw=1)
         ax0.text(0.02, 0.97, f"2/lr = {line:.3g}", transform=ax0.transAxes, va="top", color="grey")
     fig.text(0.01, 0.005, "Dashed: 2/lr, the exact stability limit of plain gradient descent with step lr. "
              "Training used Adam, for which it is only a reference scale.", fontsize=7, color="grey")
@@ -639,7 +653,7 @@ def plot_curvature_vs_gap(table: pd.DataFrame, path, *, lr: float | None = None,
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)
+        fig.savefig(tmp, dpi=110)
         os.replace(tmp, path)
     finally:
         plt.close(fig)
@@ -663,7 +677,7 @@ def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> st
     """Write the rule comparison to a folder and return its printable summary.
 
     Writes (each atomically) ``runs.csv`` (the table), ``summary.txt`` (the text returned) and
-    ``curvature_vs_gap.png`` (:func:`plot_curvature_vs_gap` with the first ``gap_loss_*``).
+    ``curvature_vs_gap.png`` (:func:`plot_curvature_vs_gap`, every ``gap_loss_*`` column).
     The summary holds :func:`summarize_rules` for the first gap column in full, then the
     rule-vs-reference lines and the correlation for every other gap column, and a closing
     verdict line per non-reference rule.
@@ -721,5 +735,5 @@ def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> st
     table.to_csv(csv_tmp, index=False)
     os.replace(csv_tmp, out / "runs.csv")
     _atomic_write_text(out / "summary.txt", text)
-    plot_curvature_vs_gap(table, out / "curvature_vs_gap.png", gap=first[0])
+    plot_curvature_vs_gap(table, out / "curvature_vs_gap.png")
     return text
