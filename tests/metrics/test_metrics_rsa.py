@@ -51,6 +51,7 @@ def _trial_data(rng, T=4, K=6, p=5):
     return signal + 0.7 * rng.normal(size=(T, K, p))
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")  # inside rsatoolbox
 @pytest.mark.parametrize("with_noise", [False, True])
 def test_crossnobis_matches_rsatoolbox(rng, with_noise):
     data = _trial_data(rng)

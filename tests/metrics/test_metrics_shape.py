@@ -242,6 +242,25 @@ def test_cross_validate_works(rng, rotation):
     assert clone(ShapeMetric(alpha=0.2)).get_params()["alpha"] == 0.2
 
 
+def test_estimator_unequal_and_wide_features(rng):
+    X, Y = rng.normal(size=(15, 4)), rng.normal(size=(15, 20))
+    for alpha in (0.0, 1.0):
+        est = ShapeMetric(alpha=alpha)
+        assert abs(est.fit_score(X, Y) - shape_distance(X, Y, alpha=alpha)) < 1e-9
+        Xa, Ya = est.transform(X, Y)
+        assert Xa.shape == Ya.shape == (15, 20)
+
+
+def test_prepared_distance_checks_shapes(rng):
+    A, B = prepare(rng.normal(size=(10, 3))), prepare(rng.normal(size=(9, 3)))
+    with pytest.raises(ValueError, match="share their samples"):
+        prepared_distance(A, B)
+    with pytest.raises(ValueError, match="2-D"):
+        prepared_distance(A[:, 0], A)
+    with pytest.raises(ValueError, match="zero norm"):
+        prepare(np.ones((10, 3)))
+
+
 def test_estimator_errors(rng):
     X = rng.normal(size=(20, 3))
     with pytest.raises(ValueError, match="not fitted"):
