@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.linalg
 from scipy.spatial.distance import pdist, squareform
 
 from neurosim.metrics import canonical_correlations, cca_similarity, cka, rdm
