@@ -40,7 +40,8 @@ def _median_time(fn, repeats):
 
 
 def _torch_update(model, batch, threads):
-    """The same network and loss in PyTorch; one autograd step + Adam, float64."""
+    """The same network and loss in PyTorch: ``step()`` does one autograd pass + Adam (float64) and
+    returns the loss and the gradients (before the update)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -57,22 +58,21 @@ def _torch_update(model, batch, threads):
         B, T, _ = x.shape
         v = p["v0"].expand(B, -1)
         r = torch.clamp(torch.tanh(v), min=0)
-        drive = a * (x @ p["W_in"].T + p["b"])
+        drive = (a * (x @ p["W_in"].T + p["b"])).unbind(1)  # unbind: one backward, not T full-size ones
+        W_T = p["W_rec"].T
         rs = []
         for t in range(T):
-            v = (1 - a) * v + a * (r @ p["W_rec"].T) + drive[:, t]
+            v = (1 - a) * v + a * (r @ W_T) + drive[t]
             r = torch.clamp(torch.tanh(v), min=0)
             rs.append(r)
         rr = torch.stack(rs, 1)
         out = rr @ p["W_out"].T + p["b_out"]
         loss = (m * (out - y) ** 2).sum() / m.sum() + lam * (rr ** 2).mean()
         loss.backward()
+        grads = {k: t.grad.detach().numpy().copy() for k, t in p.items()}
         opt.step()
-        return float(loss)
+        return float(loss.detach()), grads
 
-    # same loss value as neurosim.rnn.loss (sanity check of the comparison)
-    with torch.no_grad():
-        pass
     return step
 
 
@@ -92,8 +92,15 @@ def speed(args):
             res[rule] = _median_time(step, args.repeats)
         res["forward only"] = _median_time(lambda: model.run(batch.inputs), args.repeats)
     try:
-        import torch  # noqa: F401
+        import torch
 
+        # sanity check: the torch network computes the same loss and gradient as neurosim's
+        small = _batch(4, 20)
+        E_np, g_np = R.value_and_gradients(model, small, "bptt")
+        E_t, g_t = _torch_update(model, small, args.threads)()
+        err = max(np.abs(g_t[k] - g_np[k]).max() / np.abs(g_np[k]).max() for k in g_np)
+        print(f"torch check (same network, T=20): |loss diff| {abs(E_t - E_np):.1e}, "
+              f"max relative gradient diff {err:.1e}")
         res["torch autograd"] = _median_time(_torch_update(model, batch, args.threads), args.repeats)
     except ImportError:
         print("PyTorch not installed (pip install torch==2.13.0 for the comparison)")
