@@ -57,6 +57,18 @@ def phi(v: np.ndarray, activation: str) -> np.ndarray:
     raise ValueError(f"unknown activation {activation!r}: " + _did_you_mean(activation, ACTIVATIONS))
 
 
+def phi_into(v: np.ndarray, out: np.ndarray, activation: str) -> np.ndarray:
+    """``out[...] = phi(v)`` without temporaries (hot loops)."""
+    if activation == "retanh":
+        np.tanh(v, out=out)
+        np.maximum(out, 0.0, out=out)
+    elif activation == "tanh":
+        np.tanh(v, out=out)
+    else:
+        np.maximum(v, 0.0, out=out)
+    return out
+
+
 def phi_prime(v: np.ndarray, r: np.ndarray, activation: str) -> np.ndarray:
     """Derivative ``phi'(v)`` given ``v`` and ``r = phi(v)`` (the kink at 0 gets derivative 0).
 
@@ -389,8 +401,9 @@ class LeakyRNN:
             vt = v[t]
             np.matmul(r_prev, W_scaled, out=tmp)
             vt += tmp
-            vt += (1.0 - a) * v_prev
-            r[t] = phi(vt, act)
+            np.multiply(v_prev, 1.0 - a, out=tmp)
+            vt += tmp
+            phi_into(vt, r[t], act)
             v_prev, r_prev = vt, r[t]
         y = np.matmul(r, p["W_out"].T)
         y += p["b_out"]

@@ -83,7 +83,8 @@ def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int 
             rho_t += tmp
         gt = gamma[t]
         gt *= rho_t
-        gt += (1.0 - a) * g_next
+        np.multiply(g_next, 1.0 - a, out=tmp)
+        gt += tmp
         cut = window is not None and t > 0 and t % window == 0
         g_next = np.zeros((B, N)) if cut else gt
     rho_init = g_next @ aW                                         # dE/dr_{-1}

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.rnn.model import Batch, LeakyRNN, _class_mask, error_terms, mask_total, phi, phi_prime
+from neurosim.rnn.model import Batch, LeakyRNN, _class_mask, error_terms, mask_total, phi, phi_into, phi_prime
 
 
 def random_feedback(n_out: int, n_rec: int, seed: int = 0) -> np.ndarray:
@@ -147,7 +147,8 @@ def eprop(model: LeakyRNN, batch: Batch, *, params=None, noise=None, feedback=No
         for j in range(k):
             # traces see the presynaptic activity entering step t
             eps *= 1.0 - a
-            eps += a * r_prev
+            np.multiply(r_prev, a, out=tmp)
+            eps += tmp
             Eb[j] = eps
             eps_x *= 1.0 - a
             eps_x += a * xc[:, j]
@@ -160,8 +161,9 @@ def eprop(model: LeakyRNN, batch: Batch, *, params=None, noise=None, feedback=No
             vt = Vb[j]
             np.matmul(r_prev, aWT, out=tmp)
             vt += tmp
-            vt += (1.0 - a) * v_prev
-            Rb[j] = phi(vt, act)
+            np.multiply(v_prev, 1.0 - a, out=tmp)
+            vt += tmp
+            phi_into(vt, Rb[j], act)
             v_prev, r_prev = vt, Rb[j]
         # copy the last state out of the buffers before they are reused
         v_prev = v_prev.copy()
