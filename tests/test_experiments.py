@@ -151,3 +151,28 @@ def test_reproduce_missing_data_says_how_to_get_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "neurosim datasets fetch hatsopoulos2007" in err and "NEUROSIM_DATA" in err
     assert not (tmp_path / "out").exists()  # nothing written before the data are found
+
+
+def test_sweep_on_local_cluster_equals_local_and_resumes(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    from neurosim.experiments.sweep import grid, sweep
+    from neurosim.rnn.tasks import PerceptualDecision
+
+    task = PerceptualDecision()
+    specs = grid(["bptt", "eprop-random"], seeds=[0, 1], n_rec=6, steps=3, batch_size=4, lr=1e-2)
+    local = sweep(specs, task, progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        remote = sweep(specs, task, client=client, out=tmp_path, progress=False)
+    assert list(remote) == [s.name for s in specs]
+    for name in local:  # same seeds -> bit-identical training wherever it runs
+        pd.testing.assert_frame_equal(local[name].checkpoints, remote[name].checkpoints)
+        np.testing.assert_array_equal(local[name].model().params["W_rec"], remote[name].model().params["W_rec"])
+    # a second sweep into the same folder loads the saved runs instead of training again
+    mtimes = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    again = sweep(specs, task, out=tmp_path, progress=False)
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == mtimes
+    pd.testing.assert_frame_equal(again[specs[0].name].checkpoints, local[specs[0].name].checkpoints)
+    with pytest.raises(ValueError, match="duplicate"):
+        sweep(specs + specs[:1], task, progress=False)
