@@ -95,10 +95,22 @@ def grid(
     return specs
 
 
-def _matches(run: Any, spec: RunSpec) -> bool:
+def _matches(run: Any, spec: RunSpec, task: Any) -> bool:
     cfg = run.config
+    try:
+        if run.task.config() != task.config():  # same task, same kinematics
+            return False
+    except AttributeError:
+        return False
     want = {"rule": spec.rule, "seed": spec.seed, "g0": spec.g0, "n_rec": spec.n_rec,
             "activation": spec.activation, "steps": spec.steps, "lr": spec.lr, "batch_size": spec.batch_size}
+    if spec.checkpoints is not None:
+        wanted = sorted(set(int(c) for c in spec.checkpoints) | {0, spec.steps})
+        if [int(c) for c in cfg.get("checkpoints", [])] != wanted:
+            return False
+    for key, value in (("dale", spec.dale), ("activity_l2", spec.activity_l2)):
+        if key in cfg and cfg[key] != value:
+            return False
     return all(cfg.get(k) == v for k, v in want.items()) and bool(getattr(run, "complete", True))
 
 
@@ -113,7 +125,7 @@ def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, prog
                 run = load_run(path)
             except Exception:  # unreadable leftovers are retrained, never trusted
                 run = None
-            if run is not None and _matches(run, spec):
+            if run is not None and _matches(run, spec, task):
                 return run
     model = LeakyRNN(task.n_in, spec.n_rec, task.n_out, g0=spec.g0, seed=spec.seed,
                      activation=spec.activation, dale=spec.dale, activity_l2=spec.activity_l2)
