@@ -128,7 +128,11 @@ class Run:
 
     @property
     def config(self) -> dict:
-        return {**self._model_config, "task": self.task.name, "rule": self.rule, "seed": self.seed, **self.settings}
+        """Architecture (``n_rec``, ``g0``, ``activation``, ..., ``init_seed`` = the model's seed) and
+        training settings (``task``, ``rule``, ``seed`` = the training seed, ``lr``, ``steps``, ...)."""
+        arch = {k: v for k, v in self._model_config.items() if k != "seed"}
+        return {**arch, "init_seed": self._model_config["seed"], "task": self.task.name, "rule": self.rule,
+                "seed": self.seed, **self.settings}
 
     @property
     def checkpoints(self) -> pd.DataFrame:

@@ -39,6 +39,7 @@ def test_same_seed_bit_identical_and_model_untouched(rule):
         np.testing.assert_array_equal(m.params[k], before[k])
     assert r1.checkpoints["step"].tolist() == [0, 2, 6]
     assert r1.rule == rule and r1.seed == 3 and r1.config["n_rec"] == 16 and r1.config["g0"] == 1.0
+    assert r1.config["init_seed"] == 1 and r1.config["seed"] == 3 and r1.config["lr"] == 1e-2
     # the recorded loss at step 0 is the loss of the initial parameters on the first batch
     b0 = task.batch(4, np.random.default_rng(3))
     noise = np.random.default_rng(3)
