@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.spatial.distance import pdist, squareform
 
 from neurosim.metrics import canonical_correlations, cca_similarity, cka, rdm
@@ -195,3 +197,18 @@ def test_cka_float32_and_errors(rng):
         cka(X, Y, sigma=1.0)
     with pytest.raises(ValueError, match="pass sigma"):
         cka(np.r_[np.zeros((15, 3)), X[:5]], Y, kernel="rbf")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(6, 15), st.integers(1, 6), st.integers(1, 6))
+def test_similarity_properties(seed, n, p, q):
+    r = np.random.default_rng(seed)
+    X, Y = r.normal(size=(n, p)), r.normal(size=(n, q))
+    for kw in ({}, {"debiased": True}, {"kernel": "rbf"}):
+        v = cka(X, Y, **kw)
+        assert abs(v - cka(Y, X, **kw)) < 1e-12
+        assert v <= 1 + 1e-12 and (kw.get("debiased") or v >= -1e-12)
+        assert abs(cka(X, X, **kw) - 1) < 1e-9
+    rho = canonical_correlations(X, Y)
+    assert np.all((rho >= 0) & (rho <= 1)) and np.all(np.diff(rho) <= 1e-12)
+    assert np.allclose(rho, canonical_correlations(Y, X), atol=1e-9)

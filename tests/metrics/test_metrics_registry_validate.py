@@ -143,3 +143,13 @@ def test_constant_rows_and_rdm_errors(rng):
         rdm(rng.normal(size=(4, 4)), trials=[0, 1, 0, 1])
     with pytest.raises(ValueError, match="normalize"):
         procrustes_distance(rng.normal(size=(5, 2)), rng.normal(size=(5, 2)), kind="euclidean", normalize=True)
+
+
+def test_every_measure_accepts_float32(XY):
+    X, Y = XY
+    for name in measures():
+        m = make(name)
+        v64 = m(X, Y)
+        v32 = m(X.astype(np.float32), Y.astype(np.float32))
+        assert isinstance(v32, float), name
+        assert abs(v32 - v64) < 1e-4 * max(1.0, abs(v64)), name
