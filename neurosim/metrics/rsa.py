@@ -142,6 +142,10 @@ def rdm(X, *, method: str = "correlation", conditions=None, trials=None, noise=N
 
     * ``"correlation"``: ``1 − r(x_i, x_j)`` (Pearson r across features).
     * ``"euclidean"``: ``‖x_i − x_j‖`` (true Euclidean distance, like scipy's ``pdist``).
+      Computed, like ``"sqeuclidean"``, from one Gram matrix of the feature-centred
+      patterns (fast for many conditions); near-duplicate conditions therefore carry an
+      absolute error of order ``1e-8·‖x‖`` (use ``scipy.spatial.distance.pdist`` if
+      that matters).
     * ``"sqeuclidean"``: ``‖x_i − x_j‖²``.  rsatoolbox's ``"euclidean"`` is this divided by ``p``.
     * ``"cosine"``: ``1 − cos(x_i, x_j)``.
     * ``"crossnobis"``: cross-validated squared Mahalanobis distance (Walther et al. 2016),
