@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", default="context-dependent-integration")
     p.add_argument("--rules", default="bptt,eprop,eprop-random,tbptt")
-    p.add_argument("--seeds", type=int, default=4)
+    p.add_argument("--seeds", type=int, default=6)
     p.add_argument("--n-rec", type=int, default=32)
     p.add_argument("--steps", type=int, default=800)
     p.add_argument("--lr", type=float, default=3e-3)

@@ -190,7 +190,7 @@ def _add_curvature(sub: argparse._SubParsersAction) -> None:
                    help="context-dependent-integration | perceptual-decision | delayed-match-to-sample | "
                         "center-out (timing held-out set only) (default context-dependent-integration)")
     p.add_argument("--rules", default="bptt,eprop,eprop-random,tbptt", help="comma-separated learning rules")
-    p.add_argument("--seeds", type=int, default=4, help="seeds per rule (default 4)")
+    p.add_argument("--seeds", type=int, default=6, help="seeds per rule (default 6)")
     p.add_argument("--n-rec", type=int, default=32, help="recurrent units (default 32)")
     p.add_argument("--steps", type=int, default=800, help="Adam updates per run (default 800)")
     p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")

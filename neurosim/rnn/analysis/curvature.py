@@ -23,6 +23,7 @@ See ``docs/curvature.md`` for the edge-of-stability argument (``lambda_max < 2 /
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -370,6 +371,22 @@ def _check_eps(eps) -> float:
     return eps
 
 
+@contextmanager
+def _blas_threads(n):
+    """Limit BLAS threads (the per-product matrices are small: one thread is fastest on a shared
+    machine, and parallel workers do not oversubscribe the cores)."""
+    if n is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=int(n), user_api="blas"):
+        yield
+
+
 class _Hessian:
     """``v -> H v`` for the loss of ``model`` on ``batch`` w.r.t. ``names`` (flat vectors).
 
@@ -413,7 +430,8 @@ class _Hessian:
         return (g_plus - g_minus) * (norm / (2.0 * h))
 
 
-def hessian_vector_product(model, batch, v, params=("W_rec",), *, eps: float = DEFAULT_EPS):
+def hessian_vector_product(model, batch, v, params=("W_rec",), *, eps: float = DEFAULT_EPS,
+                           blas_threads: int | None = 1):
     """Product of the true loss Hessian with a vector: ``H v`` for ``neurosim.rnn.loss(model, batch)``.
 
     The Hessian is that of the full, untruncated network (exact BPTT gradients), whichever
@@ -434,6 +452,9 @@ def hessian_vector_product(model, batch, v, params=("W_rec",), *, eps: float = D
         Parameters the Hessian is taken with respect to (others are held fixed).
     eps : float, default 1e-5
         Relative finite-difference step (see Notes).
+    blas_threads : int or None, default 1
+        BLAS threads while computing (``None`` leaves BLAS alone). One thread is fastest for
+        these small products on a shared machine.
 
     Returns
     -------
@@ -495,7 +516,8 @@ def hessian_vector_product(model, batch, v, params=("W_rec",), *, eps: float = D
             )
     if not np.all(np.isfinite(flat)):
         raise ValueError("v contains NaN or inf")
-    out = op(flat)
+    with _blas_threads(blas_threads):
+        out = op(flat)
     return _unflatten(out, model.params, names) if isinstance(v, Mapping) else out
 
 
@@ -511,6 +533,7 @@ def hessian_top_eigenvalues(
     eps: float = DEFAULT_EPS,
     seed: int | None = 0,
     return_eigenvectors: bool = False,
+    blas_threads: int | None = 1,
 ):
     """The ``k`` largest eigenvalues of the true loss Hessian of an RNN (the paper's curvature).
 
@@ -546,6 +569,8 @@ def hessian_top_eigenvalues(
     return_eigenvectors : bool, default False
         Also return the eigenvectors as a ``(dim, k)`` array (flat parameter layout as in
         :func:`hessian_vector_product`).
+    blas_threads : int or None, default 1
+        As in :func:`hessian_vector_product`.
 
     Returns
     -------
@@ -566,10 +591,11 @@ def hessian_top_eigenvalues(
     """
     names = _resolve_params(model, params)
     op = _Hessian(model, batch, names, eps)
-    return top_eigenvalues(
-        op, op.dim, k, tol=tol, max_iter=max_iter, method=method, seed=seed,
-        return_eigenvectors=return_eigenvectors,
-    )
+    with _blas_threads(blas_threads):
+        return top_eigenvalues(
+            op, op.dim, k, tol=tol, max_iter=max_iter, method=method, seed=seed,
+            return_eigenvectors=return_eigenvectors,
+        )
 
 
 def hessian_trace(
@@ -581,6 +607,7 @@ def hessian_trace(
     distribution: str = "rademacher",
     eps: float = DEFAULT_EPS,
     seed: int | None = 0,
+    blas_threads: int | None = 1,
 ) -> TraceEstimate:
     """Hutchinson estimate of the trace of the true loss Hessian (see :func:`hutchinson_trace`).
 
@@ -589,7 +616,7 @@ def hessian_trace(
 
     Parameters
     ----------
-    model, batch, params, eps
+    model, batch, params, eps, blas_threads
         As in :func:`hessian_vector_product`.
     n_samples : int, default 32
         Probe vectors (each costs one Hessian-vector product = two BPTT gradients).
@@ -617,10 +644,12 @@ def hessian_trace(
     """
     names = _resolve_params(model, params)
     op = _Hessian(model, batch, names, eps)
-    return hutchinson_trace(op, op.dim, n_samples, distribution=distribution, seed=seed)
+    with _blas_threads(blas_threads):
+        return hutchinson_trace(op, op.dim, n_samples, distribution=distribution, seed=seed)
 
 
-def dense_hessian(model, batch, params=("W_rec",), *, eps: float = DEFAULT_EPS, max_dim: int = 4096):
+def dense_hessian(model, batch, params=("W_rec",), *, eps: float = DEFAULT_EPS, max_dim: int = 4096,
+                  blas_threads: int | None = 1):
     """The full ``(dim, dim)`` loss Hessian, column by column from exact-gradient differences.
 
     Column ``i`` is :func:`hessian_vector_product` with the unit vector ``e_i``; the result is
@@ -629,7 +658,7 @@ def dense_hessian(model, batch, params=("W_rec",), *, eps: float = DEFAULT_EPS, 
 
     Parameters
     ----------
-    model, batch, params, eps
+    model, batch, params, eps, blas_threads
         As in :func:`hessian_vector_product`.
     max_dim : int, default 4096
         Refuse larger problems (use :func:`hessian_top_eigenvalues` instead).
@@ -657,7 +686,8 @@ def dense_hessian(model, batch, params=("W_rec",), *, eps: float = DEFAULT_EPS, 
             f"dense Hessian of dim={op.dim} exceeds max_dim={max_dim} ({op.dim}**2 entries, "
             f"{2 * op.dim} gradients); use hessian_top_eigenvalues, or raise max_dim"
         )
-    return _materialise(op, op.dim)
+    with _blas_threads(blas_threads):
+        return _materialise(op, op.dim)
 
 
 def curvature_along_training(
@@ -674,6 +704,7 @@ def curvature_along_training(
     seed: int = 0,
     eps: float = DEFAULT_EPS,
     steps=None,
+    blas_threads: int | None = 1,
 ):
     """Curvature at each checkpoint of a training run, as new columns of its checkpoint table.
 
@@ -689,7 +720,7 @@ def curvature_along_training(
         The evaluation batch. If omitted, ``task.batch(batch_size, np.random.default_rng(seed))``.
     task : task, optional
         Where to draw the batch from when ``batch`` is omitted (default ``run.task``).
-    params, k, tol, max_iter, eps
+    params, k, tol, max_iter, eps, blas_threads
         As in :func:`hessian_top_eigenvalues`.
     trace_samples : int, default 0
         If > 0, also estimate the Hessian trace with this many Hutchinson probes.
@@ -748,10 +779,12 @@ def curvature_along_training(
         if step not in wanted:
             continue
         model = run.model(step)
-        lam = hessian_top_eigenvalues(model, batch, params, k, tol, max_iter, eps=eps, seed=seed)
+        lam = hessian_top_eigenvalues(model, batch, params, k, tol, max_iter, eps=eps, seed=seed,
+                                      blas_threads=blas_threads)
         out.iloc[row, [out.columns.get_loc(c) for c in cols]] = lam
         if trace_samples:
-            est = hessian_trace(model, batch, params, trace_samples, eps=eps, seed=seed)
+            est = hessian_trace(model, batch, params, trace_samples, eps=eps, seed=seed,
+                                blas_threads=blas_threads)
             out.iloc[row, out.columns.get_loc("hessian_trace")] = est.value
             out.iloc[row, out.columns.get_loc("hessian_trace_se")] = est.stderr
     out.attrs = dict(getattr(table, "attrs", {}))
