@@ -306,3 +306,18 @@ def test_default_step_error_against_richardson_reference(tiny):
     ref = (4 * dense_hessian(model, batch, eps=1e-3) - dense_hessian(model, batch, eps=2e-3)) / 3
     err = np.abs(dense_hessian(model, batch) - ref).max() / np.abs(ref).max()
     assert err < 1e-8
+
+
+def test_absent_connections_have_zero_curvature():
+    # sparse connectivity: the loss does not depend on masked-out W_rec entries, so their rows and
+    # columns of the Hessian vanish, and the top eigenvalue equals that of the present-entry block
+    task = PerceptualDecision(fixation=(3, 5), stimulus=(6, 10), decision=6)
+    model = LeakyRNN(task.n_in, 5, task.n_out, activation="tanh", connectivity=0.5, seed=1)
+    batch = task.batch(6, np.random.default_rng(0))
+    H = dense_hessian(model, batch)
+    absent = model.rec_mask.ravel() == 0
+    assert absent.any() and (~absent).any()
+    assert np.abs(H[absent]).max() == 0.0
+    block = H[np.ix_(~absent, ~absent)]
+    np.testing.assert_allclose(hessian_top_eigenvalues(model, batch, tol=1e-10),
+                               np.linalg.eigvalsh(block)[-1:], rtol=1e-6)
