@@ -179,7 +179,7 @@ def _loss_second_differences(model, batch, name, h=1e-4):
 
 def test_top_eigenvalues_match_dense_hessian(tiny):
     model, batch = tiny
-    H = dense_hessian(model, batch)                      # finite differences of exact gradients
+    H = dense_hessian(model, batch, hvp="fd")            # finite differences of exact gradients
     dense = np.sort(np.linalg.eigvalsh(H))[::-1]
     lam = hessian_top_eigenvalues(model, batch, k=3, tol=1e-10)
     np.testing.assert_allclose(lam, dense[:3], rtol=1e-4)
@@ -189,26 +189,29 @@ def test_top_eigenvalues_match_dense_hessian(tiny):
         np.testing.assert_allclose(power, dense[:1], rtol=1e-4)
 
 
-def test_dense_hessian_matches_loss_second_differences(tiny):
+@pytest.mark.parametrize("hvp", ["exact", "fd"])
+def test_dense_hessian_matches_loss_second_differences(tiny, hvp):
     # an independent reference: second differences of the loss itself, no gradient code involved
     model, batch = tiny
-    H = dense_hessian(model, batch)
+    H = dense_hessian(model, batch, hvp=hvp)
     H_ref = _loss_second_differences(model, batch, "W_rec")
     assert np.max(np.abs(H - H_ref)) <= 1e-5 * np.max(np.abs(H_ref))
     np.testing.assert_allclose(np.linalg.eigvalsh(H)[-1], np.linalg.eigvalsh(H_ref)[-1], rtol=1e-5)
 
 
-def test_hvp_symmetric_and_linear(tiny):
+@pytest.mark.parametrize("hvp", ["exact", "fd"])
+def test_hvp_symmetric_and_linear(tiny, hvp):
     model, batch = tiny
     rng = np.random.default_rng(5)
     names = ("W_rec", "W_in", "b")
     dim = sum(model.params[n].size for n in names)
     u, v = rng.normal(size=dim), rng.normal(size=dim)
-    Hu = hessian_vector_product(model, batch, u, params=names)
-    Hv = hessian_vector_product(model, batch, v, params=names)
-    assert abs(u @ Hv - v @ Hu) <= 1e-7 * np.linalg.norm(u) * np.linalg.norm(Hv)
-    H_comb = hessian_vector_product(model, batch, 2.0 * u - 3.0 * v, params=names)
-    np.testing.assert_allclose(H_comb, 2.0 * Hu - 3.0 * Hv, atol=1e-7 * np.linalg.norm(H_comb))
+    Hu = hessian_vector_product(model, batch, u, params=names, hvp=hvp)
+    Hv = hessian_vector_product(model, batch, v, params=names, hvp=hvp)
+    tol = 1e-12 if hvp == "exact" else 1e-7
+    assert abs(u @ Hv - v @ Hu) <= tol * np.linalg.norm(u) * np.linalg.norm(Hv)
+    H_comb = hessian_vector_product(model, batch, 2.0 * u - 3.0 * v, params=names, hvp=hvp)
+    np.testing.assert_allclose(H_comb, 2.0 * Hu - 3.0 * Hv, atol=tol * np.linalg.norm(H_comb))
     np.testing.assert_array_equal(hessian_vector_product(model, batch, np.zeros(dim), params=names), 0.0)
 
 
@@ -234,14 +237,60 @@ def test_hessian_trace_matches_dense_trace(tiny):
     assert est.stderr == pytest.approx(se, rel=0.25)
 
 
-def test_retanh_hessian_stable_across_steps():
-    # piecewise-smooth activation: the default step must not straddle kinks (eps 1e-5 vs 1e-6)
+def _center_out_tiny():
+    from neurosim.rnn.tasks import CenterOutReach
+
+    t = np.arange(-60.0, 61.0, 10.0)
+    kin = np.stack([np.sin(t / 40.0)[None, :] * np.array([[1.0], [-0.5]]),
+                    np.cos(t / 50.0)[None, :] * np.array([[0.3], [0.8]])], -1)
+    return CenterOutReach(kin, t, directions=[0.0, 180.0], cue=(1, 3), delay=(2, 4), reaction=2)
+
+
+@pytest.mark.parametrize(
+    "activation, options, loss_kind",
+    [
+        ("tanh", {}, "ce"),
+        ("tanh", {"activity_l2": 0.3}, "ce"),
+        ("tanh", {"dale": True, "connectivity": 0.6}, "ce"),
+        ("tanh", {"activity_l2": 0.1}, "mse"),
+        ("retanh", {}, "ce"),
+        ("relu", {}, "mse"),
+    ],
+)
+def test_exact_hvp_equals_finite_differences_all_parameters(activation, options, loss_kind):
+    # forward-over-reverse vs central differences of the trainer's exact gradients, every parameter
+    # (W_in, W_rec, b, W_out, b_out, v0), both losses, activity penalty, Dale + sparse connectivity;
+    # tiny networks, so no voltage sits within the FD step of a kink
+    task = _center_out_tiny() if loss_kind == "mse" else PerceptualDecision(fixation=(3, 5), stimulus=(6, 10),
+                                                                           decision=6)
+    model = LeakyRNN(task.n_in, 5, task.n_out, activation=activation, g0=1.2, seed=3, **options)
+    rng = np.random.default_rng(5)
+    model.params["v0"] = 0.5 * rng.normal(size=5)
+    model.params["b"] = 0.3 * rng.normal(size=5)
+    batch = task.batch(6, np.random.default_rng(0))
+    assert batch.loss == loss_kind
+    names = tuple(model.params)
+    v = {n: rng.normal(size=a.shape) for n, a in model.params.items()}
+    exact = hessian_vector_product(model, batch, v, params=names)
+    fd = hessian_vector_product(model, batch, v, params=names, hvp="fd", eps=1e-6)
+    scale = max(np.abs(fd[n]).max() for n in names)
+    for n in names:
+        np.testing.assert_allclose(exact[n], fd[n], atol=1e-8 * scale, err_msg=n)
+
+
+def test_exact_hvp_is_immune_to_kinks_where_fd_is_not():
+    # retanh: the loss is piecewise smooth. On a larger batch many voltages sit near 0, the FD
+    # product depends on its step, the exact one has no step at all
     task = PerceptualDecision(fixation=(3, 5), stimulus=(6, 10), decision=6)
-    model = LeakyRNN(task.n_in, 6, task.n_out, seed=0)
-    batch = task.batch(8, np.random.default_rng(0))
-    a = hessian_top_eigenvalues(model, batch, tol=1e-10)
-    b = hessian_top_eigenvalues(model, batch, tol=1e-10, eps=1e-6)
-    np.testing.assert_allclose(a, b, rtol=1e-5)
+    model = LeakyRNN(task.n_in, 12, task.n_out, g0=1.5, seed=2)
+    batch = task.batch(64, np.random.default_rng(1))
+    v = np.random.default_rng(2).normal(size=144)
+    exact = hessian_vector_product(model, batch, v)
+    fd = [hessian_vector_product(model, batch, v, hvp="fd", eps=e) for e in (1e-3, 1e-4)]
+    assert np.linalg.norm(fd[0] - fd[1]) > 1e-3 * np.linalg.norm(exact)   # kinks spoil FD here
+    # the exact product is the FD limit once the step is below every kink crossing
+    assert np.linalg.norm(hessian_vector_product(model, batch, v, hvp="fd", eps=1e-9) - exact) \
+        <= 1e-4 * np.linalg.norm(exact)
 
 
 @pytest.mark.parametrize(
@@ -250,7 +299,8 @@ def test_retanh_hessian_stable_across_steps():
         (dict(params=("W_recc",)), ValueError, "Did you mean 'W_rec'"),
         (dict(params=()), ValueError, "params is empty"),
         (dict(params=("W_rec", "W_rec")), ValueError, "twice"),
-        (dict(eps=0.0), ValueError, "eps must be in"),
+        (dict(eps=0.0, hvp="fd"), ValueError, "eps must be in"),
+        (dict(hvp="exakt"), ValueError, "Did you mean 'exact'"),
         (dict(v=np.ones(7)), ValueError, "flat vector of length 25"),
         (dict(v={"W_rec": np.ones((4, 4))}), ValueError, "has shape"),
         (dict(v=np.full(25, np.nan)), ValueError, "NaN"),
@@ -303,9 +353,11 @@ def test_default_step_error_against_richardson_reference(tiny):
     # documented accuracy of the default step: ~1e-9 relative on a smooth (tanh) network, measured
     # against a Richardson-extrapolated O(h^4) reference built from two much larger steps
     model, batch = tiny
-    ref = (4 * dense_hessian(model, batch, eps=1e-3) - dense_hessian(model, batch, eps=2e-3)) / 3
-    err = np.abs(dense_hessian(model, batch) - ref).max() / np.abs(ref).max()
+    ref = (4 * dense_hessian(model, batch, hvp="fd", eps=1e-3) - dense_hessian(model, batch, hvp="fd", eps=2e-3)) / 3
+    err = np.abs(dense_hessian(model, batch, hvp="fd") - ref).max() / np.abs(ref).max()
     assert err < 1e-8
+    # and the exact (forward-over-reverse) Hessian agrees with the same reference
+    assert np.abs(dense_hessian(model, batch) - ref).max() / np.abs(ref).max() < 1e-8
 
 
 def test_absent_connections_have_zero_curvature():

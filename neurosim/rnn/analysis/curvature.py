@@ -371,6 +371,105 @@ def _check_eps(eps) -> float:
     return eps
 
 
+
+def _phi_second(v: np.ndarray, r: np.ndarray, activation: str) -> np.ndarray:
+    """``phi''(v)`` of the model's activations (0 at and across the kinks: the local smooth piece)."""
+    if activation == "tanh":
+        return -2.0 * r * (1.0 - r * r)
+    if activation == "retanh":
+        return -2.0 * r * (1.0 - r * r) * (v > 0)
+    if activation == "relu":
+        return np.zeros_like(v)
+    raise ValueError(f"exact Hessian-vector products do not know activation {activation!r}; use hvp='fd'")
+
+
+def _loss_output_hvp(y: np.ndarray, dy: np.ndarray, batch) -> np.ndarray:
+    """``(d^2 task_loss / dy^2) dy`` (B, T, O) for the masked MSE or cross-entropy of ``batch``."""
+    from neurosim.rnn.model import mask_total
+
+    msum = mask_total(batch)
+    if batch.loss == "mse":
+        return (2.0 / msum) * batch.mask_full * dy
+    m = batch.mask if batch.mask.ndim == 2 else batch.mask[..., 0]
+    z = y - y.max(axis=-1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=-1, keepdims=True)
+    s = batch.targets.sum(-1, keepdims=True)
+    return s * (p * dy - p * np.sum(p * dy, axis=-1, keepdims=True)) * (m[..., None] / msum)
+
+
+def _exact_hvp(model, batch, params: dict, tangent: dict) -> dict:
+    """Forward-over-reverse Hessian-vector product of ``neurosim.rnn.loss`` (noise-free).
+
+    Forward-mode derivative, along ``tangent``, of the BPTT backward pass of
+    ``neurosim/rnn/rules/bptt.py``: a tangent forward pass (``dv_t``, ``dr_t``, ``dy_t``), then
+    the directional derivatives of ``e_t``, ``rho_t``, ``gamma_t`` and of every weight gradient.
+    ``phi'`` is differentiated piecewise (``phi''`` of the local smooth piece), as autograd's double
+    backward does.
+    """
+    from neurosim.rnn.model import output_error, phi_prime
+
+    a = model.alpha
+    act = model.activation
+    fw = model.run(batch.inputs, params=params)
+    v, r = fw.v_tm, fw.r_tm
+    T, B, N = r.shape
+    x = np.ascontiguousarray(batch.inputs.transpose(1, 0, 2))
+    W = model.effective_recurrent(params["W_rec"])
+    dW = model.recurrent_grad_to_param(tangent["W_rec"], params["W_rec"])  # = d W_eff (elementwise map)
+    W_out, dW_out = params["W_out"], tangent["W_out"]
+    dphi = phi_prime(v, r, act)
+    ddphi = _phi_second(v, r, act)
+    dphi0 = phi_prime(fw.v_init, fw.r_init, act)
+    ddphi0 = _phi_second(fw.v_init, fw.r_init, act)
+
+    # tangent forward pass
+    dv0 = np.broadcast_to(tangent["v0"], (B, N))
+    dv = np.empty((T, B, N))
+    dr = np.empty((T, B, N))
+    drive = a * (x @ tangent["W_in"].T + tangent["b"])
+    dv_prev, dr_prev, r_prev = dv0, dphi0 * dv0, fw.r_init
+    for t in range(T):
+        dv[t] = (1.0 - a) * dv_prev + a * (dr_prev @ W.T + r_prev @ dW.T) + drive[t]
+        dr[t] = dphi[t] * dv[t]
+        dv_prev, dr_prev, r_prev = dv[t], dr[t], r[t]
+    dy = dr @ W_out.T + r @ dW_out.T + tangent["b_out"]            # (T, B, O)
+
+    # output errors and their derivatives
+    _, e = output_error(fw.y, batch)                                # (B, T, O)
+    de = _loss_output_hvp(fw.y, dy.transpose(1, 0, 2), batch)
+    e, de = e.transpose(1, 0, 2), de.transpose(1, 0, 2)             # (T, B, O)
+
+    # backward pass and its derivative
+    c = 2.0 * model.activity_l2 / r.size
+    rho = e @ W_out + c * r
+    drho = de @ W_out + e @ dW_out + c * dr
+    gamma = np.empty((T, B, N))
+    dgamma = np.empty((T, B, N))
+    g, dg = np.zeros((B, N)), np.zeros((B, N))
+    for t in range(T - 1, -1, -1):
+        rho_t = rho[t] + a * (g @ W)
+        drho_t = drho[t] + a * (dg @ W + g @ dW)
+        gamma[t] = rho_t * dphi[t] + (1.0 - a) * g
+        dgamma[t] = drho_t * dphi[t] + rho_t * ddphi[t] * dv[t] + (1.0 - a) * dg
+        g, dg = gamma[t], dgamma[t]
+    rho_init = a * (g @ W)
+    drho_init = a * (dg @ W + g @ dW)
+
+    r_prev = np.concatenate([fw.r_init[None], r[:-1]])
+    dr_prev = np.concatenate([(dphi0 * dv0)[None], dr[:-1]])
+    flat = (T * B, N)
+    H_W_eff = a * (dgamma.reshape(flat).T @ r_prev.reshape(flat) + gamma.reshape(flat).T @ dr_prev.reshape(flat))
+    return {
+        "W_in": a * (dgamma.reshape(flat).T @ x.reshape(T * B, -1)),
+        "W_rec": model.recurrent_grad_to_param(H_W_eff, params["W_rec"]),
+        "b": a * dgamma.reshape(flat).sum(0),
+        "W_out": de.reshape(T * B, -1).T @ r.reshape(flat) + e.reshape(T * B, -1).T @ dr.reshape(flat),
+        "b_out": de.reshape(T * B, -1).sum(0),
+        "v0": (drho_init * dphi0 + rho_init * ddphi0 * dv0 + (1.0 - a) * dg).sum(0),
+    }
+
+
 @contextmanager
 def _blas_threads(n):
     """Limit BLAS threads (the per-product matrices are small: one thread is fastest on a shared
@@ -387,17 +486,22 @@ def _blas_threads(n):
         yield
 
 
+_HVP_KINDS = ("exact", "fd")
+
+
 class _Hessian:
     """``v -> H v`` for the loss of ``model`` on ``batch`` w.r.t. ``names`` (flat vectors).
 
-    Gradients are evaluated through the trainer's ``params=`` override, so the caller's model is
-    never modified, even if a gradient evaluation raises or is interrupted.
+    ``kind="exact"``: forward-over-reverse (:func:`_exact_hvp`). ``kind="fd"``: central difference
+    of exact BPTT gradients through the trainer's ``params=`` override. The caller's model is
+    never modified.
     """
 
-    def __init__(self, model, batch, names, eps):
+    def __init__(self, model, batch, names, eps, kind="exact"):
         from neurosim.rnn import gradients  # the trainer; imported lazily (rnn imports analysis)
 
         self._gradients = gradients
+        self.kind = _check_choice("hvp", kind, _HVP_KINDS)
         self.names = names
         self.model = model
         self.batch = batch
@@ -406,6 +510,12 @@ class _Hessian:
         if not np.all(np.isfinite(self.theta)):
             bad = [n for n in names if not np.all(np.isfinite(self.base[n]))]
             raise ValueError(f"model parameters {bad} contain NaN or inf; curvature is undefined there")
+        if self.kind == "exact":
+            if not hasattr(model, "effective_recurrent") or not hasattr(model, "run"):
+                raise TypeError(f"hvp='exact' needs a neurosim.rnn.LeakyRNN, got {type(model).__name__}; "
+                                "use hvp='fd'")
+            _phi_second(np.zeros(1), np.zeros(1), model.activation)  # unknown activation -> clear error
+            model.check_params(self.base)
         self.dim = self.theta.size
         self.eps = _check_eps(eps)
         self.step = self.eps * max(1.0, float(np.linalg.norm(self.theta)))
@@ -423,6 +533,10 @@ class _Hessian:
         self.n_products += 1
         if norm == 0.0:
             return np.zeros(self.dim)
+        if self.kind == "exact":
+            tangent = {k: np.zeros_like(a) for k, a in self.base.items()}
+            tangent.update(_unflatten(v, self.base, self.names))
+            return _flatten(_exact_hvp(self.model, self.batch, self.base, tangent), self.names)
         u = v / norm
         h = self.step
         g_plus = self._grad_at(self.theta + h * u)
@@ -430,8 +544,8 @@ class _Hessian:
         return (g_plus - g_minus) * (norm / (2.0 * h))
 
 
-def hessian_vector_product(model, batch, v, params=("W_rec",), *, eps: float = DEFAULT_EPS,
-                           blas_threads: int | None = 1):
+def hessian_vector_product(model, batch, v, params=("W_rec",), *, hvp: str = "exact",
+                           eps: float = DEFAULT_EPS, blas_threads: int | None = 1):
     """Product of the true loss Hessian with a vector: ``H v`` for ``neurosim.rnn.loss(model, batch)``.
 
     The Hessian is that of the full, untruncated network (exact BPTT gradients), whichever
@@ -450,8 +564,10 @@ def hessian_vector_product(model, batch, v, params=("W_rec",), *, eps: float = D
         (the names' arrays raveled in C order and concatenated in the order of ``params``).
     params : str or tuple of str, default ("W_rec",)
         Parameters the Hessian is taken with respect to (others are held fixed).
+    hvp : {"exact", "fd"}, default "exact"
+        How products are computed (see Notes).
     eps : float, default 1e-5
-        Relative finite-difference step (see Notes).
+        Relative finite-difference step of ``hvp="fd"`` (ignored by ``"exact"``).
     blas_threads : int or None, default 1
         BLAS threads while computing (``None`` leaves BLAS alone). One thread is fastest for
         these small products on a shared machine.
@@ -463,21 +579,26 @@ def hessian_vector_product(model, batch, v, params=("W_rec",), *, eps: float = D
 
     Notes
     -----
-    Central difference of exact BPTT gradients along the unit direction ``u = v / ||v||``:
+    ``hvp="exact"`` (default): forward-over-reverse (Pearlmutter's R-operator). A tangent forward
+    pass gives ``dv_t, dr_t, dy_t`` along ``v``; the forward-mode derivative of the BPTT backward
+    pass (``rho_t = e_t W_out + c r_t + a gamma_{t+1} W``, ``gamma_t = rho_t phi'(v_t) +
+    (1 - a) gamma_{t+1}``, see ``neurosim.rnn.rules.bptt``) then gives the derivative of every
+    weight gradient -- ``H v`` exactly, up to rounding, at the cost of about two gradients.
+    ``phi'`` is differentiated piecewise (``phi''`` of the local smooth piece; zero for ``relu``),
+    which is what autograd's double backward computes. It agrees with ``"fd"`` on smooth networks
+    to ~1e-10 relative (``tests/rnn/test_curvature.py``).
 
-    ``H v ≈ ||v|| (g(θ + h u) − g(θ − h u)) / (2 h)``,  ``h = eps · max(1, ||θ||)``,
+    ``hvp="fd"``: central difference of exact BPTT gradients (``neurosim.rnn.gradients``) along
+    ``u = v / ||v||``: ``H v ≈ ||v|| (g(θ + h u) − g(θ − h u)) / (2 h)``, ``h = eps · max(1, ||θ||)``.
+    Truncation error ``(h² / 6) ||∇³L[u, u, ·]||``, rounding error ``≈ 1e-16 ||g|| / h``; with
+    ``eps = 1e-5`` the measured relative error is ~1e-9 for smooth (``tanh``) networks. **Do not
+    use it for retanh/relu networks beyond tiny sizes**: any voltage within ``h`` of the kink
+    switches branch between the two gradients and adds a spurious ``jump / (2h)``; on a trained
+    32-unit retanh network (64 trials of 150 steps) ``lambda_max`` from ``"fd"`` ranged from 1110
+    to 2717 as ``eps`` went from 1e-4 to 1e-7.
 
-    where ``θ`` stacks the parameters in ``params`` and ``g = neurosim.rnn.gradients(...,
-    rule="bptt")``. The error has two parts: truncation ``(h² / 6) ||∇³L[u, u, ·]||`` and
-    rounding ``≈ u_mach ||g|| / h`` (``u_mach ≈ 1.1e-16``); ``eps = 1e-5`` sits near the optimum
-    ``u_mach^(1/3)``, giving relative errors ~1e-9 for smooth losses (measured in
-    ``tests/rnn/test_curvature.py``). The product is linear in ``v`` up to this error and
-    symmetric (``u^T H v = v^T H u``) up to it. For piecewise-smooth activations (``retanh``,
-    ``relu``) a unit whose voltage lies within ``h`` of the kink can switch branch between the
-    two gradient evaluations; ``h`` is small enough that this is rare, and the result is the
-    Hessian of the local smooth piece (what autograd's double backward also returns).
-    For a model with voltage noise (``noise_std > 0``) the Hessian is that of the noise-free
-    loss on ``batch`` (no noise samples are passed), so it is deterministic.
+    For a model with voltage noise (``noise_std > 0``) the Hessian is that of the noise-free loss
+    on ``batch``, so it is deterministic.
 
     Examples
     --------
@@ -495,7 +616,7 @@ def hessian_vector_product(model, batch, v, params=("W_rec",), *, eps: float = D
     True
     """
     names = _resolve_params(model, params)
-    op = _Hessian(model, batch, names, eps)
+    op = _Hessian(model, batch, names, eps, hvp)
     if isinstance(v, Mapping):
         missing = [n for n in names if n not in v]
         if missing:
@@ -530,6 +651,7 @@ def hessian_top_eigenvalues(
     max_iter: int = 500,
     *,
     method: str = "lanczos",
+    hvp: str = "exact",
     eps: float = DEFAULT_EPS,
     seed: int | None = 0,
     return_eigenvectors: bool = False,
@@ -562,8 +684,10 @@ def hessian_top_eigenvalues(
         ARPACK restarts (``"lanczos"``) or Hessian-vector products (``"power"``).
     method : {"lanczos", "power"}
         Eigen-solver (see above).
+    hvp : {"exact", "fd"}, default "exact"
+        How Hessian-vector products are computed (:func:`hessian_vector_product`).
     eps : float, default 1e-5
-        Relative finite-difference step of each product (:func:`hessian_vector_product`).
+        Finite-difference step of ``hvp="fd"``.
     seed : int or None, default 0
         Seed of the solver's start vector.
     return_eigenvectors : bool, default False
@@ -590,7 +714,7 @@ def hessian_top_eigenvalues(
     ((2,), True)
     """
     names = _resolve_params(model, params)
-    op = _Hessian(model, batch, names, eps)
+    op = _Hessian(model, batch, names, eps, hvp)
     with _blas_threads(blas_threads):
         return top_eigenvalues(
             op, op.dim, k, tol=tol, max_iter=max_iter, method=method, seed=seed,
@@ -605,6 +729,7 @@ def hessian_trace(
     n_samples: int = 32,
     *,
     distribution: str = "rademacher",
+    hvp: str = "exact",
     eps: float = DEFAULT_EPS,
     seed: int | None = 0,
     blas_threads: int | None = 1,
@@ -616,7 +741,7 @@ def hessian_trace(
 
     Parameters
     ----------
-    model, batch, params, eps, blas_threads
+    model, batch, params, hvp, eps, blas_threads
         As in :func:`hessian_vector_product`.
     n_samples : int, default 32
         Probe vectors (each costs one Hessian-vector product = two BPTT gradients).
@@ -643,22 +768,22 @@ def hessian_trace(
     True
     """
     names = _resolve_params(model, params)
-    op = _Hessian(model, batch, names, eps)
+    op = _Hessian(model, batch, names, eps, hvp)
     with _blas_threads(blas_threads):
         return hutchinson_trace(op, op.dim, n_samples, distribution=distribution, seed=seed)
 
 
-def dense_hessian(model, batch, params=("W_rec",), *, eps: float = DEFAULT_EPS, max_dim: int = 4096,
-                  blas_threads: int | None = 1):
-    """The full ``(dim, dim)`` loss Hessian, column by column from exact-gradient differences.
+def dense_hessian(model, batch, params=("W_rec",), *, hvp: str = "exact", eps: float = DEFAULT_EPS,
+                  max_dim: int = 4096, blas_threads: int | None = 1):
+    """The full ``(dim, dim)`` loss Hessian, column by column.
 
     Column ``i`` is :func:`hessian_vector_product` with the unit vector ``e_i``; the result is
-    symmetrised, ``(H + H^T) / 2``. Costs ``2 dim`` BPTT gradients: for small networks and for
-    checking the iterative solvers.
+    symmetrised, ``(H + H^T) / 2``. Costs ``dim`` products (about ``2 dim`` gradients): for small
+    networks and for checking the iterative solvers.
 
     Parameters
     ----------
-    model, batch, params, eps, blas_threads
+    model, batch, params, hvp, eps, blas_threads
         As in :func:`hessian_vector_product`.
     max_dim : int, default 4096
         Refuse larger problems (use :func:`hessian_top_eigenvalues` instead).
@@ -679,7 +804,7 @@ def dense_hessian(model, batch, params=("W_rec",), *, eps: float = DEFAULT_EPS, 
     ((16, 16), True)
     """
     names = _resolve_params(model, params)
-    op = _Hessian(model, batch, names, eps)
+    op = _Hessian(model, batch, names, eps, hvp)
     max_dim = _check_pos_int("max_dim", max_dim)
     if op.dim > max_dim:
         raise ValueError(
@@ -702,6 +827,7 @@ def curvature_along_training(
     trace_samples: int = 0,
     batch_size: int = 64,
     seed: int = 0,
+    hvp: str = "exact",
     eps: float = DEFAULT_EPS,
     steps=None,
     blas_threads: int | None = 1,
@@ -720,7 +846,7 @@ def curvature_along_training(
         The evaluation batch. If omitted, ``task.batch(batch_size, np.random.default_rng(seed))``.
     task : task, optional
         Where to draw the batch from when ``batch`` is omitted (default ``run.task``).
-    params, k, tol, max_iter, eps, blas_threads
+    params, k, tol, max_iter, hvp, eps, blas_threads
         As in :func:`hessian_top_eigenvalues`.
     trace_samples : int, default 0
         If > 0, also estimate the Hessian trace with this many Hutchinson probes.
@@ -779,18 +905,18 @@ def curvature_along_training(
         if step not in wanted:
             continue
         model = run.model(step)
-        lam = hessian_top_eigenvalues(model, batch, params, k, tol, max_iter, eps=eps, seed=seed,
+        lam = hessian_top_eigenvalues(model, batch, params, k, tol, max_iter, hvp=hvp, eps=eps, seed=seed,
                                       blas_threads=blas_threads)
         out.iloc[row, [out.columns.get_loc(c) for c in cols]] = lam
         if trace_samples:
-            est = hessian_trace(model, batch, params, trace_samples, eps=eps, seed=seed,
+            est = hessian_trace(model, batch, params, trace_samples, hvp=hvp, eps=eps, seed=seed,
                                 blas_threads=blas_threads)
             out.iloc[row, out.columns.get_loc("hessian_trace")] = est.value
             out.iloc[row, out.columns.get_loc("hessian_trace_se")] = est.stderr
     out.attrs = dict(getattr(table, "attrs", {}))
     out.attrs["curvature"] = {
         "params": list(_resolve_params(model if wanted else run.model(all_steps[0]), params)),
-        "k": k, "tol": tol, "max_iter": max_iter, "eps": eps, "batch_size": len(batch.inputs),
+        "k": k, "tol": tol, "max_iter": max_iter, "hvp": hvp, "eps": eps, "batch_size": len(batch.inputs),
         "seed": seed, "trace_samples": trace_samples, "solver": "lanczos (scipy eigsh, which='LA')",
     }
     return out
