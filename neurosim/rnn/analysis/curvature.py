@@ -423,16 +423,24 @@ def _exact_hvp(model, batch, params: dict, tangent: dict) -> dict:
     dphi0 = phi_prime(fw.v_init, fw.r_init, act)
     ddphi0 = _phi_second(fw.v_init, fw.r_init, act)
 
-    # tangent forward pass
+    # tangent forward pass; the terms that do not depend on the recursion are one BLAS call each
+    r_prev = np.concatenate([fw.r_init[None], r[:-1]])              # r_{t-1}, (T, B, N)
     dv0 = np.broadcast_to(tangent["v0"], (B, N))
-    dv = np.empty((T, B, N))
+    drive = x @ (a * tangent["W_in"].T)
+    drive += a * tangent["b"]
+    drive += r_prev @ (a * dW.T)
+    aWT = np.ascontiguousarray(a * W.T)
+    dv = drive  # overwritten in place, step by step
     dr = np.empty((T, B, N))
-    drive = a * (x @ tangent["W_in"].T + tangent["b"])
-    dv_prev, dr_prev, r_prev = dv0, dphi0 * dv0, fw.r_init
+    tmp = np.empty((B, N))
+    dv_prev, dr_prev = dv0, dphi0 * dv0
     for t in range(T):
-        dv[t] = (1.0 - a) * dv_prev + a * (dr_prev @ W.T + r_prev @ dW.T) + drive[t]
-        dr[t] = dphi[t] * dv[t]
-        dv_prev, dr_prev, r_prev = dv[t], dr[t], r[t]
+        dvt = dv[t]
+        np.matmul(dr_prev, aWT, out=tmp)
+        dvt += tmp
+        dvt += (1.0 - a) * dv_prev
+        np.multiply(dphi[t], dvt, out=dr[t])
+        dv_prev, dr_prev = dvt, dr[t]
     dy = dr @ W_out.T + r @ dW_out.T + tangent["b_out"]            # (T, B, O)
 
     # output errors and their derivatives
@@ -440,23 +448,41 @@ def _exact_hvp(model, batch, params: dict, tangent: dict) -> dict:
     de = _loss_output_hvp(fw.y, dy.transpose(1, 0, 2), batch)
     e, de = e.transpose(1, 0, 2), de.transpose(1, 0, 2)             # (T, B, O)
 
-    # backward pass and its derivative
+    # backward pass (gamma), then its derivative (dgamma) with the gamma-only terms batched
     c = 2.0 * model.activity_l2 / r.size
-    rho = e @ W_out + c * r
-    drho = de @ W_out + e @ dW_out + c * dr
-    gamma = np.empty((T, B, N))
-    dgamma = np.empty((T, B, N))
-    g, dg = np.zeros((B, N)), np.zeros((B, N))
+    aW = np.ascontiguousarray(a * W)
+    rho = e @ W_out
+    if c:
+        rho += c * r
+    gamma = rho  # overwritten in place: gamma_t = rho_t phi'_t + (1 - a) gamma_{t+1}, rho_t += a gamma_{t+1} W
+    g = np.zeros((B, N))
     for t in range(T - 1, -1, -1):
-        rho_t = rho[t] + a * (g @ W)
-        drho_t = drho[t] + a * (dg @ W + g @ dW)
-        gamma[t] = rho_t * dphi[t] + (1.0 - a) * g
-        dgamma[t] = drho_t * dphi[t] + rho_t * ddphi[t] * dv[t] + (1.0 - a) * dg
-        g, dg = gamma[t], dgamma[t]
-    rho_init = a * (g @ W)
-    drho_init = a * (dg @ W + g @ dW)
+        rt = gamma[t]
+        np.matmul(g, aW, out=tmp)
+        rt += tmp                                                    # rt = rho_t
+        ddphi[t] *= rt                                               # rho_t phi''_t, for dgamma
+        rt *= dphi[t]
+        rt += (1.0 - a) * g
+        g = rt
+    rho_init = g @ aW
+    # d rho_t = de_t W_out + e_t dW_out + c dr_t + a dgamma_{t+1} W + a gamma_{t+1} dW
+    drho = de @ W_out + e @ dW_out
+    if c:
+        drho += c * dr
+    drho[:-1] += gamma[1:] @ (a * dW)
+    src = ddphi * dv                                                 # rho_t phi''_t dv_t
+    dgamma = drho  # overwritten in place
+    dg = np.zeros((B, N))
+    for t in range(T - 1, -1, -1):
+        dt = dgamma[t]
+        np.matmul(dg, aW, out=tmp)
+        dt += tmp
+        dt *= dphi[t]
+        dt += src[t]
+        dt += (1.0 - a) * dg
+        dg = dt
+    drho_init = dg @ aW + gamma[0] @ (a * dW)
 
-    r_prev = np.concatenate([fw.r_init[None], r[:-1]])
     dr_prev = np.concatenate([(dphi0 * dv0)[None], dr[:-1]])
     flat = (T * B, N)
     H_W_eff = a * (dgamma.reshape(flat).T @ r_prev.reshape(flat) + gamma.reshape(flat).T @ dr_prev.reshape(flat))
@@ -466,7 +492,7 @@ def _exact_hvp(model, batch, params: dict, tangent: dict) -> dict:
         "b": a * dgamma.reshape(flat).sum(0),
         "W_out": de.reshape(T * B, -1).T @ r.reshape(flat) + e.reshape(T * B, -1).T @ dr.reshape(flat),
         "b_out": de.reshape(T * B, -1).sum(0),
-        "v0": (drho_init * dphi0 + rho_init * ddphi0 * dv0 + (1.0 - a) * dg).sum(0),
+        "v0": (drho_init * dphi0 + rho_init * ddphi0 * dv0 + (1.0 - a) * dgamma[0]).sum(0),
     }
 
 
