@@ -471,7 +471,8 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
     dict
         ``"per_rule"`` (DataFrame: mean and SD per rule of ``lambda_max`` and every gap column),
         ``"versus"`` (rule -> dict with mean and median differences from the reference, and
-        two-sided Mann-Whitney U p-values over seeds), ``"correlation"`` (Spearman rank
+        two-sided Mann-Whitney U p-values over seeds, for ``lambda_max``, ``gap`` and, if present,
+        ``lambda_max_final``), ``"correlation"`` (Spearman rank
         correlation, and Pearson correlation of ``log10(lambda_max)`` -- curvature is
         heavy-tailed over seeds -- with ``gap``, over all runs; Pearson on ``lambda_max`` itself
         if some eigenvalue is <= 0), ``"gap"`` (the column used), and ``"text"`` (a printable
@@ -511,7 +512,7 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
             continue
         sub = table[table["rule"] == rule]
         entry = {}
-        for c in ("lambda_max", gap):
+        for c in ("lambda_max", gap) + (("lambda_max_final",) if "lambda_max_final" in table else ()):
             entry[f"{c}_diff"] = float(sub[c].mean() - ref[c].mean())
             entry[f"{c}_median_diff"] = float(sub[c].median() - ref[c].median())
             if len(sub) > 1 and len(ref) > 1:
@@ -553,6 +554,10 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
                      f"{e['lambda_max_median_diff']:+.4g}, Δmean = {e['lambda_max_diff']:+.4g}, Mann-Whitney "
                      f"p = {e['lambda_max_p']:.3g}); {larger_g} median {gap} (Δmedian = "
                      f"{e[f'{gap}_median_diff']:+.4g}, Δmean = {e[f'{gap}_diff']:+.4g}, p = {e[f'{gap}_p']:.3g})")
+        if "lambda_max_final_p" in e:
+            lines.append(f"    at the last training step: {'higher' if e['lambda_max_final_median_diff'] > 0 else 'lower'} "
+                         f"median curvature (Δmedian = {e['lambda_max_final_median_diff']:+.4g}, "
+                         f"p = {e['lambda_max_final_p']:.3g})")
     lines.append(f"correlation of λ_max with {gap} over {corr['n']} runs: Spearman ρ = {corr['spearman_r']:.3f} "
                  f"(p = {corr['spearman_p']:.3g}); Pearson r of {corr['pearson_of']} = {corr['pearson_r']:.3f} "
                  f"(p = {corr['pearson_p']:.3g})")
@@ -725,10 +730,14 @@ def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> st
             continue
         d_lam = summarize_rules(table, reference=reference, gap=first[0])["versus"][rule]
         bigger = [g for g in gaps if summarize_rules(table, reference=reference, gap=g)["versus"][rule][f"{g}_median_diff"] > 0]
+        final = ""
+        if "lambda_max_final_p" in d_lam:
+            final = (f", {'higher' if d_lam['lambda_max_final_median_diff'] > 0 else 'lower'} at the last step "
+                     f"(p = {d_lam['lambda_max_final_p']:.3g})")
         verdict.append(
             f"VERDICT {rule} vs {reference}: median λ_max {'higher' if d_lam['lambda_max_median_diff'] > 0 else 'lower'} "
-            f"(p = {d_lam['lambda_max_p']:.3g}); median gap larger on {len(bigger)}/{len(gaps)} gap measures "
-            f"({', '.join(bigger) or 'none'})")
+            f"at matched accuracy (p = {d_lam['lambda_max_p']:.3g}){final}; median gap larger on "
+            f"{len(bigger)}/{len(gaps)} gap measures ({', '.join(bigger) or 'none'})")
     parts.append("\n".join(verdict))
     text = "\n\n".join(parts) + "\n"
     csv_tmp = out / ".runs.csv.tmp"
