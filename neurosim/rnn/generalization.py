@@ -453,6 +453,10 @@ def compare_rules(
     return table
 
 
+def _direction(diff: float, up: str, down: str) -> str:
+    return up if diff > 0 else down if diff < 0 else "equal"
+
+
 def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | None = None) -> dict:
     """Per-rule mean ± SD over seeds, each rule vs ``reference``, and the curvature–gap correlation.
 
@@ -548,14 +552,14 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
                  f"[{per_rule.loc[rule, (c, 'median')]:.4g}]" for c in cols]
         lines.append(f"{rule:14s} " + " ".join(f"{s:>30s}" for s in cells))
     for rule, e in versus.items():
-        higher_l = "higher" if e["lambda_max_median_diff"] > 0 else "lower"
-        larger_g = "larger" if e[f"{gap}_median_diff"] > 0 else "smaller"
+        higher_l = _direction(e["lambda_max_median_diff"], "higher", "lower")
+        larger_g = _direction(e[f"{gap}_median_diff"], "larger", "smaller")
         lines.append(f"{rule} vs {reference}: {higher_l} median curvature (Δmedian λ_max = "
                      f"{e['lambda_max_median_diff']:+.4g}, Δmean = {e['lambda_max_diff']:+.4g}, Mann-Whitney "
                      f"p = {e['lambda_max_p']:.3g}); {larger_g} median {gap} (Δmedian = "
                      f"{e[f'{gap}_median_diff']:+.4g}, Δmean = {e[f'{gap}_diff']:+.4g}, p = {e[f'{gap}_p']:.3g})")
         if "lambda_max_final_p" in e:
-            lines.append(f"    at the last training step: {'higher' if e['lambda_max_final_median_diff'] > 0 else 'lower'} "
+            lines.append(f"    at the last training step: {_direction(e['lambda_max_final_median_diff'], 'higher', 'lower')} "
                          f"median curvature (Δmedian = {e['lambda_max_final_median_diff']:+.4g}, "
                          f"p = {e['lambda_max_final_p']:.3g})")
     lines.append(f"correlation of λ_max with {gap} over {corr['n']} runs: Spearman ρ = {corr['spearman_r']:.3f} "
@@ -732,10 +736,10 @@ def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> st
         bigger = [g for g in gaps if summarize_rules(table, reference=reference, gap=g)["versus"][rule][f"{g}_median_diff"] > 0]
         final = ""
         if "lambda_max_final_p" in d_lam:
-            final = (f", {'higher' if d_lam['lambda_max_final_median_diff'] > 0 else 'lower'} at the last step "
+            final = (f", {_direction(d_lam['lambda_max_final_median_diff'], 'higher', 'lower')} at the last step "
                      f"(p = {d_lam['lambda_max_final_p']:.3g})")
         verdict.append(
-            f"VERDICT {rule} vs {reference}: median λ_max {'higher' if d_lam['lambda_max_median_diff'] > 0 else 'lower'} "
+            f"VERDICT {rule} vs {reference}: median λ_max {_direction(d_lam['lambda_max_median_diff'], 'higher', 'lower')} "
             f"at matched accuracy (p = {d_lam['lambda_max_p']:.3g}){final}; median gap larger on "
             f"{len(bigger)}/{len(gaps)} gap measures ({', '.join(bigger) or 'none'})")
     parts.append("\n".join(verdict))
