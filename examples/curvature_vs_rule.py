@@ -11,7 +11,7 @@ at matched accuracy on the task's 72 noise-free conditions, and reports
 * their correlation across runs, with a figure (PNG) that draws the 2/lr line (exact for plain
   gradient descent; a reference scale only for the Adam used here — see docs/curvature.md).
 
-Run:  python examples/curvature_vs_rule.py --out results/curvature      (≈ 3-5 min on 2 cores)
+Run:  python examples/curvature_vs_rule.py --out results/curvature   (~2 CPU-minutes: 1-3 min on 2 cores)
 The same thing from the command line: ``neurosim curvature --out results/curvature``.
 """
 
