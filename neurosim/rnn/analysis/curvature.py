@@ -14,8 +14,9 @@ Two layers:
   :func:`top_eigenvalues` (Lanczos via :func:`scipy.sparse.linalg.eigsh`, or power
   iteration as in the paper) and :func:`hutchinson_trace`;
 * the RNN layer: :func:`hessian_vector_product`, :func:`hessian_top_eigenvalues`,
-  :func:`hessian_trace` and :func:`curvature_along_training`, which build ``hvp`` from exact
-  BPTT gradients of ``neurosim.rnn.loss``.
+  :func:`hessian_trace`, :func:`dense_hessian` and :func:`curvature_along_training`, whose
+  products are exact forward-over-reverse derivatives of the BPTT backward pass of
+  ``neurosim.rnn.loss`` (or, with ``hvp="fd"``, central differences of exact BPTT gradients).
 
 See ``docs/curvature.md`` for the edge-of-stability argument (``lambda_max < 2 / lr``).
 """
