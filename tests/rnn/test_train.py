@@ -168,3 +168,18 @@ def test_gradient_alignment():
     assert al["W_rec"]["norm_ratio"] == pytest.approx(np.linalg.norm(ge["W_rec"]) / np.linalg.norm(g["W_rec"]))
     assert 0.0 < al["W_rec"]["cosine"] < 0.999
     assert al["W_out"]["cosine"] == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.data
+def test_short_training_learns_center_out(hatsopoulos):
+    """Reduced accuracy check on the real kinematics (full-size numbers: benchmarks/trainer.py)."""
+    task = R.tasks.CenterOutReach.from_dataset(hatsopoulos)
+    m = R.LeakyRNN(task.n_in, 32, task.n_out, seed=0)
+    for rule in ("bptt", "eprop"):
+        run = R.train(m, task, rule, steps=100, lr=1e-2, batch_size=16, seed=0, progress=False,
+                      checkpoints=[0, 100])
+        acc = run.checkpoints["accuracy"].tolist()
+        assert acc[0] < 0 and acc[-1] >= 0.9, (rule, acc)
+        # the activity of the trained network sits on the recording's time grid
+        da = run.activity(100)
+        assert da.sel(time=hatsopoulos["time"].values).sizes["time"] == hatsopoulos.sizes["time"]
