@@ -33,6 +33,7 @@ __all__ = [
     "summarize_rules",
     "plot_curvature_vs_gap",
     "curvature_report",
+    "plot_curvature_along_training",
 ]
 
 HELDOUT_KINDS = ("conditions", "timing")
@@ -669,6 +670,90 @@ def plot_curvature_vs_gap(table: pd.DataFrame, path, *, lr: float | None = None,
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _save_figure(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def plot_curvature_along_training(tables: dict, path, *, lr: float | None = None) -> Path:
+    """Figure: ``lambda_max`` against training step, one line per run, with the ``2 / lr`` line.
+
+    Parameters
+    ----------
+    tables : dict
+        Label (e.g. the rule) -> table of
+        :func:`neurosim.rnn.analysis.curvature_along_training` (columns ``step``, ``lambda_max``,
+        ``accuracy``).
+    path : str or Path
+        PNG file, written atomically.
+    lr : float, optional
+        Learning rate for the ``2 / lr`` reference line (exact for plain gradient descent only;
+        a reference scale for Adam).
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, os
+    >>> t = pd.DataFrame({"step": [0, 10, 100], "lambda_max": [1.0, 5.0, 20.0], "accuracy": [0.5, 0.7, 0.9]})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     plot_curvature_along_training({"bptt": t}, os.path.join(d, "f.png"), lr=1e-2).stat().st_size > 0
+    True
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:  # pragma: no cover - matplotlib is an optional extra
+        raise ImportError("plotting needs matplotlib: pip install 'neurosim[plots]'") from err
+    if not isinstance(tables, dict) or not tables:
+        raise ValueError("tables must be a non-empty dict label -> curvature_along_training table")
+    for label, t in tables.items():
+        if not isinstance(t, pd.DataFrame) or not {"step", "lambda_max"} <= set(t.columns):
+            raise ValueError(f"tables[{label!r}] needs the columns 'step' and 'lambda_max' "
+                             "(from neurosim.rnn.analysis.curvature_along_training)")
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.5, 4))
+    positive = True
+    for label, t in tables.items():
+        t = t.dropna(subset=["lambda_max"])
+        positive &= bool(np.all(t["lambda_max"] > 0))
+        ax0.plot(t["step"], t["lambda_max"], marker="o", ms=3, label=str(label))
+        if "accuracy" in t:
+            ax1.plot(t["accuracy"], t["lambda_max"], marker="o", ms=3, label=str(label))
+    if positive:
+        ax0.set_yscale("log")
+        ax1.set_yscale("log")
+    ax0.set_xscale("symlog", linthresh=10)
+    ax0.set_xlim(left=0)
+    ax0.set_xlabel("training step")
+    ax1.set_xlabel("accuracy (noise-free conditions)")
+    for ax in (ax0, ax1):
+        ax.set_ylabel("λ_max (W_rec)")
+        if lr:
+            ax.axhline(2.0 / float(lr), color="grey", ls="--", lw=1)
+    ax0.legend(frameon=False, fontsize=8)
+    ax0.set_title("curvature along training", fontsize=10)
+    ax1.set_title("curvature against accuracy", fontsize=10)
+    fig.text(0.01, 0.005, "Dashed: 2/lr (exact stability limit of plain gradient descent; a reference scale "
+             "for Adam).", fontsize=7, color="grey")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return _save_figure(fig, Path(path))
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

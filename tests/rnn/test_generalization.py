@@ -204,3 +204,16 @@ def test_cli_curvature_writes_report(tmp_path, capsys):
     assert (tmp_path / "curvature_vs_gap.png").stat().st_size > 0
     assert main(["curvature", "--rules", "bpt", "--out", str(tmp_path)]) == 2
     assert "Did you mean 'bptt'" in capsys.readouterr().err
+
+
+def test_plot_curvature_along_training(tmp_path):
+    from neurosim.rnn.generalization import plot_curvature_along_training
+
+    t = pd.DataFrame({"step": [0, 5, 50], "lambda_max": [1.0, np.nan, 30.0], "accuracy": [0.5, 0.6, 0.9]})
+    p = plot_curvature_along_training({"bptt": t, "eprop": t.assign(lambda_max=t.lambda_max * 3)},
+                                      tmp_path / "along.png", lr=0.01)
+    assert p.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="'step' and 'lambda_max'"):
+        plot_curvature_along_training({"bptt": t.drop(columns="lambda_max")}, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plot_curvature_along_training({}, tmp_path / "x.png")
