@@ -21,9 +21,8 @@ import argparse
 import time
 from pathlib import Path
 
-from neurosim.rnn import LeakyRNN, train
-from neurosim.rnn.analysis import curvature_along_training
-from neurosim.rnn.generalization import compare_rules, curvature_report, plot_curvature_along_training
+from neurosim.rnn.generalization import (compare_rules, curvature_report, curvature_trajectories,
+                                        plot_curvature_along_training)
 from neurosim.rnn.tasks import make
 
 
@@ -52,16 +51,11 @@ def main(argv=None) -> int:
     print()
     print(curvature_report(table, args.out))
     if args.along_training:
-        tables = {}
-        for rule in args.rules.split(","):
-            opts = {"window": 20} if rule == "tbptt" else {}
-            run = train(LeakyRNN(task.n_in, args.n_rec, task.n_out, seed=0), task, rule=rule, steps=args.steps,
-                        lr=args.lr, batch_size=32, seed=0, checkpoints=40, rule_options=opts, progress=False)
-            steps = run.steps[::4] + ([run.steps[-1]] if run.steps[-1] not in run.steps[::4] else [])
-            table = curvature_along_training(run, batch_size=64, seed=10_000 + 12345, steps=steps)
-            tables[rule] = table.dropna(subset=["lambda_max"])
-            print(f"{rule}: λ_max along training", tables[rule][["step", "accuracy", "lambda_max"]]
-                  .round(3).to_string(index=False), sep="\n")
+        tables = curvature_trajectories(task, tuple(args.rules.split(",")), n_rec=args.n_rec, steps=args.steps,
+                                        lr=args.lr)
+        for rule, table in tables.items():
+            print(f"{rule}: λ_max along training (seed 0)",
+                  table[["step", "accuracy", "lambda_max"]].round(3).to_string(index=False), sep="\n")
         plot_curvature_along_training(tables, args.out / "curvature_along_training.png", lr=args.lr)
     print(f"written to {args.out}/ (runs.csv, summary.txt, curvature_vs_gap.png); "
           f"wall time {time.perf_counter() - t0:.0f} s")

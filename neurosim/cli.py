@@ -203,11 +203,16 @@ def _add_curvature(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--data", default=None, help="folder of the recordings (center-out)")
     p.add_argument("--out", default="results/curvature", help="output folder (default results/curvature)")
+    p.add_argument("--along-training", action="store_true",
+                   help="also plot lambda_max along training for seed 0 of each rule (~1 extra CPU-minute)")
     p.set_defaults(func=_run_curvature)
 
 
 def _run_curvature(args) -> int:
-    from neurosim.rnn.generalization import compare_rules, curvature_report
+    from pathlib import Path
+
+    from neurosim.rnn.generalization import (compare_rules, curvature_report, curvature_trajectories,
+                                            plot_curvature_along_training)
     from neurosim.rnn.tasks import make
 
     try:
@@ -226,10 +231,19 @@ def _run_curvature(args) -> int:
         print(table.round(4).to_string(index=False))
         print()
         print(curvature_report(table, args.out))
+        if args.along_training:
+            tables = curvature_trajectories(task, tuple(table.attrs["settings"]["rules"]), n_rec=args.n_rec,
+                                            steps=args.steps, lr=args.lr, batch_size=args.batch_size,
+                                            tbptt_window=args.window)
+            plot_curvature_along_training(tables, Path(args.out) / "curvature_along_training.png", lr=args.lr)
+            for rule, t in tables.items():
+                print(f"{rule}: lambda_max along training (seed 0)",
+                      t[["step", "accuracy", "lambda_max"]].round(3).to_string(index=False), sep="\n")
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"neurosim curvature: error: {err}", file=sys.stderr)
         return 2
-    print(f"written to {args.out}/ (runs.csv, summary.txt, curvature_vs_gap.png)")
+    print(f"written to {args.out}/ (runs.csv, summary.txt, curvature_vs_gap.png"
+          + (", curvature_along_training.png)" if args.along_training else ")"))
     return 0
 # --- end curvature ----------------------------------------------------------
 

@@ -34,6 +34,7 @@ __all__ = [
     "plot_curvature_vs_gap",
     "curvature_report",
     "plot_curvature_along_training",
+    "curvature_trajectories",
 ]
 
 HELDOUT_KINDS = ("conditions", "timing")
@@ -456,6 +457,71 @@ def compare_rules(
 
 def _direction(diff: float, up: str, down: str) -> str:
     return up if diff > 0 else down if diff < 0 else "equal"
+
+
+def curvature_trajectories(
+    task,
+    rules=DEFAULT_RULES,
+    *,
+    seed: int = 0,
+    n_rec: int = 32,
+    steps: int = 600,
+    lr: float = 3e-3,
+    batch_size: int = 32,
+    tbptt_window: int = 20,
+    checkpoints: int = 40,
+    n_points: int = 10,
+    curvature_batch: int = 64,
+    eval_seed: int = 12345,
+    model_options: dict | None = None,
+) -> dict:
+    """``lambda_max`` along training for one seed of each rule (the drift towards sharp regions).
+
+    Trains each rule as :func:`compare_rules` does (same settings, so seed ``seed`` gives the same
+    run) and evaluates :func:`neurosim.rnn.analysis.curvature_along_training` at ``n_points``
+    evenly spaced checkpoints (always including the last), on the same fixed batch as
+    :func:`compare_rules` uses.
+
+    Returns
+    -------
+    dict
+        Rule -> table (``step``, ``loss``, ``accuracy``, ``eval_loss``, ``lambda_max``) for
+        :func:`plot_curvature_along_training`.
+
+    Examples
+    --------
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> out = curvature_trajectories(PerceptualDecision(), rules=("bptt",), n_rec=4, steps=2, batch_size=4,
+    ...                              checkpoints=3, n_points=2, curvature_batch=4)
+    >>> list(out), list(out["bptt"]["step"])
+    (['bptt'], [0, 2])
+    """
+    from neurosim.rnn import LeakyRNN, train
+    from neurosim.rnn.analysis.curvature import curvature_along_training
+    from neurosim.rnn.rules import check_rule
+    from neurosim.rnn.tasks import Task
+
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a neurosim.rnn.tasks.Task; got {type(task).__name__}")
+    if isinstance(rules, str):
+        rules = (rules,)
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 1:
+        raise ValueError(f"n_points must be a positive int; got {n_points!r}")
+    out = {}
+    batch = task.batch(int(curvature_batch), np.random.default_rng(10_000 + int(eval_seed)))
+    for rule in rules:
+        rule = check_rule(rule, {"window": tbptt_window} if rule == "tbptt" else {})
+        options = {"window": int(tbptt_window)} if rule == "tbptt" else {}
+        if rule == "eprop-random":
+            options["feedback_seed"] = int(seed)
+        model = LeakyRNN(task.n_in, int(n_rec), task.n_out, seed=int(seed), **dict(model_options or {}))
+        run = train(model, task, rule=rule, steps=int(steps), lr=float(lr), batch_size=int(batch_size),
+                    seed=int(seed), checkpoints=int(checkpoints), rule_options=options, progress=False)
+        idx = np.unique(np.round(np.linspace(0, len(run.steps) - 1, min(int(n_points), len(run.steps)))).astype(int))
+        chosen = [run.steps[i] for i in idx]
+        table = curvature_along_training(run, batch, steps=chosen)
+        out[rule] = table.dropna(subset=["lambda_max"]).reset_index(drop=True)
+    return out
 
 
 def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | None = None) -> dict:

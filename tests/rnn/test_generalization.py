@@ -194,7 +194,7 @@ def test_cli_curvature_writes_report(tmp_path, capsys):
 
     code = main(["curvature", "--task", "perceptual-decision", "--rules", "bptt,eprop", "--seeds", "2",
                  "--n-rec", "4", "--steps", "2", "--batch-size", "4", "--jobs", "1", "--heldout", "timing",
-                 "--out", str(tmp_path)])
+                 "--along-training", "--out", str(tmp_path)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "eprop vs bptt" in printed and "VERDICT" in printed
@@ -202,6 +202,8 @@ def test_cli_curvature_writes_report(tmp_path, capsys):
     assert sorted(runs["rule"]) == ["bptt", "bptt", "eprop", "eprop"]
     assert (tmp_path / "summary.txt").read_text() in printed
     assert (tmp_path / "curvature_vs_gap.png").stat().st_size > 0
+    assert (tmp_path / "curvature_along_training.png").stat().st_size > 0
+    assert "eprop: lambda_max along training" in printed
     assert main(["curvature", "--rules", "bpt", "--out", str(tmp_path)]) == 2
     assert "Did you mean 'bptt'" in capsys.readouterr().err
 
@@ -217,3 +219,18 @@ def test_plot_curvature_along_training(tmp_path):
         plot_curvature_along_training({"bptt": t.drop(columns="lambda_max")}, tmp_path / "x.png")
     with pytest.raises(ValueError, match="non-empty dict"):
         plot_curvature_along_training({}, tmp_path / "x.png")
+
+
+def test_curvature_trajectories_match_compare_rules():
+    # the same seed and settings give the same run: the last point equals compare_rules' final value
+    from neurosim.rnn.generalization import curvature_trajectories
+
+    task = _small_pd()
+    kw = dict(n_rec=4, steps=3, batch_size=4, checkpoints=4, curvature_batch=5)
+    traj = curvature_trajectories(task, rules=("eprop-random",), n_points=3, **kw)
+    table = compare_rules(task, rules=("eprop-random",), seeds=(0,), n_trials=8, heldout=("timing",), **kw)
+    t = traj["eprop-random"]
+    assert t["step"].iloc[0] == 0 and t["step"].iloc[-1] == 3 and len(t) == 3
+    assert t["lambda_max"].iloc[-1] == pytest.approx(table["lambda_max_final"].iloc[0], rel=1e-9)
+    with pytest.raises(ValueError, match="n_points"):
+        curvature_trajectories(task, n_points=0)
