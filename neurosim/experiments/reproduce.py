@@ -151,6 +151,7 @@ def trend(training: pd.DataFrame) -> dict:
         "rho_median": float(np.median(list(rhos.values()))) if rhos else float("nan"),
         "fraction_negative": float(np.mean([r < 0 for r in rhos.values()])) if rhos else float("nan"),
         "distance_init_mean": float(first["distance"].mean()),
+        "distance_init_sd": float(first["distance"].std(ddof=1)) if len(first) > 1 else float("nan"),
         "distance_final_mean": float(last["distance"].mean()),
         "accuracy_final_mean": float(last["accuracy"].mean()),
     }
@@ -409,7 +410,19 @@ def _fmt(x, nd=3) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{nd}f}"
 
 
-def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timings, files) -> str:
+def _trend_verdict(tr: dict) -> str:
+    change = tr["distance_final_mean"] - tr["distance_init_mean"]
+    sd = tr["distance_init_sd"]
+    direction = ("falls" if tr["rho_median"] < 0 else "rises") + " with accuracy in most runs (by rank)"
+    if np.isfinite(sd) and abs(change) < sd:
+        return (f"essentially flat — the mean change from untrained to trained ({change:+.3f}) is smaller than "
+                f"the run-to-run SD at initialization ({sd:.3f}); by rank, distance {direction}.")
+    if change < 0:
+        return f"yes — distance falls by {-change:.3f} from untrained to trained (run-to-run SD {sd:.3f})."
+    return f"no — distance rises by {change:.3f} from untrained to trained (run-to-run SD {sd:.3f})."
+
+
+def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timings, files, reused=0) -> str:
     ok = matched[matched["reached"]]
     n_runs = matched["run"].nunique()
     lines = [f"# neurosim reproduce — e-prop vs BPTT similarity to M1 ({cfg.label} configuration)", ""]
@@ -432,13 +445,7 @@ def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timin
         f"{_fmt(tr['distance_final_mean'])} (mean final accuracy {_fmt(tr['accuracy_final_mean'])}).",
         f"- Spearman ρ(accuracy, distance) over checkpoints with accuracy ≥ 0, per run: median "
         f"**{_fmt(tr['rho_median'], 2)}**; negative in {100 * tr['fraction_negative']:.0f}% of runs.",
-        "- verdict: " + (
-            "yes — distance falls as accuracy rises in most runs."
-            if tr["rho_median"] < -0.2 and tr["fraction_negative"] > 0.5 else
-            "no clear trend — in this configuration distance to M1 barely changes with accuracy "
-            "(see the table: compare the change with the SDs)."
-            if abs(tr["rho_median"]) <= 0.2 else
-            "no — distance rises with accuracy in most runs."),
+        "- verdict: " + _trend_verdict(tr),
     ]
     bins = [-np.inf, 0.0, 0.5, 0.8, 0.9, 0.95, 1.0 + 1e-12]
     labels = ["< 0", "0–0.5", "0.5–0.8", "0.8–0.9", "0.9–0.95", "≥ 0.95"]
@@ -516,6 +523,9 @@ def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timin
                       f"vs different g0 {_fmt(dg['between'])}."]
     lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]
     lines += ["", "## Run time", ""] + [f"- {k}: {v:.1f} s" for k, v in timings.items()]
+    if reused:
+        lines.append(f"- {reused} of {n_runs} runs were loaded from `runs/` (trained by an earlier "
+                     "invocation), so the training time above is mostly loading.")
     lines += ["", "Numbers are what this run measured; re-run with `neurosim reproduce` (default) or "
               "`neurosim reproduce --full` (paper scale)."]
     return "\n".join(lines) + "\n"
@@ -610,23 +620,27 @@ def reproduce(
         own_cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address=":0")
         client = Client(own_cluster)
+    cache = folder / "runs"
+    before = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.nc")} if cache.is_dir() else {}
     try:
-        runs = sweep(specs, task, out=folder / "runs", client=client, progress=progress)
+        runs = sweep(specs, task, out=cache, client=client, progress=progress)
     finally:
         if own_cluster is not None:
             client.close()
             own_cluster.close()
     timings["training"] = time.perf_counter() - t0
+    reused = sum(1 for s in specs if before.get(f"{s.name}.nc") is not None
+                 and (cache / f"{s.name}.nc").stat().st_mtime_ns == before[f"{s.name}.nc"])
 
     # the analyses below multiply small matrices: one BLAS thread is fastest (and
     # avoids busy-waiting BLAS threads fighting over a loaded machine)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=blas_threads):
-        return _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress)
+        return _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused)
 
 
-def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress) -> dict:
+def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused=0) -> dict:
     from neurosim.baselines import condition_average, split_half_ceiling
     from neurosim.compare import compare
     from neurosim.matching import accuracy_matched, model_distances
@@ -698,7 +712,7 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress) -> di
         files += _figures(staging, training, matched, eff, D, baselines, cfg)
         timings["writing + figures"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_all
-        report = _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timings, files + ["report.md"])
+        report = _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timings, files + ["report.md"], reused)
         (staging / "report.md").write_text(report)
         files.append("report.md")
         # every file is complete in staging; move them in (report last)
@@ -707,5 +721,5 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress) -> di
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {"folder": folder, "files": files, "results": matched, "training": training, "effects": eff,
-            "rule_vs_seed": rv, "dynamics": dyn, "baselines": baselines, "trend": tr, "timings": timings,
+            "rule_vs_seed": rv, "dynamics": dyn, "runs_reused": reused, "baselines": baselines, "trend": tr, "timings": timings,
             "model_distances": D, "dynamics_distances": dyn_D}
