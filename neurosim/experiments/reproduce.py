@@ -413,7 +413,7 @@ def _fmt(x, nd=3) -> str:
 def _trend_verdict(tr: dict) -> str:
     change = tr["distance_final_mean"] - tr["distance_init_mean"]
     sd = tr["distance_init_sd"]
-    direction = ("falls" if tr["rho_median"] < 0 else "rises") + " with accuracy in most runs (by rank)"
+    direction = ("falls" if tr["rho_median"] < 0 else "rises") + " with accuracy in most runs"
     if np.isfinite(sd) and abs(change) < sd:
         return (f"essentially flat — the mean change from untrained to trained ({change:+.3f}) is smaller than "
                 f"the run-to-run SD at initialization ({sd:.3f}); by rank, distance {direction}.")
