@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ _PARAM_DIMS = {
     "W_out": ("output", "pre"), "b_out": ("output",), "v0": ("post",),
 }
 FORMAT = "neurosim-rnn-run-1"
+_COLUMNS = ("loss", "accuracy", "eval_loss")  # recorded at every checkpoint, besides ``record=``
 
 
 class TrainingDiverged(FloatingPointError):
@@ -102,7 +103,8 @@ class Run:
     ----------
     checkpoints : pandas.DataFrame
         Columns ``step``, ``loss`` (training-batch loss at that step), ``accuracy`` and
-        ``eval_loss`` (on ``task.conditions()``).
+        ``eval_loss`` (on ``task.conditions()``), then one column per ``record=`` measurement
+        given to :func:`train` (e.g. ``lambda_max``).
     rule, seed : str, int
     config : dict
         Model architecture (``n_rec``, ``g0``, ``activation``, ...) and training settings.
@@ -135,8 +137,13 @@ class Run:
                 "seed": self.seed, **self.settings}
 
     @property
+    def recorded(self) -> list[str]:
+        """Names of the extra per-checkpoint measurements (``train(..., record=...)``)."""
+        return list(self.settings.get("record", []))
+
+    @property
     def checkpoints(self) -> pd.DataFrame:
-        return pd.DataFrame(self._records, columns=["step", "loss", "accuracy", "eval_loss"])
+        return pd.DataFrame(self._records, columns=["step", *_COLUMNS, *self.recorded])
 
     @property
     def steps(self) -> list[int]:
@@ -174,7 +181,7 @@ class Run:
     def to_dataset(self, resume_state: dict | None = None) -> xr.Dataset:
         steps = self.steps
         ds = xr.Dataset(coords={"step": np.asarray(steps, dtype=np.int64)})
-        for col in ("loss", "accuracy", "eval_loss"):
+        for col in (*_COLUMNS, *self.recorded):
             ds[col] = ("step", np.array([r[col] for r in self._records], dtype=np.float64))
         for k in PARAM_NAMES:
             ds[k] = (("step",) + _PARAM_DIMS[k], np.stack([self._params[s][k] for s in steps]))
@@ -212,11 +219,12 @@ def _read(path) -> tuple[Run, dict | None]:
     if not isinstance(ds, xr.Dataset) or ds.attrs.get("format") != FORMAT:
         raise ValueError(f"{path} is not a neurosim RNN run (format attr {ds.attrs.get('format')!r})")
     steps = [int(s) for s in ds["step"].values]
-    records = [{"step": s, "loss": float(ds["loss"].values[i]), "accuracy": float(ds["accuracy"].values[i]),
-                "eval_loss": float(ds["eval_loss"].values[i])} for i, s in enumerate(steps)]
+    settings = json.loads(ds.attrs["settings"])
+    columns = (*_COLUMNS, *settings.get("record", []))
+    records = [{"step": s, **{c: float(ds[c].values[i]) for c in columns}} for i, s in enumerate(steps)]
     params = {s: {k: np.array(ds[k].values[i], dtype=np.float64) for k in PARAM_NAMES} for i, s in enumerate(steps)}
     run = Run(model_config=json.loads(ds.attrs["model_config"]), task=from_config(json.loads(ds.attrs["task_config"])),
-              rule=ds.attrs["rule"], seed=int(ds.attrs["seed"]), settings=json.loads(ds.attrs["settings"]),
+              rule=ds.attrs["rule"], seed=int(ds.attrs["seed"]), settings=settings,
               records=records, params=params,
               feedback=np.array(ds["feedback"].values) if "feedback" in ds else None, path=path,
               complete=bool(ds.attrs.get("complete", False)))
@@ -266,7 +274,8 @@ def _finite(E, grads) -> bool:
 def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000, lr: float = 3e-4,
           batch_size: int = 64, seed: int = 0, checkpoints: Iterable[int] | int | None = None, out=None,
           rule_options: dict | None = None, clip: float | None = None, progress: bool = True,
-          resume: bool = True, blas_threads: int | None = 1) -> Run:
+          resume: bool = True, blas_threads: int | None = 1,
+          record: Mapping[str, Callable[[LeakyRNN, Task], float]] | None = None) -> Run:
     """Train a copy of ``model`` on ``task`` with a learning rule and Adam.
 
     Parameters
@@ -302,6 +311,16 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     blas_threads : int or None
         BLAS threads during training (default 1: the per-step products are small, and parallel
         runs scale better with one thread each); ``None`` leaves BLAS alone.
+    record : dict of name -> callable, optional
+        Extra measurements taken at every checkpoint: ``f(model, task) -> float`` is called on
+        the checkpoint's network, and its value becomes column ``name`` of ``run.checkpoints``
+        (saved with the run). E.g. the loss curvature along training::
+
+            from neurosim.rnn.analysis import curvature_recorder
+            train(model, task, record={"lambda_max": curvature_recorder()})
+
+        The callables must not draw from the training random stream (they have their own), so a
+        run with ``record=`` has the same parameters as one without.
 
     Returns
     -------
@@ -344,6 +363,14 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         if ck.size and (ck[0] < 0 or ck[-1] > steps):
             raise ValueError(f"checkpoints must lie in [0, steps={steps}]; got {ck[0]}..{ck[-1]}")
     ck_set = set(int(c) for c in ck) | {0, steps}
+    record = dict(record or {})
+    for name, fn in record.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"record names must be identifiers (they become table columns); got {name!r}")
+        if name in ("step", *_COLUMNS, *PARAM_NAMES):
+            raise ValueError(f"record name {name!r} clashes with a built-in column or parameter; rename it")
+        if not callable(fn):
+            raise TypeError(f"record[{name!r}] must be a callable f(model, task) -> float; got {type(fn).__name__}")
     model.check_params()
     model = model.copy()
     feedback = None
@@ -354,7 +381,8 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         opts = {**opts, "feedback": np.asarray(feedback, dtype=np.float64)}
     settings = {"steps": steps, "lr": float(lr), "batch_size": int(batch_size), "clip": clip,
                 "checkpoints": sorted(ck_set),
-                "rule_options": {k: v for k, v in opts.items() if k != "feedback"}}
+                "rule_options": {k: v for k, v in opts.items() if k != "feedback"},
+                "record": list(record)}
     rng = np.random.default_rng(seed)
     opt = Adam(lr=lr, clip=clip)
     run = Run(model_config=model.config, task=task, rule=rule, seed=seed, settings=settings, records=[],
@@ -405,8 +433,9 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
                         + ". Lower lr, set clip=, or reduce g0.", run)
                 if rng_state is not None:
                     ev_loss, acc = evaluate(model, task)
+                    extra = {name: float(fn(model.copy(), task)) for name, fn in record.items()}
                     run._records.append({"step": s, "loss": float(E), "accuracy": float(acc),
-                                         "eval_loss": float(ev_loss)})
+                                         "eval_loss": float(ev_loss), **extra})
                     run._params[s] = {k: v.copy() for k, v in model.params.items()}
                     run.complete = s == steps
                     if out is not None:

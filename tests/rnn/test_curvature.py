@@ -373,3 +373,44 @@ def test_absent_connections_have_zero_curvature():
     block = H[np.ix_(~absent, ~absent)]
     np.testing.assert_allclose(hessian_top_eigenvalues(model, batch, tol=1e-10),
                                np.linalg.eigvalsh(block)[-1:], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- curvature recorded during training
+def test_curvature_recorded_in_train_equals_post_hoc_and_leaves_the_run_unchanged(tmp_path):
+    from neurosim.rnn import LeakyRNN, load_run, train
+    from neurosim.rnn.analysis import curvature_along_training, curvature_recorder
+    from neurosim.rnn.tasks import PerceptualDecision
+
+    task = PerceptualDecision()
+    model = LeakyRNN(task.n_in, 8, task.n_out, activation="tanh", seed=3)
+    kw = dict(rule="eprop", steps=6, lr=1e-2, batch_size=6, seed=1, checkpoints=[0, 2, 6], progress=False)
+    plain = train(model, task, **kw)
+    out = tmp_path / "run.nc"
+    rec = train(model, task, out=out, record={"lambda_max": curvature_recorder(batch_size=5, seed=7)}, **kw)
+
+    # the training random stream is untouched: same parameters as a run without recording
+    for step in (0, 2, 6):
+        for k, v in plain.params(step).items():
+            np.testing.assert_array_equal(rec.params(step)[k], v)
+    # values equal the post-hoc measurement on the same fixed batch
+    post = curvature_along_training(plain, batch_size=5, seed=7)
+    np.testing.assert_allclose(rec.checkpoints["lambda_max"], post["lambda_max"], rtol=1e-6)
+    assert rec.checkpoints["lambda_max"].nunique() == 3  # it really changes along training
+    # and it is saved with the run
+    back = load_run(out)
+    assert list(back.checkpoints.columns) == ["step", "loss", "accuracy", "eval_loss", "lambda_max"]
+    np.testing.assert_array_equal(back.checkpoints["lambda_max"], rec.checkpoints["lambda_max"])
+
+
+def test_train_record_rejects_bad_names_and_non_callables():
+    from neurosim.rnn import LeakyRNN, train
+    from neurosim.rnn.tasks import PerceptualDecision
+
+    task = PerceptualDecision()
+    model = LeakyRNN(task.n_in, 4, task.n_out)
+    with pytest.raises(ValueError, match="clashes"):
+        train(model, task, steps=1, progress=False, record={"accuracy": lambda m, t: 0.0})
+    with pytest.raises(ValueError, match="identifiers"):
+        train(model, task, steps=1, progress=False, record={"lambda max": lambda m, t: 0.0})
+    with pytest.raises(TypeError, match="callable"):
+        train(model, task, steps=1, progress=False, record={"lam": 3.0})

@@ -24,6 +24,7 @@ from neurosim.rnn.analysis.curvature import (  # noqa: E402,F401
     CurvatureConvergenceError,
     TraceEstimate,
     curvature_along_training,
+    curvature_recorder,
     dense_hessian,
     hessian_top_eigenvalues,
     hessian_trace,

@@ -40,6 +40,7 @@ __all__ = [
     "hessian_trace",
     "dense_hessian",
     "curvature_along_training",
+    "curvature_recorder",
 ]
 
 _METHODS = ("lanczos", "power")
@@ -947,3 +948,56 @@ def curvature_along_training(
         "seed": seed, "trace_samples": trace_samples, "solver": "lanczos (scipy eigsh, which='LA')",
     }
     return out
+
+
+class curvature_recorder:  # noqa: N801 - used like a function: train(record={"lambda_max": curvature_recorder()})
+    """A per-checkpoint curvature measurement for ``neurosim.rnn.train(..., record=...)``.
+
+    Called as ``f(model, task)`` at each checkpoint, it returns the top eigenvalue of the loss
+    Hessian (:func:`hessian_top_eigenvalues`) on one fixed evaluation batch, drawn from the task
+    on the first call with its own generator (``seed``) — the training random stream is not
+    touched, so recording curvature does not change the run. ``which="trace"`` records the
+    Hutchinson trace estimate instead.
+
+    Parameters
+    ----------
+    params, tol, max_iter, hvp, eps, blas_threads
+        As in :func:`hessian_top_eigenvalues`.
+    batch_size, seed : int
+        Size and seed of the fixed evaluation batch.
+    which : {"lambda_max", "trace"}
+    trace_samples : int
+        Hutchinson probes when ``which="trace"``.
+
+    Examples
+    --------
+    >>> from neurosim.rnn import LeakyRNN, train
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> task = PerceptualDecision()
+    >>> run = train(LeakyRNN(task.n_in, 6, task.n_out, seed=0), task, steps=3, lr=1e-3, batch_size=4,
+    ...             checkpoints=[0, 3], progress=False, record={"lambda_max": curvature_recorder(batch_size=4)})
+    >>> list(run.checkpoints.columns)
+    ['step', 'loss', 'accuracy', 'eval_loss', 'lambda_max']
+    """
+
+    def __init__(self, params=("W_rec",), *, batch_size: int = 64, seed: int = 0, tol: float = 1e-6,
+                 max_iter: int = 500, hvp: str = "exact", eps: float = DEFAULT_EPS, which: str = "lambda_max",
+                 trace_samples: int = 32, blas_threads: int | None = 1):
+        self.params = params
+        self.batch_size = _check_pos_int("batch_size", batch_size)
+        self.seed = seed
+        self.tol, self.max_iter, self.hvp, self.eps = tol, max_iter, hvp, eps
+        self.which = _check_choice("which", which, ("lambda_max", "trace"))
+        self.trace_samples = _check_pos_int("trace_samples", trace_samples)
+        self.blas_threads = blas_threads
+        self._batch = None
+
+    def __call__(self, model, task) -> float:
+        if self._batch is None:
+            self._batch = task.batch(self.batch_size, np.random.default_rng(self.seed))
+        if self.which == "trace":
+            return float(hessian_trace(model, self._batch, self.params, self.trace_samples, hvp=self.hvp,
+                                       eps=self.eps, seed=self.seed, blas_threads=self.blas_threads).value)
+        return float(hessian_top_eigenvalues(model, self._batch, self.params, 1, self.tol, self.max_iter,
+                                             hvp=self.hvp, eps=self.eps, seed=self.seed,
+                                             blas_threads=self.blas_threads)[0])
