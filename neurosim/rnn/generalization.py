@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -286,14 +284,9 @@ def _one_run(job: dict) -> dict:
     from neurosim.rnn import LeakyRNN, train
     from neurosim.rnn.analysis.curvature import hessian_top_eigenvalues, hessian_trace
 
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - ships with scikit-learn
-        threadpool_limits = None
-    import contextlib
+    from neurosim._threads import blas_threads
 
-    limit = threadpool_limits(limits=1, user_api="blas") if threadpool_limits else contextlib.nullcontext()
-    with limit:
+    with blas_threads(1):
         task, rule, seed = job["task"], job["rule"], job["seed"]
         options = {"window": job["tbptt_window"]} if rule == "tbptt" else {}
         if rule == "eprop-random":
@@ -725,33 +718,21 @@ def plot_curvature_vs_gap(table: pd.DataFrame, path, *, lr: float | None = None,
     fig.text(0.01, 0.005, "Dashed: 2/lr, the exact stability limit of plain gradient descent with step lr. "
              "Training used Adam, for which it is only a reference scale.", fontsize=7, color="grey")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return _save_figure(fig, path)
 
 
 def _save_figure(fig, path: Path) -> Path:
+    """Write ``fig`` as PNG atomically and close it."""
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
+    from neurosim.io import atomic_path
+
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return Path(path)
 
 
 def plot_curvature_along_training(tables: dict, path, *, lr: float | None = None) -> Path:
@@ -822,17 +803,6 @@ def plot_curvature_along_training(tables: dict, path, *, lr: float | None = None
     return _save_figure(fig, Path(path))
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> str:
     """Write the rule comparison to a folder and return its printable summary.
 
@@ -895,9 +865,11 @@ def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> st
             f"{len(bigger)}/{len(gaps)} gap measures ({', '.join(bigger) or 'none'})")
     parts.append("\n".join(verdict))
     text = "\n\n".join(parts) + "\n"
-    csv_tmp = out / ".runs.csv.tmp"
-    table.to_csv(csv_tmp, index=False)
-    os.replace(csv_tmp, out / "runs.csv")
-    _atomic_write_text(out / "summary.txt", text)
+    from neurosim.io import atomic_path
+
+    with atomic_path(out / "runs.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(out / "summary.txt") as tmp:
+        tmp.write_text(text, encoding="utf-8")
     plot_curvature_vs_gap(table, out / "curvature_vs_gap.png")
     return text

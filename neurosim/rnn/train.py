@@ -16,7 +16,6 @@ run an uninterrupted call would have produced.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from neurosim._threads import blas_threads as blas_threads_limit
 from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, loss as _loss
 from neurosim.rnn.optim import Adam
 from neurosim.rnn.rules import check_rule, random_feedback, value_and_gradients
@@ -253,20 +253,6 @@ def load_run(path) -> Run:
     return _read(path)[0]
 
 
-@contextlib.contextmanager
-def _blas_threads(n):
-    if n is None:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        yield
-        return
-    with threadpool_limits(limits=int(n), user_api="blas"):
-        yield
-
-
 def _finite(E, grads) -> bool:
     return bool(np.isfinite(E)) and all(np.all(np.isfinite(g)) for g in grads.values())
 
@@ -416,7 +402,7 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         bar = tqdm(total=steps, initial=start, desc=f"{rule} on {task.name}", unit="step")
     N = model.n_rec
     try:
-        with _blas_threads(blas_threads):
+        with blas_threads_limit(blas_threads):
             for s in range(start, steps + 1):
                 recorded = any(r["step"] == s for r in run._records)
                 rng_state = rng.bit_generator.state if (s in ck_set and not recorded) else None

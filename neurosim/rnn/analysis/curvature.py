@@ -24,11 +24,12 @@ See ``docs/curvature.md`` for the edge-of-stability argument (``lambda_max < 2 /
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+from neurosim._threads import blas_threads as _blas_threads
 
 __all__ = [
     "CurvatureConvergenceError",
@@ -496,22 +497,6 @@ def _exact_hvp(model, batch, params: dict, tangent: dict) -> dict:
         "b_out": de.reshape(T * B, -1).sum(0),
         "v0": (drho_init * dphi0 + rho_init * ddphi0 * dv0 + (1.0 - a) * dgamma[0]).sum(0),
     }
-
-
-@contextmanager
-def _blas_threads(n):
-    """Limit BLAS threads (the per-product matrices are small: one thread is fastest on a shared
-    machine, and parallel workers do not oversubscribe the cores)."""
-    if n is None:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        yield
-        return
-    with threadpool_limits(limits=int(n), user_api="blas"):
-        yield
 
 
 _HVP_KINDS = ("exact", "fd")
