@@ -154,30 +154,35 @@ def _resolve_metric(metric: Any, alpha: float | None, kind: str, metric_options:
 # ---------------------------------------------------------------------------
 # tasks (module-level so dask can pickle them)
 # ---------------------------------------------------------------------------
-def _prepare_task(X: np.ndarray, alpha: float, center: bool, threads: int | None) -> np.ndarray:
+def _blas_limit(threads: int | None):
+    """threadpoolctl limit inside a worker; a no-op context locally (threads=None)."""
+    if threads is None:
+        import contextlib
+
+        return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
 
+    return threadpool_limits(limits=threads)
+
+
+def _prepare_task(X: np.ndarray, alpha: float, center: bool, threads: int | None) -> np.ndarray:
     from neurosim.metrics.shape import prepare
 
-    with threadpool_limits(limits=threads):
+    with _blas_limit(threads):
         return prepare(X, alpha=alpha, center=center)
 
 
 def _pairs_task(pairs: list[tuple[int, int]], prepared: dict, kind: str, normalize: bool,
                 threads: int | None) -> list[float]:
-    from threadpoolctl import threadpool_limits
-
     from neurosim.metrics.shape import prepared_distance
 
-    with threadpool_limits(limits=threads):
+    with _blas_limit(threads):
         return [float(prepared_distance(prepared[i], prepared[j], kind=kind, normalize=normalize))
                 for i, j in pairs]
 
 
 def _generic_task(pairs: list[tuple[int, int]], mats: dict, fn: Callable, threads: int | None) -> list[float]:
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=threads):
+    with _blas_limit(threads):
         return [fn(mats[i], mats[j]) for i, j in pairs]
 
 
