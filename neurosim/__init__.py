@@ -44,7 +44,9 @@ from neurosim import rnn  # noqa: E402,F401  (neurosim.rnn.LeakyRNN, neurosim.rn
 # --- end rnn -------------------------------------------------------------
 
 # --- matching, pairwise, experiments (issue 5) ---------------------------
-from neurosim import experiments, matching  # noqa: E402,F401  (modules: neurosim.matching.match_accuracy, ...)
+# neurosim.experiments sits on top of the library and is imported explicitly
+# (import neurosim.experiments.reproduce); nothing in the package imports it.
+from neurosim import matching  # noqa: E402,F401  (module: neurosim.matching.match_accuracy, ...)
 from neurosim.matching import accuracy_matched, match_accuracy  # noqa: E402,F401
 # the function shadows the module of the same name on purpose: neurosim.pairwise(...)
 from neurosim.pairwise import pairwise  # noqa: E402,F401

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurosim._threads import blas_threads
+
 __all__ = ["pairwise", "SHAPE_METRICS"]
 
 #: metric name -> alpha of the shape-metric continuum (1 = Procrustes, 0 = CCA)
@@ -154,21 +156,10 @@ def _resolve_metric(metric: Any, alpha: float | None, kind: str, metric_options:
 # ---------------------------------------------------------------------------
 # tasks (module-level so dask can pickle them)
 # ---------------------------------------------------------------------------
-def _blas_limit(threads: int | None):
-    """threadpoolctl limit inside a worker; a no-op context locally (threads=None)."""
-    if threads is None:
-        import contextlib
-
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=threads)
-
-
 def _prepare_task(X: np.ndarray, alpha: float, center: bool, threads: int | None) -> np.ndarray:
     from neurosim.metrics.shape import prepare
 
-    with _blas_limit(threads):
+    with blas_threads(threads):
         return prepare(X, alpha=alpha, center=center)
 
 
@@ -176,13 +167,13 @@ def _pairs_task(pairs: list[tuple[int, int]], prepared: dict, kind: str, normali
                 threads: int | None) -> list[float]:
     from neurosim.metrics.shape import prepared_distance
 
-    with _blas_limit(threads):
+    with blas_threads(threads):
         return [float(prepared_distance(prepared[i], prepared[j], kind=kind, normalize=normalize))
                 for i, j in pairs]
 
 
 def _generic_task(pairs: list[tuple[int, int]], mats: dict, fn: Callable, threads: int | None) -> list[float]:
-    with _blas_limit(threads):
+    with blas_threads(threads):
         return [fn(mats[i], mats[j]) for i, j in pairs]
 
 

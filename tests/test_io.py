@@ -98,6 +98,18 @@ def test_overwrite_replaces_and_load_closes_file(tmp_path):
     assert os.access(path, os.R_OK)
 
 
+def test_saved_files_get_the_umask_mode_not_mkstemps_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = nio.save(xr.DataArray(np.arange(3.0), dims="x"), tmp_path / "a.nc")
+        with nio.atomic_path(tmp_path / "b.txt") as tmp:
+            tmp.write_text("b")
+    finally:
+        os.umask(old)
+    assert (os.stat(path).st_mode & 0o777) == 0o644
+    assert (os.stat(tmp_path / "b.txt").st_mode & 0o777) == 0o644
+
+
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 _scalar = st.one_of(

@@ -636,9 +636,9 @@ def reproduce(
 
     # the analyses below multiply small matrices: one BLAS thread is fastest (and
     # avoids busy-waiting BLAS threads fighting over a loaded machine)
-    from threadpoolctl import threadpool_limits
+    from neurosim._threads import blas_threads as blas_threads_limit
 
-    with threadpool_limits(limits=blas_threads):
+    with blas_threads_limit(blas_threads):
         return _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused)
 
 
