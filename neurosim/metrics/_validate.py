@@ -53,7 +53,11 @@ def check_matrix(X, name: str = "X", *, min_samples: int = 2, min_features: int 
         raise ValueError(f"{name} needs at least {min_samples} samples (rows), got {n}")
     if p < min_features:
         raise ValueError(f"{name} needs at least {min_features} feature(s) (columns), got {p}")
-    if not np.isfinite(arr).all():
+    # a NaN or inf anywhere makes the sum non-finite (cheap); only then look element-wise
+    # (a finite array whose sum overflows is checked element-wise too and passes)
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum()
+    if not np.isfinite(total) and not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         kind = "NaN" if np.isnan(arr[tuple(bad)]) else "inf"
         count = int((~np.isfinite(arr)).sum())

@@ -133,6 +133,28 @@ def _prepare_validated(X: np.ndarray, alpha: float, center: bool, name: str = "X
     return U * t
 
 
+def _centered_cross(X: np.ndarray, Y: np.ndarray):
+    """``(XcᵀYc, ‖Xc‖_F, ‖Yc‖_F)`` without forming the centred copies, or None.
+
+    ``XcᵀYc = XᵀY − n·m_x m_yᵀ`` and ``‖Xc‖² = ‖X‖² − n‖m_x‖²`` save two passes that write
+    (samples × features) arrays. The subtraction cancels at most the energy the means carry, so
+    it is used only when the means hold at most half of each matrix's energy (then at most one
+    bit is lost); otherwise the caller centres explicitly. The product is taken on the narrower
+    side (the nuclear norm does not change under transposition).
+    """
+    n = X.shape[0]
+    mx, my = X.mean(axis=0), Y.mean(axis=0)
+    sx, sy = float(np.vdot(X, X)), float(np.vdot(Y, Y))
+    ex, ey = n * float(mx @ mx), n * float(my @ my)
+    if ex > 0.5 * sx or ey > 0.5 * sy:
+        return None
+    if X.shape[1] <= Y.shape[1]:
+        M = X.T @ Y - n * np.outer(mx, my)
+    else:
+        M = Y.T @ X - n * np.outer(my, mx)
+    return M, float(np.sqrt(sx - ex)), float(np.sqrt(sy - ey))
+
+
 def _distance_from_parts(nuc: float, na: float, nb: float, kind: str, normalize: bool) -> float:
     if kind == "angular":
         theta = float(np.arccos(clip_unit(nuc / (na * nb))))
@@ -279,6 +301,13 @@ def shape_distance(
     X, Y = check_pair(X, Y)
     # compress a wide side only when both are wide (otherwise the product is already cheap)
     wide = X.shape[1] > X.shape[0] and Y.shape[1] > Y.shape[0]
+    if alpha == 1.0 and center and not wide:
+        parts = _centered_cross(X, Y)
+        if parts is not None:
+            M, na, nb = parts
+            check_nonzero(na, "X", "after centering")
+            check_nonzero(nb, "Y", "after centering")
+            return _distance_from_parts(_nuclear_norm(M), na, nb, kind, normalize)
     A = _prepare_validated(X, alpha, bool(center), "X", compress=wide)
     B = _prepare_validated(Y, alpha, bool(center), "Y", compress=wide)
     M = A.T @ B if A.shape[1] <= B.shape[1] else (B.T @ A)

@@ -67,6 +67,30 @@ def test_procrustes_matches_closed_form(XY):
     assert abs(procrustes_distance(X, Y, normalize=True) - ang / (np.pi / 2)) < TOL
 
 
+@pytest.mark.parametrize("offset", [0.0, 0.3, 3.0, 1e6])
+def test_procrustes_exact_with_and_without_large_feature_means(rng, offset):
+    # small means: centring is folded into the cross-product (rank-1 correction);
+    # large means (offset 3, 1e6): the explicit centring path. Both equal the closed form.
+    X = rng.normal(size=(80, 6)) + offset
+    Y = X[:, :5] @ rng.normal(size=(5, 5)) + 0.7 * rng.normal(size=(80, 5)) - offset
+    ang, euc = closed_form_procrustes(X, Y)
+    assert abs(procrustes_distance(X, Y) - ang) < TOL
+    assert abs(procrustes_distance(X, Y, kind="euclidean") - euc) < TOL * max(1.0, euc)
+    # wider Y than X takes the transposed product
+    Yw = np.hstack([Y, rng.normal(size=(80, 3))])
+    assert abs(procrustes_distance(X, Yw) - closed_form_procrustes(X, Yw)[0]) < TOL
+
+
+def test_finite_values_whose_sum_overflows_are_accepted():
+    X = np.full((4, 3), 1e308)
+    X[:, 0] = [1e308, -1e308, 5e307, 0.0]
+    Y = np.arange(12.0).reshape(4, 3) ** 2
+    assert np.isfinite(procrustes_distance(X / 1e300, Y))
+    from neurosim.metrics._validate import check_matrix
+
+    assert check_matrix(X) is X
+
+
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 1.0])
 def test_shape_distance_matches_netrep_convention(XY, alpha):
     X, Y = XY
