@@ -17,11 +17,17 @@ import statistics
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
 import neurosim.rnn as R
 from neurosim.rnn.model import Batch
+
+
+# the recordings beside a clone (../shared/data), as the tests use them; None = search order
+_SIBLING = Path(__file__).resolve().parents[2] / "shared" / "data"
+_SIBLING_DATA = str(_SIBLING) if _SIBLING.is_dir() else None
 
 
 def _batch(B, T, I=3, O=2, seed=0):
@@ -182,7 +188,8 @@ def main(argv=None):
     ap.add_argument("--n-rec", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data", default=None, help="folder of the recordings (default: search order)")
+    ap.add_argument("--data", default=_SIBLING_DATA,
+                    help="folder of the recordings (default: ../shared/data beside this clone if present, else $NEUROSIM_DATA, else the user cache)")
     ap.add_argument("--out", default=None, help="folder for the runs' netCDF files")
     args = ap.parse_args(argv)
     if args.what in ("speed", "all"):

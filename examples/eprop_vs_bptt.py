@@ -13,6 +13,7 @@ Run:  python examples/eprop_vs_bptt.py [--data ../shared/data] [--steps 300] [--
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -26,9 +27,15 @@ from neurosim.rnn.analysis import participation_ratio
 from neurosim.rnn.tasks import CenterOutReach
 
 
+# the recordings beside a clone (../shared/data), as the tests use them; None = search order
+_SIBLING = Path(__file__).resolve().parents[2] / "shared" / "data"
+_SIBLING_DATA = str(_SIBLING) if _SIBLING.is_dir() else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=None, help="folder with hatsopoulos2007_m1_center_out/ (default: $NEUROSIM_DATA)")
+    ap.add_argument("--data", default=_SIBLING_DATA,
+                    help="folder of the recordings (default: ../shared/data beside this clone if present, else $NEUROSIM_DATA, else the user cache)")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--n-rec", type=int, default=50)
     ap.add_argument("--seeds", type=int, default=2)

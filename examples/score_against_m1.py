@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
 import neurosim
 from neurosim import datasets
 from neurosim.baselines import condition_average, normalized_distance, split_half_ceiling
+
+
+# the recordings beside a clone (../shared/data), as the tests use them; None = search order
+_SIBLING = Path(__file__).resolve().parents[2] / "shared" / "data"
+_SIBLING_DATA = str(_SIBLING) if _SIBLING.is_dir() else None
 
 
 def demo_model(m1, n_units: int = 100, seed: int = 0):
@@ -50,7 +56,8 @@ def read_activity(path: str, dims: str, t0: float | None, dt: float | None, m1):
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("activity", nargs="?", help=".nc (neurosim.io) or .npy file; omit for the demo")
-    p.add_argument("--data", default=None, help="data root / dataset folder / file (default: search order)")
+    p.add_argument("--data", default=_SIBLING_DATA,
+                    help="folder of the recordings (default: ../shared/data beside this clone if present, else $NEUROSIM_DATA, else the user cache)")
     p.add_argument("--dims", default="condition,time,unit", help="axis names of a .npy array")
     p.add_argument("--t0", type=float, default=None, help="time of the first bin of a .npy array (ms)")
     p.add_argument("--dt", type=float, default=None, help="bin width of a .npy array (ms)")
