@@ -248,11 +248,6 @@ def _run_curvature(args) -> int:
 # --- end curvature ----------------------------------------------------------
 
 
-def _not_ready(name: str) -> int:
-    print(f"neurosim {name}: not available in this build", file=sys.stderr)
-    return 2
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurosim",
