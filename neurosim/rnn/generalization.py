@@ -16,12 +16,13 @@ random-feedback e-prop, truncated BPTT over seeds, at matched training accuracy)
 
 from __future__ import annotations
 
-import difflib
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from neurosim.rnn.model import _did_you_mean
 
 __all__ = [
     "HELDOUT_KINDS",
@@ -40,9 +41,7 @@ HELDOUT_KINDS = ("conditions", "timing")
 
 def _check_kind(kind: str) -> str:
     if kind not in HELDOUT_KINDS:
-        close = difflib.get_close_matches(str(kind), HELDOUT_KINDS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown held-out kind {kind!r}; choose one of {list(HELDOUT_KINDS)}.{hint}")
+        raise ValueError(f"unknown held-out kind {kind!r}: " + _did_you_mean(kind, HELDOUT_KINDS))
     return kind
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from neurosim._threads import blas_threads as _blas_threads
+from neurosim.rnn.model import _did_you_mean
 
 __all__ = [
     "CurvatureConvergenceError",
@@ -81,11 +82,7 @@ def _check_tol(tol) -> float:
 
 def _check_choice(name: str, value, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        import difflib
-
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown {name} {value!r}; choose one of {list(choices)}.{hint}")
+        raise ValueError(f"unknown {name} {value!r}: " + _did_you_mean(value, choices))
     return value
 
 
@@ -340,11 +337,7 @@ def _resolve_params(model, params) -> tuple[str, ...]:
         if not isinstance(name, str):
             raise TypeError(f"params must hold parameter names (str), got {name!r}")
         if name not in available:
-            import difflib
-
-            close = difflib.get_close_matches(name, list(available), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"unknown parameter {name!r}; the model has {sorted(available)}.{hint}")
+            raise ValueError(f"unknown parameter {name!r}; the model's parameters: " + _did_you_mean(name, available))
     if len(set(names)) != len(names):
         raise ValueError(f"params lists a parameter twice: {names}")
     return names
