@@ -134,11 +134,8 @@ def _resolve_metric(metric: Any, alpha: float | None, kind: str, metric_options:
         return "shape", (a, kind, center, normalize)
     if metric.startswith("procrustes-distance=") and metric.split("=", 1)[1] in _KINDS and not metric_options:
         return "shape", (1.0, metric.split("=", 1)[1], center, normalize)
-    import neurosim
+    from neurosim.metrics import make
 
-    make = getattr(neurosim, "make", None)
-    if make is None:  # pragma: no cover - metrics package not built
-        raise ValueError(f"unknown metric {metric!r}; use one of {sorted(SHAPE_METRICS)}")
     try:
         fn = make(metric)
     except (ValueError, KeyError) as exc:
