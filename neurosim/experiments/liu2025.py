@@ -209,7 +209,7 @@ def dynamics_table(runs: dict, matched: pd.DataFrame, window, n_components: int)
         run = runs[r.run]
         act = run.activity(int(r.step)).sel(time=slice(*window))
         k = min(n_components, act.sizes["unit"])
-        fit = fit_linear_dynamics(act, k)
+        fit = fit_linear_dynamics(act.transpose("condition", "time", "unit").values, k)
         fits[(r.run, r.level)] = fit
         rows.append({"run": r.run, "rule": r.rule, "seed": r.seed, "g0": r.g0, "level": r.level, "step": int(r.step),
                      "participation_ratio": participation_ratio(act),
