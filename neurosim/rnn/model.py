@@ -22,6 +22,7 @@ masked cross-entropy ``-sum_t m_t sum_o y*_o log softmax(y_t)_o / sum_t m_t`` (`
 from __future__ import annotations
 
 import copy as _copy
+import difflib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -33,8 +34,6 @@ LOSSES = ("mse", "ce")
 
 
 def _did_you_mean(name: str, options) -> str:
-    import difflib
-
     close = difflib.get_close_matches(str(name), list(options), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return f"choose one of {sorted(options)}.{hint}"
