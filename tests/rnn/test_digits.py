@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 import neurosim.rnn as R
-from neurosim.rnn.generalization import generalization_gap
+from neurosim.rnn.analysis.generalization import generalization_gap
 from neurosim.rnn.tasks import Digits, from_config, make
 
 
