@@ -212,8 +212,9 @@ def plot_curvature_along_training(tables: dict, path, *, lr: float | None = None
 
 
 #: the order and colours rules are drawn in
-RULE_ORDER = ("bptt", "tbptt", "eprop", "eprop-random")
-RULE_COLORS = {"bptt": "#1f77b4", "tbptt": "#9467bd", "eprop": "#d62728", "eprop-random": "#ff7f0e"}
+RULE_ORDER = ("bptt", "rtrl", "tbptt", "eprop", "eprop-random", "fa", "modprop", "mdgl")
+RULE_COLORS = {"bptt": "#1f77b4", "tbptt": "#9467bd", "eprop": "#d62728", "eprop-random": "#ff7f0e",
+               "rtrl": "#17becf", "fa": "#8c564b", "modprop": "#2ca02c", "mdgl": "#e377c2"}
 
 
 def order_rules(rules) -> list[str]:

@@ -172,3 +172,14 @@ def test_every_new_rule_trains(rule, tmp_path):
     assert not np.array_equal(run.params(0)["W_rec"], run.params(4)["W_rec"])
     back = R.load_run(tmp_path / "r.nc")
     assert np.array_equal(back.params(4)["W_rec"], run.params(4)["W_rec"])
+
+
+def test_sweeps_give_the_cell_type_rules_dale_networks():
+    from neurosim.experiments.sweep import grid, train_spec
+
+    specs = grid(["bptt", "modprop", "mdgl", "fa"], seeds=[0], n_rec=10, steps=2, batch_size=4, lr=1e-2)
+    assert [s.dale for s in specs] == [False, True, True, False]
+    task = R.tasks.PerceptualDecision()
+    for spec in specs[1:]:
+        run = train_spec(spec, task)
+        assert run.rule == spec.rule and run.config["dale"] == spec.dale

@@ -113,8 +113,9 @@ def rtrl(model: LeakyRNN, batch: Batch, *, params=None, noise=None):
             pen_E += float(np.sum(r * r))
         d = phi_prime(v, r, act)
         c = L * d
+        c_flat = c.reshape(1, B * N)
         for acc, blk in zip(grads_acc, blocks):
-            acc += np.einsum("bi,bip->p", c, blk)
+            acc += (c_flat @ blk.reshape(B * N, -1))[0]
         gWout += e.T @ r
         gbout += e.sum(0)
         v_prev, r_prev, d_prev = v, r, d
