@@ -84,3 +84,32 @@ def test_training_learns_and_the_gap_is_measured_on_held_out_images():
     assert last["train_accuracy"] > 0.5 and last["accuracy"] > 0.5
     assert last["gap_loss"] == pytest.approx(last["test_loss"] - last["train_loss"])
     assert last["gap_accuracy"] > 0  # 100 training images: held-out images are harder
+
+
+def test_heldout_sets_of_digits():
+    from neurosim.rnn.analysis.generalization import heldout_task
+
+    task = Digits(n_train=100)
+    test = heldout_task(task, "conditions")
+    assert test.split == "test" and np.array_equal(test.indices, task.test_task().indices)
+    slow = heldout_task(task, "timing")
+    assert slow.hold == 10 and np.array_equal(slow.indices, task.indices)
+
+
+def test_curvature_experiment_runs_on_digits_with_every_rule_family():
+    from neurosim.experiments.liu2022 import check_claims, compare_rules, digits_settings
+
+    s = digits_settings(task=Digits(n_train=40), rules=("bptt", "eprop", "modprop", "mdgl"), seeds=(0, 1), n_rec=8,
+                        steps=4, batch_size=8, checkpoints=3, n_trials=16, curvature_batch=8, max_iter=50, n_jobs=1,
+                        model_options={})
+    table = compare_rules(**s)
+    assert table["rule"].tolist() == ["bptt"] * 2 + ["eprop"] * 2 + ["modprop"] * 2 + ["mdgl"] * 2
+    cols = [c for c in table.columns if c.startswith("gap_loss_")]
+    assert cols[0] == "gap_loss_conditions" and "gap_loss_conditions_final" in cols
+    assert table[["lambda_max", "lambda_max_final"]].notna().all().all()
+    claims = check_claims(table)
+    assert set(claims["claim"]) == {"larger gap", "more variable gap", "higher curvature (matched)",
+                                    "higher curvature (end)", "curvature predicts gap"}
+    assert set(claims["holds"]) <= {"yes", "no", "direction only (not significant)"}
+    with pytest.raises(TypeError, match="unknown setting"):
+        digits_settings(n_units=3)
