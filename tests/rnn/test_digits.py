@@ -111,5 +111,9 @@ def test_curvature_experiment_runs_on_digits_with_every_rule_family():
     assert set(claims["claim"]) == {"larger gap", "more variable gap", "higher curvature (matched)",
                                     "higher curvature (end)", "curvature predicts gap"}
     assert set(claims["holds"]) <= {"yes", "no", "direction only (not significant)"}
+    assert set(claims["rule"]) == {"eprop", "modprop", "mdgl", "all approximate", "all"}
+    pooled = claims[(claims["rule"] == "all approximate") & (claims["claim"] == "higher curvature (matched)")]
+    apx = table[table["rule"] != "bptt"]
+    assert pooled["rule_value"].item() == pytest.approx(apx["lambda_max"].median())
     with pytest.raises(TypeError, match="unknown setting"):
         digits_settings(n_units=3)
