@@ -11,8 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
+from scipy.spatial.distance import pdist, squareform
 
+from neurosim.compare import prepare
 from neurosim.io import atomic_path
+from neurosim.metrics.rsa import rdm as rdm_vector
+from neurosim.metrics.shape import ShapeMetric
+from neurosim.trajectories import condition_index, validate_trajectories
 
 __all__ = [
     "save_figure",
@@ -23,6 +29,11 @@ __all__ = [
     "plot_model_distances",
     "plot_curvature_vs_gap",
     "plot_curvature_along_training",
+    "trajectories_in_pcs",
+    "condition_rdm",
+    "rdm_heatmap",
+    "mds_conditions",
+    "distance_vs_accuracy",
 ]
 
 
@@ -405,5 +416,605 @@ def plot_model_distances(D, baselines: dict):
     ax2.set_xlabel("Procrustes distance (angular / (π/2))")
     ax2.legend(fontsize=7, loc="lower right")
     ax2.set_title("Pairs grouped by rule and gain", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# figures a scientist looks at first: trajectories in PCs, RDMs, MDS, distance vs accuracy
+# ---------------------------------------------------------------------------
+_ANGLE_UNITS = {"deg", "degree", "degrees", "°", "rad", "radian", "radians"}
+
+
+def _require_trajectories(obj, name: str) -> xr.DataArray:
+    """``obj`` as a trial-averaged (condition, time, unit) DataArray, or a clear error."""
+    if isinstance(obj, xr.Dataset):
+        if "rates" not in obj:
+            raise TypeError(f"{name} is a Dataset without a 'rates' variable; pass the DataArray "
+                            f"(condition, time, unit) itself, e.g. ds['rates']")
+        obj = obj["rates"]
+    if not isinstance(obj, xr.DataArray):
+        raise TypeError(f"{name} must be an xarray.DataArray with dims (condition, time, unit); got "
+                        f"{type(obj).__name__} (build one with neurosim.trajectories(array, ...))")
+    da = validate_trajectories(obj, name=name)
+    return da.mean("trial") if "trial" in da.dims else da
+
+
+def _angles(values, attrs: dict, coord_name: str = "condition") -> np.ndarray | None:
+    """Condition labels as angles in degrees when they are reach directions, else None."""
+    vals = np.asarray(values)
+    if vals.ndim != 1 or not np.issubdtype(vals.dtype, np.number):
+        return None
+    units = str(attrs.get("units", "")).strip().lower()
+    named = any(w in f"{coord_name} {attrs.get('long_name', '')}".lower() for w in ("direction", "angle"))
+    if units in _ANGLE_UNITS or named:
+        return np.rad2deg(vals.astype(float)) if units.startswith("rad") else vals.astype(float)
+    return None
+
+
+def _condition_colors(labels, angles):
+    """One colour per condition: a cyclic map over 0–360° for angles, else a categorical cycle.
+
+    Returns ``(colors, cmap, norm)``; ``cmap``/``norm`` are None for categorical labels.
+    """
+    import matplotlib as mpl  # optional dependency
+
+    if angles is not None:
+        cmap = mpl.colormaps["hsv"]
+        norm = mpl.colors.Normalize(0.0, 360.0)
+        return [cmap(norm(a % 360.0)) for a in angles], cmap, norm
+    cycle = mpl.colormaps["tab10" if len(labels) <= 10 else "tab20"]
+    return [cycle(i % cycle.N) for i in range(len(labels))], None, None
+
+
+def _condition_key(fig, labels, colors, cmap, norm, angles, title: str, *, left: float):
+    """Colour key off the data, in the figure margin right of ``left`` (figure fraction):
+    a colorbar (angles) or a legend."""
+    from matplotlib.cm import ScalarMappable  # optional dependency
+    from matplotlib.lines import Line2D  # optional dependency
+
+    if cmap is not None:
+        sm = ScalarMappable(norm=norm, cmap=cmap)
+        cb = fig.colorbar(sm, cax=fig.add_axes((left + 0.02, 0.18, 0.014, 0.62)))
+        ticks = sorted({float(a) % 360.0 for a in angles})
+        cb.set_ticks(ticks if len(ticks) <= 12 else np.linspace(0, 360, 9))
+        cb.set_ticklabels([f"{t:g}°" for t in (ticks if len(ticks) <= 12 else np.linspace(0, 360, 9))])
+        cb.ax.tick_params(labelsize=8)
+        cb.set_label(title, fontsize=9)
+        return cb
+    handles = [Line2D([], [], color=c, lw=2) for c in colors]
+    return fig.legend(handles, [str(lab) for lab in labels], title=title, loc="center left",
+                      bbox_to_anchor=(left, 0.5), fontsize=8, title_fontsize=9, frameon=False)
+
+
+def _label_text(index) -> list[str]:
+    """Printable condition labels (tuples of a MultiIndex joined with ', ')."""
+    return [", ".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in index]
+
+
+def _fmt_window(window, units: str) -> str:
+    return f"window {window[0]:g} to {window[1]:g} {units}".rstrip()
+
+
+def trajectories_in_pcs(model, data, *, n_components: int = 3, window=None, lag: float = 0.0,
+                        alignment: str | None = None, model_label: str = "model", data_label: str = "data",
+                        title: str | None = None):
+    """Model and data trajectories side by side in the data's top principal components.
+
+    The model is first matched to the data as :func:`neurosim.compare` does (conditions by
+    label, time by ``window`` and ``lag``), both are flattened to ``(condition × time, unit)``
+    and centred, and the rotation-only Procrustes alignment is fitted on these arrays —
+    the same fit whose angle is the ``"procrustes"`` distance. The model is mapped into the
+    data's unit space through that rotation, scaled to the data's total variance (the
+    angular distance ignores scale), and both are projected on the data's top principal
+    components: ``Ŷ = Ỹ V_k``, ``X̂ = s · X̃ R V_k`` with ``R = R_x R_yᵀ`` the fitted
+    rotation, ``s = ‖Ỹ‖_F / ‖X̃‖_F`` and ``V_k`` the data's first ``k`` right singular
+    vectors. Identical geometry up to rotation and scale gives identical panels.
+
+    Each line is one condition, drawn from a circle (the first time bin of the window) to
+    a square (the last); reach directions (numeric conditions in degrees or radians, or a
+    condition coordinate named "direction"/"angle") get a cyclic colour map with a
+    colorbar, other labels a legend; both sit outside the panels.
+
+    Parameters
+    ----------
+    model, data : xarray.DataArray (condition, time, unit[, trial])
+        Trajectories; a ``trial`` dim is averaged. Unit counts may differ.
+    n_components : {2, 3}
+        Number of data PCs to draw (3: 3-D axes).
+    window : (start, stop), optional
+        Inclusive data-time range (data units, e.g. ms), as in :func:`neurosim.compare`.
+    lag : float
+        Model time ``t`` corresponds to data time ``t + lag``.
+    alignment : str, optional
+        How time was aligned, shown in the title (e.g. ``"0 ms = movement onset"``).
+    model_label, data_label : str
+        Panel names.
+    title : str, optional
+        Figure title (default: the labels, window and alignment).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels (data, model after the fitted rotation); ``fig.neurosim`` holds the
+        projected arrays (``"data"``, ``"model"``: (condition, time, k)), the distance and the
+        explained-variance fractions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.trajectories import trajectories
+    >>> rng = np.random.default_rng(0)
+    >>> d = trajectories(rng.normal(size=(4, 20, 6)), conditions=[0, 90, 180, 270], time=np.arange(20) * 10.0)
+    >>> Q = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    >>> m = d.copy(data=2.0 * d.values @ Q)                    # a rotated, scaled copy
+    >>> fig = trajectories_in_pcs(m, d, n_components=2)
+    >>> bool(np.allclose(fig.neurosim["model"], fig.neurosim["data"]))
+    True
+    """
+    plt = _pyplot()
+    if n_components not in (2, 3):
+        raise ValueError(f"n_components must be 2 or 3 (the PCs drawn); got {n_components!r}")
+    model_da = _require_trajectories(model, "model")
+    data_da = _require_trajectories(data, "data")
+    al = prepare(model_da, data_da, window=window, lag=lag)
+    n_cond, n_time = al.data.sizes["condition"], al.data.sizes["time"]
+    if n_time < 2:
+        raise ValueError(f"the window {window} leaves {n_time} time bin(s); a trajectory needs at least 2")
+    if al.Y.shape[1] < n_components:
+        raise ValueError(f"the data has {al.Y.shape[1]} unit(s); n_components={n_components} needs at least as many")
+    fit = ShapeMetric(alpha=1.0, normalize=True).fit(al.X, al.Y)
+    Xc, Yc = al.X - fit.mean_x_, al.Y - fit.mean_y_
+    Xr = Xc @ fit.rotation_x_ @ fit.rotation_y_.T
+    Xr *= np.linalg.norm(Yc) / np.linalg.norm(Xr)
+    _, s, Vt = np.linalg.svd(Yc, full_matrices=False)
+    V = Vt[:n_components].T
+    explained = s[:n_components] ** 2 / np.sum(s ** 2)
+    proj = {"data": (Yc @ V).reshape(n_cond, n_time, n_components),
+            "model": (Xr @ V).reshape(n_cond, n_time, n_components)}
+
+    labels = condition_index(al.data)
+    cond_attrs = dict(al.data["condition"].attrs)
+    angles = _angles(labels.values if not isinstance(labels, pd.MultiIndex) else [], cond_attrs)
+    if angles is None and "direction" in al.data.coords and al.data["direction"].dims == ("condition",):
+        angles = _angles(al.data["direction"].values, dict(al.data["direction"].attrs), "direction")
+    colors, cmap, norm = _condition_colors(labels, angles)
+
+    units = str(al.data.attrs.get("units", "a.u."))
+    t_units = str(al.data["time"].attrs.get("units", ""))
+    t0, t1 = float(al.data["time"].values[0]), float(al.data["time"].values[-1])
+    kw = {"projection": "3d"} if n_components == 3 else {}
+    fig = plt.figure(figsize=(12.0, 5.4) if n_components == 3 else (10.5, 4.8))
+    axes = [fig.add_subplot(1, 2, i + 1, **kw) for i in range(2)]
+    right = 0.84 if cmap is None and max(len(t) for t in _label_text(labels)) > 6 else 0.87
+    fig.subplots_adjust(left=0.01 if n_components == 3 else 0.08, right=right, bottom=0.12, top=0.82,
+                        wspace=0.08 if n_components == 3 else 0.25)
+    lo = min(p.min() for p in proj.values())
+    hi = max(p.max() for p in proj.values())
+    pad = 0.05 * (hi - lo)
+    dist = fit.distance_
+    panel_titles = {"data": f"{data_label}", "model": f"{model_label} after the fitted rotation\n"
+                    f"(Procrustes distance {dist:.3f} of π/2)"}
+    for ax, key in zip(axes, ("data", "model")):
+        P = proj[key]
+        for c in range(n_cond):
+            pts = [P[c, :, k] for k in range(n_components)]
+            ax.plot(*pts, color=colors[c], lw=1.6)
+            ax.scatter(*[p[:1] for p in pts], color=colors[c], marker="o", s=36, edgecolor="k", linewidth=0.6,
+                       zorder=4)
+            ax.scatter(*[p[-1:] for p in pts], color=colors[c], marker="s", s=22, edgecolor="k", linewidth=0.6,
+                       zorder=4)
+        setters = (ax.set_xlim, ax.set_ylim) + ((ax.set_zlim,) if n_components == 3 else ())
+        label_setters = (ax.set_xlabel, ax.set_ylabel) + ((ax.set_zlabel,) if n_components == 3 else ())
+        for k, (lim, lab) in enumerate(zip(setters, label_setters)):
+            lim(lo - pad, hi + pad)
+            lab(f"PC{k + 1} ({units}), {100 * explained[k]:.0f} %", fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.set_title(panel_titles[key], fontsize=10)
+        if n_components == 2:
+            ax.set_aspect("equal", adjustable="box")
+    key_title = str(cond_attrs.get("long_name", "condition"))
+    if cmap is None and not isinstance(labels, pd.MultiIndex) and labels.name:
+        key_title = str(labels.name)
+    _condition_key(fig, _label_text(labels), colors, cmap, norm, angles, key_title, left=right)
+    if title is None:
+        when = _fmt_window((t0, t1), t_units)
+        title = (f"{model_label} vs {data_label} in the data's top {n_components} PCs · {when}"
+                 + (f", lag {lag:g} {t_units}".rstrip() if lag else "")
+                 + (f" ({alignment})" if alignment else ""))
+    fig.suptitle(title, fontsize=11, y=0.98)
+    fig.text(0.01, 0.015, f"Axes: the data's principal components (% = share of the data's variance). "
+             f"○ start of the window ({t0:g} {t_units}), □ end ({t1:g} {t_units}). "
+             "The model is rotated and scaled onto the data as the Procrustes metric fits it.",
+             fontsize=8, color="0.3")
+    fig.neurosim = {**proj, "distance": dist, "explained_variance": explained,
+                    "conditions": list(labels), "time": al.data["time"].values}
+    return fig
+
+
+def _square_rdm(rdm, labels):
+    """``(K, K)`` symmetric matrix and K labels from a condensed vector, square array or DataArray."""
+    if isinstance(rdm, xr.DataArray):
+        if rdm.ndim != 2:
+            raise ValueError(f"rdm must be a 2-D DataArray (K, K); got dims {tuple(rdm.dims)}")
+        if labels is None:
+            labels = _label_text(rdm.indexes[rdm.dims[0]]) if rdm.dims[0] in rdm.indexes else None
+        M = np.asarray(rdm.values, dtype=float)
+    else:
+        M = np.asarray(rdm, dtype=float)
+        if M.ndim == 1:
+            K = int(round((1 + np.sqrt(1 + 8 * M.size)) / 2))
+            if K * (K - 1) // 2 != M.size or K < 2:
+                raise ValueError(f"a condensed rdm needs K(K-1)/2 entries; {M.size} is no such number")
+            M = squareform(M, checks=False)
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"rdm must be a condensed vector or a square (K, K) matrix; got shape {M.shape}")
+    if not np.all(np.isfinite(M)):
+        raise ValueError("rdm contains NaN or infinite entries")
+    if not np.allclose(M, M.T, rtol=1e-8, atol=1e-10 * max(1.0, float(np.abs(M).max()))):
+        raise ValueError("rdm is square but not symmetric; pass a dissimilarity matrix (M[i, j] == M[j, i])")
+    K = M.shape[0]
+    labels = [str(i) for i in range(K)] if labels is None else [str(lab) for lab in labels]
+    if len(labels) != K:
+        raise ValueError(f"labels has {len(labels)} entries for an rdm of {K} conditions")
+    return M, labels
+
+
+def condition_rdm(data, *, method: str = "correlation", window=None) -> xr.DataArray:
+    """The (condition, condition) RDM of trajectories: each condition's pattern is its whole
+    (time × unit) response in ``window``.
+
+    Parameters
+    ----------
+    data : xarray.DataArray (condition, time, unit[, trial])
+    method : str
+        Any :func:`neurosim.metrics.rdm` method except ``"crossnobis"`` (e.g. ``"correlation"``:
+        ``1 − r``, ``"euclidean"``: in the data's units).
+    window : (start, stop), optional
+        Inclusive time range.
+
+    Returns
+    -------
+    xarray.DataArray (condition, condition_b)
+        Square, symmetric, zero diagonal; ``attrs["method"]`` and ``attrs["units"]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.trajectories import trajectories
+    >>> d = trajectories(np.random.default_rng(0).normal(size=(4, 5, 3)), conditions=list("abcd"), time=np.arange(5.0))
+    >>> R = condition_rdm(d); R.dims, R.shape, float(R[0, 0])
+    (('condition', 'condition_b'), (4, 4), 0.0)
+    """
+    da = _require_trajectories(data, "data")
+    if window is not None:
+        da = prepare(da, da, window=window).data
+    X = da.transpose("condition", "time", "unit").values.reshape(da.sizes["condition"], -1)
+    M = squareform(rdm_vector(X, method=method), checks=False)
+    index = condition_index(da)
+    labels = _label_text(index)
+    angles = None if isinstance(index, pd.MultiIndex) else _angles(index.values, dict(da["condition"].attrs))
+    u = str(da.attrs.get("units", "a.u."))
+    units = {"euclidean": u, "sqeuclidean": f"({u})²", "correlation": "1 − r", "cosine": "1 − cos"}
+    cattrs = da["condition"].attrs
+    cname = str(cattrs.get("long_name", "condition")) + (f" ({cattrs['units']})" if cattrs.get("units") else "")
+    return xr.DataArray(M, dims=("condition", "condition_b"), coords={"condition": labels, "condition_b": labels},
+                        attrs={"method": method, "units": units.get(method, ""), "condition_name": cname,
+                               "condition_angles": None if angles is None else angles.tolist()})
+
+
+def rdm_heatmap(rdm, labels=None, *, method: str | None = None, units: str | None = None, title: str | None = None,
+                cmap: str = "viridis"):
+    """Heat map of a representational dissimilarity matrix with condition labels and a colorbar.
+
+    Read it row by row: entry (i, j) is the dissimilarity between conditions i and j (0 on the
+    diagonal; brighter = more different with the default colour map). Blocks of dark
+    entries are groups of conditions the representation does not tell apart.
+
+    Parameters
+    ----------
+    rdm : array_like or xarray.DataArray
+        Condensed vector (scipy order, as :func:`neurosim.metrics.rdm` returns) or a square,
+        symmetric (K, K) matrix; a DataArray (e.g. from :func:`condition_rdm`) brings its labels,
+        method and units.
+    labels : sequence, optional
+        K condition labels (default: the DataArray's coordinate, else 0…K−1).
+    method : str, optional
+        Dissimilarity named on the colorbar (e.g. ``"correlation"``).
+    units : str, optional
+        Unit of the entries (e.g. ``"1 − r"``, ``"spikes/s"``).
+    title : str, optional
+    cmap : str
+        Matplotlib colour map.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.metrics import rdm
+    >>> X = np.random.default_rng(0).normal(size=(5, 10))
+    >>> fig = rdm_heatmap(rdm(X, method="correlation"), labels=list("abcde"), method="correlation")
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['a', 'b', 'c', 'd', 'e']
+    """
+    plt = _pyplot()
+    if isinstance(rdm, xr.DataArray):
+        method = rdm.attrs.get("method") if method is None else method
+        units = rdm.attrs.get("units") if units is None else units
+    cname = rdm.attrs.get("condition_name", "condition") if isinstance(rdm, xr.DataArray) else "condition"
+    M, labels = _square_rdm(rdm, labels)
+    K = M.shape[0]
+    side = float(np.clip(0.32 * K + 2.2, 4.0, 9.0))
+    fig, ax = plt.subplots(figsize=(side + 1.4, side))
+    im = ax.imshow(M, cmap=cmap, vmin=min(0.0, float(M.min())), interpolation="nearest")
+    step = max(1, int(np.ceil(K / 40)))  # at most 40 tick labels, each ≥ 8 pt
+    ticks = np.arange(0, K, step)
+    longest = max(len(lab) for lab in labels)
+    ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=90 if longest > 3 else 0, fontsize=8)
+    ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize=8)
+    ax.set_xlabel(cname, fontsize=9)
+    ax.set_ylabel(cname, fontsize=9)
+    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    what = f"{method} dissimilarity" if method else "dissimilarity"
+    cb.set_label(f"{what} ({units})" if units else what, fontsize=9)
+    cb.ax.tick_params(labelsize=8)
+    ax.set_title(title or f"RDM of {K} conditions", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _classical_mds(M: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Torgerson MDS: coordinates from the top eigenvectors of ``B = −½ J D² J``."""
+    K = M.shape[0]
+    J = np.eye(K) - 1.0 / K
+    B = -0.5 * J @ (M ** 2) @ J
+    w, U = np.linalg.eigh(B)
+    w, U = w[::-1], U[:, ::-1]
+    pos = np.clip(w[:k], 0.0, None)
+    share = pos / np.sum(np.clip(w, 0.0, None)) if np.any(w > 0) else np.zeros(k)
+    return U[:, :k] * np.sqrt(pos), share
+
+
+def mds_conditions(rdm_or_data, labels=None, *, method: str = "correlation", metric: bool = False,
+                   window=None, seed: int = 0, title: str | None = None):
+    """Conditions as points in 2-D, placed so that their distances reproduce the RDM.
+
+    Classical (Torgerson) MDS by default: the top two eigenvectors of the double-centred
+    squared dissimilarities ``B = −½ J D² J`` (exact for Euclidean distances; the title gives the
+    share of ``B``'s positive spectrum the two axes keep). ``metric=True`` runs metric SMACOF
+    MDS (scikit-learn) started from the classical solution and reports its normalized stress.
+    Distances between points, not the axes, carry meaning.
+
+    Parameters
+    ----------
+    rdm_or_data : array_like, xarray.DataArray
+        An RDM as for :func:`rdm_heatmap`, or trajectories (condition, time, unit), whose RDM is
+        computed with :func:`condition_rdm` (``method``, ``window``).
+    labels : sequence, optional
+        Condition labels (default: from the DataArray).
+    method : str
+        RDM method when trajectories are given.
+    metric : bool
+        Metric SMACOF MDS (scikit-learn) instead of classical MDS.
+    window : (start, stop), optional
+        Time range when trajectories are given.
+    seed : int
+        Seed of SMACOF (``metric=True``).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.neurosim["coords"]`` holds the (K, 2) coordinates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.spatial.distance import pdist
+    >>> P = np.array([[0.0, 0], [1, 0], [1, 1], [0, 1]])
+    >>> fig = mds_conditions(pdist(P), labels=list("abcd"))
+    >>> bool(np.allclose(pdist(fig.neurosim["coords"]), pdist(P)))
+    True
+    """
+    plt = _pyplot()
+    angle_source = None
+    if isinstance(rdm_or_data, (xr.DataArray, xr.Dataset)) and "time" in rdm_or_data.dims:
+        da = _require_trajectories(rdm_or_data, "data")
+        angle_source = da
+        rdm = condition_rdm(da, method=method, window=window)
+    else:
+        rdm = rdm_or_data
+    rdm_method = rdm.attrs.get("method") if isinstance(rdm, xr.DataArray) else None
+    units = rdm.attrs.get("units") if isinstance(rdm, xr.DataArray) else None
+    M, labels = _square_rdm(rdm, labels)
+    K = M.shape[0]
+    if K < 3:
+        raise ValueError(f"MDS of conditions needs at least 3 conditions; got {K}")
+    coords, share = _classical_mds(M, 2)
+    if metric:
+        from sklearn.manifold import MDS  # imported here: scikit-learn's import costs ~1 s
+
+        mds = MDS(n_components=2, dissimilarity="precomputed", metric=True, n_init=1, random_state=seed,
+                  normalized_stress="auto")
+        coords = mds.fit_transform(M, init=coords)
+        fitted = squareform(pdist(coords), checks=False)
+        stress = float(np.sqrt(np.sum((fitted - M) ** 2) / np.sum(M ** 2)))
+        how = f"metric MDS (SMACOF), normalized stress {stress:.3f}"
+    else:
+        how = f"classical MDS, {100 * share.sum():.0f} % of the positive spectrum"
+    angles = None
+    if angle_source is not None:
+        angles = _angles(condition_index(angle_source).values, dict(angle_source["condition"].attrs))
+    elif isinstance(rdm, xr.DataArray) and rdm.attrs.get("condition_angles") is not None:
+        angles = np.asarray(rdm.attrs["condition_angles"], dtype=float)
+    colors, cmap, norm = _condition_colors(labels, angles)
+    fig, ax = plt.subplots(figsize=(5.6, 5.0))
+    ax.scatter(coords[:, 0], coords[:, 1], c=colors, s=60, edgecolor="k", linewidth=0.6, zorder=3)
+    span = float(np.ptp(coords, axis=0).max()) or 1.0
+    for (x, y), lab in zip(coords, labels):
+        ax.annotate(lab, (x, y), xytext=(5, 5), textcoords="offset points", fontsize=8)
+    lo, hi = coords.min(axis=0) - 0.12 * span, coords.max(axis=0) + 0.12 * span
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal", adjustable="box")
+    unit_txt = f" ({units})" if units else ""
+    ax.set_xlabel(f"MDS 1{unit_txt}", fontsize=9)
+    ax.set_ylabel(f"MDS 2{unit_txt}", fontsize=9)
+    ax.tick_params(labelsize=8)
+    what = f"{rdm_method} RDM" if rdm_method else "RDM"
+    ax.set_title(f"{title or f'Conditions by {what}'}\n{how}", fontsize=10)
+    fig.tight_layout()
+    fig.neurosim = {"coords": coords, "labels": labels, "explained": share}
+    return fig
+
+
+def _reference(ax, label: str, ref) -> None:
+    """One labelled horizontal reference: a number (dashed line) or (mean, sd) (line and ±1 SD band)."""
+    if isinstance(ref, (tuple, list, np.ndarray)):
+        if len(ref) != 2:
+            raise ValueError(f"baselines[{label!r}] must be a number or (mean, sd); got {ref!r}")
+        mean, sd = (float(v) for v in ref)
+        ax.axhspan(mean - sd, mean + sd, color="0.85", zorder=0, lw=0)
+        ax.axhline(mean, color="0.35", lw=1.4, zorder=1, label=f"{label}: {mean:.3f} ± {sd:.3f} (band: ±1 SD)")
+    else:
+        v = float(ref)
+        ax.axhline(v, color="k", ls="--", lw=1.4, zorder=1, label=f"{label}: {v:.3f}")
+
+
+def distance_vs_accuracy(table: pd.DataFrame, *, hue: str = "rule", style: str | None = None, col: str | None = None,
+                         units: str | None = None, baselines: dict | None = None, levels=None,
+                         matched: pd.DataFrame | None = None, x: str = "accuracy", y: str = "distance",
+                         xlabel: str = "task accuracy (1 − normalized MSE)",
+                         ylabel: str = "Procrustes distance (angle / (π/2))", title: str | None = None):
+    """Distance to the data against task accuracy along training, one line per run.
+
+    Read it from left (untrained, low accuracy) to right: a line that falls means training made
+    the network's geometry closer to the data's. The reference lines say what "close" means:
+    a condition-blind model (condition-average baseline) and the data against itself
+    (split-half ceiling, with its spread). The x-axis spans every checkpoint, including
+    negative accuracies (an untrained network's error can exceed the target's variance).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Tidy: one row per run and checkpoint with columns ``hue``, ``step``, ``x``, ``y`` and
+        the run identifier ``units`` (default ``"run"`` if present, else ``"seed"``).
+    hue : str
+        Column coloured by (e.g. ``"rule"``).
+    style : str, optional
+        Column shown as line style (e.g. the initial gain ``"g0"``).
+    col : str, optional
+        Column split into panels (shared axes).
+    units : str, optional
+        Column naming the run a row belongs to (one line per value within each ``hue``).
+    baselines : dict, optional
+        Label -> number (dashed line) or ``(mean, sd)`` (line and ±1 SD band), e.g.
+        ``{"condition average": 0.484, "split-half ceiling": (0.403, 0.024)}``.
+    levels : sequence of float, optional
+        Accuracy levels drawn as labelled dotted vertical lines (e.g. matched accuracies).
+    matched : DataFrame, optional
+        Points to mark (columns ``x``, ``y``, and ``hue``/``col`` when used), e.g. matched
+        checkpoints.
+    x, y : str
+        Column names of accuracy and distance.
+    xlabel, ylabel, title : str
+        Axis labels (with units) and figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"rule": ["bptt"] * 3 + ["eprop"] * 3, "seed": 0, "step": [0, 10, 100] * 2,
+    ...                   "accuracy": [-0.5, 0.5, 0.9, -0.8, 0.3, 0.9], "distance": [0.6, 0.5, 0.45, 0.6, 0.55, 0.5]})
+    >>> fig = distance_vs_accuracy(t, baselines={"condition average": 0.48, "split-half ceiling": (0.40, 0.02)})
+    >>> fig.axes[0].get_xlim()[0] < -0.8
+    True
+    """
+    plt = _pyplot()
+    from matplotlib.lines import Line2D  # optional dependency
+
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame (one row per run and checkpoint); got {type(table).__name__}")
+    if units is None:
+        units = "run" if "run" in table.columns else "seed"
+    need = [c for c in (hue, units, "step", x, y, style, col) if c is not None]
+    missing = [c for c in dict.fromkeys(need) if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks the column(s) {missing}; it has {list(table.columns)} "
+                         f"(needed: {list(dict.fromkeys(need))})")
+    if table.empty:
+        raise ValueError("table has no rows")
+    baselines = dict(baselines or {})
+    if matched is not None:
+        mneed = [c for c in (x, y, hue if hue in matched.columns else None, col) if c is not None]
+        mmiss = [c for c in mneed if c not in matched.columns]
+        if mmiss:
+            raise ValueError(f"matched lacks the column(s) {mmiss}; it has {list(matched.columns)}")
+    hues = order_rules(table[hue].astype(str).unique()) if hue == "rule" else sorted(table[hue].astype(str).unique())
+    palette = {h: RULE_COLORS.get(h, f"C{i % 10}") for i, h in enumerate(hues)}
+    styles = {}
+    if style is not None:
+        styles = dict(zip(sorted(table[style].unique()), ["-", "--", ":", "-."] * 8))
+    panels = [None] if col is None else (order_rules(table[col].astype(str).unique()) if col == "rule"
+                                         else sorted(table[col].astype(str).unique()))
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n + 2.6, 4.0), sharex=True, sharey=True, squeeze=False)
+    axes = axes[0]
+    xs, ys = [table[x].to_numpy(float)], [table[y].to_numpy(float)]
+    for ax, panel in zip(axes, panels):
+        sub = table if panel is None else table[table[col].astype(str) == panel]
+        for label, ref in baselines.items():
+            _reference(ax, label, ref)
+        for keys, g in sub.groupby([hue, units] + ([style] if style else []), sort=False):
+            g = g.sort_values("step")
+            ls = styles[keys[2]] if style else "-"
+            ax.plot(g[x], g[y], ls, color=palette[str(keys[0])], lw=1.2, alpha=0.75, marker="o", ms=2.2, zorder=2)
+        if matched is not None:
+            m = matched if panel is None else matched[matched[col].astype(str) == panel]
+            ax.scatter(m[x], m[y], s=22, color="k", zorder=4)
+            xs.append(m[x].to_numpy(float))
+            ys.append(m[y].to_numpy(float))
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.tick_params(labelsize=8)
+        if panel is not None:
+            ax.set_title(f"{col} = {panel}" if col != "rule" else panel, fontsize=10)
+    axes[0].set_ylabel(ylabel, fontsize=9)
+    # limits from the data and the references: nothing clipped, negative accuracies included
+    xa, ya = np.concatenate(xs), np.concatenate(ys)
+    xa, ya = xa[np.isfinite(xa)], ya[np.isfinite(ya)]
+    refs = []
+    for ref in baselines.values():
+        refs += ([ref[0] - ref[1], ref[0] + ref[1]] if isinstance(ref, (tuple, list, np.ndarray)) else [ref])
+    lv = [float(v) for v in (levels or [])]
+    x_lo, x_hi = min(xa.min(), *lv) if lv else xa.min(), max(xa.max(), *lv) if lv else xa.max()
+    y_lo, y_hi = min(ya.min(), *refs) if refs else ya.min(), max(ya.max(), *refs) if refs else ya.max()
+    xpad, ypad = 0.04 * (x_hi - x_lo or 1.0), 0.06 * (y_hi - y_lo or 1.0)
+    axes[0].set_xlim(x_lo - xpad, x_hi + xpad)
+    axes[0].set_ylim(y_lo - ypad, y_hi + 2.5 * ypad)
+    for ax in axes:
+        for v in lv:
+            ax.axvline(v, color="0.5", lw=0.8, ls=":", zorder=1)
+            ax.text(v, 1.0, f"{v:g}", transform=ax.get_xaxis_transform(), ha="center", va="bottom",
+                    fontsize=8, color="0.35")
+    handles, labs = axes[0].get_legend_handles_labels()
+    handles += [Line2D([], [], color=palette[h], lw=2) for h in hues]
+    labs += [f"{hue} = {h}" if hue != "rule" else h for h in hues]
+    if style:
+        handles += [Line2D([], [], color="0.35", ls=s) for s in styles.values()]
+        labs += [f"{style} = {v:g}" if isinstance(v, (int, float, np.number)) else f"{style} = {v}" for v in styles]
+    if matched is not None:
+        handles.append(Line2D([], [], marker="o", color="k", ls="none", ms=4))
+        labs.append("matched checkpoints")
+    if lv:
+        handles.append(Line2D([], [], color="0.5", lw=0.8, ls=":"))
+        labs.append("accuracy levels (value on top)")
+    fig.legend(handles, labs, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    fig.suptitle(title or "Distance to the data along training (one line per run, dots = checkpoints)", fontsize=11)
     fig.tight_layout()
     return fig
