@@ -475,7 +475,7 @@ def _condition_key(fig, labels, colors, cmap, norm, angles, title: str, *, left:
 
     if cmap is not None:
         sm = ScalarMappable(norm=norm, cmap=cmap)
-        cb = fig.colorbar(sm, cax=fig.add_axes((left + 0.02, 0.18, 0.014, 0.62)))
+        cb = fig.colorbar(sm, cax=fig.add_axes((left + 0.02, 0.18, 0.014, 0.62), label="<colorbar>"))
         ticks = sorted({float(a) % 360.0 for a in angles})
         cb.set_ticks(ticks if len(ticks) <= 12 else np.linspace(0, 360, 9))
         cb.set_ticklabels([f"{t:g}°" for t in (ticks if len(ticks) <= 12 else np.linspace(0, 360, 9))])
@@ -778,14 +778,35 @@ def _classical_mds(M: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return U[:, :k] * np.sqrt(pos), share
 
 
+def _smacof(M: np.ndarray, X: np.ndarray, *, max_iter: int = 3000, tol: float = 1e-12) -> np.ndarray:
+    """Metric MDS by SMACOF (de Leeuw 1977): Guttman transforms ``X ← B(X) X / K`` from ``X``,
+    which never increase the raw stress ``Σ_{i<j} (‖x_i − x_j‖ − M_ij)²``."""
+    K = M.shape[0]
+    prev = np.inf
+    for _ in range(max_iter):
+        D = squareform(pdist(X))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            B = np.where(D > 0, -M / D, 0.0)
+        np.fill_diagonal(B, 0.0)
+        np.fill_diagonal(B, -B.sum(axis=1))
+        X = B @ X / K
+        stress = float(np.sum((pdist(X) - squareform(M, checks=False)) ** 2))
+        if prev - stress <= tol * max(prev, 1e-300):
+            break
+        prev = stress
+    return X
+
+
 def mds_conditions(rdm_or_data, labels=None, *, method: str = "correlation", metric: bool = False,
-                   window=None, seed: int = 0, title: str | None = None):
+                   window=None, title: str | None = None):
     """Conditions as points in 2-D, placed so that their distances reproduce the RDM.
 
     Classical (Torgerson) MDS by default: the top two eigenvectors of the double-centred
     squared dissimilarities ``B = −½ J D² J`` (exact for Euclidean distances; the title gives the
-    share of ``B``'s positive spectrum the two axes keep). ``metric=True`` runs metric SMACOF
-    MDS (scikit-learn) started from the classical solution and reports its normalized stress.
+    share of ``B``'s positive spectrum the two axes keep). ``metric=True`` runs metric MDS
+    (SMACOF, de Leeuw 1977) from the classical solution, minimising the raw stress
+    ``Σ_{i<j} (‖x_i − x_j‖ − D_ij)²``, and reports the normalized stress
+    ``sqrt(Σ (‖x_i − x_j‖ − D_ij)² / Σ D_ij²)``.
     Distances between points, not the axes, carry meaning.
 
     Parameters
@@ -798,11 +819,9 @@ def mds_conditions(rdm_or_data, labels=None, *, method: str = "correlation", met
     method : str
         RDM method when trajectories are given.
     metric : bool
-        Metric SMACOF MDS (scikit-learn) instead of classical MDS.
+        Metric MDS (SMACOF, deterministic) instead of classical MDS.
     window : (start, stop), optional
         Time range when trajectories are given.
-    seed : int
-        Seed of SMACOF (``metric=True``).
     title : str, optional
 
     Returns
@@ -835,11 +854,7 @@ def mds_conditions(rdm_or_data, labels=None, *, method: str = "correlation", met
         raise ValueError(f"MDS of conditions needs at least 3 conditions; got {K}")
     coords, share = _classical_mds(M, 2)
     if metric:
-        from sklearn.manifold import MDS  # imported here: scikit-learn's import costs ~1 s
-
-        mds = MDS(n_components=2, dissimilarity="precomputed", metric=True, n_init=1, random_state=seed,
-                  normalized_stress="auto")
-        coords = mds.fit_transform(M, init=coords)
+        coords = _smacof(M, coords)
         fitted = squareform(pdist(coords), checks=False)
         stress = float(np.sqrt(np.sum((fitted - M) ** 2) / np.sum(M ** 2)))
         how = f"metric MDS (SMACOF), normalized stress {stress:.3f}"
