@@ -247,8 +247,24 @@ def reference_lines(ax, baselines: dict, *, horizontal: bool = True) -> None:
         ax.axvline(ca, color="k", ls="--", lw=1.5, label=f"condition average {ca:.3f}")
 
 
+def _pipeline_references(baselines: dict) -> dict:
+    """The pipeline's baselines dict as labelled references for :func:`distance_vs_accuracy`."""
+    missing = [k for k in ("ceiling", "ceiling_ci_low", "ceiling_ci_high", "condition_average") if k not in baselines]
+    if missing:
+        raise ValueError(f"baselines lacks {missing}; expected ceiling, ceiling_ci_low, ceiling_ci_high and "
+                         "condition_average (baselines.json of the pipeline)")
+    return {"split-half ceiling": (baselines["ceiling"], baselines["ceiling_ci_low"],
+                                                  baselines["ceiling_ci_high"]),
+            "condition-average baseline": baselines["condition_average"]}
+
+
 def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, baselines: dict, levels):
     """Figure: distance to the data against task accuracy along training, one panel per rule.
+
+    :func:`distance_vs_accuracy` with the pipeline's tables: one line per run (line style =
+    initial gain ``g0``), the matched checkpoints as dots, the split-half ceiling (band: 95 % of
+    draws) and the condition-average baseline, the matched accuracy levels as labelled dotted
+    lines. Every checkpoint is drawn, including the negative accuracies of early training.
 
     Parameters
     ----------
@@ -266,44 +282,23 @@ def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, 
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
-    from matplotlib.lines import Line2D  # optional dependency
-
-    rules = order_rules(training["rule"].unique())
-    gains = sorted(training["g0"].unique())
-    gain_styles = dict(zip(gains, ["-", "--", ":", "-."] * 4))
-    ymax = max(training["distance"].max(), baselines["condition_average"]) + 0.03
-    ymin = min(training["distance"].min(), baselines["ceiling_ci_low"]) - 0.03
-    fig, axes = plt.subplots(1, len(rules), figsize=(4.2 * len(rules), 3.8), sharey=True, squeeze=False)
-    for ax, rule in zip(axes[0], rules):
-        reference_lines(ax, baselines)
-        for (name, g0), g in training[training["rule"] == rule].groupby(["run", "g0"], sort=False):
-            g = g[g["accuracy"] >= 0].sort_values("step")
-            ax.plot(g["accuracy"], g["distance"], gain_styles[g0], color=RULE_COLORS.get(rule, "C2"),
-                    alpha=0.6, lw=1.2)
-        m = matched[(matched["rule"] == rule) & matched["reached"]]
-        ax.scatter(m["accuracy"], m["distance"], s=18, color="k", zorder=3)
-        for lv in levels:
-            ax.axvline(lv, color="0.6", lw=0.6, ls=":")
-        ax.set_title(rule)
-        ax.set_xlabel("task accuracy (1 − normalized error)")
-        ax.set_xlim(0, 1.0)
-        ax.set_ylim(ymin, ymax)
-    axes[0, 0].set_ylabel("Procrustes distance to M1 (angular / (π/2))")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    handles += [Line2D([], [], color="0.4", ls=gain_styles[g]) for g in gains]
-    labels += [f"g0 = {g:g}" for g in gains]
-    handles.append(Line2D([], [], marker="o", color="k", ls="none", ms=4))
-    labels.append("matched checkpoints")
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle("Distance to M1 along training (lines = runs)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return fig
+    reached = matched[matched["reached"].astype(bool)] if "reached" in matched else matched
+    return distance_vs_accuracy(training, hue="rule", col="rule", style="g0", units="run",
+                                baselines=_pipeline_references(baselines), levels=levels, matched=reached,
+                                ylabel="Procrustes distance to M1 (angle / (π/2))",
+                                title="Distance to M1 along training (one line per run, small dots = checkpoints; "
+                                      "grey band: 95 % of the split-half draws)")
 
 
 def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effects: pd.DataFrame, baselines: dict,
                            levels):
     """Figure: distances at matched accuracy by rule and gain, and the η² variance decomposition.
+
+    Left: at each matched accuracy level, one column of dots per rule and gain (dots = seeds,
+    black bar = mean), against the split-half ceiling (band: 95 % of draws) and the
+    condition-average baseline. Right: the share of the variance of the matched distance due to
+    the learning rule, the initial gain, the seed, and the residual (η² = SS_factor / SS_total).
+    Legends sit below the panels, off the data.
 
     Parameters
     ----------
@@ -321,13 +316,16 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
 
     rules = order_rules(training["rule"].unique())
     gains = sorted(training["g0"].unique())
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.4, 1]})
-    reference_lines(ax1, baselines)
-    ok = matched[matched["reached"]]
+    refs = _pipeline_references(baselines)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5.0), gridspec_kw={"width_ratios": [1.5, 1]})
+    for label, ref in refs.items():
+        _reference(ax1, label, ref)
+    ok = matched[matched["reached"].astype(bool)]
     levels = list(levels)
     nr, ng = len(rules), len(gains)
     width = 0.8 / (nr * ng)
     markers = dict(zip(gains, ["o", "s", "^", "D"] * 4))
+    ys = [v for ref in refs.values() for v in _reference_range("", ref)]
     for li, lv in enumerate(levels):
         for ri, rule in enumerate(rules):
             for gi, g0 in enumerate(gains):
@@ -335,17 +333,24 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
                 d = ok[(ok["level"] == lv) & (ok["rule"] == rule) & (ok["g0"] == g0)]["distance"]
                 if d.size:
                     ax1.scatter(np.full(d.size, x0), d, color=RULE_COLORS.get(rule, "C2"), marker=markers[g0],
-                                s=16, alpha=0.8)
-                    ax1.plot([x0 - width / 2, x0 + width / 2], [d.mean()] * 2, color="k", lw=1.2)
-    ax1.set_xticks(range(len(levels)), [f"accuracy {lv:g}" for lv in levels])
-    ax1.set_ylabel("Procrustes distance to M1")
-    ax1.set_title("At matched accuracy (dots = seeds, bars = means)")
+                                s=18, alpha=0.85, zorder=3)
+                    ax1.plot([x0 - width / 2, x0 + width / 2], [d.mean()] * 2, color="k", lw=1.4, zorder=4)
+                    ys += list(d)
+    lo, hi = min(ys), max(ys)
+    pad = 0.05 * (hi - lo or 1.0)
+    ax1.set_ylim(lo - pad, hi + pad)
+    ax1.set_xlim(-0.5, len(levels) - 0.5)
+    ax1.set_xticks(range(len(levels)), [f"accuracy {lv:g}" for lv in levels], fontsize=9)
+    ax1.tick_params(labelsize=8)
+    ax1.set_ylabel("Procrustes distance to M1 (angle / (π/2))", fontsize=9)
+    ax1.set_title("At matched accuracy (dots = seeds, black bars = means;\ngrey band: 95 % of the split-half draws)",
+                  fontsize=10)
     hs, ls_ = ax1.get_legend_handles_labels()
     hs += [Line2D([], [], color=RULE_COLORS.get(r, "C2"), marker="o", ls="none") for r in rules]
     ls_ += rules
     hs += [Line2D([], [], color="0.4", marker=markers[g], ls="none") for g in gains]
     ls_ += [f"g0 = {g:g}" for g in gains]
-    ax1.legend(hs, ls_, fontsize=7, loc="best", ncol=2)
+    ax1.legend(hs, ls_, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
     sources = [("rule", "learning rule"), ("g0", "initial gain g0"), ("seed", "seed"), ("residual", "residual")]
     bw = 0.8 / len(sources)
     for si, (src, lab) in enumerate(sources):
@@ -354,24 +359,39 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
                 else np.nan for lv in levels]
         ax2.bar(np.arange(len(levels)) + (si - (len(sources) - 1) / 2) * bw, vals, bw, label=lab)
     ax2.set_xticks(range(len(levels)), [f"{lv:g}" for lv in levels])
-    ax2.set_xlabel("accuracy level")
-    ax2.set_ylabel("η² (share of variance in distance)")
+    ax2.tick_params(labelsize=8)
+    ax2.set_xlabel("matched accuracy level", fontsize=9)
+    ax2.set_ylabel("η² (fraction of the variance in distance)", fontsize=9)
     ax2.set_ylim(0, 1)
-    ax2.set_title("Rule vs init: variance decomposition")
-    ax2.legend(fontsize=8)
+    ax2.set_title("Rule vs init: variance decomposition", fontsize=10)
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
 
-def plot_model_distances(D, baselines: dict):
-    """Figure: a labelled model-model distance matrix and its pairs grouped by rule and gain.
+def _group_spans(keys: list) -> list[tuple[int, int, object]]:
+    """Runs of equal consecutive keys as (start, stop, key)."""
+    spans, start = [], 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[start]:
+            spans.append((start, i, keys[start]))
+            start = i
+    return spans
+
+
+def plot_model_distances(D):
+    """Figure: a model-model distance matrix grouped by rule and gain, and its pairs by group.
+
+    Left: the K×K matrix with networks sorted by rule, initial gain and seed; white lines
+    separate the (rule, g0) groups, which label the axes (one label per group, not per network).
+    Right: every pair (upper triangle), grouped by whether the two networks share the rule
+    and / or the gain, with the group means. Both are distances *between models*: no data
+    baseline belongs on these axes.
 
     Parameters
     ----------
     D : xarray.DataArray (network, network_b)
         From :func:`neurosim.pairwise` with ``rule`` and ``g0`` coordinates and a ``level`` attr.
-    baselines : dict
-        As :func:`plot_distance_along_training`.
 
     Returns
     -------
@@ -379,43 +399,57 @@ def plot_model_distances(D, baselines: dict):
     """
     plt = _pyplot()
 
-    rules = order_rules(np.unique(np.asarray(D["rule"].values)))
+    if not isinstance(D, xr.DataArray) or D.ndim != 2 or not {"rule", "g0"} <= set(D.coords):
+        raise ValueError("D must be a (network, network_b) DataArray with 'rule' and 'g0' coordinates "
+                         "(from neurosim.pairwise on runs with those attributes)")
+    rules = order_rules(np.unique(np.asarray(D["rule"].values).astype(str)))
+    rl_all = np.asarray(D["rule"].values).astype(str)
+    gl_all = np.asarray(D["g0"].values).astype(float)
     order = sorted(range(D.sizes["network"]),
-                   key=lambda i: (rules.index(str(D["rule"].values[i])), float(D["g0"].values[i]),
-                                  str(D["network"].values[i])))
+                   key=lambda i: (rules.index(rl_all[i]), gl_all[i], str(D["network"].values[i])))
     M = D.values[np.ix_(order, order)]
-    names = [str(D["network"].values[i]) for i in order]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.8), gridspec_kw={"width_ratios": [1.3, 1]})
-    im = ax1.imshow(M, cmap="viridis", vmin=0,
-                    vmax=1.05 * max(float(M.max()), baselines["condition_average"]))
-    step = max(1, len(names) // 30)
-    ax1.set_xticks(range(0, len(names), step), names[::step], rotation=90, fontsize=6)
-    ax1.set_yticks(range(0, len(names), step), names[::step], fontsize=6)
-    cb = fig.colorbar(im, ax=ax1, fraction=0.046)
-    cb.ax.axhline(baselines["ceiling"], color="w", lw=2)
-    cb.ax.axhline(baselines["condition_average"], color="r", lw=2, ls="--")
-    cb.set_label("model-model Procrustes distance\n(white: data ceiling, red dashed: condition average)",
-                 fontsize=7)
+    groups = [(rl_all[i], gl_all[i]) for i in order]
+    spans = _group_spans(groups)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12.5, 5.4), gridspec_kw={"width_ratios": [1.15, 1]})
+    im = ax1.imshow(M, cmap="viridis", vmin=0, vmax=float(M.max()), interpolation="nearest")
+    for start, _, _ in spans[1:]:
+        ax1.axhline(start - 0.5, color="w", lw=1.2)
+        ax1.axvline(start - 0.5, color="w", lw=1.2)
+    centres = [(a + b - 1) / 2 for a, b, _ in spans]
+    names = [f"{r}\ng0 = {g:g}" for _, _, (r, g) in spans]
+    ax1.set_xticks(centres, [n.replace("\n", ", ") for n in names], fontsize=8, rotation=35, ha="right",
+                   rotation_mode="anchor")
+    ax1.set_yticks(centres, [n.replace("\n", ", ") for n in names], fontsize=8)
+    ax1.tick_params(length=0)
+    n_per = sorted({b - a for a, b, _ in spans})
+    ax1.set_xlabel(f"network (grouped by rule and gain; {'/'.join(map(str, n_per))} seeds per group)", fontsize=9)
+    cb = fig.colorbar(im, ax=ax1, fraction=0.046, pad=0.03)
+    cb.set_label("model-model Procrustes distance (angle / (π/2))", fontsize=9)
+    cb.ax.tick_params(labelsize=8)
     ax1.set_title(f"Model-model distances at accuracy {D.attrs.get('level', float('nan')):g}", fontsize=10)
+
     v = D.values
-    rl, gl = np.asarray(D["rule"].values), np.asarray(D["g0"].values)
-    iu = np.triu_indices(len(rl), 1)
-    same_rule = (rl[:, None] == rl[None, :])[iu]
-    same_g = (gl[:, None] == gl[None, :])[iu]
-    groups = {"same rule, same g0": same_rule & same_g, "other rule, same g0": ~same_rule & same_g,
-              "same rule, other g0": same_rule & ~same_g, "other rule, other g0": ~same_rule & ~same_g}
-    data = [v[iu][mask] for mask in groups.values()]
-    keep = [i for i, d in enumerate(data) if d.size]
+    iu = np.triu_indices(len(rl_all), 1)
+    same_rule = (rl_all[:, None] == rl_all[None, :])[iu]
+    same_g = (gl_all[:, None] == gl_all[None, :])[iu]
+    pair_groups = {"same rule, same g0": same_rule & same_g, "other rule, same g0": ~same_rule & same_g,
+                   "same rule, other g0": same_rule & ~same_g, "other rule, other g0": ~same_rule & ~same_g}
+    data = [(name, v[iu][mask]) for name, mask in pair_groups.items() if mask.any()]
     jitter = np.random.default_rng(0)
-    for k, i in enumerate(keep, start=1):
-        y = k + jitter.uniform(-0.15, 0.15, data[i].size)
-        ax2.scatter(data[i], y, s=8, alpha=0.5, color="C0")
-        ax2.plot([data[i].mean()] * 2, [k - 0.3, k + 0.3], color="k", lw=2)
-    ax2.set_yticks(range(1, len(keep) + 1), [list(groups)[i] for i in keep], fontsize=8)
-    reference_lines(ax2, baselines, horizontal=False)
-    ax2.set_xlabel("Procrustes distance (angular / (π/2))")
-    ax2.legend(fontsize=7, loc="lower right")
-    ax2.set_title("Pairs grouped by rule and gain", fontsize=10)
+    for k, (name, d) in enumerate(data, start=1):
+        y = k + jitter.uniform(-0.18, 0.18, d.size)
+        ax2.scatter(d, y, s=9, alpha=0.5, color="C0", zorder=2)
+        ax2.plot([d.mean()] * 2, [k - 0.32, k + 0.32], color="k", lw=2, zorder=3)
+        ax2.text(1.01, k, f"mean {d.mean():.3f}\n(n = {d.size})", transform=ax2.get_yaxis_transform(),
+                 va="center", fontsize=8)
+    ax2.set_yticks(range(1, len(data) + 1), [name for name, _ in data], fontsize=8)
+    ax2.set_ylim(0.4, len(data) + 0.6)
+    allv = np.concatenate([d for _, d in data]) if data else np.zeros(1)
+    pad = 0.04 * (float(allv.max() - allv.min()) or 1.0)
+    ax2.set_xlim(float(allv.min()) - pad, float(allv.max()) + pad)
+    ax2.set_xlabel("model-model Procrustes distance (angle / (π/2))", fontsize=9)
+    ax2.tick_params(labelsize=8)
+    ax2.set_title("Pairs grouped by rule and gain (black: group mean)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -886,14 +920,26 @@ def mds_conditions(rdm_or_data, labels=None, *, method: str = "correlation", met
     return fig
 
 
-def _reference(ax, label: str, ref) -> None:
-    """One labelled horizontal reference: a number (dashed line) or (mean, sd) (line and ±1 SD band)."""
+def _reference_range(label: str, ref) -> tuple[float, float]:
+    """The (low, high) a reference occupies: a number, (mean, sd) or (value, low, high)."""
     if isinstance(ref, (tuple, list, np.ndarray)):
-        if len(ref) != 2:
-            raise ValueError(f"baselines[{label!r}] must be a number or (mean, sd); got {ref!r}")
-        mean, sd = (float(v) for v in ref)
-        ax.axhspan(mean - sd, mean + sd, color="0.85", zorder=0, lw=0)
-        ax.axhline(mean, color="0.35", lw=1.4, zorder=1, label=f"{label}: {mean:.3f} ± {sd:.3f} (band: ±1 SD)")
+        if len(ref) == 2:
+            return float(ref[0]) - float(ref[1]), float(ref[0]) + float(ref[1])
+        if len(ref) == 3:
+            return float(ref[1]), float(ref[2])
+        raise ValueError(f"baselines[{label!r}] must be a number, (mean, sd) or (value, low, high); got {ref!r}")
+    return float(ref), float(ref)
+
+
+def _reference(ax, label: str, ref) -> None:
+    """One labelled horizontal reference: a number (dashed line), (mean, sd) (line and ±1 SD band)
+    or (value, low, high) (line and the band low–high, e.g. 95 % of split-half draws)."""
+    lo, hi = _reference_range(label, ref)
+    if isinstance(ref, (tuple, list, np.ndarray)):
+        v = float(ref[0])
+        ax.axhspan(lo, hi, color="0.85", zorder=0, lw=0)
+        band = f"± {float(ref[1]):.3f}\n(band: ±1 SD)" if len(ref) == 2 else f"\n(band: {lo:.3f} to {hi:.3f})"
+        ax.axhline(v, color="0.35", lw=1.4, zorder=1, label=f"{label}: {v:.3f} {band}")
     else:
         v = float(ref)
         ax.axhline(v, color="k", ls="--", lw=1.4, zorder=1, label=f"{label}: {v:.3f}")
@@ -926,7 +972,8 @@ def distance_vs_accuracy(table: pd.DataFrame, *, hue: str = "rule", style: str |
     units : str, optional
         Column naming the run a row belongs to (one line per value within each ``hue``).
     baselines : dict, optional
-        Label -> number (dashed line) or ``(mean, sd)`` (line and ±1 SD band), e.g.
+        Label -> number (dashed line), ``(mean, sd)`` (line and ±1 SD band) or
+        ``(value, low, high)`` (line and the band low–high), e.g.
         ``{"condition average": 0.484, "split-half ceiling": (0.403, 0.024)}``.
     levels : sequence of float, optional
         Accuracy levels drawn as labelled dotted vertical lines (e.g. matched accuracies).
@@ -966,6 +1013,8 @@ def distance_vs_accuracy(table: pd.DataFrame, *, hue: str = "rule", style: str |
     if table.empty:
         raise ValueError("table has no rows")
     baselines = dict(baselines or {})
+    for label, ref in baselines.items():
+        _reference_range(label, ref)
     if matched is not None:
         mneed = [c for c in (x, y, hue if hue in matched.columns else None, col) if c is not None]
         mmiss = [c for c in mneed if c not in matched.columns]
@@ -979,7 +1028,7 @@ def distance_vs_accuracy(table: pd.DataFrame, *, hue: str = "rule", style: str |
     panels = [None] if col is None else (order_rules(table[col].astype(str).unique()) if col == "rule"
                                          else sorted(table[col].astype(str).unique()))
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n + 2.6, 4.0), sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(3.8 * n + 3.0, 4.2), sharex=True, sharey=True, squeeze=False)
     axes = axes[0]
     xs, ys = [table[x].to_numpy(float)], [table[y].to_numpy(float)]
     for ax, panel in zip(axes, panels):
@@ -1003,20 +1052,23 @@ def distance_vs_accuracy(table: pd.DataFrame, *, hue: str = "rule", style: str |
     # limits from the data and the references: nothing clipped, negative accuracies included
     xa, ya = np.concatenate(xs), np.concatenate(ys)
     xa, ya = xa[np.isfinite(xa)], ya[np.isfinite(ya)]
-    refs = []
-    for ref in baselines.values():
-        refs += ([ref[0] - ref[1], ref[0] + ref[1]] if isinstance(ref, (tuple, list, np.ndarray)) else [ref])
+    refs = [v for label, ref in baselines.items() for v in _reference_range(label, ref)]
     lv = [float(v) for v in (levels or [])]
     x_lo, x_hi = min(xa.min(), *lv) if lv else xa.min(), max(xa.max(), *lv) if lv else xa.max()
     y_lo, y_hi = min(ya.min(), *refs) if refs else ya.min(), max(ya.max(), *refs) if refs else ya.max()
     xpad, ypad = 0.04 * (x_hi - x_lo or 1.0), 0.06 * (y_hi - y_lo or 1.0)
     axes[0].set_xlim(x_lo - xpad, x_hi + xpad)
     axes[0].set_ylim(y_lo - ypad, y_hi + 2.5 * ypad)
+    # each level line carries its value on top when the values fit side by side (else the legend lists them)
+    width_in = axes[0].get_position().width * fig.get_figwidth()
+    gaps = np.diff(sorted(lv)) / (x_hi - x_lo + 2 * xpad) * width_in if len(lv) > 1 else np.array([np.inf])
+    label_levels = bool(lv) and float(gaps.min()) > 0.3
     for ax in axes:
         for v in lv:
             ax.axvline(v, color="0.5", lw=0.8, ls=":", zorder=1)
-            ax.text(v, 1.0, f"{v:g}", transform=ax.get_xaxis_transform(), ha="center", va="bottom",
-                    fontsize=8, color="0.35")
+            if label_levels:
+                ax.text(v, 1.0, f"{v:g}", transform=ax.get_xaxis_transform(), ha="center", va="bottom",
+                        fontsize=8, color="0.35")
     handles, labs = axes[0].get_legend_handles_labels()
     handles += [Line2D([], [], color=palette[h], lw=2) for h in hues]
     labs += [f"{hue} = {h}" if hue != "rule" else h for h in hues]
@@ -1028,8 +1080,11 @@ def distance_vs_accuracy(table: pd.DataFrame, *, hue: str = "rule", style: str |
         labs.append("matched checkpoints")
     if lv:
         handles.append(Line2D([], [], color="0.5", lw=0.8, ls=":"))
-        labs.append("accuracy levels (value on top)")
-    fig.legend(handles, labs, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+        labs.append("accuracy " + ", ".join(f"{v:g}" for v in lv))
+    # the legend gets its own margin right of the panels
+    longest = max(len(line) for t in labs for line in t.split("\n"))
+    margin = min(0.45, (0.5 + 0.058 * longest) / fig.get_figwidth())
+    fig.legend(handles, labs, loc="center left", bbox_to_anchor=(1.0 - margin, 0.5), fontsize=8, frameon=False)
     fig.suptitle(title or "Distance to the data along training (one line per run, dots = checkpoints)", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1.0 - margin, 1))
     return fig

@@ -228,7 +228,7 @@ def _training_table(rng):
 def test_distance_vs_accuracy_shows_negative_accuracies_and_labels_references(rng):
     t = _training_table(rng)
     base = {"condition average": 0.484, "split-half ceiling": (0.403, 0.024)}
-    fig = plot.distance_vs_accuracy(t, baselines=base, levels=[0.8, 0.9])
+    fig = plot.distance_vs_accuracy(t, baselines=base, levels=[-0.5, 0.9])
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     x0, x1 = ax.get_xlim()
@@ -240,7 +240,8 @@ def test_distance_vs_accuracy_shows_negative_accuracies_and_labels_references(rn
     assert any("condition average: 0.484" in s for s in labels)
     assert any("split-half ceiling: 0.403 ± 0.024" in s for s in labels)
     assert "bptt" in labels and "eprop" in labels
-    assert {tx.get_text() for tx in ax.texts} >= {"0.8", "0.9"}  # the level lines carry their values
+    assert {tx.get_text() for tx in ax.texts} >= {"-0.5", "0.9"}  # the level lines carry their values
+    assert "accuracy -0.5, 0.9" in labels  # and the legend lists them (also when they are too close to label)
     assert "Procrustes distance" in ax.get_ylabel() and "π/2" in ax.get_ylabel()
     assert "1 − normalized MSE" in ax.get_xlabel()
     _assert_legend_off_axes(fig, fig.legends[0])
@@ -271,8 +272,8 @@ def test_distance_vs_accuracy_refuses_bad_tables(rng):
         plot.distance_vs_accuracy(t.to_dict())
     with pytest.raises(ValueError, match="no rows"):
         plot.distance_vs_accuracy(t.iloc[:0])
-    with pytest.raises(ValueError, match=r"number or \(mean, sd\)"):
-        plot.distance_vs_accuracy(t, baselines={"ceiling": (1, 2, 3)})
+    with pytest.raises(ValueError, match=r"number, \(mean, sd\) or \(value, low, high\)"):
+        plot.distance_vs_accuracy(t, baselines={"ceiling": (1, 2, 3, 4)})
 
 
 def test_save_figure_writes_png_atomically(tmp_path, rng):
@@ -280,3 +281,76 @@ def test_save_figure_writes_png_atomically(tmp_path, rng):
     p = plot.save_figure(fig, tmp_path / "rdm.png")
     assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["rdm.png"]
+
+
+# --------------------------------------------------------------------------- the 2025 pipeline's figures
+_BASE = {"ceiling": 0.415, "ceiling_ci_low": 0.362, "ceiling_ci_high": 0.457, "condition_average": 0.522}
+
+
+def _pipeline_tables(rng):
+    rows, matched = [], []
+    for rule in ("bptt", "eprop", "eprop-random"):
+        for g0 in (0.5, 1.5):
+            for seed in range(3):
+                run = f"{rule}_g{g0}_s{seed}"
+                acc = np.array([-2.1, -0.5, 0.5, 0.85, 0.92, 0.97])
+                dist = 0.5 + 0.01 * rng.normal(size=acc.size)
+                rows += [{"run": run, "rule": rule, "seed": seed, "g0": g0, "step": s, "accuracy": a, "distance": d}
+                         for s, a, d in zip([0, 5, 20, 50, 100, 200], acc, dist)]
+                matched += [{"run": run, "rule": rule, "seed": seed, "g0": g0, "level": lv, "reached": True,
+                             "accuracy": a, "distance": d} for lv, a, d in zip((0.8, 0.9, 0.95), acc[3:], dist[3:])]
+    eff = pd.DataFrame({"level": [0.8, 0.9, 0.95], "eta_sq_rule": 0.1, "eta_sq_g0": 0.2, "eta_sq_seed": 0.3,
+                        "eta_sq_residual": 0.4})
+    return pd.DataFrame(rows), pd.DataFrame(matched), eff
+
+
+def test_pipeline_distance_figure_shows_early_training_and_labels_references(rng):
+    training, matched, _ = _pipeline_tables(rng)
+    fig = plot.plot_distance_along_training(training, matched, _BASE, (0.8, 0.9, 0.95))
+    for ax in fig.axes:
+        assert ax.get_xlim()[0] < -2.1 and ax.get_ylim()[0] < 0.362 and ax.get_ylim()[1] > 0.522
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any(s.startswith("split-half ceiling: 0.415") for s in labels)
+    assert any(s.startswith("condition-average baseline: 0.522") for s in labels)
+    assert "accuracy 0.8, 0.9, 0.95" in labels
+    _assert_legend_off_axes(fig, fig.legends[0])
+
+
+def test_rule_vs_init_legends_stay_off_the_ceiling_band_and_units_are_named(rng):
+    training, matched, eff = _pipeline_tables(rng)
+    fig = plot.plot_matched_distances(training, matched, eff, _BASE, (0.8, 0.9, 0.95))
+    ax1, ax2 = fig.axes
+    assert "angle / (π/2)" in ax1.get_ylabel() and "η²" in ax2.get_ylabel()
+    y0, y1 = ax1.get_ylim()
+    assert y0 <= 0.362 and 0.522 <= y1
+    for ax in (ax1, ax2):
+        _assert_legend_off_axes(fig, ax.get_legend())
+    assert min(_all_fontsizes(fig)) >= 8
+
+
+def test_model_distances_has_group_labels_and_no_data_reference(rng):
+    import xarray as xr
+
+    rules = np.repeat(["bptt", "eprop", "eprop-random"], 10)
+    g0 = np.tile(np.repeat([0.5, 1.5], 5), 3)
+    names = [f"{r}_g{g}_s{i % 5}" for i, (r, g) in enumerate(zip(rules, g0))]
+    P = rng.normal(size=(30, 3))
+    D = xr.DataArray(squareform(pdist(P)) / 10, dims=("network", "network_b"),
+                     coords={"network": names, "network_b": names, "rule": ("network", rules), "g0": ("network", g0)},
+                     attrs={"level": 0.8})
+    fig = plot.plot_model_distances(D)
+    ax1, ax2 = fig.axes[0], fig.axes[1]
+    ticks = [t.get_text() for t in ax1.get_yticklabels()]
+    assert ticks == ["bptt, g0 = 0.5", "bptt, g0 = 1.5", "eprop, g0 = 0.5", "eprop, g0 = 1.5",
+                     "eprop-random, g0 = 0.5", "eprop-random, g0 = 1.5"]
+    assert min(_all_fontsizes(fig)) >= 8
+    # no data ceiling or condition-average line on a model-model axis, no legend over the points
+    assert ax2.get_legend() is None and not fig.legends
+    assert all("ceiling" not in t.get_text() and "condition average" not in t.get_text() for t in ax2.texts)
+    assert all(len(set(np.asarray(line.get_xdata(), float))) == 1 and len(line.get_xdata()) == 2
+               and np.ptp(line.get_ydata()) < 1 for line in ax2.lines)  # only the short group-mean bars
+    x0, x1 = ax2.get_xlim()
+    upper = D.values[np.triu_indices(30, 1)]
+    assert x0 < upper.min() and upper.max() < x1
+    with pytest.raises(ValueError, match="'rule' and 'g0' coordinates"):
+        plot.plot_model_distances(D.drop_vars("g0"))

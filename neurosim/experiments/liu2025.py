@@ -258,7 +258,7 @@ def _figures(folder: Path, training, matched, eff, D, baselines, cfg) -> list[st
         "rule_vs_init.png": lambda: plot_matched_distances(training, matched, eff, baselines, cfg.levels),
     }
     if D is not None:
-        figures["model_distances.png"] = lambda: plot_model_distances(D, baselines)
+        figures["model_distances.png"] = lambda: plot_model_distances(D)
     for name, draw in figures.items():
         save_figure(draw(), folder / name, dpi=120)
     return list(figures)
