@@ -30,6 +30,7 @@ __all__ = [
     "plot_curvature_vs_gap",
     "plot_curvature_along_training",
     "trajectories_in_pcs",
+    "trajectories_grid",
     "condition_rdm",
     "rdm_heatmap",
     "mds_conditions",
@@ -587,82 +588,184 @@ def trajectories_in_pcs(model, data, *, n_components: int = 3, window=None, lag:
     True
     """
     plt = _pyplot()
-    if n_components not in (2, 3):
-        raise ValueError(f"n_components must be 2 or 3 (the PCs drawn); got {n_components!r}")
-    model_da = _require_trajectories(model, "model")
-    data_da = _require_trajectories(data, "data")
-    al = prepare(model_da, data_da, window=window, lag=lag)
-    n_cond, n_time = al.data.sizes["condition"], al.data.sizes["time"]
-    if n_time < 2:
-        raise ValueError(f"the window {window} leaves {n_time} time bin(s); a trajectory needs at least 2")
-    if al.Y.shape[1] < n_components:
-        raise ValueError(f"the data has {al.Y.shape[1]} unit(s); n_components={n_components} needs at least as many")
-    fit = ShapeMetric(alpha=1.0, normalize=True).fit(al.X, al.Y)
-    Xc, Yc = al.X - fit.mean_x_, al.Y - fit.mean_y_
-    Xr = Xc @ fit.rotation_x_ @ fit.rotation_y_.T
-    Xr *= np.linalg.norm(Yc) / np.linalg.norm(Xr)
-    _, s, Vt = np.linalg.svd(Yc, full_matrices=False)
-    V = Vt[:n_components].T
-    explained = s[:n_components] ** 2 / np.sum(s ** 2)
-    proj = {"data": (Yc @ V).reshape(n_cond, n_time, n_components),
-            "model": (Xr @ V).reshape(n_cond, n_time, n_components)}
-
-    labels = condition_index(al.data)
-    cond_attrs = dict(al.data["condition"].attrs)
-    angles = _angles(labels.values if not isinstance(labels, pd.MultiIndex) else [], cond_attrs)
-    if angles is None and "direction" in al.data.coords and al.data["direction"].dims == ("condition",):
-        angles = _angles(al.data["direction"].values, dict(al.data["direction"].attrs), "direction")
-    colors, cmap, norm = _condition_colors(labels, angles)
-
-    units = str(al.data.attrs.get("units", "a.u."))
-    t_units = str(al.data["time"].attrs.get("units", ""))
-    t0, t1 = float(al.data["time"].values[0]), float(al.data["time"].values[-1])
+    _check_components(n_components)
+    fitted = _fit_into_data_pcs(_require_trajectories(model, "model"), _require_trajectories(data, "data"),
+                                window, lag, n_components)
+    al, proj, explained, dist = fitted["aligned"], fitted["proj"], fitted["explained"], fitted["distance"]
+    labels, colors, cmap, norm, angles, key_title = _condition_style(al.data)
+    units, t_units, t0, t1 = _axis_units(al.data)
     kw = {"projection": "3d"} if n_components == 3 else {}
     fig = plt.figure(figsize=(12.0, 5.4) if n_components == 3 else (10.5, 4.8))
     axes = [fig.add_subplot(1, 2, i + 1, **kw) for i in range(2)]
     right = 0.84 if cmap is None and max(len(t) for t in _label_text(labels)) > 6 else 0.87
     fig.subplots_adjust(left=0.01 if n_components == 3 else 0.08, right=right, bottom=0.12, top=0.82,
                         wspace=0.08 if n_components == 3 else 0.25)
-    lo = min(p.min() for p in proj.values())
-    hi = max(p.max() for p in proj.values())
-    pad = 0.05 * (hi - lo)
-    dist = fit.distance_
+    lim = _shared_limits(proj.values())
     panel_titles = {"data": f"{data_label}", "model": f"{model_label} after the fitted rotation\n"
                     f"(Procrustes distance {dist:.3f} of π/2)"}
     for ax, key in zip(axes, ("data", "model")):
-        P = proj[key]
-        for c in range(n_cond):
-            pts = [P[c, :, k] for k in range(n_components)]
-            ax.plot(*pts, color=colors[c], lw=1.6)
-            ax.scatter(*[p[:1] for p in pts], color=colors[c], marker="o", s=36, edgecolor="k", linewidth=0.6,
-                       zorder=4)
-            ax.scatter(*[p[-1:] for p in pts], color=colors[c], marker="s", s=22, edgecolor="k", linewidth=0.6,
-                       zorder=4)
-        setters = (ax.set_xlim, ax.set_ylim) + ((ax.set_zlim,) if n_components == 3 else ())
-        label_setters = (ax.set_xlabel, ax.set_ylabel) + ((ax.set_zlabel,) if n_components == 3 else ())
-        for k, (lim, lab) in enumerate(zip(setters, label_setters)):
-            lim(lo - pad, hi + pad)
-            lab(f"PC{k + 1} ({units}), {100 * explained[k]:.0f} %", fontsize=9)
-        ax.tick_params(labelsize=8)
+        _draw_trajectories(ax, proj[key], colors, lim, units, explained)
         ax.set_title(panel_titles[key], fontsize=10)
-        if n_components == 2:
-            ax.set_aspect("equal", adjustable="box")
+    _condition_key(fig, _label_text(labels), colors, cmap, norm, angles, key_title, left=right)
+    if title is None:
+        title = (f"{model_label} vs {data_label} in the data's top {n_components} PCs · "
+                 + _clock_text(t0, t1, t_units, lag, alignment))
+    fig.suptitle(title, fontsize=11, y=0.98)
+    fig.text(0.01, 0.015, _pcs_caption(t0, t1, t_units), fontsize=8, color="0.3")
+    fig.neurosim = {**proj, "distance": dist, "explained_variance": explained,
+                    "conditions": list(labels), "time": al.data["time"].values}
+    return fig
+
+
+def _check_components(n_components) -> None:
+    if n_components not in (2, 3):
+        raise ValueError(f"n_components must be 2 or 3 (the PCs drawn); got {n_components!r}")
+
+
+def _fit_into_data_pcs(model_da: xr.DataArray, data_da: xr.DataArray, window, lag: float, k: int) -> dict:
+    """Align as compare() does, fit the Procrustes rotation, project both on the data's top k PCs."""
+    al = prepare(model_da, data_da, window=window, lag=lag)
+    n_cond, n_time = al.data.sizes["condition"], al.data.sizes["time"]
+    if n_time < 2:
+        raise ValueError(f"the window {window} leaves {n_time} time bin(s); a trajectory needs at least 2")
+    if al.Y.shape[1] < k:
+        raise ValueError(f"the data has {al.Y.shape[1]} unit(s); n_components={k} needs at least as many")
+    fit = ShapeMetric(alpha=1.0, normalize=True).fit(al.X, al.Y)
+    Xc, Yc = al.X - fit.mean_x_, al.Y - fit.mean_y_
+    Xr = Xc @ fit.rotation_x_ @ fit.rotation_y_.T
+    Xr *= np.linalg.norm(Yc) / np.linalg.norm(Xr)
+    _, s, Vt = np.linalg.svd(Yc, full_matrices=False)
+    V = Vt[:k].T
+    return {"aligned": al, "distance": fit.distance_, "explained": s[:k] ** 2 / np.sum(s ** 2),
+            "proj": {"data": (Yc @ V).reshape(n_cond, n_time, k), "model": (Xr @ V).reshape(n_cond, n_time, k)}}
+
+
+def _condition_style(da: xr.DataArray):
+    """Labels, colours (cyclic for reach directions), colour map and key title of ``da``'s conditions."""
+    labels = condition_index(da)
+    cond_attrs = dict(da["condition"].attrs)
+    angles = _angles(labels.values if not isinstance(labels, pd.MultiIndex) else [], cond_attrs)
+    if angles is None and "direction" in da.coords and da["direction"].dims == ("condition",):
+        angles = _angles(da["direction"].values, dict(da["direction"].attrs), "direction")
+    colors, cmap, norm = _condition_colors(labels, angles)
     key_title = str(cond_attrs.get("long_name", "condition"))
     if cmap is None and not isinstance(labels, pd.MultiIndex) and labels.name:
         key_title = str(labels.name)
+    return labels, colors, cmap, norm, angles, key_title
+
+
+def _axis_units(da: xr.DataArray):
+    t = da["time"].values
+    return str(da.attrs.get("units", "a.u.")), str(da["time"].attrs.get("units", "")), float(t[0]), float(t[-1])
+
+
+def _clock_text(t0, t1, t_units, lag, alignment) -> str:
+    return (_fmt_window((t0, t1), t_units) + (f", lag {lag:g} {t_units}".rstrip() if lag else "")
+            + (f" ({alignment})" if alignment else ""))
+
+
+def _pcs_caption(t0, t1, t_units) -> str:
+    return (f"Axes: the data's principal components (% = share of the data's variance). "
+            f"○ start of the window ({t0:g} {t_units}), □ end ({t1:g} {t_units}). "
+            "Each model is rotated and scaled onto the data as the Procrustes metric fits it.")
+
+
+def _shared_limits(arrays) -> tuple[float, float]:
+    arrays = list(arrays)
+    lo, hi = min(float(p.min()) for p in arrays), max(float(p.max()) for p in arrays)
+    pad = 0.05 * (hi - lo or 1.0)
+    return lo - pad, hi + pad
+
+
+def _draw_trajectories(ax, P: np.ndarray, colors, lim, units: str, explained, *, labels: bool = True) -> None:
+    """One line per condition (circle = first bin, square = last) in the PCs, shared limits."""
+    k = P.shape[2]
+    for c in range(P.shape[0]):
+        pts = [P[c, :, j] for j in range(k)]
+        ax.plot(*pts, color=colors[c], lw=1.6)
+        ax.scatter(*[p[:1] for p in pts], color=colors[c], marker="o", s=36, edgecolor="k", linewidth=0.6, zorder=4)
+        ax.scatter(*[p[-1:] for p in pts], color=colors[c], marker="s", s=22, edgecolor="k", linewidth=0.6, zorder=4)
+    setters = (ax.set_xlim, ax.set_ylim) + ((ax.set_zlim,) if k == 3 else ())
+    label_setters = (ax.set_xlabel, ax.set_ylabel) + ((ax.set_zlabel,) if k == 3 else ())
+    for j, (set_lim, set_label) in enumerate(zip(setters, label_setters)):
+        set_lim(*lim)
+        if labels:
+            set_label(f"PC{j + 1} ({units}), {100 * explained[j]:.0f} %", fontsize=9)
+    ax.tick_params(labelsize=8)
+    if k == 2:
+        ax.set_aspect("equal", adjustable="box")
+
+
+def trajectories_grid(models: dict, data, *, n_components: int = 2, window=None, lag: float = 0.0,
+                      alignment: str | None = None, data_label: str = "data", title: str | None = None):
+    """Several models next to the data, each after its own fitted rotation, in the data's top PCs.
+
+    The same projection as :func:`trajectories_in_pcs`, for a table of models: ``models`` maps
+    ``(row, column)`` labels — e.g. ``("at initialisation", "bptt")`` — to trajectories, and each
+    model gets one panel in that row and column; the data open every row (first column). Every panel uses the same axes (the data's PCs, same limits), so panels can be compared
+    directly; each model panel's title gives its Procrustes distance (of π/2).
+
+    Parameters
+    ----------
+    models : dict
+        ``(row label, column label) -> DataArray (condition, time, unit)``; rows and columns are
+        drawn in first-seen order. A plain label (not a tuple) means a single row.
+    data : xarray.DataArray (condition, time, unit[, trial])
+    n_components : {2, 3}
+    window, lag, alignment, data_label, title
+        As :func:`trajectories_in_pcs`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.neurosim["distances"]`` maps each key to its distance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.trajectories import trajectories
+    >>> rng = np.random.default_rng(0)
+    >>> d = trajectories(rng.normal(size=(4, 20, 6)), conditions=[0, 90, 180, 270], time=np.arange(20) * 10.0)
+    >>> m = d.copy(data=d.values @ np.linalg.qr(rng.normal(size=(6, 6)))[0])
+    >>> fig = trajectories_grid({("trained", "a"): m, ("trained", "b"): d}, d)
+    >>> [round(v, 6) for v in fig.neurosim["distances"].values()]
+    [0.0, 0.0]
+    """
+    plt = _pyplot()
+    _check_components(n_components)
+    if not isinstance(models, dict) or not models:
+        raise ValueError("models must be a non-empty dict (row, column) -> DataArray (condition, time, unit)")
+    keys = [k if isinstance(k, tuple) and len(k) == 2 else ("", k) for k in models]
+    data_da = _require_trajectories(data, "data")
+    fits = {key: _fit_into_data_pcs(_require_trajectories(m, f"models[{orig!r}]"), data_da, window, lag, n_components)
+            for key, orig, m in zip(keys, models, models.values())}
+    first = next(iter(fits.values()))
+    al, explained = first["aligned"], first["explained"]
+    labels, colors, cmap, norm, angles, key_title = _condition_style(al.data)
+    units, t_units, t0, t1 = _axis_units(al.data)
+    rows = list(dict.fromkeys(k[0] for k in keys))
+    cols = list(dict.fromkeys(k[1] for k in keys))
+    lim = _shared_limits([first["proj"]["data"]] + [f["proj"]["model"] for f in fits.values()])
+    side = 3.1
+    fig = plt.figure(figsize=(side * (len(cols) + 1) + 1.4, side * len(rows) + 1.3))
+    right = 1.0 - 1.3 / fig.get_figwidth()
+    gs = fig.add_gridspec(len(rows), len(cols) + 1, left=0.06, right=right, bottom=0.1, top=0.86,
+                          wspace=0.3, hspace=0.45)
+    kw = {"projection": "3d"} if n_components == 3 else {}
+    for r in range(len(rows)):  # the data open every row, as its reference
+        ax_d = fig.add_subplot(gs[r, 0], **kw)
+        _draw_trajectories(ax_d, first["proj"]["data"], colors, lim, units, explained)
+        ax_d.set_title(data_label, fontsize=9)
+    for (row, col), f in fits.items():
+        ax = fig.add_subplot(gs[rows.index(row), cols.index(col) + 1], **kw)
+        _draw_trajectories(ax, f["proj"]["model"], colors, lim, units, explained)
+        ax.set_title(f"{col}\n{row + ': ' if row else ''}distance {f['distance']:.3f}", fontsize=9)
     _condition_key(fig, _label_text(labels), colors, cmap, norm, angles, key_title, left=right)
-    if title is None:
-        when = _fmt_window((t0, t1), t_units)
-        title = (f"{model_label} vs {data_label} in the data's top {n_components} PCs · {when}"
-                 + (f", lag {lag:g} {t_units}".rstrip() if lag else "")
-                 + (f" ({alignment})" if alignment else ""))
-    fig.suptitle(title, fontsize=11, y=0.98)
-    fig.text(0.01, 0.015, f"Axes: the data's principal components (% = share of the data's variance). "
-             f"○ start of the window ({t0:g} {t_units}), □ end ({t1:g} {t_units}). "
-             "The model is rotated and scaled onto the data as the Procrustes metric fits it.",
-             fontsize=8, color="0.3")
-    fig.neurosim = {**proj, "distance": dist, "explained_variance": explained,
-                    "conditions": list(labels), "time": al.data["time"].values}
+    fig.suptitle(title or f"Models vs {data_label} in the data's top {n_components} PCs · "
+                 + _clock_text(t0, t1, t_units, lag, alignment), fontsize=11)
+    fig.text(0.01, 0.015, _pcs_caption(t0, t1, t_units), fontsize=8, color="0.3")
+    fig.neurosim = {"distances": {orig: f["distance"] for orig, f in zip(models, fits.values())},
+                    "explained_variance": explained}
     return fig
 
 

@@ -354,3 +354,25 @@ def test_model_distances_has_group_labels_and_no_data_reference(rng):
     assert x0 < upper.min() and upper.max() < x1
     with pytest.raises(ValueError, match="'rule' and 'g0' coordinates"):
         plot.plot_model_distances(D.drop_vars("g0"))
+
+
+def test_trajectories_grid_fits_each_model_on_the_data_axes(rng):
+    data = _reach(rng)
+    Q = np.linalg.qr(rng.normal(size=(12, 12)))[0]
+    rotated = data.copy(data=data.values @ Q)
+    other = _reach(np.random.default_rng(9), n_units=20)
+    models = {("init", "bptt"): other, ("trained", "bptt"): rotated, ("init", "eprop"): other,
+              ("trained", "eprop"): rotated}
+    fig = plot.trajectories_grid(models, data, window=(-50, 100), alignment="0 ms = movement onset")
+    d = fig.neurosim["distances"]
+    assert d[("trained", "bptt")] < 1e-6 and d[("init", "eprop")] > 0.05
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 2 * 3  # the data open each of the 2 rows, then one panel per model
+    titles = [ax.get_title() for ax in panels]
+    assert sum("distance" in t for t in titles) == 4 and "bptt\ninit: distance" in titles[2]
+    assert len({ax.get_xlim() for ax in panels}) == 1  # one shared view
+    assert min(_all_fontsizes(fig)) >= 8
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plot.trajectories_grid({}, data)
+    with pytest.raises(TypeError, match=r"models\[\('init', 'bptt'\)\]"):
+        plot.trajectories_grid({("init", "bptt"): other.values}, data)
