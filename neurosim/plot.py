@@ -498,6 +498,10 @@ def _condition_colors(labels, angles):
         cmap = mpl.colormaps["hsv"]
         norm = mpl.colors.Normalize(0.0, 360.0)
         return [cmap(norm(a % 360.0)) for a in angles], cmap, norm
+    if len(labels) > 20:  # too many for a readable legend: a sequential map over the condition order
+        cmap = mpl.colormaps["viridis"]
+        norm = mpl.colors.Normalize(0.0, max(1.0, len(labels) - 1.0))
+        return [cmap(norm(i)) for i in range(len(labels))], cmap, norm
     cycle = mpl.colormaps["tab10" if len(labels) <= 10 else "tab20"]
     return [cycle(i % cycle.N) for i in range(len(labels))], None, None
 
@@ -508,6 +512,15 @@ def _condition_key(fig, labels, colors, cmap, norm, angles, title: str, *, left:
     from matplotlib.cm import ScalarMappable  # optional dependency
     from matplotlib.lines import Line2D  # optional dependency
 
+    if cmap is not None and angles is None:  # many categorical conditions: colour = position in the data's order
+        sm = ScalarMappable(norm=norm, cmap=cmap)
+        cb = fig.colorbar(sm, cax=fig.add_axes((left + 0.02, 0.18, 0.014, 0.62), label="<colorbar>"))
+        idx = np.unique(np.linspace(0, len(labels) - 1, 7).round().astype(int))
+        cb.set_ticks(idx)
+        cb.set_ticklabels([labels[i] for i in idx])
+        cb.ax.tick_params(labelsize=8)
+        cb.set_label(f"{title} (in the data's order, {len(labels)} conditions)", fontsize=9)
+        return cb
     if cmap is not None:
         sm = ScalarMappable(norm=norm, cmap=cmap)
         cb = fig.colorbar(sm, cax=fig.add_axes((left + 0.02, 0.18, 0.014, 0.62), label="<colorbar>"))
@@ -595,12 +608,18 @@ def trajectories_in_pcs(model, data, *, n_components: int = 3, window=None, lag:
     labels, colors, cmap, norm, angles, key_title = _condition_style(al.data)
     units, t_units, t0, t1 = _axis_units(al.data)
     kw = {"projection": "3d"} if n_components == 3 else {}
-    fig = plt.figure(figsize=(12.0, 5.4) if n_components == 3 else (10.5, 4.8))
-    axes = [fig.add_subplot(1, 2, i + 1, **kw) for i in range(2)]
-    right = 0.84 if cmap is None and max(len(t) for t in _label_text(labels)) > 6 else 0.87
-    fig.subplots_adjust(left=0.01 if n_components == 3 else 0.08, right=right, bottom=0.12, top=0.82,
-                        wspace=0.08 if n_components == 3 else 0.25)
     lim = _shared_limits(proj.values())
+    if n_components == 3:
+        fig = plt.figure(figsize=(12.0, 5.4))
+    else:  # equal scales on both PCs: the figure's height follows the data's aspect
+        height = float(np.clip(_aspect(lim) * 3.3, 1.6, 5.5)) + 2.0
+        fig = plt.figure(figsize=(10.5, height))
+    axes = [fig.add_subplot(1, 2, i + 1, **kw) for i in range(2)]
+    longest = max(len(t) for t in [*_label_text(labels), *key_title.split("\n")])
+    right = 1.0 - min(0.3, (0.9 + 0.06 * longest) / fig.get_figwidth()) if angles is None else 0.87
+    H = fig.get_figheight()
+    fig.subplots_adjust(left=0.01 if n_components == 3 else 0.08, right=right, bottom=0.85 / H, top=1 - 1.1 / H,
+                        wspace=0.08 if n_components == 3 else 0.25)
     panel_titles = {"data": f"{data_label}", "model": f"{model_label} after the fitted rotation\n"
                     f"(Procrustes distance {dist:.3f} of π/2)"}
     for ax, key in zip(axes, ("data", "model")):
@@ -649,7 +668,9 @@ def _condition_style(da: xr.DataArray):
         angles = _angles(da["direction"].values, dict(da["direction"].attrs), "direction")
     colors, cmap, norm = _condition_colors(labels, angles)
     key_title = str(cond_attrs.get("long_name", "condition"))
-    if cmap is None and not isinstance(labels, pd.MultiIndex) and labels.name:
+    if isinstance(labels, pd.MultiIndex) and all(labels.names):
+        key_title = ",\n".join(map(str, labels.names))
+    elif angles is None and labels.name and labels.name != "condition":
         key_title = str(labels.name)
     return labels, colors, cmap, norm, angles, key_title
 
@@ -666,15 +687,26 @@ def _clock_text(t0, t1, t_units, lag, alignment) -> str:
 
 def _pcs_caption(t0, t1, t_units) -> str:
     return (f"Axes: the data's principal components (% = share of the data's variance). "
-            f"○ start of the window ({t0:g} {t_units}), □ end ({t1:g} {t_units}). "
+            f"○ start of the window ({t0:g} {t_units}), □ end ({t1:g} {t_units}).\n"
             "Each model is rotated and scaled onto the data as the Procrustes metric fits it.")
 
 
-def _shared_limits(arrays) -> tuple[float, float]:
-    arrays = list(arrays)
-    lo, hi = min(float(p.min()) for p in arrays), max(float(p.max()) for p in arrays)
-    pad = 0.05 * (hi - lo or 1.0)
-    return lo - pad, hi + pad
+def _shared_limits(arrays) -> list[tuple[float, float]]:
+    """Per-PC (low, high) over every array (…, k), padded by 5 %: all panels share one view."""
+    arrays = [np.asarray(p) for p in arrays]
+    k = arrays[0].shape[-1]
+    lims = []
+    for j in range(k):
+        lo = min(float(p[..., j].min()) for p in arrays)
+        hi = max(float(p[..., j].max()) for p in arrays)
+        pad = 0.05 * (hi - lo or 1.0)
+        lims.append((lo - pad, hi + pad))
+    return lims
+
+
+def _aspect(lim) -> float:
+    """Height / width of a 2-D view with equal scales on both axes."""
+    return (lim[1][1] - lim[1][0]) / (lim[0][1] - lim[0][0])
 
 
 def _draw_trajectories(ax, P: np.ndarray, colors, lim, units: str, explained, *, labels: bool = True) -> None:
@@ -688,7 +720,7 @@ def _draw_trajectories(ax, P: np.ndarray, colors, lim, units: str, explained, *,
     setters = (ax.set_xlim, ax.set_ylim) + ((ax.set_zlim,) if k == 3 else ())
     label_setters = (ax.set_xlabel, ax.set_ylabel) + ((ax.set_zlabel,) if k == 3 else ())
     for j, (set_lim, set_label) in enumerate(zip(setters, label_setters)):
-        set_lim(*lim)
+        set_lim(*lim[j])
         if labels:
             set_label(f"PC{j + 1} ({units}), {100 * explained[j]:.0f} %", fontsize=9)
     ax.tick_params(labelsize=8)
@@ -746,11 +778,17 @@ def trajectories_grid(models: dict, data, *, n_components: int = 2, window=None,
     rows = list(dict.fromkeys(k[0] for k in keys))
     cols = list(dict.fromkeys(k[1] for k in keys))
     lim = _shared_limits([first["proj"]["data"]] + [f["proj"]["model"] for f in fits.values()])
-    side = 3.1
-    fig = plt.figure(figsize=(side * (len(cols) + 1) + 1.4, side * len(rows) + 1.3))
-    right = 1.0 - 1.3 / fig.get_figwidth()
-    gs = fig.add_gridspec(len(rows), len(cols) + 1, left=0.06, right=right, bottom=0.1, top=0.86,
-                          wspace=0.3, hspace=0.45)
+    # sizes in inches: panels `panel_w` wide, rows as tall as the data's aspect needs (equal scales)
+    panel_w, gap_w, gap_h, n_panels = 2.9, 0.3, 1.05, len(cols) + 1
+    row_h = panel_w if n_components == 3 else float(np.clip(_aspect(lim) * panel_w, 1.2, 1.6 * panel_w))
+    longest = max(len(t) for t in [*_label_text(labels), *key_title.split("\n")])
+    key_w = 1.3 if angles is not None else min(3.2, 0.9 + 0.06 * longest)
+    W = (panel_w * (n_panels + gap_w * (n_panels - 1)) + key_w) / 0.94
+    H = row_h * len(rows) + gap_h * (len(rows) - 1) + 0.85 + 0.8
+    fig = plt.figure(figsize=(W, H))
+    right = 1.0 - key_w / W
+    gs = fig.add_gridspec(len(rows), n_panels, left=0.06, right=right, bottom=0.85 / H, top=1 - 0.8 / H,
+                          wspace=gap_w, hspace=gap_h / row_h)
     kw = {"projection": "3d"} if n_components == 3 else {}
     for r in range(len(rows)):  # the data open every row, as its reference
         ax_d = fig.add_subplot(gs[r, 0], **kw)
