@@ -610,7 +610,7 @@ def trajectories_in_pcs(model, data, *, n_components: int = 3, window=None, lag:
     kw = {"projection": "3d"} if n_components == 3 else {}
     lim = _shared_limits(proj.values())
     if n_components == 3:
-        fig = plt.figure(figsize=(12.0, 5.4))
+        fig = plt.figure(figsize=(11.0, 5.4))
     else:  # equal scales on both PCs: the figure's height follows the data's aspect
         height = float(np.clip(_aspect(lim) * 3.3, 1.6, 5.5)) + 2.0
         fig = plt.figure(figsize=(10.5, height))
@@ -619,7 +619,7 @@ def trajectories_in_pcs(model, data, *, n_components: int = 3, window=None, lag:
     right = 1.0 - min(0.3, (0.9 + 0.06 * longest) / fig.get_figwidth()) if angles is None else 0.87
     H = fig.get_figheight()
     fig.subplots_adjust(left=0.01 if n_components == 3 else 0.08, right=right, bottom=0.85 / H, top=1 - 1.1 / H,
-                        wspace=0.08 if n_components == 3 else 0.25)
+                        wspace=-0.05 if n_components == 3 else 0.25)
     panel_titles = {"data": f"{data_label}", "model": f"{model_label} after the fitted rotation\n"
                     f"(Procrustes distance {dist:.3f} of π/2)"}
     for ax, key in zip(axes, ("data", "model")):
@@ -923,7 +923,7 @@ def rdm_heatmap(rdm, labels=None, *, method: str | None = None, units: str | Non
     M, labels = _square_rdm(rdm, labels)
     K = M.shape[0]
     side = float(np.clip(0.32 * K + 2.2, 4.0, 9.0))
-    fig, ax = plt.subplots(figsize=(side + 1.4, side))
+    fig, ax = plt.subplots(figsize=(side + 1.0, side))
     im = ax.imshow(M, cmap=cmap, vmin=min(0.0, float(M.min())), interpolation="nearest")
     step = max(1, int(np.ceil(K / 40)))  # at most 40 tick labels, each ≥ 8 pt
     ticks = np.arange(0, K, step)

@@ -376,3 +376,12 @@ def test_trajectories_grid_fits_each_model_on_the_data_axes(rng):
         plot.trajectories_grid({}, data)
     with pytest.raises(TypeError, match=r"models\[\('init', 'bptt'\)\]"):
         plot.trajectories_grid({("init", "bptt"): other.values}, data)
+
+
+def test_many_categorical_conditions_get_a_colorbar_not_a_giant_legend(rng):
+    X = rng.normal(size=(30, 6, 5))
+    da = trajectories(X, conditions=[f"c{i}" for i in range(30)], time=np.arange(6) * 10.0)
+    fig = plot.trajectories_in_pcs(da, da, n_components=2)
+    assert not fig.legends
+    cbar = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"][0]
+    assert "30 conditions" in cbar.get_ylabel() and cbar.get_yticklabels()[0].get_text() == "c0"
