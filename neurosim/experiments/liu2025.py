@@ -16,7 +16,7 @@ Liu, Yang & Cueva (ICML 2025), measured with neurosim's public API only:
    (:mod:`neurosim.rnn.analysis.dynamics`) at matched accuracy;
 4. write a results folder: ``results.csv`` / ``results.nc`` (one row per run and
    level), ``training.csv`` (every checkpoint), ``effects.csv``, ``dynamics.csv``,
-   ``model_distances.nc``, ``config.json``, three PNG figures and ``report.md``.
+   ``model_distances.nc``, ``config.json``, four PNG figures (distance vs accuracy, rule vs init, model-model distances, trajectories in M1's PCs) and ``report.md``.
 
 Outputs are built in a staging folder inside ``out`` and moved into place with
 ``os.replace`` only when everything succeeded, so a crash or Ctrl-C never
@@ -57,6 +57,7 @@ from neurosim.plot import (
     plot_matched_distances,
     plot_model_distances,
     save_figure,
+    trajectories_grid,
 )
 from neurosim.rnn import default_checkpoints
 from neurosim.rnn.analysis.dynamics import fit_linear_dynamics, participation_ratio, spectral_radius, spectrum_distance
@@ -251,14 +252,35 @@ def dynamics_distances(fits: dict, level: float, matched: pd.DataFrame) -> xr.Da
 # ---------------------------------------------------------------------------
 # figures and report
 # ---------------------------------------------------------------------------
-def _figures(folder: Path, training, matched, eff, D, baselines, cfg) -> list[str]:
+def _trajectory_models(runs: dict, matched: pd.DataFrame, level: float) -> dict:
+    """One run per rule (lowest gain, lowest seed that reached ``level``) at step 0 and at its matched step."""
+    ok = matched[matched["reached"].astype(bool) & (matched["level"] == level)]
+    models = {}
+    for rule in order_rules(ok["rule"].unique()):
+        pick = ok[ok["rule"] == rule].sort_values(["g0", "seed"]).iloc[0]
+        run = runs[pick["run"]]
+        col = f"{rule} (g0 {pick['g0']:g}, seed {int(pick['seed'])})"
+        models[("at initialisation", col)] = run.activity(0)
+        models[(f"at accuracy {level:g}", col)] = run.activity(int(pick["step"]))
+    return models
+
+
+def _figures(folder: Path, training, matched, eff, D, baselines, cfg, runs=None, rates=None) -> list[str]:
     """Draw the pipeline's figures into ``folder``; returns the file names written."""
     figures = {
         "distance_vs_accuracy.png": lambda: plot_distance_along_training(training, matched, baselines, cfg.levels),
         "rule_vs_init.png": lambda: plot_matched_distances(training, matched, eff, baselines, cfg.levels),
     }
     if D is not None:
-        figures["model_distances.png"] = lambda: plot_model_distances(D, baselines)
+        figures["model_distances.png"] = lambda: plot_model_distances(D)
+    reached = matched[matched["reached"].astype(bool)]
+    if runs is not None and rates is not None and len(reached):
+        level = float(D.attrs["level"]) if D is not None and "level" in D.attrs else float(reached["level"].max())
+        figures["trajectories.png"] = lambda: trajectories_grid(
+            _trajectory_models(runs, matched, level), rates, window=tuple(cfg.window),
+            alignment="0 ms = movement onset", data_label="M1 (Hatsopoulos 2007)",
+            title=f"Trajectories in M1's top 2 PCs, at initialisation and at accuracy {level:g}, "
+                  f"window {cfg.window[0]:g} to {cfg.window[1]:g} ms (0 = movement onset)")
     for name, draw in figures.items():
         save_figure(draw(), folder / name, dpi=120)
     return list(figures)
@@ -531,7 +553,7 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
         if dyn_D is not None:
             save(dyn_D, staging / "dynamics_distances.nc")
             files.append("dynamics_distances.nc")
-        files += _figures(staging, training, matched, eff, D, baselines, cfg)
+        files += _figures(staging, training, matched, eff, D, baselines, cfg, runs=runs, rates=rates)
         timings["writing + figures"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_all
         report = _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timings, files + ["report.md"], reused)
