@@ -1,4 +1,4 @@
-"""Analyses of trained RNNs: gradient alignment, dynamics, loss-landscape curvature.
+"""Analyses of trained RNNs: gradient alignment, dynamics, fixed points, loss-landscape curvature.
 
 One module per concept; this package only re-exports.
 """
@@ -33,3 +33,11 @@ from neurosim.rnn.analysis.curvature import (  # noqa: E402,F401
     top_eigenvalues,
 )
 # --- end curvature ---
+
+# --- fixed points ---
+from neurosim.rnn.analysis.fixed_points import (  # noqa: E402,F401
+    FixedPoints,
+    find_fixed_points,
+    fixed_point_speed,
+)
+# --- end fixed points ---
