@@ -7,8 +7,9 @@ comparison (``dsa_compare``: angular Procrustes over O(r), or Wasserstein on spe
 times the K×K matrix computed as K fits + K(K-1)/2 comparisons and shows that it costs what
 those counts predict, against the naive K(K-1)/2 × (2 fits + 1 comparison).
 
-Run (from the repository root):  PYTHONPATH=. python benchmarks/dsa.py [--k 8] [--trajectories 8] [--time 121] [--units 50]
-      [--n-delays 10] [--rank 10] [--repeats 5] [--threads 1]
+Run (from the repository root):
+    PYTHONPATH=. python benchmarks/dsa.py [--k 8] [--trajectories 8] [--time 121] [--units 50]
+        [--n-delays 10] [--rank 10] [--repeats 5] [--threads 1]
 """
 
 from __future__ import annotations

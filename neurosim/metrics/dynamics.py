@@ -73,8 +73,8 @@ Defaults (``n_delays=10``, ``rank=10``): for 10-ms bins ten delays span 100 ms, 
 membrane time constant of the paper's RNN (τ = 10 steps) and the time scale of M1's
 rotational dynamics; ten dimensions hold the dominant low-dimensional dynamics of
 condition-averaged reaching data (jPCA uses 6) while keeping the Procrustes search small
-(45 free parameters).  On M1-sized data (8 × 121 × 141) a fit costs about 0.1–0.3 s and a
-comparison a few tens of ms on one BLAS thread.  ``rank=None`` keeps every numerically
+(45 free parameters).  On the M1 data (8 × 121 × 141) a fit took 0.1–0.25 s and a
+comparison 0.05–0.15 s (busy 2-core machine).  ``rank=None`` keeps every numerically
 non-zero direction (DSA's default), which is slow and overfits noisy data.
 
 Reference: M. Ostrow, A. Eisen, L. Kozachkov, I. Fiete, "Beyond geometry: comparing the
