@@ -36,7 +36,8 @@ def _datasets_list(args: argparse.Namespace) -> int:
     for name in datasets.names():
         info = datasets.get(name)
         try:
-            where = str(datasets.find(name, args.path, verify=False))
+            found = datasets.find(name, args.path, verify=False)
+            where = str(found) + (" (embedded)" if found.parent == datasets.embedded_dir() else "")
         except FileNotFoundError:
             where = f"not found (neurosim datasets fetch {name})"
         print(f"{name}: {info.description}")
