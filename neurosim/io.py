@@ -253,7 +253,7 @@ def check_output_folder(path: str | os.PathLike, argument: str = "out") -> Path:
         raise ValueError(f"{argument}={str(path)!r} is a file, not a folder; give a folder path "
                          "(it is created if missing) or remove the file.")
     _check_ancestors(path, argument)
-    if path.parent.is_dir():
+    if (path.parent / f".{path.name}.lock").exists():
         with lock(path):  # fail now, not after hours of work, if someone else is writing it
             pass
     return path
