@@ -281,8 +281,7 @@ def test_cli_case_count_matches():
 
 def test_cli_errors_in_real_processes(files):
     """The same errors from `python -m neurosim`: no traceback escapes the process."""
-    picked = ["train --out garbage", "datasets verify typo", "reproduce --out file", "curvature --out file",
-              "train --window"]
+    picked = ["train --out garbage", "datasets verify typo", "curvature --out file"]
     cases = {c[0]: c for c in _cli_cases(files)}
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("NEUROSIM_DEBUG", None)
