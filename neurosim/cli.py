@@ -235,9 +235,22 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_reproduce_command)
 
 
+def _sweep_staging(folder: Path) -> None:
+    """Remove ``.staging-*`` folders that a killed earlier write phase left inside ``folder``.
+
+    Called while holding the folder's writer lock, so no live writer can own them.
+    """
+    import shutil
+
+    if folder.is_dir():
+        for stale in folder.glob(".staging-*"):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+
+
 def _reproduce_command(args: argparse.Namespace) -> int:
     from neurosim.experiments.reproduce import ReproduceConfig, reproduce
-    from neurosim.io import check_output_folder
+    from neurosim.io import check_output_folder, lock
 
     check_output_folder(args.out, "--out")
     _at_least(args, workers=1)
@@ -252,7 +265,9 @@ def _reproduce_command(args: argparse.Namespace) -> int:
     cfg = ReproduceConfig.full() if args.full else ReproduceConfig.default()
     _say("reproduce", f"training, scoring against M1 and writing the report into {args.out}/ "
                       f"({'paper scale' if args.full else 'default scale, about 5 min'}, {workers} worker(s))")
-    result = reproduce(args.out, data=args.data, config=cfg, workers=workers, progress=not args.quiet)
+    with lock(args.out):  # one writer per results folder; a second one fails at once
+        _sweep_staging(Path(args.out))
+        result = reproduce(args.out, data=args.data, config=cfg, workers=workers, progress=not args.quiet)
     print(f"wrote {len(result['files'])} files to {result['folder']} in {result['timings']['total']:.0f} s; "
           f"see {result['folder'] / 'report.md'}")
     return 0
@@ -290,9 +305,7 @@ def _add_curvature(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_curvature(args) -> int:
-    from neurosim.io import check_output_folder
-    from neurosim.rnn.generalization import (compare_rules, curvature_report, curvature_trajectories,
-                                            plot_curvature_along_training)
+    from neurosim.io import check_output_folder, lock
     from neurosim.rnn.tasks import make
 
     check_output_folder(args.out, "--out")  # before any training, not after
@@ -305,6 +318,14 @@ def _run_curvature(args) -> int:
     else:
         heldout = tuple(h.strip() for h in args.heldout.split(",") if h.strip())
     rules = tuple(r.strip() for r in args.rules.split(",") if r.strip())
+    with lock(args.out):  # one writer per output folder
+        return _curvature_locked(args, task, heldout, rules)
+
+
+def _curvature_locked(args, task, heldout, rules) -> int:
+    from neurosim.rnn.generalization import (compare_rules, curvature_report, curvature_trajectories,
+                                            plot_curvature_along_training)
+
     _say("curvature", f"training {len(rules)} rules x {args.seeds} seeds on {task.name} "
                       f"({args.steps} steps each, {args.jobs} worker(s)), then curvature at matched accuracy")
     table = compare_rules(task, rules=rules,

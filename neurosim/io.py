@@ -39,7 +39,6 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -64,7 +63,8 @@ _DA_VAR = "__neurosim_dataarray__"
 
 _PROCESS_START = time.time()
 MANIFEST = "MANIFEST.json"
-_PID_TOKEN = re.compile(r"^(\d+)\.[A-Za-z0-9_-]+$")
+_PID_TOKEN = re.compile(r"^(\d+)\.[0-9a-f]{8}$")        # ours: <pid>.<8 hex digits>
+_LEGACY_TOKEN = re.compile(r"^[a-z0-9_]{8}$")           # tempfile.mkstemp's 8 characters (older versions)
 
 
 class LockError(RuntimeError):
@@ -88,6 +88,8 @@ def _stale(entry: Path, middle: str) -> bool:
     m = _PID_TOKEN.match(middle)
     if m:
         return not _pid_alive(int(m.group(1)))
+    if not _LEGACY_TOKEN.match(middle):
+        return False  # not one of our names (e.g. the temporary file of "NAME.bak")
     try:
         return entry.lstat().st_mtime < _PROCESS_START
     except FileNotFoundError:
@@ -109,9 +111,9 @@ def sweep_stale(path: str | os.PathLike) -> list[Path]:
     --------
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / ".run.nc.999999999.x.tmp").write_bytes(b"")   # a writer that no longer exists
+    >>> _ = (d / ".run.nc.999999999.0badf00d.tmp").write_bytes(b"")   # its writer no longer exists
     >>> [p.name for p in sweep_stale(d / "run.nc")]
-    ['.run.nc.999999999.x.tmp']
+    ['.run.nc.999999999.0badf00d.tmp']
     """
     path = Path(path)
     parent, name = path.parent, path.name

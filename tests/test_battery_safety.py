@@ -346,7 +346,7 @@ def test_sigkill_mid_training_then_resume_is_bit_identical_and_leaves_no_temp_fi
     killed = R.load_run(out)
     assert not killed.complete and 20 <= len(killed.steps) < 400
     # a stale temporary file of a writer that no longer exists, as a kill during a save leaves
-    (tmp_path / f".run.nc.{p.pid}.dead0001.tmp").write_bytes(b"\0" * 1024)
+    (tmp_path / f".run.nc.{p.pid}.0badf00d.tmp").write_bytes(b"\0" * 1024)
     assert main(argv) == 0
     resumed = R.load_run(out)
     task = PerceptualDecision()

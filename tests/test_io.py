@@ -181,17 +181,18 @@ def test_ctrl_c_during_a_large_save_ends_promptly_and_removes_the_temp_file(tmp_
 
 def test_stale_temp_files_are_swept_only_when_their_writer_is_gone(tmp_path):
     target = tmp_path / "run.nc"
-    dead = tmp_path / ".run.nc.999999999.ab12.tmp"          # pid that cannot exist
-    mine = tmp_path / f".run.nc.{os.getpid()}.cd34.tmp"     # a live writer (this process)
-    legacy = tmp_path / ".run.nc.x7k2q9.tmp"                # old-style name, older than this process
-    other = tmp_path / ".other.nc.999999999.ab12.tmp"       # another target: not ours to touch
+    dead = tmp_path / ".run.nc.999999999.0badf00d.tmp"      # pid that cannot exist
+    mine = tmp_path / f".run.nc.{os.getpid()}.0c0ffee0.tmp" # a live writer (this process)
+    legacy = tmp_path / ".run.nc.x7k2q9_a.tmp"              # mkstemp-style name, older than this process
+    other = tmp_path / ".other.nc.999999999.0badf00d.tmp"   # another target: not ours to touch
+    sibling = tmp_path / ".run.nc.bak.999999999.0badf00d.tmp"  # the temp file of "run.nc.bak"
     unrelated = tmp_path / "notes.tmp"
-    for f in (dead, mine, legacy, other, unrelated):
+    for f in (dead, mine, legacy, other, sibling, unrelated):
         f.write_bytes(b"\0" * 10)
     os.utime(legacy, (1, 1))
     nio.save(xr.DataArray([1.0], dims="i"), target)
     assert sorted(q.name for q in tmp_path.iterdir()) == sorted(
-        [target.name, mine.name, other.name, unrelated.name])
+        [target.name, mine.name, other.name, sibling.name, unrelated.name])
 
 
 def test_atomic_directory_replaces_the_whole_folder_or_nothing(tmp_path):
@@ -222,11 +223,11 @@ def test_atomic_directory_sweeps_what_a_killed_writer_left(tmp_path):
     with nio.atomic_directory(out, run_id="A") as stage:
         (stage / "a.txt").write_text("A")
     # killed while staging: a staging folder of a dead process
-    (tmp_path / ".results.staging-999999999.dead").mkdir()
-    (tmp_path / ".results.staging-999999999.dead" / "big.bin").write_bytes(b"\0" * 100)
+    (tmp_path / ".results.staging-999999999.0badf00d").mkdir()
+    (tmp_path / ".results.staging-999999999.0badf00d" / "big.bin").write_bytes(b"\0" * 100)
     # killed between the two renames: the old folder is aside and `results` is missing
-    os.replace(out, tmp_path / ".results.old-999999999.dead")
-    assert nio.sweep_stale(out) == [tmp_path / ".results.staging-999999999.dead"]
+    os.replace(out, tmp_path / ".results.old-999999999.0badf00d")
+    assert nio.sweep_stale(out) == [tmp_path / ".results.staging-999999999.0badf00d"]
     assert (out / "a.txt").read_text() == "A" and nio.check_manifest(out)["run_id"] == "A"
     assert sorted(q.name for q in tmp_path.iterdir()) == [".results.lock", "results"]
 
