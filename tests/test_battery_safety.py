@@ -359,3 +359,27 @@ def test_sigkill_mid_training_then_resume_is_bit_identical_and_leaves_no_temp_fi
     assert resumed.checkpoints.equals(ref.checkpoints)
     left = sorted(q.name for q in tmp_path.iterdir())
     assert left == [".run.nc.lock", "run.nc"], left
+
+
+def test_reproduce_cli_holds_the_folder_lock_and_clears_dead_staging(tmp_path, monkeypatch, capsys):
+    """`neurosim reproduce` is one writer per folder and removes what a killed write phase left."""
+    import importlib
+
+    rep = importlib.import_module("neurosim.experiments.reproduce")
+    out = tmp_path / "res"
+    (out / ".staging-k1ll3d00").mkdir(parents=True)
+    (out / ".staging-k1ll3d00" / "results.csv").write_text("partial")
+    (out / "report.md").write_text("# previous run\n")
+    seen = {}
+
+    def fake_reproduce(folder, **kwargs):
+        seen["inside"] = sorted(p.name for p in Path(folder).iterdir())
+        probe = subprocess.run([sys.executable, "-c", "import sys, filelock; filelock.FileLock(sys.argv[1], "
+                                "timeout=0).acquire()", str(tmp_path / ".res.lock")], capture_output=True, text=True)
+        seen["second writer blocked"] = probe.returncode != 0 and "Timeout" in probe.stderr
+        return {"files": [], "folder": Path(folder), "timings": {"total": 0.0}}
+
+    monkeypatch.setattr(rep, "reproduce", fake_reproduce)
+    assert main(["reproduce", "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    assert seen == {"inside": ["report.md"], "second writer blocked": True}
+    assert capsys.readouterr().err.startswith("neurosim reproduce: training, scoring against M1")
