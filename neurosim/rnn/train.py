@@ -16,7 +16,9 @@ run an uninterrupted call would have produced.
 
 from __future__ import annotations
 
+import functools
 import json
+import numbers
 import os
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -26,6 +28,7 @@ import pandas as pd
 import xarray as xr
 
 from neurosim._threads import blas_threads as blas_threads_limit
+from neurosim.io import check_output_file, lock as writer_lock, sweep_stale
 from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, loss as _loss
 from neurosim.rnn.optim import Adam
 from neurosim.rnn.rules import check_rule, random_feedback, value_and_gradients
@@ -45,6 +48,50 @@ class TrainingDiverged(FloatingPointError):
     def __init__(self, message: str, run: "Run"):
         super().__init__(message)
         self.run = run
+
+
+class ResumeConflict(ValueError):
+    """``out=`` holds something training cannot resume from (another run's settings, or no run).
+
+    ``reason`` says what was found; the message adds the fix for Python callers
+    (``resume=False``); the command line offers ``--force`` instead.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(f"{reason}; pass resume=False to overwrite it, or choose another out=")
+        self.reason = reason
+
+
+def _one_writer(fn):
+    """Check ``out=`` up front and hold its writer's lock for the whole run (one writer per file)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = kwargs.get("out")
+        if out is None:
+            return fn(*args, **kwargs)
+        out = check_output_file(out, "out")
+        with writer_lock(out):
+            sweep_stale(out)  # temporary files of killed earlier runs
+            return fn(*args, **{**kwargs, "out": out})
+
+    return wrapper
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
+    return int(value)
+
+
+def _check_positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number; got {value!r} ({type(value).__name__})")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number; got {value}")
+    return float(value)
 
 
 def default_checkpoints(steps: int, n: int = 30) -> np.ndarray:
@@ -257,6 +304,7 @@ def _finite(E, grads) -> bool:
     return bool(np.isfinite(E)) and all(np.all(np.isfinite(g)) for g in grads.values())
 
 
+@_one_writer
 def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000, lr: float = 3e-4,
           batch_size: int = 64, seed: int = 0, checkpoints: Iterable[int] | int | None = None, out=None,
           rule_options: dict | None = None, clip: float | None = None, progress: bool = True,
@@ -285,7 +333,9 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     out : path, optional
         netCDF file rewritten atomically at every checkpoint (with optimizer and RNG state).
         If it exists and ``resume`` is true, training continues from its last checkpoint
-        (the arguments must match those that created it).
+        (the arguments must match those that created it). The run holds a writer's lock on
+        ``out`` (:func:`neurosim.io.lock`), so a second process training into the same file
+        gets a :class:`~neurosim.io.LockError`; temporary files left by killed runs are removed.
     rule_options : dict, optional
         E.g. ``{"window": 20}`` for ``"tbptt"``, ``{"feedback_seed": 1}`` for ``"eprop-random"``.
     clip : float, optional
@@ -317,6 +367,10 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     TrainingDiverged
         If the loss or a gradient becomes NaN/inf; the last good checkpoint stays in ``out``
         and in the exception's ``.run``.
+    ResumeConflict
+        (a ValueError) if ``out`` exists with another run's settings or is not a run.
+    neurosim.io.LockError
+        If another process is writing ``out``.
 
     Examples
     --------
@@ -338,6 +392,10 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
     steps = int(steps)
+    seed = _check_int("seed", seed, 0)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    lr = _check_positive("lr", lr)
+    clip = None if clip is None else _check_positive("clip", clip)
     opts = dict(rule_options or {})
     rule = check_rule(rule, opts)
     if checkpoints is None:
@@ -376,13 +434,15 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     start = 0
     out = None if out is None else Path(out)
     if out is not None and out.exists() and resume:
-        old, state = _read(out)
+        try:
+            old, state = _read(out)
+        except (ValueError, KeyError) as err:
+            raise ResumeConflict(f"{out} exists but is not a neurosim run to resume ({err})") from None
         mine = json.loads(json.dumps(run.config, default=str))
         theirs = json.loads(json.dumps(old.config, default=str))
         if mine != theirs or old.task.config() != json.loads(json.dumps(task.config())):
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ValueError(f"{out} holds a run with different settings ({diff or 'task'}); "
-                             "pass resume=False to overwrite it or choose another out=")
+            raise ResumeConflict(f"{out} holds a run with different settings ({diff or 'task'})")
         run._records, run._params = old._records, old._params
         if state is None or old.complete:
             run.complete = True

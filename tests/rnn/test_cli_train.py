@@ -27,3 +27,60 @@ def test_cli_train_writes_a_resumable_run(tmp_path, capsys):
 def test_cli_train_reports_bad_arguments(capsys):
     assert main(["train", "--task", "center-outt", "--no-progress"]) == 2
     assert "Did you mean 'center-out'" in capsys.readouterr().err
+
+
+TINY = ["--task", "perceptual-decision", "--steps", "3", "--n-rec", "6", "--batch-size", "2", "--checkpoints", "3",
+        "--no-progress"]
+
+
+def test_cli_force_starts_over_where_resume_would_conflict(tmp_path, capsys):
+    out = tmp_path / "run.nc"
+    assert main(["train", *TINY, "--seed", "0", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["train", *TINY, "--seed", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "different settings (['seed'])" in err and "pass --force" in err and "resume=False" not in err
+    assert R.load_run(out).seed == 0  # untouched
+    assert main(["train", *TINY, "--seed", "1", "--out", str(out), "--force"]) == 0
+    assert R.load_run(out).seed == 1
+    assert main(["train", *TINY, "--seed", "2", "--out", str(out), "--no-resume"]) == 0
+    assert R.load_run(out).seed == 2
+    # the same command again resumes (here: finds the run complete) and says so
+    capsys.readouterr()
+    assert main(["train", *TINY, "--seed", "2", "--out", str(out)]) == 0
+    assert "(resuming it)" in capsys.readouterr().err
+
+
+def test_cli_truncation_is_the_tbptt_window(tmp_path):
+    out = tmp_path / "t.nc"
+    assert main(["train", *TINY, "--rule", "tbptt", "--truncation", "4", "--out", str(out)]) == 0
+    run = R.load_run(out)
+    assert run.settings["rule_options"] == {"window": 4}
+    task = R.tasks.PerceptualDecision()
+    m = R.LeakyRNN(task.n_in, 6, task.n_out, seed=0, activity_l2=1e-4)
+    lib = R.train(m, task, "tbptt", steps=3, lr=3e-4, batch_size=2, seed=0, checkpoints=3,
+                  rule_options={"window": 4}, progress=False)
+    np.testing.assert_array_equal(lib.params(3)["W_rec"], run.params(3)["W_rec"])
+
+
+def test_every_help_shows_defaults(capsys):
+    import pytest
+
+    for argv in (["train"], ["reproduce"], ["curvature"], ["datasets", "fetch"], ["datasets", "list"]):
+        with pytest.raises(SystemExit) as stop:
+            main([*argv, "--help"])
+        assert stop.value.code == 0
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(default: " in text, argv
+        assert "--window" not in text  # renamed --truncation (the old spelling is refused)
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--steps STEPS Adam updates (default: 1000)" in text and "--truncation K" in text
+
+
+def test_cli_train_says_what_it_is_doing(tmp_path, capsys):
+    assert main(["train", *TINY, "--out", str(tmp_path / "r.nc")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("neurosim train: training bptt on perceptual-decision, N=6, 3 steps -> ")
+    assert err[-1].startswith("neurosim train: done in ")
