@@ -16,6 +16,7 @@ from pathlib import Path
 from neurosim import datasets, rnn
 from neurosim.experiments.liu2022 import (
     compare_rules,
+    digits_settings,
     curvature_report,
     curvature_trajectories,
     plot_curvature_along_training,
@@ -23,6 +24,7 @@ from neurosim.experiments.liu2022 import (
 from neurosim.experiments.liu2025 import ReproduceConfig, reproduce
 from neurosim.io import check_output_file, check_output_folder, lock
 from neurosim.rnn.tasks import make
+from neurosim.rnn.rules import DALE_RULES, RULES
 from neurosim.rnn.train import ResumeConflict
 
 
@@ -48,6 +50,16 @@ def _at_least(args: argparse.Namespace, **minimum) -> None:
         value = getattr(args, name)
         if value is not None and not value >= low:
             raise ValueError(f"--{name.replace('_', '-')} must be >= {low}; got {value}")
+
+
+def _positive_float(text: str, option: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{option} must be a number > 0 or 'exact'; got {text!r}") from None
+    if not value > 0:
+        raise ValueError(f"{option} must be > 0; got {value}")
+    return value
 
 
 def _one_line(err: BaseException) -> str:
@@ -141,7 +153,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", default="center-out",
                    help="center-out | context-dependent-integration | perceptual-decision | "
                         "delayed-match-to-sample")
-    p.add_argument("--rule", default="bptt", help="bptt | eprop | eprop-random | tbptt")
+    p.add_argument("--rule", default="bptt", help=" | ".join(RULES) + f" ({', '.join(DALE_RULES)} need --dale)")
     p.add_argument("--steps", type=int, default=1000, help="Adam updates")
     p.add_argument("--lr", type=float, default=3e-4, help="learning rate")
     p.add_argument("--batch-size", type=int, default=64, help="trials per update")
@@ -156,7 +168,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="truncation length K in steps; required with --rule tbptt")
     p.add_argument("--window", action=_Deprecated, new="--truncation")
     p.add_argument("--feedback-seed", type=int, default=None,
-                   help="seed of the eprop-random feedback (None: 0)")
+                   help="seed of the random feedback of eprop-random and fa (None: 0)")
+    p.add_argument("--dale", action="store_true",
+                   help="Dale's law: 80%% excitatory, 20%% inhibitory units (needed by modprop and mdgl)")
+    p.add_argument("--cell-types", default=None,
+                   help="cell types of modprop / mdgl: 'ei', 'neuron' or a number of types per population "
+                        "(None: the rule's default)")
+    p.add_argument("--mu", default=None,
+                   help="modprop's constant activation derivative, or 'exact' (None: the rule's default)")
     p.add_argument("--checkpoints", type=int, default=30, help="number of log-spaced checkpoints")
     p.add_argument("--clip", type=float, default=None, help="global gradient-norm clipping (None: off)")
     p.add_argument("--data", default=None,
@@ -188,13 +207,19 @@ def _train_command(args) -> int:
     if args.rule == "tbptt" and args.truncation is None:
         raise ValueError("--rule tbptt needs --truncation K (the truncation length in steps, e.g. 20)")
     task = rnn.tasks.make(args.task, data=args.data)
+    if args.rule in DALE_RULES and not args.dale:
+        raise ValueError(f"--rule {args.rule} needs cell types: add --dale")
     model = rnn.LeakyRNN(task.n_in, args.n_rec, task.n_out, tau=args.tau, activation=args.activation,
-                         g0=args.g0, seed=args.init_seed, activity_l2=args.activity_l2)
+                         g0=args.g0, seed=args.init_seed, activity_l2=args.activity_l2, dale=args.dale)
     opts = {}
     if args.truncation is not None:
         opts["window"] = args.truncation
     if args.feedback_seed is not None:
         opts["feedback_seed"] = args.feedback_seed
+    if args.cell_types is not None:
+        opts["cell_types"] = int(args.cell_types) if args.cell_types.isdigit() else args.cell_types
+    if args.mu is not None:
+        opts["mu"] = args.mu if args.mu == "exact" else _positive_float(args.mu, "--mu")
     where = "" if args.out is None else f" -> {args.out}" + (" (resuming it)" if resuming else "")
     _say("train", f"training {args.rule} on {args.task}, N={args.n_rec}, {args.steps} steps{where}")
     t0 = time.perf_counter()
@@ -266,6 +291,21 @@ def _reproduce_command(args: argparse.Namespace) -> int:
     return 0
 
 
+_DIGITS = digits_settings()
+#: (flag, type, default, default on digits, help) of the curvature options whose default depends on the task
+_CURVATURE_DEFAULTS = (
+    ("--rules", str, "bptt,eprop,eprop-random,tbptt", ",".join(_DIGITS["rules"]), "comma-separated learning rules"),
+    ("--seeds", int, 6, len(_DIGITS["seeds"]), "seeds per rule"),
+    ("--n-rec", int, 32, _DIGITS["n_rec"], "recurrent units"),
+    ("--steps", int, 800, _DIGITS["steps"], "Adam updates per run"),
+    ("--lr", float, 3e-3, _DIGITS["lr"], "Adam learning rate"),
+    ("--batch-size", int, 32, _DIGITS["batch_size"], "trials per update"),
+    ("--target-accuracy", float, 0.9, _DIGITS["target_accuracy"], "matched training accuracy"),
+    ("--truncation", int, 20, _DIGITS["tbptt_window"], "truncation length of tbptt in steps"),
+    ("--input-noise", float, 0.5, _DIGITS["input_noise"], "extra input-noise SD of the noisy test set (0: none)"),
+)
+
+
 def _add_curvature(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "curvature", help="loss-landscape curvature and generalization by rule",
@@ -274,19 +314,13 @@ def _add_curvature(sub: argparse._SubParsersAction) -> None:
                     "(Liu et al., NeurIPS 2022). Writes runs.csv, summary.txt and curvature_vs_gap.png.")
     p.add_argument("--task", default="context-dependent-integration",
                    help="context-dependent-integration | perceptual-decision | delayed-match-to-sample | "
-                        "center-out (timing held-out set only)")
-    p.add_argument("--rules", default="bptt,eprop,eprop-random,tbptt", help="comma-separated learning rules")
-    p.add_argument("--seeds", type=int, default=6, help="seeds per rule")
-    p.add_argument("--n-rec", type=int, default=32, help="recurrent units")
-    p.add_argument("--steps", type=int, default=800, help="Adam updates per run")
-    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
-    p.add_argument("--batch-size", type=int, default=32, help="trials per update")
-    p.add_argument("--target-accuracy", type=float, default=0.9, help="matched accuracy")
-    p.add_argument("--truncation", type=int, default=20, metavar="K", help="truncation length of tbptt in steps")
+                        "center-out (timing held-out set only) | digits (real handwritten digits)")
+    for flag, kind, generic, digits, text in _CURVATURE_DEFAULTS:
+        p.add_argument(flag, type=kind, default=None,
+                       help=f"{text} (default: {generic}; on --task digits: {digits})%(default).0s")
     p.add_argument("--window", action=_Deprecated, new="--truncation")
     p.add_argument("--heldout", default=None,
                    help="comma-separated held-out sets: timing, conditions (None: both; timing for center-out)")
-    p.add_argument("--input-noise", type=float, default=0.5, help="extra input-noise SD of the noisy test set")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
     p.add_argument("--data", default=None, help="folder of the recordings (center-out)")
     p.add_argument("--out", default="results/curvature", help="output folder")
@@ -295,12 +329,24 @@ def _add_curvature(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_curvature)
 
 
+def _curvature_defaults(args) -> None:
+    """Fill the options the user left unset: the digits experiment has its own defaults
+    (:func:`neurosim.experiments.liu2022.digits_settings`), every other task the generic ones."""
+    for flag, _, generic, digits, _ in _CURVATURE_DEFAULTS:
+        name = flag.lstrip("-").replace("-", "_")
+        if getattr(args, name) is None:
+            setattr(args, name, digits if args.task == "digits" else generic)
+
+
 def _run_curvature(args) -> int:
+    _curvature_defaults(args)
     check_output_folder(args.out, "--out")  # before any training, not after
     _at_least(args, seeds=1, steps=1, n_rec=1, batch_size=1, jobs=1, truncation=1)
     if not 0 < args.target_accuracy <= 1:
         raise ValueError(f"--target-accuracy must be in (0, 1]; got {args.target_accuracy}")
-    task = make(args.task, data=args.data)
+    # the digits experiment: 300 training images and one Dale's-law architecture for every rule
+    task = _DIGITS["task"] if args.task == "digits" else make(args.task, data=args.data)
+    args.model_options = _DIGITS["model_options"] if args.task == "digits" else {}
     if args.heldout is None:
         heldout = ("timing",) if task.name == "center-out" else ("timing", "conditions")
     else:
@@ -317,7 +363,7 @@ def _curvature_locked(args, task, heldout, rules) -> int:
                           seeds=tuple(range(args.seeds)), n_rec=args.n_rec, steps=args.steps, lr=args.lr,
                           batch_size=args.batch_size, target_accuracy=args.target_accuracy,
                           tbptt_window=args.truncation, heldout=heldout, input_noise=args.input_noise,
-                          n_jobs=args.jobs)
+                          model_options=args.model_options, n_jobs=args.jobs)
     print(table.round(4).to_string(index=False))
     print()
     _say("curvature", f"writing the report into {args.out}/")

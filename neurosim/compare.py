@@ -132,6 +132,9 @@ class _Metric:
     fn: Callable[[np.ndarray, np.ndarray], float]
     estimator: Callable[[], Any] | None  # factory of a fit/score object, for CV
     direction: str | None = "distance"
+    # "samples": fn takes flattened (conditions × time, units) arrays; "trajectories": fn takes
+    # (conditions, time, units) arrays (dynamics metrics such as DSA)
+    input: str = "samples"
 
 
 def _is_estimator(obj: Any) -> bool:
@@ -187,6 +190,7 @@ def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
         obj = make(metric)
         resolved = _from_object(obj, metric, options)
         resolved.direction = getattr(obj, "direction", None)
+        resolved.input = getattr(obj, "input", "samples")
         # registry ids of the shape family get the ShapeMetric estimator, so cv= works
         alpha = {M.procrustes_distance: 1.0, M.cca_distance: 0.0}.get(getattr(obj, "func", None))
         if getattr(obj, "func", None) is M.shape_distance:
@@ -236,7 +240,8 @@ def _from_object(obj: Any, name: str, options: dict) -> _Metric:
     def fn2(X: np.ndarray, Y: np.ndarray) -> float:
         return float(obj(X, Y, **options))
 
-    return _Metric(name, dict(options), fn2, None)
+    return _Metric(name, dict(options), fn2, None, getattr(obj, "direction", "distance"),
+                   getattr(obj, "input", "samples"))
 
 
 # --------------------------------------------------------------------------- alignment
@@ -686,7 +691,9 @@ def compare(
         values, tests = cross_validated_values(m, al, cv_spec)
         settings["cv_test_sets"] = tests
         return Score(float(values.mean()), None, values, settings)
-    value = m.fn(al.X, al.Y)
+    if m.input == "trajectories":
+        settings["metric_input"] = "trajectories"
+    value = m.fn(*metric_inputs(m, al))
     if bs_spec is None:
         return Score(float(value), None, np.array([value]), settings)
     settings["bootstrap"] = dict(bs_spec)
@@ -830,6 +837,15 @@ def cross_validated_values(m: _Metric, al: Aligned, cv_spec: dict) -> tuple[np.n
     return np.asarray(values), tests
 
 
+def metric_inputs(m: _Metric, al: Aligned) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays ``m`` takes: flattened ``(conditions × time, units)`` samples, or
+    ``(conditions, time, units)`` trajectories for a metric that declares ``input="trajectories"``."""
+    if m.input == "trajectories":
+        order = ("condition", "time", "unit")
+        return al.model.transpose(*order).values, al.data.transpose(*order).values
+    return al.X, al.Y
+
+
 def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Generator) -> np.ndarray:
     """``bs_spec["n"]`` values of ``m`` on resamples (with replacement) of conditions or trials.
 
@@ -837,6 +853,7 @@ def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Gene
     are resampled and averaged, the model is used whole.
     """
     X, Y = al.X, al.Y
+    trajectories_in = m.input == "trajectories"
     reps = np.empty(bs_spec["n"])
     if bs_spec["dim"] == "condition":
         C = al.n_conditions
@@ -846,10 +863,16 @@ def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Gene
         Yc = Y.reshape(C, -1, Y.shape[1])
         for b in range(bs_spec["n"]):
             idx = rng.integers(0, C, size=C)
-            reps[b] = m.fn(Xc[idx].reshape(-1, X.shape[1]), Yc[idx].reshape(-1, Y.shape[1]))
+            if trajectories_in:
+                reps[b] = m.fn(Xc[idx], Yc[idx])
+            else:
+                reps[b] = m.fn(Xc[idx].reshape(-1, X.shape[1]), Yc[idx].reshape(-1, Y.shape[1]))
     else:
         K = al.data_trials.sizes["trial"]
+        Xm = metric_inputs(m, al)[0]
         for b in range(bs_spec["n"]):
             idx = rng.integers(0, K, size=K)
-            reps[b] = m.fn(X, flatten(al.data_trials.isel(trial=idx).mean("trial")))
+            resampled = al.data_trials.isel(trial=idx).mean("trial")
+            Yb = resampled.transpose("condition", "time", "unit").values if trajectories_in else flatten(resampled)
+            reps[b] = m.fn(Xm, Yb)
     return reps

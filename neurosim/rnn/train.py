@@ -318,7 +318,9 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         Initial network (not modified; the run holds the trained copies).
     task : Task
         E.g. ``ContextDependentIntegration()`` or ``CenterOutReach.from_dataset(ds)``.
-    rule : {"bptt", "tbptt", "eprop", "eprop-random"}
+    rule : {"bptt", "tbptt", "eprop", "eprop-random", "rtrl", "modprop", "mdgl", "fa"}
+        See ``docs/trainer.md`` for each rule's equations; ``modprop`` and ``mdgl`` need a
+        model with Dale's law (cell types).
     steps : int
         Number of Adam updates.
     lr : float

@@ -84,3 +84,41 @@ def test_cli_train_says_what_it_is_doing(tmp_path, capsys):
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("neurosim train: training bptt on perceptual-decision, N=6, 3 steps -> ")
     assert err[-1].startswith("neurosim train: done in ")
+
+
+def test_cli_trains_the_cell_type_rules_with_dale(tmp_path, capsys):
+    # modprop and mdgl need cell types: --dale gives them; without it the error says so
+    assert main(["train", "--task", "perceptual-decision", "--rule", "modprop", "--steps", "2", "--n-rec", "10",
+                 "--batch-size", "4", "--checkpoints", "2", "--no-progress"]) == 2
+    assert "--dale" in capsys.readouterr().err
+    out = tmp_path / "m.nc"
+    assert main(["train", "--task", "perceptual-decision", "--rule", "modprop", "--dale", "--mu", "0.3",
+                 "--cell-types", "ei", "--steps", "2", "--n-rec", "10", "--batch-size", "4", "--checkpoints", "2",
+                 "--out", str(out), "--no-progress"]) == 0
+    run = R.load_run(out)
+    assert run.config["rule"] == "modprop" and run.config["rule_options"] == {"mu": 0.3, "cell_types": "ei"}
+    assert main(["train", "--task", "perceptual-decision", "--rule", "mdgl", "--dale", "--steps", "1",
+                 "--n-rec", "10", "--batch-size", "4", "--checkpoints", "1", "--no-progress"]) == 0
+    assert main(["train", "--task", "perceptual-decision", "--rule", "modprop", "--dale", "--mu", "-1",
+                 "--steps", "1", "--no-progress"]) == 2
+    assert "--mu must be > 0" in capsys.readouterr().err
+
+
+def test_cli_curvature_on_digits_takes_the_digits_defaults(tmp_path, monkeypatch, capsys):
+    # unset options take the digits experiment's defaults; options given on the command line win
+    import neurosim.cli as cli
+
+    seen = {}
+
+    def fake(args, task, heldout, rules):
+        seen.update(task=task.name, n_train=getattr(task, "n_train", None), rules=rules, n_rec=args.n_rec, truncation=args.truncation,
+                    target=args.target_accuracy, dale=args.model_options.get("dale"), steps=args.steps)
+        return 0
+
+    monkeypatch.setattr(cli, "_curvature_locked", fake)
+    assert main(["curvature", "--task", "digits", "--steps", "7", "--out", str(tmp_path / "c")]) == 0
+    assert seen == {"task": "digits", "n_train": 300, "rules": ("bptt", "tbptt", "eprop", "eprop-random", "modprop",
+                                                                  "mdgl"),
+                    "n_rec": 64, "truncation": 25, "target": 0.7, "dale": True, "steps": 7}
+    assert main(["curvature", "--task", "perceptual-decision", "--out", str(tmp_path / "d")]) == 0
+    assert seen["n_rec"] == 32 and seen["truncation"] == 20 and seen["dale"] is None
