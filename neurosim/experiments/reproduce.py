@@ -608,7 +608,7 @@ def reproduce(
 
     ds = load("hatsopoulos2007", path=data)  # FileNotFoundError says how to fetch the data
     rates = ds["rates"]
-    task = CenterOutReach.from_dataset(ds)
+    task = CenterOutReach.from_dataset(ds, design="sustained")  # the paper's design comes with its settings
     folder.mkdir(parents=True, exist_ok=True)
 
     # 1. train ------------------------------------------------------------------

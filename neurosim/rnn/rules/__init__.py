@@ -49,8 +49,12 @@ def check_rule(rule: str, options: Mapping | None = None) -> str:
 
 
 def value_and_gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None, noise=None,
-                        **options) -> tuple[float, dict]:
+                        parts: bool = False, **options) -> tuple:
     """``(loss, gradients)`` in one pass (the loss is :func:`neurosim.rnn.loss` at ``params``).
+
+    With ``parts=True`` a third element ``{"task": ..., "activity": ...}`` splits the loss into
+    the task loss and the activity penalty ``lambda_r * mean(r^2)`` (what the adaptive penalty
+    schedule of :func:`neurosim.rnn.train` compares).
 
     Examples
     --------
@@ -63,16 +67,16 @@ def value_and_gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, pa
         raise TypeError(f"batch must be a neurosim.rnn.Batch (from task.batch(...)); got {type(batch).__name__}")
     name = check_rule(rule, options)
     if name == "bptt":
-        return bptt(model, batch, params=params, noise=noise)
+        return bptt(model, batch, params=params, noise=noise, parts=parts)
     if name == "tbptt":
-        return tbptt(model, batch, params=params, noise=noise, window=options["window"])
+        return tbptt(model, batch, params=params, noise=noise, window=options["window"], parts=parts)
     if name == "eprop":
-        return eprop(model, batch, params=params, noise=noise, **options)
+        return eprop(model, batch, params=params, noise=noise, parts=parts, **options)
     fb = options.pop("feedback", None)
     seed = options.pop("feedback_seed", 0)
     if fb is None:
         fb = random_feedback(model.n_out, model.n_rec, seed)
-    return eprop(model, batch, params=params, noise=noise, feedback=fb, **options)
+    return eprop(model, batch, params=params, noise=noise, feedback=fb, parts=parts, **options)
 
 
 def gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None, noise=None, **options) -> dict:
