@@ -156,7 +156,7 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
 def _reproduce_command(args: argparse.Namespace) -> int:
     import os
 
-    from neurosim.experiments.reproduce import ReproduceConfig, reproduce
+    from neurosim.experiments.liu2025 import ReproduceConfig, reproduce
 
     workers = args.workers
     if workers is None:
@@ -211,8 +211,8 @@ def _add_curvature(sub: argparse._SubParsersAction) -> None:
 def _run_curvature(args) -> int:
     from pathlib import Path
 
-    from neurosim.rnn.generalization import (compare_rules, curvature_report, curvature_trajectories,
-                                            plot_curvature_along_training)
+    from neurosim.experiments.liu2022 import (compare_rules, curvature_report, curvature_trajectories,
+                                              plot_curvature_along_training)
     from neurosim.rnn.tasks import make
 
     try:

@@ -94,7 +94,7 @@ def test_reproduce_end_to_end_tiny(data_root, tmp_path, monkeypatch):
     from neurosim.baselines import normalized_distance
     from neurosim.compare import compare
     from neurosim.datasets import load
-    from neurosim.experiments import reproduce as rep
+    from neurosim.experiments import liu2025 as rep
     from neurosim.rnn import load_run
 
     cfg = rep.ReproduceConfig(rules=("bptt", "eprop"), seeds=(0, 1), g0s=(0.5, 1.0), n_rec=10, steps=20,

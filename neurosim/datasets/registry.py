@@ -7,6 +7,7 @@ download can be verified byte for byte. ``REGISTRY[name]`` gives the
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 __all__ = ["FileInfo", "DatasetInfo", "REGISTRY", "names", "get"]
@@ -172,8 +173,6 @@ def get(name: str) -> DatasetInfo:
     """
     if name in REGISTRY:
         return REGISTRY[name]
-    import difflib
-
     close = difflib.get_close_matches(str(name), list(REGISTRY), n=1, cutoff=0.4)
     hint = f"; did you mean {close[0]!r}?" if close else "."
     raise ValueError(f"unknown dataset {name!r}{hint} Known: {', '.join(names())}")

@@ -21,6 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
+from neurosim.rnn import LeakyRNN, load_run, train
+
 __all__ = ["RunSpec", "grid", "sweep", "train_spec"]
 
 
@@ -116,8 +120,6 @@ def _matches(run: Any, spec: RunSpec, task: Any) -> bool:
 
 def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, progress: bool = False) -> Any:
     """Train (or load, when ``path`` holds the same finished run) one spec; returns a ``Run``."""
-    from neurosim.rnn import LeakyRNN, load_run, train
-
     if path is not None:
         path = Path(path)
         if path.exists():
@@ -176,8 +178,6 @@ def sweep(
     >>> list(runs), runs["eprop_g1_n8_retanh_s0"].checkpoints["step"].tolist()
     (['bptt_g1_n8_retanh_s0', 'eprop_g1_n8_retanh_s0'], [0, 1, 2, 3])
     """
-    from tqdm.auto import tqdm
-
     specs = list(specs)
     if not specs:
         raise ValueError("specs is empty: nothing to train (build a list with neurosim.experiments.sweep.grid)")

@@ -8,6 +8,9 @@ set with the recordings' condition labels, and an ``accuracy``.
 
 from __future__ import annotations
 
+import xarray as xr
+
+from neurosim.datasets import load
 from neurosim.rnn.model import _did_you_mean
 from neurosim.rnn.tasks.base import Task
 from neurosim.rnn.tasks.center_out import CenterOutReach
@@ -36,11 +39,7 @@ def make(name: str, *, data=None, **kwargs) -> Task:
     if key not in TASKS:
         raise ValueError(f"unknown task {name!r}: " + _did_you_mean(name, list(TASKS) + list(ALIASES)))
     if key == "center-out":
-        import xarray as xr
-
         if not isinstance(data, xr.Dataset):
-            from neurosim.datasets import load
-
             data = load("hatsopoulos2007", path=data)
         return CenterOutReach.from_dataset(data, **kwargs)
     return TASKS[key](**kwargs)

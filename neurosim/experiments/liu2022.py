@@ -1,290 +1,47 @@
-"""Generalization of trained RNNs: test-minus-train gaps on conditions the training never saw.
+"""Liu, Ghosh, Richards, Shea-Brown & Lajoie (NeurIPS 2022), "Beyond accuracy": the rule comparison.
 
-Liu, Ghosh, Richards, Shea-Brown & Lajoie (NeurIPS 2022) define the generalization gap as test
-error minus train error and find it larger, and more variable, for e-prop-like rules than for
-BPTT. This module measures it along a training run, on three evaluation sets:
-
-* ``train`` -- fresh trials from the training distribution (``task.batch``);
-* ``test`` -- trials from *held-out* conditions (:func:`heldout_task`): coherences, stimulus
-  angles or delays that the training distribution never produces;
-* ``noisy`` -- training-distribution trials with extra Gaussian input noise.
-
-:func:`compare_rules` runs the rule comparison of the paper on this toolkit's tasks (BPTT, e-prop,
-random-feedback e-prop, truncated BPTT over seeds, at matched training accuracy), and
-:func:`plot_curvature_vs_gap` draws it with the ``2 / lr`` stability line.
+Trains networks with several credit-assignment rules over seeds and measures, at matched
+training accuracy and at the end of training, the top Hessian eigenvalue of the untruncated loss
+with respect to ``W_rec`` (:mod:`neurosim.rnn.analysis.curvature`) and the generalization gaps
+(:mod:`neurosim.rnn.analysis.generalization`). :func:`compare_rules` builds the table,
+:func:`summarize_rules` tests the paper's claims on it, :func:`curvature_report` writes the
+folder (table, summary, figure), :func:`curvature_trajectories` follows curvature along training.
+Figures are drawn by :mod:`neurosim.plot`.
 """
 
 from __future__ import annotations
 
-import math
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from neurosim.rnn.model import _did_you_mean
+from neurosim._threads import blas_threads
+from neurosim.experiments.report import write_csv, write_text
+from neurosim.plot import plot_curvature_along_training, plot_curvature_vs_gap
+from neurosim.rnn import LeakyRNN, train
+from neurosim.rnn.analysis.curvature import curvature_along_training, hessian_top_eigenvalues, hessian_trace
+from neurosim.rnn.analysis.generalization import _check_kind, generalization_gap, heldout_task
+from neurosim.rnn.rules import check_rule
+from neurosim.rnn.tasks import Task
 
 __all__ = [
-    "HELDOUT_KINDS",
-    "heldout_task",
-    "generalization_gap",
+    "DEFAULT_RULES",
     "compare_rules",
     "summarize_rules",
-    "plot_curvature_vs_gap",
     "curvature_report",
-    "plot_curvature_along_training",
     "curvature_trajectories",
+    "plot_curvature_vs_gap",
+    "plot_curvature_along_training",
 ]
 
-HELDOUT_KINDS = ("conditions", "timing")
-
-
-def _check_kind(kind: str) -> str:
-    if kind not in HELDOUT_KINDS:
-        raise ValueError(f"unknown held-out kind {kind!r}: " + _did_you_mean(kind, HELDOUT_KINDS))
-    return kind
-
-
-def _geometric_midpoints(levels) -> list[float]:
-    c = np.sort(np.asarray(levels, dtype=float))
-    if c.size == 1:
-        return [float(c[0] / 2)]
-    return [float(v) for v in np.sqrt(c[:-1] * c[1:])]
-
-
-def _circular_midpoints(angles) -> list[float]:
-    a = np.sort(np.mod(np.asarray(angles, dtype=float), 360.0))
-    nxt = np.r_[a[1:], a[0] + 360.0]
-    return [float(v) for v in np.mod((a + nxt) / 2.0, 360.0)]
-
-
-def _longer(span) -> list[int]:
-    lo, hi = int(span[0]), int(span[1])
-    width = max(hi - lo, 10)
-    return [hi + 1, hi + width]
-
-
-def heldout_task(task, kind: str = "conditions"):
-    """A copy of ``task`` whose trials come from conditions the training distribution never produces.
-
-    Built only from the task's public parameters (``task.config()``), one rule per task:
-
-    ================================  ==========================================================
-    task                              ``kind="conditions"``            ``kind="timing"``
-    ================================  ==========================================================
-    ``PerceptualDecision``            coherences = geometric midpoints stimulus durations
-                                      ``sqrt(c_i c_{i+1})`` of the     ``(hi+1, hi+w)``
-                                      training levels
-    ``ContextDependentIntegration``   coherences = geometric midpoints delays ``(hi+1, hi+w)``
-    ``DelayedMatchToSample``          angles = circular midpoints of   delays ``(hi+1, hi+w)``
-                                      the training angles (e.g. 45°,
-                                      135°, 225°, 315°)
-    ``CenterOutReach``                not available (a new reach       cue-to-go delays
-                                      direction has no recorded        ``(hi+1, hi+w)``
-                                      kinematics): ``ValueError``
-    ================================  ==========================================================
-
-    ``(lo, hi)`` is the training range in steps and ``w = max(hi - lo, 10)``: every held-out
-    duration is longer than any seen in training. Input noise and everything else are kept.
-    A single training coherence ``c`` gives the held-out level ``c / 2``.
-
-    Parameters
-    ----------
-    task : neurosim.rnn.tasks.Task
-    kind : {"conditions", "timing"}
-
-    Returns
-    -------
-    Task
-        A new task of the same class.
-
-    Examples
-    --------
-    >>> from neurosim.rnn.tasks import DelayedMatchToSample, PerceptualDecision
-    >>> heldout_task(DelayedMatchToSample()).angles
-    (45.0, 135.0, 225.0, 315.0)
-    >>> [round(c, 4) for c in heldout_task(PerceptualDecision(coherences=(0.1, 0.4))).coherences]
-    [0.2]
-    >>> heldout_task(DelayedMatchToSample(), "timing").delay
-    (51, 80)
-    """
-    from neurosim.rnn.tasks import Task, from_config
-
-    if not isinstance(task, Task):
-        raise TypeError(f"task must be a neurosim.rnn.tasks.Task, got {type(task).__name__}")
-    kind = _check_kind(kind)
-    cfg = task.config()
-    name = cfg["name"]
-    if kind == "conditions":
-        if name in ("perceptual-decision", "context-dependent-integration"):
-            cfg["coherences"] = _geometric_midpoints(cfg["coherences"])
-        elif name == "delayed-match-to-sample":
-            cfg["angles"] = _circular_midpoints(cfg["angles"])
-        elif name == "center-out":
-            raise ValueError(
-                "center-out has no held-out condition set: a reach direction outside the recording "
-                "has no kinematics to train or test on. Use kind='timing' (longer delays) or pass "
-                "test_task= yourself"
-            )
-        else:
-            raise ValueError(f"no held-out condition rule for task {name!r}; pass test_task= yourself")
-    else:
-        key = {"perceptual-decision": "stimulus"}.get(name, "delay")
-        if key not in cfg:
-            raise ValueError(f"no held-out timing rule for task {name!r}; pass test_task= yourself")
-        cfg[key] = _longer(cfg[key])
-    return from_config(cfg)
-
-
-def _evaluate(model, batch, task) -> tuple[float, float]:
-    from neurosim.rnn import loss
-
-    y = model(batch.inputs)
-    return float(loss(model, batch)), float(task.accuracy(y, batch))
-
-
-def _noisy(batch, sigma: float, rng: np.random.Generator):
-    from dataclasses import replace
-
-    return replace(batch, inputs=batch.inputs + rng.normal(0.0, sigma, size=batch.inputs.shape),
-                   info=dict(batch.info))
-
-
-def generalization_gap(
-    run,
-    task=None,
-    *,
-    heldout: str = "conditions",
-    test_task=None,
-    input_noise: float = 0.5,
-    n_trials: int = 256,
-    seed: int = 0,
-    steps=None,
-) -> pd.DataFrame:
-    """Test minus train loss and accuracy at each checkpoint of a run.
-
-    At every checkpoint ``run.model(step)`` is evaluated on three fixed sets of ``n_trials``
-    trials (the same trials for every checkpoint):
-
-    * ``train``: ``task.batch(n_trials, rng)`` -- the training distribution (new trials of the
-      conditions the rule trained on);
-    * ``test``: ``test_task.batch(n_trials, rng)`` with ``test_task = heldout_task(task,
-      heldout)`` by default -- conditions the training never produced;
-    * ``noisy``: the ``train`` trials with ``N(0, input_noise²)`` added to every input at every
-      step.
-
-    Gaps are signed so that positive = worse off the training set:
-    ``gap_loss = test_loss − train_loss`` and ``gap_accuracy = train_accuracy − test_accuracy``
-    (``noisy_gap_loss``, ``noisy_gap_accuracy`` likewise). Loss is ``neurosim.rnn.loss``
-    (task loss + activity penalty), accuracy ``task.accuracy``.
-
-    Parameters
-    ----------
-    run : neurosim.rnn.Run
-    task : Task, optional
-        The training task (default ``run.task``).
-    heldout : {"conditions", "timing"}
-        Which held-out set :func:`heldout_task` builds (ignored if ``test_task`` is given).
-    test_task : Task, optional
-        Your own held-out task (same inputs/outputs as ``task``).
-    input_noise : float, default 0.5
-        Standard deviation of the extra input noise of the ``noisy`` set (0 disables the
-        noisy columns).
-    n_trials : int, default 256
-        Trials per evaluation set.
-    seed : int, default 0
-        Seed of the evaluation trials.
-    steps : sequence of int, optional
-        Evaluate only these checkpoints (others get NaN).
-
-    Returns
-    -------
-    pandas.DataFrame
-        A copy of ``run.checkpoints`` plus ``train_loss``, ``train_accuracy``, ``test_loss``,
-        ``test_accuracy``, ``gap_loss``, ``gap_accuracy`` and the ``noisy_*`` columns; the
-        settings are in ``.attrs["generalization"]``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from neurosim.rnn import LeakyRNN, train
-    >>> from neurosim.rnn.tasks import PerceptualDecision
-    >>> task = PerceptualDecision()
-    >>> run = train(LeakyRNN(task.n_in, 8, task.n_out, seed=0), task, rule="bptt", steps=3,
-    ...             lr=1e-3, batch_size=4, checkpoints=[0, 3], progress=False)
-    >>> table = generalization_gap(run, n_trials=16)
-    >>> bool(np.allclose(table.gap_loss, table.test_loss - table.train_loss))
-    True
-    """
-    from neurosim.rnn.tasks import Task
-
-    checkpoints = getattr(run, "checkpoints", None)
-    if not isinstance(checkpoints, pd.DataFrame) or "step" not in checkpoints.columns:
-        raise TypeError("run must be a neurosim.rnn.Run with a .checkpoints DataFrame holding 'step'; "
-                        f"got {type(run).__name__}")
-    task = getattr(run, "task", None) if task is None else task
-    if not isinstance(task, Task):
-        raise TypeError(f"task must be a neurosim.rnn.tasks.Task (default run.task); got {type(task).__name__}")
-    if test_task is None:
-        test_task = heldout_task(task, heldout)
-    elif not isinstance(test_task, Task):
-        raise TypeError(f"test_task must be a neurosim.rnn.tasks.Task; got {type(test_task).__name__}")
-    if (test_task.n_in, test_task.n_out) != (task.n_in, task.n_out):
-        raise ValueError(f"test_task has n_in={test_task.n_in}, n_out={test_task.n_out}; the training task "
-                         f"has n_in={task.n_in}, n_out={task.n_out}")
-    if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive int; got {n_trials!r}")
-    input_noise = float(input_noise)
-    if not math.isfinite(input_noise) or input_noise < 0:
-        raise ValueError(f"input_noise must be a finite standard deviation >= 0; got {input_noise}")
-
-    rng = np.random.default_rng(seed)
-    train_batch = task.batch(int(n_trials), rng)
-    test_batch = test_task.batch(int(n_trials), rng)
-    noisy_batch = _noisy(train_batch, input_noise, rng) if input_noise > 0 else None
-
-    out = checkpoints.copy()
-    all_steps = [int(s) for s in out["step"]]
-    wanted = set(all_steps) if steps is None else {int(s) for s in np.atleast_1d(steps)}
-    unknown = sorted(wanted - set(all_steps))
-    if unknown:
-        raise ValueError(f"steps {unknown} are not checkpoints of this run; it has {all_steps}")
-    sets = [("train", train_batch, task), ("test", test_batch, test_task)]
-    if noisy_batch is not None:
-        sets.append(("noisy", noisy_batch, task))
-    cols = {f"{name}_{m}": np.full(len(out), np.nan) for name, _, _ in sets for m in ("loss", "accuracy")}
-    for i, step in enumerate(all_steps):
-        if step not in wanted:
-            continue
-        model = run.model(step)
-        for name, batch, t in sets:
-            cols[f"{name}_loss"][i], cols[f"{name}_accuracy"][i] = _evaluate(model, batch, t)
-    for c, v in cols.items():
-        out[c] = v
-    out["gap_loss"] = out["test_loss"] - out["train_loss"]
-    out["gap_accuracy"] = out["train_accuracy"] - out["test_accuracy"]
-    if noisy_batch is not None:
-        out["noisy_gap_loss"] = out["noisy_loss"] - out["train_loss"]
-        out["noisy_gap_accuracy"] = out["train_accuracy"] - out["noisy_accuracy"]
-    out.attrs = dict(getattr(checkpoints, "attrs", {}))
-    out.attrs["generalization"] = {
-        "heldout": heldout, "test_task": test_task.config() if test_task.name != "center-out" else "center-out",
-        "input_noise": input_noise, "n_trials": int(n_trials), "seed": seed,
-    }
-    return out
-
-
-# --------------------------------------------------------------------------- the rule comparison
 DEFAULT_RULES = ("bptt", "eprop", "eprop-random", "tbptt")
 
 
 def _one_run(job: dict) -> dict:
     """Train one (rule, seed), pick the matched-accuracy checkpoint, measure curvature and gaps."""
-    from neurosim.rnn import LeakyRNN, train
-    from neurosim.rnn.analysis.curvature import hessian_top_eigenvalues, hessian_trace
-
-    from neurosim._threads import blas_threads
-
     with blas_threads(1):
         task, rule, seed = job["task"], job["rule"], job["seed"]
         options = {"window": job["tbptt_window"]} if rule == "tbptt" else {}
@@ -401,9 +158,6 @@ def compare_rules(
     >>> t[["rule", "seed"]].values.tolist(), bool((t.lambda_max.notna()).all())
     ([['bptt', 0], ['eprop', 0]], True)
     """
-    from neurosim.rnn.rules import check_rule
-    from neurosim.rnn.tasks import Task
-
     if not isinstance(task, Task):
         raise TypeError(f"task must be a neurosim.rnn.tasks.Task; got {type(task).__name__}")
     if isinstance(rules, str):
@@ -431,7 +185,6 @@ def compare_rules(
                  model_options=dict(model_options or {}), eval_seed=int(eval_seed))
             for r in rules for s in seeds]
     if int(n_jobs) > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=int(n_jobs)) as pool:
             rows = list(pool.map(_one_run, jobs))
@@ -488,11 +241,6 @@ def curvature_trajectories(
     >>> list(out), list(out["bptt"]["step"])
     (['bptt'], [0, 2])
     """
-    from neurosim.rnn import LeakyRNN, train
-    from neurosim.rnn.analysis.curvature import curvature_along_training
-    from neurosim.rnn.rules import check_rule
-    from neurosim.rnn.tasks import Task
-
     if not isinstance(task, Task):
         raise TypeError(f"task must be a neurosim.rnn.tasks.Task; got {type(task).__name__}")
     if isinstance(rules, str):
@@ -551,8 +299,6 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
     >>> s["versus"]["eprop"]["lambda_max_diff"], round(s["correlation"]["spearman_r"], 3)
     (3.0, 0.928)
     """
-    from scipy import stats
-
     if not isinstance(table, pd.DataFrame) or not {"rule", "lambda_max"} <= set(table.columns):
         raise TypeError("table must be the DataFrame of compare_rules (columns 'rule', 'lambda_max', gaps)")
     gap_cols = [c for c in table.columns if c.startswith("gap_")]
@@ -627,179 +373,6 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
     return {"per_rule": per_rule, "versus": versus, "correlation": corr, "gap": gap, "text": "\n".join(lines)}
 
 
-def plot_curvature_vs_gap(table: pd.DataFrame, path, *, lr: float | None = None, gaps=None) -> Path:
-    """Figure: ``lambda_max`` per rule, and ``lambda_max`` against each generalization gap.
-
-    The first panel shows every run (dots) and the median with the interquartile range (black)
-    per rule; the others plot ``lambda_max`` against each gap (default: every ``gap_loss_*``
-    column). The ``lambda_max`` axis is logarithmic when all values are positive (curvature is
-    heavy-tailed over seeds). Every panel draws the ``2 / lr`` line. It is the exact stability
-    threshold of *plain* gradient descent with step ``lr`` (GD cannot settle where
-    ``lambda_max > 2 / lr``); the trainer uses Adam, whose threshold applies to the
-    preconditioned Hessian, so for Adam runs the line is a reference scale, not a stability
-    boundary (the figure's caption says so).
-
-    Parameters
-    ----------
-    table : DataFrame
-        From :func:`compare_rules`.
-    path : str or Path
-        PNG file, written atomically (temporary file in the same folder, then ``os.replace``).
-    lr : float, optional
-        Learning rate (default: ``table.attrs["settings"]["lr"]``).
-    gaps : sequence of str, optional
-        Gap columns to plot against (default: every ``gap_loss_*``).
-
-    Returns
-    -------
-    Path
-
-    Examples
-    --------
-    >>> import pandas as pd, tempfile, os
-    >>> t = pd.DataFrame({"rule": ["bptt", "eprop"], "seed": [0, 0], "lambda_max": [1.0, 2.0],
-    ...                   "gap_loss_timing": [0.1, 0.2]})
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     p = plot_curvature_vs_gap(t, os.path.join(d, "f.png"), lr=1e-3)
-    ...     p.stat().st_size > 0
-    True
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as err:  # pragma: no cover - matplotlib is an optional extra
-        raise ImportError("plotting needs matplotlib: pip install 'neurosim[plots]'") from err
-    if gaps is None:
-        gaps = [c for c in table.columns if c.startswith("gap_loss_")]
-    gaps = [gaps] if isinstance(gaps, str) else list(gaps)
-    missing = [g for g in gaps if g not in table.columns]
-    if missing or not gaps:
-        raise ValueError(f"gap columns {missing or gaps} not in table; it has "
-                         f"{[c for c in table.columns if c.startswith('gap_')]}")
-    lr = table.attrs.get("settings", {}).get("lr") if lr is None else lr
-    path = Path(path)
-    lam = table["lambda_max"].to_numpy(float)
-    log = bool(np.all(lam > 0))
-    rules = list(dict.fromkeys(table["rule"]))
-    colors = dict(zip(rules, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    fig, axes = plt.subplots(1, 1 + len(gaps), figsize=(4.2 * (1 + len(gaps)), 4.2))
-    ax0, rest = axes[0], axes[1:]
-    for i, rule in enumerate(rules):
-        sub = table[table["rule"] == rule]
-        jitter = np.linspace(-0.12, 0.12, len(sub)) if len(sub) > 1 else np.zeros(1)
-        ax0.scatter(i + jitter, sub["lambda_max"], color=colors[rule], zorder=3)
-        q1, med, q3 = np.percentile(sub["lambda_max"], [25, 50, 75])
-        ax0.errorbar(i + 0.25, med, yerr=[[med - q1], [q3 - med]], fmt="s", color="k", capsize=3)
-        for ax, gap in zip(rest, gaps):
-            ax.scatter(sub["lambda_max"], sub[gap], color=colors[rule], label=rule, zorder=3)
-    ax0.set_xticks(range(len(rules)), rules)
-    ax0.set_ylabel("top Hessian eigenvalue λ_max (W_rec)")
-    ax0.set_title("curvature at matched accuracy\n(dots: seeds; black: median, IQR)", fontsize=10)
-    for ax, gap in zip(rest, gaps):
-        ax.set_xlabel("λ_max")
-        ax.set_ylabel(gap.replace("_", " ") + " (test − train)")
-        ax.axhline(0.0, color="lightgrey", lw=0.8, zorder=0)
-        ax.set_title(f"curvature vs {gap.replace('gap_loss_', '')} gap", fontsize=10)
-        if log:
-            ax.set_xscale("log")
-    if rest.size:
-        rest[0].legend(frameon=False, fontsize=8)
-    if log:
-        ax0.set_yscale("log")
-    if lr:
-        line = 2.0 / float(lr)
-        ax0.axhline(line, color="grey", ls="--", lw=1)
-        for ax in rest:
-            ax.axvline(line, color="grey", ls="--", lw=1)
-        ax0.text(0.02, 0.97, f"2/lr = {line:.3g}", transform=ax0.transAxes, va="top", color="grey")
-    fig.text(0.01, 0.005, "Dashed: 2/lr, the exact stability limit of plain gradient descent with step lr. "
-             "Training used Adam, for which it is only a reference scale.", fontsize=7, color="grey")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return _save_figure(fig, path)
-
-
-def _save_figure(fig, path: Path) -> Path:
-    """Write ``fig`` as PNG atomically and close it."""
-    import matplotlib.pyplot as plt
-
-    from neurosim.io import atomic_path
-
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-    finally:
-        plt.close(fig)
-    return Path(path)
-
-
-def plot_curvature_along_training(tables: dict, path, *, lr: float | None = None) -> Path:
-    """Figure: ``lambda_max`` against training step, one line per run, with the ``2 / lr`` line.
-
-    Parameters
-    ----------
-    tables : dict
-        Label (e.g. the rule) -> table of
-        :func:`neurosim.rnn.analysis.curvature_along_training` (columns ``step``, ``lambda_max``,
-        ``accuracy``).
-    path : str or Path
-        PNG file, written atomically.
-    lr : float, optional
-        Learning rate for the ``2 / lr`` reference line (exact for plain gradient descent only;
-        a reference scale for Adam).
-
-    Returns
-    -------
-    Path
-
-    Examples
-    --------
-    >>> import pandas as pd, tempfile, os
-    >>> t = pd.DataFrame({"step": [0, 10, 100], "lambda_max": [1.0, 5.0, 20.0], "accuracy": [0.5, 0.7, 0.9]})
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     plot_curvature_along_training({"bptt": t}, os.path.join(d, "f.png"), lr=1e-2).stat().st_size > 0
-    True
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as err:  # pragma: no cover - matplotlib is an optional extra
-        raise ImportError("plotting needs matplotlib: pip install 'neurosim[plots]'") from err
-    if not isinstance(tables, dict) or not tables:
-        raise ValueError("tables must be a non-empty dict label -> curvature_along_training table")
-    for label, t in tables.items():
-        if not isinstance(t, pd.DataFrame) or not {"step", "lambda_max"} <= set(t.columns):
-            raise ValueError(f"tables[{label!r}] needs the columns 'step' and 'lambda_max' "
-                             "(from neurosim.rnn.analysis.curvature_along_training)")
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.5, 4))
-    positive = True
-    for label, t in tables.items():
-        t = t.dropna(subset=["lambda_max"])
-        positive &= bool(np.all(t["lambda_max"] > 0))
-        ax0.plot(t["step"], t["lambda_max"], marker="o", ms=3, label=str(label))
-        if "accuracy" in t:
-            ax1.plot(t["accuracy"], t["lambda_max"], marker="o", ms=3, label=str(label))
-    if positive:
-        ax0.set_yscale("log")
-        ax1.set_yscale("log")
-    ax0.set_xscale("symlog", linthresh=10)
-    ax0.set_xlim(left=0)
-    ax0.set_xlabel("training step")
-    ax1.set_xlabel("accuracy (noise-free conditions)")
-    for ax in (ax0, ax1):
-        ax.set_ylabel("λ_max (W_rec)")
-        if lr:
-            ax.axhline(2.0 / float(lr), color="grey", ls="--", lw=1)
-    ax0.legend(frameon=False, fontsize=8)
-    ax0.set_title("curvature along training", fontsize=10)
-    ax1.set_title("curvature against accuracy", fontsize=10)
-    fig.text(0.01, 0.005, "Dashed: 2/lr (exact stability limit of plain gradient descent; a reference scale "
-             "for Adam).", fontsize=7, color="grey")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return _save_figure(fig, Path(path))
 
 
 def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> str:
@@ -864,11 +437,8 @@ def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> st
             f"{len(bigger)}/{len(gaps)} gap measures ({', '.join(bigger) or 'none'})")
     parts.append("\n".join(verdict))
     text = "\n\n".join(parts) + "\n"
-    from neurosim.io import atomic_path
 
-    with atomic_path(out / "runs.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    with atomic_path(out / "summary.txt") as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    write_csv(table, out / "runs.csv")
+    write_text(text, out / "summary.txt")
     plot_curvature_vs_gap(table, out / "curvature_vs_gap.png")
     return text

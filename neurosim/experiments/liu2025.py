@@ -39,15 +39,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.stats import spearmanr
+from tqdm.auto import tqdm
+
+from neurosim._threads import blas_threads as limit_blas_threads
+from neurosim.baselines import condition_average, normalized_distance, split_half_ceiling
+from neurosim.compare import compare
+from neurosim.datasets import load
+from neurosim.experiments.decomposition import variance_decomposition
+from neurosim.experiments.report import fmt, table_to_netcdf, write_csv
+from neurosim.experiments.sweep import grid, sweep
+from neurosim.io import save
+from neurosim.matching import accuracy_matched, model_distances, run_table
+from neurosim.plot import (
+    order_rules,
+    plot_distance_along_training,
+    plot_matched_distances,
+    plot_model_distances,
+    save_figure,
+)
+from neurosim.rnn import default_checkpoints
+from neurosim.rnn.analysis.dynamics import fit_linear_dynamics, participation_ratio, spectral_radius, spectrum_distance
+from neurosim.rnn.tasks import CenterOutReach
 
 __all__ = ["ReproduceConfig", "reproduce", "RESULT_COLUMNS"]
 
 #: columns every ``results.csv`` has (more follow)
 RESULT_COLUMNS = ("rule", "seed", "g0", "level", "step", "accuracy", "distance", "distance_normalized")
-
-_RULE_ORDER = ("bptt", "tbptt", "eprop", "eprop-random")
-_RULE_COLORS = {"bptt": "#1f77b4", "tbptt": "#9467bd", "eprop": "#d62728", "eprop-random": "#ff7f0e"}
-
 
 @dataclass(frozen=True)
 class ReproduceConfig:
@@ -92,8 +110,6 @@ class ReproduceConfig:
 
     def checkpoint_steps(self) -> tuple[int, ...]:
         """Log-spaced early steps (fast early learning) plus an even grid (for matching)."""
-        from neurosim.rnn import default_checkpoints
-
         even = np.linspace(0, self.steps, self.n_checkpoints).round().astype(int)
         return tuple(int(s) for s in np.union1d(default_checkpoints(self.steps, 12), even))
 
@@ -103,22 +119,8 @@ class ReproduceConfig:
         return d
 
 
-# ---------------------------------------------------------------------------
-# analysis helpers (pure pandas on the tidy tables)
-# ---------------------------------------------------------------------------
-def _ordered_rules(rules) -> list[str]:
-    known = [r for r in _RULE_ORDER if r in set(rules)]
-    return known + sorted(set(rules) - set(known))
-
-
 def training_curves(runs: dict, rates: xr.DataArray, window, ceiling: float, *, progress: bool = False) -> pd.DataFrame:
     """Distance to data at every checkpoint of every run (one row per run and step)."""
-    from tqdm.auto import tqdm
-
-    from neurosim.baselines import normalized_distance
-    from neurosim.compare import compare
-    from neurosim.matching import run_table
-
     meta = run_table(runs).set_index("run")
     rows = []
     total = sum(len(r.checkpoints) for r in runs.values())
@@ -137,8 +139,6 @@ def training_curves(runs: dict, rates: xr.DataArray, window, ceiling: float, *, 
 
 def trend(training: pd.DataFrame) -> dict:
     """Does distance fall as accuracy rises? Spearman rho per run over checkpoints with accuracy >= 0."""
-    from scipy.stats import spearmanr
-
     rhos = {}
     for name, g in training.groupby("run", sort=False):
         g = g[g["accuracy"] >= 0]
@@ -169,7 +169,7 @@ def rule_vs_seed(matched: pd.DataFrame, reference: str = "bptt") -> pd.DataFrame
         dof = (n - 1).clip(lower=0)
         pooled = float(np.sqrt(((sd.fillna(0) ** 2) * dof).sum() / dof.sum())) if dof.sum() > 0 else np.nan
         ref = lv[lv["rule"] == reference].set_index(["g0", "seed"])["distance"]
-        for rule in _ordered_rules(lv["rule"].unique()):
+        for rule in order_rules(lv["rule"].unique()):
             mine = lv[lv["rule"] == rule].set_index(["g0", "seed"])["distance"]
             paired = (mine - ref).dropna()
             rows.append({
@@ -184,8 +184,6 @@ def rule_vs_seed(matched: pd.DataFrame, reference: str = "bptt") -> pd.DataFrame
 
 def effects(matched: pd.DataFrame, factors=("rule", "g0", "seed")) -> pd.DataFrame:
     """Variance decomposition of matched distances per level, plus rule / init ranges of means."""
-    from neurosim.experiments.decomposition import variance_decomposition
-
     out = []
     ok = matched[matched["reached"]]
     for level, lv in ok.groupby("level"):
@@ -206,14 +204,12 @@ def effects(matched: pd.DataFrame, factors=("rule", "g0", "seed")) -> pd.DataFra
 
 def dynamics_table(runs: dict, matched: pd.DataFrame, window, n_components: int) -> tuple[pd.DataFrame, dict]:
     """Participation ratio, W_rec spectral radius and a linear-dynamics fit at each matched checkpoint."""
-    from neurosim.rnn.analysis.dynamics import fit_linear_dynamics, participation_ratio, spectral_radius
-
     rows, fits = [], {}
     for r in matched[matched["reached"]].itertuples(index=False):
         run = runs[r.run]
         act = run.activity(int(r.step)).sel(time=slice(*window))
         k = min(n_components, act.sizes["unit"])
-        fit = fit_linear_dynamics(act, k)
+        fit = fit_linear_dynamics(act.transpose("condition", "time", "unit").values, k)
         fits[(r.run, r.level)] = fit
         rows.append({"run": r.run, "rule": r.rule, "seed": r.seed, "g0": r.g0, "level": r.level, "step": int(r.step),
                      "participation_ratio": participation_ratio(act),
@@ -236,8 +232,6 @@ def _group_means(D: xr.DataArray, key: str) -> dict:
 
 def dynamics_distances(fits: dict, level: float, matched: pd.DataFrame) -> xr.DataArray:
     """K×K spectral distance between the fitted linear dynamics ``A`` of runs at ``level``."""
-    from neurosim.rnn.analysis.dynamics import spectrum_distance
-
     keys = [k for k in fits if k[1] == level]
     names = [k[0] for k in keys]
     K = len(keys)
@@ -255,159 +249,19 @@ def dynamics_distances(fits: dict, level: float, matched: pd.DataFrame) -> xr.Da
 
 
 # ---------------------------------------------------------------------------
-# figures
+# figures and report
 # ---------------------------------------------------------------------------
-def _baseline_lines(ax, baselines: dict, *, horizontal: bool = True) -> None:
-    c, lo, hi, ca = baselines["ceiling"], baselines["ceiling_ci_low"], baselines["ceiling_ci_high"], \
-        baselines["condition_average"]
-    if horizontal:
-        ax.axhspan(lo, hi, color="0.85", zorder=0)
-        ax.axhline(c, color="0.3", lw=1.5, label=f"split-half ceiling {c:.3f} (band: 95% of draws)")
-        ax.axhline(ca, color="k", ls="--", lw=1.5, label=f"condition average {ca:.3f}")
-    else:
-        ax.axvspan(lo, hi, color="0.85", zorder=0)
-        ax.axvline(c, color="0.3", lw=1.5, label=f"split-half ceiling {c:.3f} (band: 95% of draws)")
-        ax.axvline(ca, color="k", ls="--", lw=1.5, label=f"condition average {ca:.3f}")
-
-
 def _figures(folder: Path, training, matched, eff, D, baselines, cfg) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    files = []
-    rules = _ordered_rules(training["rule"].unique())
-    gains = sorted(training["g0"].unique())
-    gain_styles = dict(zip(gains, ["-", "--", ":", "-."] * 4))
-    ymax = max(training["distance"].max(), baselines["condition_average"]) + 0.03
-    ymin = min(training["distance"].min(), baselines["ceiling_ci_low"]) - 0.03
-
-    # 1. distance vs accuracy per rule
-    fig, axes = plt.subplots(1, len(rules), figsize=(4.2 * len(rules), 3.8), sharey=True, squeeze=False)
-    for ax, rule in zip(axes[0], rules):
-        _baseline_lines(ax, baselines)
-        for (name, g0), g in training[training["rule"] == rule].groupby(["run", "g0"], sort=False):
-            g = g[g["accuracy"] >= 0].sort_values("step")
-            ax.plot(g["accuracy"], g["distance"], gain_styles[g0], color=_RULE_COLORS.get(rule, "C2"),
-                    alpha=0.6, lw=1.2)
-        m = matched[(matched["rule"] == rule) & matched["reached"]]
-        ax.scatter(m["accuracy"], m["distance"], s=18, color="k", zorder=3)
-        for lv in cfg.levels:
-            ax.axvline(lv, color="0.6", lw=0.6, ls=":")
-        ax.set_title(rule)
-        ax.set_xlabel("task accuracy (1 − normalized error)")
-        ax.set_xlim(0, 1.0)
-        ax.set_ylim(ymin, ymax)
-    axes[0, 0].set_ylabel("Procrustes distance to M1 (angular / (π/2))")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    from matplotlib.lines import Line2D
-
-    handles += [Line2D([], [], color="0.4", ls=gain_styles[g]) for g in gains]
-    labels += [f"g0 = {g:g}" for g in gains]
-    handles.append(Line2D([], [], marker="o", color="k", ls="none", ms=4))
-    labels.append("matched checkpoints")
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle("Distance to M1 along training (lines = runs)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(folder / "distance_vs_accuracy.png", dpi=120)
-    plt.close(fig)
-    files.append("distance_vs_accuracy.png")
-
-    # 2. rule vs init: matched distances + eta^2
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.4, 1]})
-    _baseline_lines(ax1, baselines)
-    ok = matched[matched["reached"]]
-    levels = list(cfg.levels)
-    nr, ng = len(rules), len(gains)
-    width = 0.8 / (nr * ng)
-    markers = dict(zip(gains, ["o", "s", "^", "D"] * 4))
-    for li, lv in enumerate(levels):
-        for ri, rule in enumerate(rules):
-            for gi, g0 in enumerate(gains):
-                x0 = li + (ri * ng + gi - (nr * ng - 1) / 2) * width
-                d = ok[(ok["level"] == lv) & (ok["rule"] == rule) & (ok["g0"] == g0)]["distance"]
-                if d.size:
-                    ax1.scatter(np.full(d.size, x0), d, color=_RULE_COLORS.get(rule, "C2"), marker=markers[g0],
-                                s=16, alpha=0.8)
-                    ax1.plot([x0 - width / 2, x0 + width / 2], [d.mean()] * 2, color="k", lw=1.2)
-    ax1.set_xticks(range(len(levels)), [f"accuracy {lv:g}" for lv in levels])
-    ax1.set_ylabel("Procrustes distance to M1")
-    ax1.set_title("At matched accuracy (dots = seeds, bars = means)")
-    hs, ls_ = ax1.get_legend_handles_labels()
-    hs += [Line2D([], [], color=_RULE_COLORS.get(r, "C2"), marker="o", ls="none") for r in rules]
-    ls_ += rules
-    hs += [Line2D([], [], color="0.4", marker=markers[g], ls="none") for g in gains]
-    ls_ += [f"g0 = {g:g}" for g in gains]
-    ax1.legend(hs, ls_, fontsize=7, loc="best", ncol=2)
-    sources = [("rule", "learning rule"), ("g0", "initial gain g0"), ("seed", "seed"), ("residual", "residual")]
-    bw = 0.8 / len(sources)
-    for si, (src, lab) in enumerate(sources):
-        col = f"eta_sq_{src}"
-        vals = [float(eff.loc[eff["level"] == lv, col].iloc[0]) if col in eff and (eff["level"] == lv).any()
-                else np.nan for lv in levels]
-        ax2.bar(np.arange(len(levels)) + (si - (len(sources) - 1) / 2) * bw, vals, bw, label=lab)
-    ax2.set_xticks(range(len(levels)), [f"{lv:g}" for lv in levels])
-    ax2.set_xlabel("accuracy level")
-    ax2.set_ylabel("η² (share of variance in distance)")
-    ax2.set_ylim(0, 1)
-    ax2.set_title("Rule vs init: variance decomposition")
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "rule_vs_init.png", dpi=120)
-    plt.close(fig)
-    files.append("rule_vs_init.png")
-
-    # 3. model-model distance matrix
+    """Draw the pipeline's figures into ``folder``; returns the file names written."""
+    figures = {
+        "distance_vs_accuracy.png": lambda: plot_distance_along_training(training, matched, baselines, cfg.levels),
+        "rule_vs_init.png": lambda: plot_matched_distances(training, matched, eff, baselines, cfg.levels),
+    }
     if D is not None:
-        order = sorted(range(D.sizes["network"]),
-                       key=lambda i: (rules.index(str(D["rule"].values[i])), float(D["g0"].values[i]),
-                                      str(D["network"].values[i])))
-        M = D.values[np.ix_(order, order)]
-        names = [str(D["network"].values[i]) for i in order]
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.8), gridspec_kw={"width_ratios": [1.3, 1]})
-        im = ax1.imshow(M, cmap="viridis", vmin=0,
-                        vmax=1.05 * max(float(M.max()), baselines["condition_average"]))
-        step = max(1, len(names) // 30)
-        ax1.set_xticks(range(0, len(names), step), names[::step], rotation=90, fontsize=6)
-        ax1.set_yticks(range(0, len(names), step), names[::step], fontsize=6)
-        cb = fig.colorbar(im, ax=ax1, fraction=0.046)
-        cb.ax.axhline(baselines["ceiling"], color="w", lw=2)
-        cb.ax.axhline(baselines["condition_average"], color="r", lw=2, ls="--")
-        cb.set_label("model-model Procrustes distance\n(white: data ceiling, red dashed: condition average)",
-                     fontsize=7)
-        ax1.set_title(f"Model-model distances at accuracy {D.attrs.get('level', float('nan')):g}", fontsize=10)
-        v = D.values
-        rl, gl = np.asarray(D["rule"].values), np.asarray(D["g0"].values)
-        iu = np.triu_indices(len(rl), 1)
-        same_rule = (rl[:, None] == rl[None, :])[iu]
-        same_g = (gl[:, None] == gl[None, :])[iu]
-        groups = {"same rule, same g0": same_rule & same_g, "other rule, same g0": ~same_rule & same_g,
-                  "same rule, other g0": same_rule & ~same_g, "other rule, other g0": ~same_rule & ~same_g}
-        data = [v[iu][mask] for mask in groups.values()]
-        keep = [i for i, d in enumerate(data) if d.size]
-        jitter = np.random.default_rng(0)
-        for k, i in enumerate(keep, start=1):
-            y = k + jitter.uniform(-0.15, 0.15, data[i].size)
-            ax2.scatter(data[i], y, s=8, alpha=0.5, color="C0")
-            ax2.plot([data[i].mean()] * 2, [k - 0.3, k + 0.3], color="k", lw=2)
-        ax2.set_yticks(range(1, len(keep) + 1), [list(groups)[i] for i in keep], fontsize=8)
-        _baseline_lines(ax2, baselines, horizontal=False)
-        ax2.set_xlabel("Procrustes distance (angular / (π/2))")
-        ax2.legend(fontsize=7, loc="lower right")
-        ax2.set_title("Pairs grouped by rule and gain", fontsize=10)
-        fig.tight_layout()
-        fig.savefig(folder / "model_distances.png", dpi=120)
-        plt.close(fig)
-        files.append("model_distances.png")
-    return files
-
-
-# ---------------------------------------------------------------------------
-# report
-# ---------------------------------------------------------------------------
-def _fmt(x, nd=3) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{nd}f}"
+        figures["model_distances.png"] = lambda: plot_model_distances(D, baselines)
+    for name, draw in figures.items():
+        save_figure(draw(), folder / name, dpi=120)
+    return list(figures)
 
 
 def _trend_verdict(tr: dict) -> str:
@@ -436,17 +290,17 @@ def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timin
         f"window {cfg.window[0]:g}…{cfg.window[1]:g} ms around movement onset, model vs 141 M1 units.",
         "",
         "## Baselines",
-        f"- split-half ceiling (data vs itself, {cfg.n_splits} random halves): **{_fmt(baselines['ceiling'])}** "
-        f"(95% of draws in {_fmt(baselines['ceiling_ci_low'])}–{_fmt(baselines['ceiling_ci_high'])}, "
-        f"SD {_fmt(baselines['ceiling_sd'])})",
-        f"- condition-average baseline: **{_fmt(baselines['condition_average'])}**",
+        f"- split-half ceiling (data vs itself, {cfg.n_splits} random halves): **{fmt(baselines['ceiling'])}** "
+        f"(95% of draws in {fmt(baselines['ceiling_ci_low'])}–{fmt(baselines['ceiling_ci_high'])}, "
+        f"SD {fmt(baselines['ceiling_sd'])})",
+        f"- condition-average baseline: **{fmt(baselines['condition_average'])}**",
         "- `distance_normalized` = (d − ceiling) / (1 − ceiling): 0 = as close as the data is to itself.",
         "",
         "## 1. Does distance fall as accuracy rises?",
-        f"- untrained networks (step 0): mean distance {_fmt(tr['distance_init_mean'])}; after training: "
-        f"{_fmt(tr['distance_final_mean'])} (mean final accuracy {_fmt(tr['accuracy_final_mean'])}).",
+        f"- untrained networks (step 0): mean distance {fmt(tr['distance_init_mean'])}; after training: "
+        f"{fmt(tr['distance_final_mean'])} (mean final accuracy {fmt(tr['accuracy_final_mean'])}).",
         f"- Spearman ρ(accuracy, distance) over checkpoints with accuracy ≥ 0, per run: median "
-        f"**{_fmt(tr['rho_median'], 2)}**; negative in {100 * tr['fraction_negative']:.0f}% of runs.",
+        f"**{fmt(tr['rho_median'], 2)}**; negative in {100 * tr['fraction_negative']:.0f}% of runs.",
         "- verdict: " + _trend_verdict(tr),
     ]
     bins = [-np.inf, 0.0, 0.5, 0.8, 0.9, 0.95, 1.0 + 1e-12]
@@ -454,11 +308,11 @@ def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timin
     binned = training.assign(acc_bin=pd.cut(training["accuracy"], bins, labels=labels, right=False))
     table = binned.groupby("acc_bin", observed=True)["distance"].agg(["mean", "std", "count"])
     lines += ["", "| accuracy (all checkpoints) | mean distance | SD | checkpoints |", "|---|---|---|---|"]
-    lines += [f"| {b} | {_fmt(r['mean'])} | {_fmt(r['std'])} | {int(r['count'])} |" for b, r in table.iterrows()]
+    lines += [f"| {b} | {fmt(r['mean'])} | {fmt(r['std'])} | {int(r['count'])} |" for b, r in table.iterrows()]
     lines.append("")
     lv_means = ok.groupby("level")["distance"].agg(["mean", "std", "count"])
     for lv, r in lv_means.iterrows():
-        lines.append(f"- at accuracy {lv:g}: mean distance {_fmt(r['mean'])} ± {_fmt(r['std'])} (SD, {int(r['count'])} runs)")
+        lines.append(f"- at accuracy {lv:g}: mean distance {fmt(r['mean'])} ± {fmt(r['std'])} (SD, {int(r['count'])} runs)")
     unreached = matched[~matched["reached"]]
     if len(unreached):
         lines.append(f"- not reached: " + ", ".join(f"{r.run} @ {r.level:g}" for r in unreached.itertuples()))
@@ -471,8 +325,8 @@ def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timin
     for r in rv.itertuples(index=False):
         d = getattr(r, f"diff_vs_{ref}_mean")
         s = getattr(r, f"diff_vs_{ref}_sd")
-        lines.append(f"| {r.level:g} | {r.rule} | {r.n} | {_fmt(r.distance_mean)} | {_fmt(r.distance_sd)} | "
-                     f"{_fmt(d)} | {_fmt(s)} | {_fmt(r.seed_sd_pooled)} |")
+        lines.append(f"| {r.level:g} | {r.rule} | {r.n} | {fmt(r.distance_mean)} | {fmt(r.distance_sd)} | "
+                     f"{fmt(d)} | {fmt(s)} | {fmt(r.seed_sd_pooled)} |")
     lines.append("")
     for lv, g in rv.groupby("level"):
         e = g[g["rule"] == "eprop"]
@@ -490,9 +344,9 @@ def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timin
               "|---|---|---|---|---|---|---|---|---|---|"]
     for r in eff.itertuples(index=False):
         g = lambda k: getattr(r, k, np.nan)  # noqa: E731
-        lines.append(f"| {r.level:g} | {r.n} | {_fmt(g('eta_sq_rule'))} | {_fmt(g('eta_sq_g0'))} | "
-                     f"{_fmt(g('eta_sq_seed'))} | {_fmt(g('eta_sq_residual'))} | {_fmt(g('range_rule'))} | "
-                     f"{_fmt(g('range_g0'))} | {_fmt(g('p_rule'), 3)} | {_fmt(g('p_g0'), 3)} |")
+        lines.append(f"| {r.level:g} | {r.n} | {fmt(g('eta_sq_rule'))} | {fmt(g('eta_sq_g0'))} | "
+                     f"{fmt(g('eta_sq_seed'))} | {fmt(g('eta_sq_residual'))} | {fmt(g('range_rule'))} | "
+                     f"{fmt(g('range_g0'))} | {fmt(g('p_rule'), 3)} | {fmt(g('p_g0'), 3)} |")
     if len(eff):
         lines.append("")
         for r in eff.itertuples(index=False):
@@ -504,9 +358,9 @@ def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timin
     if D is not None:
         gr, gg = _group_means(D, "rule"), _group_means(D, "g0")
         lines += ["", f"## 4. Model-model distances at accuracy {D.attrs['level']:g}",
-                  f"- same rule {_fmt(gr['within'])} vs different rules {_fmt(gr['between'])}; "
-                  f"same g0 {_fmt(gg['within'])} vs different g0 {_fmt(gg['between'])} "
-                  f"(mean Procrustes distance over pairs; data ceiling {_fmt(baselines['ceiling'])})."]
+                  f"- same rule {fmt(gr['within'])} vs different rules {fmt(gr['between'])}; "
+                  f"same g0 {fmt(gg['within'])} vs different g0 {fmt(gg['between'])} "
+                  f"(mean Procrustes distance over pairs; data ceiling {fmt(baselines['ceiling'])})."]
     if len(dyn):
         lines += ["", "## 5. Dynamics at matched accuracy",
                   f"(participation ratio of the activity in the window; spectral radius of W_rec; a linear "
@@ -521,8 +375,8 @@ def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timin
         if dyn_D is not None:
             dr, dg = _group_means(dyn_D, "rule"), _group_means(dyn_D, "g0")
             lines += ["", f"- linear-dynamics spectral distance at accuracy {dyn_D.attrs['level']:g}: same rule "
-                      f"{_fmt(dr['within'])} vs different rules {_fmt(dr['between'])}; same g0 {_fmt(dg['within'])} "
-                      f"vs different g0 {_fmt(dg['between'])}."]
+                      f"{fmt(dr['within'])} vs different rules {fmt(dr['between'])}; same g0 {fmt(dg['within'])} "
+                      f"vs different g0 {fmt(dg['between'])}."]
     lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]
     lines += ["", "## Run time", ""] + [f"- {k}: {v:.1f} s" for k, v in timings.items()]
     if reused:
@@ -536,26 +390,6 @@ def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timin
 # ---------------------------------------------------------------------------
 # the pipeline
 # ---------------------------------------------------------------------------
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False)
-
-
-def _table_to_netcdf(df: pd.DataFrame, path: Path, attrs: dict) -> None:
-    from neurosim.io import save
-
-    flat = df.copy()
-    for col in flat.columns:
-        if str(flat[col].dtype) in ("Int64", "boolean"):
-            flat[col] = flat[col].astype("float64")
-        elif flat[col].dtype == bool:
-            flat[col] = flat[col].astype(np.int8)
-        elif flat[col].dtype == object:
-            flat[col] = flat[col].astype(str)
-    ds = xr.Dataset.from_dataframe(flat.reset_index(drop=True).rename_axis("row"))
-    ds.attrs.update(attrs)
-    save(ds, path)
-
-
 def reproduce(
     out: str | os.PathLike = "results",
     data: str | os.PathLike | None = None,
@@ -597,10 +431,6 @@ def reproduce(
         ``training``, ``effects``, ``rule_vs_seed``, ``dynamics``, ``baselines``,
         ``trend``, ``timings``.
     """
-    from neurosim.datasets import load
-    from neurosim.experiments.sweep import grid, sweep
-    from neurosim.rnn.tasks import CenterOutReach
-
     cfg = config or ReproduceConfig.default()
     folder = Path(out)
     timings: dict[str, float] = {}
@@ -617,7 +447,7 @@ def reproduce(
                  batch_size=cfg.batch_size, checkpoints=cfg.checkpoint_steps(), activity_l2=cfg.activity_l2)
     own_cluster = None
     if client is None and workers > 1:
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client, LocalCluster  # optional dependency
 
         own_cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address=":0")
@@ -636,17 +466,11 @@ def reproduce(
 
     # the analyses below multiply small matrices: one BLAS thread is fastest (and
     # avoids busy-waiting BLAS threads fighting over a loaded machine)
-    from neurosim._threads import blas_threads as blas_threads_limit
-
-    with blas_threads_limit(blas_threads):
+    with limit_blas_threads(blas_threads):
         return _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused)
 
 
 def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused=0) -> dict:
-    from neurosim.baselines import condition_average, split_half_ceiling
-    from neurosim.compare import compare
-    from neurosim.matching import accuracy_matched, model_distances
-
     # 2. baselines + distance along training --------------------------------------
     t0 = time.perf_counter()
     window = tuple(float(w) for w in cfg.window)
@@ -689,26 +513,22 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
     try:
         files = ["results.csv", "results.nc", "training.csv", "effects.csv", "rule_vs_seed.csv",
                  "dynamics.csv", "baselines.json", "config.json"]
-        _write_csv(matched, staging / "results.csv")
-        _table_to_netcdf(matched, staging / "results.nc",
+        write_csv(matched, staging / "results.csv")
+        table_to_netcdf(matched, staging / "results.nc",
                          {"description": "distance to Hatsopoulos 2007 M1 at matched accuracy",
                           "config": json.dumps(cfg.to_dict()), **{f"baseline_{k}": v for k, v in baselines.items()}})
-        _write_csv(training, staging / "training.csv")
-        _write_csv(eff, staging / "effects.csv")
-        _write_csv(rv, staging / "rule_vs_seed.csv")
-        _write_csv(dyn, staging / "dynamics.csv")
+        write_csv(training, staging / "training.csv")
+        write_csv(eff, staging / "effects.csv")
+        write_csv(rv, staging / "rule_vs_seed.csv")
+        write_csv(dyn, staging / "dynamics.csv")
         (staging / "baselines.json").write_text(json.dumps(baselines, indent=2))
         (staging / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         if D is not None:
-            from neurosim.io import save
-
             D2 = D.copy()
             D2.attrs["unreached"] = D2.attrs.get("unreached", "")
             save(D2, staging / "model_distances.nc")
             files.append("model_distances.nc")
         if dyn_D is not None:
-            from neurosim.io import save
-
             save(dyn_D, staging / "dynamics_distances.nc")
             files.append("dynamics_distances.nc")
         files += _figures(staging, training, matched, eff, D, baselines, cfg)
