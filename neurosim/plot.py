@@ -19,6 +19,7 @@ __all__ = [
     "reference_lines",
     "order_rules",
     "plot_distance_along_training",
+    "plot_lag_sweep",
     "plot_matched_distances",
     "plot_model_distances",
     "plot_curvature_vs_gap",
@@ -236,7 +237,8 @@ def reference_lines(ax, baselines: dict, *, horizontal: bool = True) -> None:
         ax.axvline(ca, color="k", ls="--", lw=1.5, label=f"condition average {ca:.3f}")
 
 
-def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, baselines: dict, levels):
+def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, baselines: dict, levels, *,
+                                 title: str | None = None):
     """Figure: distance to the data against task accuracy along training, one panel per rule.
 
     Parameters
@@ -250,6 +252,11 @@ def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, 
         ``ceiling``, ``ceiling_ci_low``, ``ceiling_ci_high``, ``condition_average``.
     levels : sequence of float
         Matched accuracy levels (vertical lines).
+    title : str, optional
+        Figure title (e.g. the clock alignment the distances were computed under).
+
+    Every checkpoint is drawn from initialization on, accuracies below 0 included (a circle
+    marks step 0).
 
     Returns
     -------
@@ -259,6 +266,7 @@ def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, 
     from matplotlib.lines import Line2D  # optional dependency
 
     rules = order_rules(training["rule"].unique())
+    xmin = min(0.0, float(training["accuracy"].min())) - 0.05
     gains = sorted(training["g0"].unique())
     gain_styles = dict(zip(gains, ["-", "--", ":", "-."] * 4))
     ymax = max(training["distance"].max(), baselines["condition_average"]) + 0.03
@@ -267,16 +275,18 @@ def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, 
     for ax, rule in zip(axes[0], rules):
         reference_lines(ax, baselines)
         for (name, g0), g in training[training["rule"] == rule].groupby(["run", "g0"], sort=False):
-            g = g[g["accuracy"] >= 0].sort_values("step")
+            g = g.sort_values("step")
             ax.plot(g["accuracy"], g["distance"], gain_styles[g0], color=RULE_COLORS.get(rule, "C2"),
                     alpha=0.6, lw=1.2)
+            ax.plot(g["accuracy"].iloc[:1], g["distance"].iloc[:1], "o", mfc="none",
+                    color=RULE_COLORS.get(rule, "C2"), ms=5)
         m = matched[(matched["rule"] == rule) & matched["reached"]]
         ax.scatter(m["accuracy"], m["distance"], s=18, color="k", zorder=3)
         for lv in levels:
             ax.axvline(lv, color="0.6", lw=0.6, ls=":")
         ax.set_title(rule)
         ax.set_xlabel("task accuracy (1 − normalized error)")
-        ax.set_xlim(0, 1.0)
+        ax.set_xlim(xmin, 1.02)
         ax.set_ylim(ymin, ymax)
     axes[0, 0].set_ylabel("Procrustes distance to M1 (angular / (π/2))")
     handles, labels = axes[0, 0].get_legend_handles_labels()
@@ -284,9 +294,12 @@ def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, 
     labels += [f"g0 = {g:g}" for g in gains]
     handles.append(Line2D([], [], marker="o", color="k", ls="none", ms=4))
     labels.append("matched checkpoints")
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle("Distance to M1 along training (lines = runs)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    handles.append(Line2D([], [], marker="o", mfc="none", color="0.4", ls="none", ms=5))
+    labels.append("initialization")
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8, frameon=False)
+    head = "Distance to M1 along training (lines = runs)"
+    fig.suptitle(head if not title else f"{head}\n{title}", fontsize=10)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return fig
 
 
@@ -405,5 +418,56 @@ def plot_model_distances(D, baselines: dict):
     ax2.set_xlabel("Procrustes distance (angular / (π/2))")
     ax2.legend(fontsize=7, loc="lower right")
     ax2.set_title("Pairs grouped by rule and gain", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_lag_sweep(table: pd.DataFrame, baselines: dict | None = None, *, marks: dict | None = None):
+    """Figure: distance to the data against the clock lag, per rule, at initialization and matched accuracy.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per run, stage and lag: ``rule``, ``stage`` (``"init"`` / ``"matched"``),
+        ``lag`` (ms; model time ``t`` <-> data time ``t + lag``), ``distance``, optionally ``level``.
+    baselines : dict, optional
+        ``ceiling``, ``ceiling_ci_low``, ``ceiling_ci_high``, ``condition_average`` (labelled
+        horizontal lines).
+    marks : dict, optional
+        ``{label: lag}`` drawn as labelled vertical lines (e.g. the named alignments).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Mean over runs (line) and the range over runs (band) per rule; the best lag of each
+        mean curve is marked with a triangle.
+    """
+    plt = _pyplot()
+    rules = order_rules(table["rule"].unique())
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    if baselines:
+        reference_lines(ax, baselines)
+    styles = {"init": ("--", "initialization"), "matched": ("-", "matched accuracy")}
+    for rule in rules:
+        color = RULE_COLORS.get(rule, "C2")
+        for stage, (ls, name) in styles.items():
+            g = table[(table["rule"] == rule) & (table["stage"] == stage)]
+            if not len(g):
+                continue
+            agg = g.groupby("lag")["distance"].agg(["mean", "min", "max"])
+            lvl = g["level"].dropna()
+            extra = f" {lvl.iloc[0]:g}" if stage == "matched" and len(lvl) else ""
+            ax.plot(agg.index, agg["mean"], ls, color=color, lw=1.5, label=f"{rule}, {name}{extra}")
+            ax.fill_between(agg.index, agg["min"], agg["max"], color=color, alpha=0.08, lw=0)
+            best = agg["mean"].idxmin()
+            ax.plot([best], [agg["mean"].min()], "v", color=color, ms=6)
+    for k, (label, lag) in enumerate((marks or {}).items()):
+        ax.axvline(lag, color="0.3", lw=0.8, ls=":")
+        ax.annotate(label, (lag, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12 - 10 * k),
+                    textcoords="offset points", fontsize=8, color="0.3")
+    ax.set_xlabel("lag (ms): model time t ↔ data time t + lag (0 = the task's movement onset)")
+    ax.set_ylabel("Procrustes distance to M1")
+    ax.set_title("Where does each model align best? (▼ = minimum of the mean curve)", fontsize=10)
+    ax.legend(fontsize=7, loc="best", ncol=2)
     fig.tight_layout()
     return fig

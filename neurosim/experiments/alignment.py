@@ -24,6 +24,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from neurosim.compare import Score, compare
@@ -159,4 +160,47 @@ def distance_to_data(model, task: Task, rates, *, alignment="liu2025", window=(-
     return score
 
 
-__all__ = ["ALIGNMENTS", "LIU2025_STEPS_AFTER_ONSET", "alignment_lag", "alignment_label", "distance_to_data"]
+def lag_sweep(model, task: Task, rates, *, lags=tuple(range(-500, 501, 20)), window=(-800.0, 400.0),
+              metric: str = "procrustes", normalize: bool = True) -> pd.DataFrame:
+    """Distance to the data as a function of the clock lag: where does a model align best?
+
+    Parameters
+    ----------
+    model : LeakyRNN or xarray.DataArray
+        As in :func:`distance_to_data` (the activity is computed once).
+    task : Task
+    rates : xarray.DataArray or xarray.Dataset
+    lags : sequence of float
+        Lags in ms (model time ``t`` from the task's onset <-> data time ``t + lag``): 0 is the
+        ``"onset"`` alignment, ``-320`` the ``"liu2025"`` one. Default -500..+500 ms by 20 ms.
+    window, metric, normalize
+        As in :func:`distance_to_data`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``lag`` (ms) and ``distance``, one row per lag.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.rnn import LeakyRNN
+    >>> from neurosim.rnn.tasks import CenterOutReach
+    >>> from neurosim.trajectories import trajectories
+    >>> t = np.arange(-800.0, 401.0, 10.0)
+    >>> kin = np.stack([np.tanh(np.clip(t, 0, None) / 200.0)[None, :] * np.array([[1], [-1]])] * 2, -1)
+    >>> task = CenterOutReach(kin, t, [0.0, 180.0], design="liu2025")
+    >>> data = trajectories(np.random.default_rng(0).random((2, 121, 5)), conditions=[0, 180], time=t)
+    >>> lag_sweep(LeakyRNN(3, 10, 2), task, data, lags=[-320, 0]).shape
+    (2, 2)
+    """
+    act = activity(model, task) if isinstance(model, LeakyRNN) else model
+    rows = [{"lag": float(lag), "distance": float(distance_to_data(act, task, rates, alignment=float(lag),
+                                                                   window=window, metric=metric,
+                                                                   normalize=normalize))}
+            for lag in lags]
+    return pd.DataFrame(rows)
+
+
+__all__ = ["ALIGNMENTS", "LIU2025_STEPS_AFTER_ONSET", "alignment_lag", "alignment_label", "distance_to_data",
+           "lag_sweep"]
