@@ -173,14 +173,17 @@ def training_curves(runs: dict, rates: xr.DataArray, window, ceiling: float, *, 
     return pd.DataFrame(rows)
 
 
-def lag_sweeps(runs: dict, matched: pd.DataFrame, task, rates, window, lags, level) -> pd.DataFrame:
-    """Distance vs lag for every run at initialization (step 0) and at matched accuracy ``level``.
+def lag_sweeps(runs: dict, matched: pd.DataFrame, task, rates, window, lags, levels: dict) -> pd.DataFrame:
+    """Distance vs lag for every run at initialization (step 0) and at matched accuracy.
 
-    One row per run, stage (``"init"`` or ``"matched"``) and lag (ms, 0 = the task's onset).
+    ``levels`` maps each rule to its matched level (e.g. the highest level most of its runs
+    reach; a missing rule or ``None`` = initialization only). One row per run, stage (``"init"``
+    or ``"matched"``) and lag (ms, 0 = the task's onset).
     """
     rows = []
-    at = matched[(matched["level"] == level) & matched["reached"]].drop_duplicates("run").set_index("run")
     for name, run in runs.items():
+        level = levels.get(run.rule)
+        at = matched[(matched["level"] == level) & matched["reached"]].drop_duplicates("run").set_index("run")
         stages = [("init", 0)]
         if level is not None and name in at.index:
             stages.append(("matched", int(at.loc[name, "step"])))
@@ -542,7 +545,7 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_D, timi
         for (rule, stage), g in lag_table.groupby(["rule", "stage"], sort=False):
             mean = g.groupby("lag")["distance"].mean()
             at = [fmt(mean.get(float(lags[k]), np.nan)) for k in labels]
-            name = stage if stage == "init" else f"matched {level_lag:g}"
+            name = stage if stage == "init" else f"matched {level_lag[rule]:g}"
             lines.append(f"| {rule} | {name} | {mean.idxmin():+g} | {mean.min():.3f} | " + " | ".join(at) + " |")
         lines.append("")
         lines.append("(`lag_sweep.png`, `lag_sweep.csv`: mean over runs of distance vs lag; a model aligns best "
@@ -732,13 +735,10 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
     full_levels = [lv for lv in cfg.levels if counts.get(lv, 0) == len(runs)]
     some_levels = [lv for lv in cfg.levels if counts.get(lv, 0) >= 2]
     level_D = (full_levels or some_levels or [None])[-1]
-    # the lag sweep at the highest level that most runs of every rule reach
-    rule_counts = first[first["reached"]].groupby(["level", "rule"])["run"].nunique().unstack(fill_value=0)
-    per_rule = first.groupby("rule")["run"].nunique()
-    common = [lv for lv in cfg.levels if lv in rule_counts.index
-              and all(rule_counts.loc[lv].get(r, 0) * 2 > per_rule[r] for r in per_rule.index)]
-    level_lag = common[-1] if common else None
-    lag_table = lag_sweeps(runs, first, task, rates, window, cfg.lags, level_lag)
+    # the lag sweep at each rule's highest level that most of its runs reach
+    level_lag = {rule: _highest_common_level(first, rule, cfg.levels) for rule in first["rule"].unique()}
+    sweep_lags = sorted(set(float(v) for v in cfg.lags) | set(float(v) for v in lags.values()))
+    lag_table = lag_sweeps(runs, first, task, rates, window, sweep_lags, level_lag)
     D = None
     if level_D is not None:
         D = model_distances(runs, level_D, metric="procrustes", window=window, normalize=True)
