@@ -110,7 +110,7 @@ def test_reproduce_end_to_end_tiny(data_root, tmp_path, monkeypatch):
     assert table.loc[table["level"] == 0.999, "distance"].isna().all()
     for f in ("results.nc", "training.csv", "effects.csv", "report.md", "distance_vs_accuracy_liu2025.png",
               "distance_vs_accuracy_onset.png", "rule_vs_init_liu2025.png", "lag_sweep.png", "lag_sweep.csv",
-              "model_distances.png", "model_distances.nc"):
+              "model_distances.png", "trajectories.png", "model_distances.nc"):
         assert (out / f).stat().st_size > 0, f
 
     # the matched step is the first checkpoint reaching the level, and its distance is what

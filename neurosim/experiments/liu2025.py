@@ -21,7 +21,8 @@ Liu, Yang & Cueva (ICML 2025), measured with neurosim's public API only:
 4. write a results folder: ``results.csv`` / ``results.nc`` (one row per run,
    level and alignment), ``training.csv`` (every checkpoint and alignment),
    ``lag_sweep.csv``, ``effects.csv``, ``dynamics.csv``, ``model_distances.nc``,
-   ``config.json``, PNG figures (one per alignment, plus the lag sweep) and
+   ``config.json``, PNG figures (distance vs accuracy and rule vs init per
+   alignment, the lag sweep, model-model distances, trajectories in M1's PCs) and
    ``report.md``.
 
 Outputs are built in a staging folder inside ``out`` and moved into place with
@@ -65,6 +66,7 @@ from neurosim.plot import (
     plot_matched_distances,
     plot_model_distances,
     save_figure,
+    trajectories_grid,
 )
 from neurosim.rnn import default_checkpoints
 from neurosim.rnn.analysis.dynamics import fit_linear_dynamics, participation_ratio, spectral_radius, spectrum_distance
@@ -318,7 +320,21 @@ def _alignment_title(label: str) -> str:
     return _ALIGNMENT_TITLES.get(label, f"alignment {label}")
 
 
-def _figures(folder: Path, training, matched, eff, D, baselines, cfg, lag_table=None, lags=None) -> list[str]:
+def _trajectory_models(runs: dict, matched: pd.DataFrame, level: float) -> dict:
+    """One run per rule (lowest gain, lowest seed that reached ``level``) at step 0 and at its matched step."""
+    ok = matched[matched["reached"].astype(bool) & (matched["level"] == level)]
+    models = {}
+    for rule in order_rules(ok["rule"].unique()):
+        pick = ok[ok["rule"] == rule].sort_values(["g0", "seed"]).iloc[0]
+        run = runs[pick["run"]]
+        col = f"{rule} (g0 {pick['g0']:g}, seed {int(pick['seed'])})"
+        models[("at initialisation", col)] = run.activity(0)
+        models[(f"at accuracy {level:g}", col)] = run.activity(int(pick["step"]))
+    return models
+
+
+def _figures(folder: Path, training, matched, eff, D, baselines, cfg, lag_table=None, lags=None, runs=None,
+             rates=None) -> list[str]:
     """Draw the pipeline's figures into ``folder``; returns the file names written."""
     figures = {}
     labels = list(dict.fromkeys(training["alignment"])) if "alignment" in training else [None]
@@ -337,7 +353,18 @@ def _figures(folder: Path, training, matched, eff, D, baselines, cfg, lag_table=
     if lag_table is not None and len(lag_table):
         figures["lag_sweep.png"] = lambda: plot_lag_sweep(lag_table, baselines, marks=lags)
     if D is not None:
-        figures["model_distances.png"] = lambda: plot_model_distances(D, baselines)
+        figures["model_distances.png"] = lambda: plot_model_distances(D)
+    if "alignment" in matched:   # trajectories are drawn on the model's own (onset) clock
+        own = "onset" if (matched["alignment"] == "onset").any() else matched["alignment"].iloc[0]
+        matched = matched[matched["alignment"] == own]
+    reached = matched[matched["reached"].astype(bool)]
+    if runs is not None and rates is not None and len(reached):
+        level = float(D.attrs["level"]) if D is not None and "level" in D.attrs else float(reached["level"].max())
+        figures["trajectories.png"] = lambda: trajectories_grid(
+            _trajectory_models(runs, matched, level), rates, window=tuple(cfg.window),
+            alignment="0 ms = movement onset", data_label="M1 (Hatsopoulos 2007)",
+            title=f"Trajectories in M1's top 2 PCs, at initialisation and at accuracy {level:g}, "
+                  f"window {cfg.window[0]:g} to {cfg.window[1]:g} ms (0 = movement onset)")
     for name, draw in figures.items():
         save_figure(draw(), folder / name, dpi=120)
     return list(figures)
@@ -774,7 +801,8 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
         if dyn_D is not None:
             save(dyn_D, staging / "dynamics_distances.nc")
             files.append("dynamics_distances.nc")
-        files += _figures(staging, training, matched, eff, D, baselines, cfg, lag_table, lags)
+        files += _figures(staging, training, matched, eff, D, baselines, cfg, lag_table, lags, runs=runs,
+                          rates=rates)
         timings["writing + figures"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_all
         report = _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_D, timings,

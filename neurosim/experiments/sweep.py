@@ -24,6 +24,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from neurosim.rnn import LeakyRNN, load_run, train
+from neurosim.rnn.rules import DALE_RULES
 
 __all__ = ["RunSpec", "grid", "sweep", "train_spec"]
 
@@ -83,6 +84,8 @@ def grid(
     >>> specs = grid(["bptt", "eprop"], seeds=range(2), g0s=(0.5, 1.5), n_rec=20, steps=10)
     >>> len(specs), specs[0].name, specs[-1].name
     (8, 'bptt_g0.5_n20_retanh_s0', 'eprop_g1.5_n20_retanh_s1')
+    >>> grid(["modprop"], seeds=[0], n_rec=20)[0].name
+    'modprop_g1_n20_retanh_dale_s0'
     """
     if not rules:
         raise ValueError("rules is empty: name at least one learning rule, e.g. ['bptt', 'eprop']")
@@ -91,8 +94,10 @@ def grid(
         raise ValueError("seeds is empty: give at least one seed")
     n_list = list(n_recs) if n_recs is not None else [common.pop("n_rec", 200)]
     a_list = list(activations) if activations is not None else [common.pop("activation", "retanh")]
+    # the cell-type rules (ModProp, MDGL) need Dale's law: their runs get it
+    dale = bool(common.pop("dale", False))
     specs = [
-        RunSpec(rule=r, seed=int(s), g0=float(g), n_rec=int(n), activation=a, **common)
+        RunSpec(rule=r, seed=int(s), g0=float(g), n_rec=int(n), activation=a, dale=dale or r in DALE_RULES, **common)
         for r, g, n, a, s in itertools.product(rules, g0s, n_list, a_list, seeds)
     ]
     names = [s.name for s in specs]
