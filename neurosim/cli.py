@@ -241,12 +241,14 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
         "reproduce",
         help="e-prop vs BPTT similarity to M1 at matched accuracy",
         description="Train RNNs on centre-out reaching with BPTT, e-prop and random-feedback e-prop "
-        "(several seeds, two initial gains), compare them with the Hatsopoulos 2007 M1 recordings along "
-        "training and at matched accuracy, and write results.csv/.nc, figures and report.md. "
-        "Default: about 5 minutes on 2 cores; --full: paper scale (N=200, 1000 updates, 5 seeds). "
-        "The recordings ship with the package; no download is needed.",
+        "(several seeds, two initial gains) on the paper's task, compare them with the Hatsopoulos 2007 M1 "
+        "recordings along training and at matched accuracy under both clock alignments (liu2025: model "
+        "step 185 = 0 ms as the released analysis; onset: the task's movement onset), and write "
+        "results.csv/.nc, figures and report.md. Default: about 5 minutes on 2 cores; --full: paper scale "
+        "(N=200, batch 100, lr 3e-4, 1000 updates, adaptive activity penalty, 5 seeds).",
     )
-    p.add_argument("--full", action="store_true", help="paper-scale run (N=200, 1000 updates, 5 seeds)")
+    p.add_argument("--full", action="store_true", help="paper-scale run (N=200, 1000 updates, 5 seeds, g0 = 1)")
+    p.add_argument("--gain-sweep", action="store_true", help="with --full: gains 0.5, 1.0 and 1.5")
     p.add_argument("--out", default="results", help="results folder")
     p.add_argument("--data", default=None,
                    help="folder holding hatsopoulos2007_m1_center_out/ (None: $NEUROSIM_DATA, the cache, "
@@ -280,7 +282,7 @@ def _reproduce_command(args: argparse.Namespace) -> int:
             workers = 2 if (os.cpu_count() or 1) >= 2 else 1
         except ImportError:
             workers = 1
-    cfg = ReproduceConfig.full() if args.full else ReproduceConfig.default()
+    cfg = ReproduceConfig.full(gain_sweep=args.gain_sweep) if args.full else ReproduceConfig.default()
     _say("reproduce", f"training, scoring against M1 and writing the report into {args.out}/ "
                       f"({'paper scale' if args.full else 'default scale, about 5 min'}, {workers} worker(s))")
     with lock(args.out):  # one writer per results folder; a second one fails at once

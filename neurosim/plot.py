@@ -25,6 +25,7 @@ __all__ = [
     "reference_lines",
     "order_rules",
     "plot_distance_along_training",
+    "plot_lag_sweep",
     "plot_matched_distances",
     "plot_model_distances",
     "plot_curvature_vs_gap",
@@ -260,7 +261,8 @@ def _pipeline_references(baselines: dict) -> dict:
             "condition-average baseline": baselines["condition_average"]}
 
 
-def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, baselines: dict, levels):
+def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, baselines: dict, levels, *,
+                                 title: str | None = None):
     """Figure: distance to the data against task accuracy along training, one panel per rule.
 
     :func:`distance_vs_accuracy` with the pipeline's tables: one line per run (line style =
@@ -280,6 +282,9 @@ def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, 
     levels : sequence of float
         Matched accuracy levels (vertical lines).
 
+    title : str, optional
+        A second title line (e.g. the clock alignment the distances were computed under).
+
     Returns
     -------
     matplotlib.figure.Figure
@@ -289,7 +294,8 @@ def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, 
                                 baselines=_pipeline_references(baselines), levels=levels, matched=reached,
                                 ylabel="Procrustes distance to M1 (angle / (π/2))",
                                 title="Distance to M1 along training (one line per run, small dots = checkpoints; "
-                                      "grey band: 95 % of the split-half draws)")
+                                      "grey band: 95 % of the split-half draws)"
+                                      + (f"\n{title}" if title else ""))
 
 
 def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effects: pd.DataFrame, baselines: dict,
@@ -1229,4 +1235,55 @@ def distance_vs_accuracy(table: pd.DataFrame, *, hue: str = "rule", style: str |
     fig.legend(handles, labs, loc="center left", bbox_to_anchor=(1.0 - margin, 0.5), fontsize=8, frameon=False)
     fig.suptitle(title or "Distance to the data along training (one line per run, dots = checkpoints)", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1.0 - margin, 1))
+    return fig
+
+
+def plot_lag_sweep(table: pd.DataFrame, baselines: dict | None = None, *, marks: dict | None = None):
+    """Figure: distance to the data against the clock lag, per rule, at initialization and matched accuracy.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per run, stage and lag: ``rule``, ``stage`` (``"init"`` / ``"matched"``),
+        ``lag`` (ms; model time ``t`` <-> data time ``t + lag``), ``distance``, optionally ``level``.
+    baselines : dict, optional
+        ``ceiling``, ``ceiling_ci_low``, ``ceiling_ci_high``, ``condition_average`` (labelled
+        horizontal lines).
+    marks : dict, optional
+        ``{label: lag}`` drawn as labelled vertical lines (e.g. the named alignments).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Mean over runs (line) and the range over runs (band) per rule; the best lag of each
+        mean curve is marked with a triangle.
+    """
+    plt = _pyplot()
+    rules = order_rules(table["rule"].unique())
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    if baselines:
+        reference_lines(ax, baselines)
+    styles = {"init": ("--", "initialization"), "matched": ("-", "matched accuracy")}
+    for rule in rules:
+        color = RULE_COLORS.get(rule, "C2")
+        for stage, (ls, name) in styles.items():
+            g = table[(table["rule"] == rule) & (table["stage"] == stage)]
+            if not len(g):
+                continue
+            agg = g.groupby("lag")["distance"].agg(["mean", "min", "max"])
+            lvl = g["level"].dropna()
+            extra = f" {lvl.iloc[0]:g}" if stage == "matched" and len(lvl) else ""
+            ax.plot(agg.index, agg["mean"], ls, color=color, lw=1.5, label=f"{rule}, {name}{extra}")
+            ax.fill_between(agg.index, agg["min"], agg["max"], color=color, alpha=0.08, lw=0)
+            best = agg["mean"].idxmin()
+            ax.plot([best], [agg["mean"].min()], "v", color=color, ms=6)
+    for k, (label, lag) in enumerate((marks or {}).items()):
+        ax.axvline(lag, color="0.3", lw=0.8, ls=":")
+        ax.annotate(label, (lag, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12 - 10 * k),
+                    textcoords="offset points", fontsize=8, color="0.3")
+    ax.set_xlabel("lag (ms): model time t ↔ data time t + lag (0 = the task's movement onset)")
+    ax.set_ylabel("Procrustes distance to M1")
+    ax.set_title("Where does each model align best? (▼ = minimum of the mean curve)", fontsize=10)
+    ax.legend(fontsize=7, loc="best", ncol=2)
+    fig.tight_layout()
     return fig

@@ -53,6 +53,8 @@ class RunSpec:
     batch_size: int = 32
     checkpoints: tuple[int, ...] | None = None
     activity_l2: float = 0.0
+    activity_l2_schedule: str = "constant"
+    readout_init: str = "normal"
     rule_options: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -120,6 +122,10 @@ def _matches(run: Any, spec: RunSpec, task: Any) -> bool:
     for key, value in (("dale", spec.dale), ("activity_l2", spec.activity_l2)):
         if key in cfg and cfg[key] != value:
             return False
+    if cfg.get("readout_init", "normal") != spec.readout_init:
+        return False
+    if cfg.get("activity_l2_schedule", "constant") != spec.activity_l2_schedule:
+        return False
     return all(cfg.get(k) == v for k, v in want.items()) and bool(getattr(run, "complete", True))
 
 
@@ -135,13 +141,15 @@ def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, prog
             if run is not None and _matches(run, spec, task):
                 return run
     model = LeakyRNN(task.n_in, spec.n_rec, task.n_out, g0=spec.g0, seed=spec.seed,
-                     activation=spec.activation, dale=spec.dale, activity_l2=spec.activity_l2)
+                     activation=spec.activation, dale=spec.dale, activity_l2=spec.activity_l2,
+                     readout_init=spec.readout_init)
     options = dict(spec.rule_options)
     if spec.rule == "eprop-random":
         options.setdefault("feedback_seed", spec.seed)
     run = train(model, task, rule=spec.rule, steps=spec.steps, lr=spec.lr, batch_size=spec.batch_size,
                 seed=spec.seed, checkpoints=None if spec.checkpoints is None else list(spec.checkpoints),
-                rule_options=options or None, progress=progress, resume=False, blas_threads=1)
+                rule_options=options or None, progress=progress, resume=False, blas_threads=1,
+                activity_l2_schedule=spec.activity_l2_schedule)
     if path is not None:
         run.save(path)
     return run

@@ -4,8 +4,11 @@ One training step ``s`` (``s = 0 .. steps``) with parameters ``theta_s`` (after 
 
     batch_s  = task.batch(batch_size, rng)            (and noise_s if model.noise_std > 0)
     E_s, g_s = value_and_gradients(model, batch_s, rule)   at theta_s
-    if s is a checkpoint: record step, loss = E_s, accuracy and eval_loss on task.conditions(), theta_s
+    if s is a checkpoint: record step, loss = E_s, accuracy and eval_loss on task.conditions(),
+                          activity_l2 = lambda_s, theta_s
     theta_{s+1} = Adam(theta_s, g_s)                  (not done at s = steps)
+    lambda_{s+1} = lambda_s, or (2/3) lambda_s if the schedule is "adaptive" and
+                   lambda_s mean(r^2) >= task_loss_s / 2       (Liu, Yang & Cueva 2025)
 
 All randomness after the model's initialization comes from ``np.random.default_rng(seed)``, so the
 same arguments give a bit-identical run. With ``out=path`` the file is rewritten atomically at
@@ -40,6 +43,7 @@ _PARAM_DIMS = {
 }
 FORMAT = "neurosim-rnn-run-1"
 _COLUMNS = ("loss", "accuracy", "eval_loss")  # recorded at every checkpoint, besides ``record=``
+L2_SCHEDULES = ("constant", "adaptive")
 
 
 class TrainingDiverged(FloatingPointError):
@@ -150,8 +154,9 @@ class Run:
     ----------
     checkpoints : pandas.DataFrame
         Columns ``step``, ``loss`` (training-batch loss at that step), ``accuracy`` and
-        ``eval_loss`` (on ``task.conditions()``), then one column per ``record=`` measurement
-        given to :func:`train` (e.g. ``lambda_max``).
+        ``eval_loss`` (on ``task.conditions()``), ``activity_l2`` (the activity-penalty weight
+        used at that step; only with ``activity_l2_schedule="adaptive"``), then one column per
+        ``record=`` measurement given to :func:`train` (e.g. ``lambda_max``).
     rule, seed : str, int
     config : dict
         Model architecture (``n_rec``, ``g0``, ``activation``, ...) and training settings.
@@ -189,8 +194,13 @@ class Run:
         return list(self.settings.get("record", []))
 
     @property
+    def _columns(self) -> list[str]:
+        adaptive = self.settings.get("activity_l2_schedule", "constant") == "adaptive"
+        return [*_COLUMNS, *(["activity_l2"] if adaptive else []), *self.recorded]
+
+    @property
     def checkpoints(self) -> pd.DataFrame:
-        return pd.DataFrame(self._records, columns=["step", *_COLUMNS, *self.recorded])
+        return pd.DataFrame(self._records, columns=["step", *self._columns])
 
     @property
     def steps(self) -> list[int]:
@@ -213,6 +223,8 @@ class Run:
         """The :class:`LeakyRNN` at checkpoint ``step`` (default: the last one)."""
         m = LeakyRNN(**self._model_config)
         m.params = self.params(step)
+        rec = next(r for r in self._records if r["step"] == self._step(step))
+        m.activity_l2 = float(rec.get("activity_l2", m.activity_l2))
         return m
 
     def activity(self, step: int | None = None) -> xr.DataArray:
@@ -228,7 +240,7 @@ class Run:
     def to_dataset(self, resume_state: dict | None = None) -> xr.Dataset:
         steps = self.steps
         ds = xr.Dataset(coords={"step": np.asarray(steps, dtype=np.int64)})
-        for col in (*_COLUMNS, *self.recorded):
+        for col in self._columns:
             ds[col] = ("step", np.array([r[col] for r in self._records], dtype=np.float64))
         for k in PARAM_NAMES:
             ds[k] = (("step",) + _PARAM_DIMS[k], np.stack([self._params[s][k] for s in steps]))
@@ -246,6 +258,7 @@ class Run:
             attrs["adam_k"] = int(resume_state["adam"]["k"])
             attrs["resume_step"] = int(resume_state["step"])
             attrs["rng_state"] = json.dumps(resume_state["rng"])
+            attrs["resume_activity_l2"] = float(resume_state["activity_l2"])
         ds.attrs = attrs
         return ds
 
@@ -267,7 +280,9 @@ def _read(path) -> tuple[Run, dict | None]:
         raise ValueError(f"{path} is not a neurosim RNN run (format attr {ds.attrs.get('format')!r})")
     steps = [int(s) for s in ds["step"].values]
     settings = json.loads(ds.attrs["settings"])
-    columns = (*_COLUMNS, *settings.get("record", []))
+    adaptive = settings.get("activity_l2_schedule", "constant") == "adaptive"
+    columns = (*_COLUMNS, *(["activity_l2"] if adaptive else []), *settings.get("record", []))
+    lam0 = float(json.loads(ds.attrs["model_config"]).get("activity_l2", 0.0))
     records = [{"step": s, **{c: float(ds[c].values[i]) for c in columns}} for i, s in enumerate(steps)]
     params = {s: {k: np.array(ds[k].values[i], dtype=np.float64) for k in PARAM_NAMES} for i, s in enumerate(steps)}
     run = Run(model_config=json.loads(ds.attrs["model_config"]), task=from_config(json.loads(ds.attrs["task_config"])),
@@ -278,6 +293,7 @@ def _read(path) -> tuple[Run, dict | None]:
     state = None
     if "resume_step" in ds.attrs:
         state = {"step": int(ds.attrs["resume_step"]), "rng": json.loads(ds.attrs["rng_state"]),
+                 "activity_l2": float(ds.attrs.get("resume_activity_l2", lam0)),
                  "adam": {"k": int(ds.attrs["adam_k"]),
                           "m": {k: np.array(ds[f"adam_m_{k}"].values) for k in PARAM_NAMES if f"adam_m_{k}" in ds},
                           "s": {k: np.array(ds[f"adam_s_{k}"].values) for k in PARAM_NAMES if f"adam_s_{k}" in ds}}}
@@ -309,7 +325,8 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
           batch_size: int = 64, seed: int = 0, checkpoints: Iterable[int] | int | None = None, out=None,
           rule_options: dict | None = None, clip: float | None = None, progress: bool = True,
           resume: bool = True, blas_threads: int | None = 1,
-          record: Mapping[str, Callable[[LeakyRNN, Task], float]] | None = None) -> Run:
+          record: Mapping[str, Callable[[LeakyRNN, Task], float]] | None = None,
+          activity_l2_schedule: str = "constant") -> Run:
     """Train a copy of ``model`` on ``task`` with a learning rule and Adam.
 
     Parameters
@@ -359,6 +376,13 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
 
         The callables must not draw from the training random stream (they have their own), so a
         run with ``record=`` has the same parameters as one without.
+    activity_l2_schedule : {"constant", "adaptive"}
+        ``"constant"``: the activity penalty weight stays ``model.activity_l2``. ``"adaptive"``
+        (Liu, Yang & Cueva 2025; their ``lambda_0 = 10``): after each step, if the penalty
+        ``lambda mean(r^2)`` of that step's batch is at least half its task loss, ``lambda`` is
+        multiplied by 2/3 for the next step (it never grows). The weight used at each checkpoint
+        is column ``activity_l2`` of ``run.checkpoints``. (The paper's checkpoint files store the
+        weight after that step's adjustment, i.e. the next step's.)
 
     Returns
     -------
@@ -388,6 +412,8 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         raise TypeError(f"model must be a neurosim.rnn.LeakyRNN; got {type(model).__name__}")
     if not isinstance(task, Task):
         raise TypeError(f"task must be a neurosim.rnn.tasks.Task; got {type(task).__name__}")
+    if activity_l2_schedule not in L2_SCHEDULES:
+        raise ValueError(f"activity_l2_schedule must be one of {list(L2_SCHEDULES)}; got {activity_l2_schedule!r}")
     if (model.n_in, model.n_out) != (task.n_in, task.n_out):
         raise ValueError(f"model has n_in={model.n_in}, n_out={model.n_out} but the task needs "
                          f"n_in={task.n_in}, n_out={task.n_out}")
@@ -413,7 +439,7 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     for name, fn in record.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"record names must be identifiers (they become table columns); got {name!r}")
-        if name in ("step", *_COLUMNS, *PARAM_NAMES):
+        if name in ("step", "activity_l2", *_COLUMNS, *PARAM_NAMES):
             raise ValueError(f"record name {name!r} clashes with a built-in column or parameter; rename it")
         if not callable(fn):
             raise TypeError(f"record[{name!r}] must be a callable f(model, task) -> float; got {type(fn).__name__}")
@@ -429,6 +455,9 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
                 "checkpoints": sorted(ck_set),
                 "rule_options": {k: v for k, v in opts.items() if k != "feedback"},
                 "record": list(record)}
+    if activity_l2_schedule != "constant":
+        settings["activity_l2_schedule"] = activity_l2_schedule
+    adaptive = activity_l2_schedule == "adaptive"
     rng = np.random.default_rng(seed)
     opt = Adam(lr=lr, clip=clip)
     run = Run(model_config=model.config, task=task, rule=rule, seed=seed, settings=settings, records=[],
@@ -453,6 +482,7 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         start = state["step"]
         model.params = run.params(start)
         rng.bit_generator.state = state["rng"]
+        model.activity_l2 = state["activity_l2"]
         opt.load_state_dict(state["adam"])
         if feedback is not None:
             opts["feedback"] = old.feedback
@@ -472,7 +502,10 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
                 noise = None
                 if model.noise_std > 0:
                     noise = rng.standard_normal((len(batch), batch.inputs.shape[1], N))
-                E, grads = value_and_gradients(model, batch, rule, noise=noise, **opts)
+                if adaptive:
+                    E, grads, parts = value_and_gradients(model, batch, rule, noise=noise, parts=True, **opts)
+                else:
+                    E, grads = value_and_gradients(model, batch, rule, noise=noise, **opts)
                 if not _finite(E, grads):
                     last = run._records[-1]["step"] if run._records else None
                     raise TrainingDiverged(
@@ -482,15 +515,19 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
                 if rng_state is not None:
                     ev_loss, acc = evaluate(model, task)
                     extra = {name: float(fn(model.copy(), task)) for name, fn in record.items()}
+                    lam = {"activity_l2": model.activity_l2} if adaptive else {}
                     run._records.append({"step": s, "loss": float(E), "accuracy": float(acc),
-                                         "eval_loss": float(ev_loss), **extra})
+                                         "eval_loss": float(ev_loss), **lam, **extra})
                     run._params[s] = {k: v.copy() for k, v in model.params.items()}
                     run.complete = s == steps
                     if out is not None:
-                        state = None if s == steps else {"step": s, "rng": rng_state, "adam": opt.state_dict()}
+                        state = None if s == steps else {"step": s, "rng": rng_state, "adam": opt.state_dict(),
+                                                         "activity_l2": model.activity_l2}
                         run.save(out, state)
                     if bar is not None:
                         bar.set_postfix(loss=f"{E:.4g}", acc=f"{acc:.3f}")
+                if adaptive and parts["activity"] >= parts["task"] / 2:
+                    model.activity_l2 *= 2.0 / 3.0
                 if s < steps:
                     opt.step(model.params, grads)
                     if bar is not None:

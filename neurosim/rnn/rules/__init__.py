@@ -65,9 +65,25 @@ def check_rule(rule: str, options: Mapping | None = None) -> str:
     return name
 
 
+def _split(model: LeakyRNN, batch: Batch, params, noise, result, parts: bool):
+    """Append ``{"task", "activity"}`` to a rule's ``(loss, grads)`` (one extra forward pass)."""
+    if not parts:
+        return result
+    E, grads = result
+    act = 0.0
+    if model.activity_l2 > 0:
+        r = model.run(batch.inputs, params=params, noise=noise).r
+        act = model.activity_l2 * float(np.mean(r * r))
+    return E, grads, {"task": E - act, "activity": act}
+
+
 def value_and_gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None, noise=None,
-                        **options) -> tuple[float, dict]:
+                        parts: bool = False, **options) -> tuple:
     """``(loss, gradients)`` in one pass (the loss is :func:`neurosim.rnn.loss` at ``params``).
+
+    With ``parts=True`` a third element ``{"task": ..., "activity": ...}`` splits the loss into
+    the task loss and the activity penalty ``lambda_r * mean(r^2)`` (what the adaptive penalty
+    schedule of :func:`neurosim.rnn.train` compares).
 
     Examples
     --------
@@ -80,24 +96,25 @@ def value_and_gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, pa
         raise TypeError(f"batch must be a neurosim.rnn.Batch (from task.batch(...)); got {type(batch).__name__}")
     name = check_rule(rule, options)
     if name == "bptt":
-        return bptt(model, batch, params=params, noise=noise)
+        return bptt(model, batch, params=params, noise=noise, parts=parts)
     if name == "tbptt":
-        return tbptt(model, batch, params=params, noise=noise, window=options["window"])
+        return tbptt(model, batch, params=params, noise=noise, window=options["window"], parts=parts)
     if name == "eprop":
-        return eprop(model, batch, params=params, noise=noise, **options)
+        return eprop(model, batch, params=params, noise=noise, parts=parts, **options)
     if name == "rtrl":
-        return rtrl(model, batch, params=params, noise=noise)
+        return _split(model, batch, params, noise, rtrl(model, batch, params=params, noise=noise), parts)
     if name == "modprop":
-        return modprop(model, batch, params=params, noise=noise, **options)
+        return _split(model, batch, params, noise, modprop(model, batch, params=params, noise=noise, **options), parts)
     if name == "mdgl":
-        return mdgl(model, batch, params=params, noise=noise, **options)
+        return _split(model, batch, params, noise, mdgl(model, batch, params=params, noise=noise, **options), parts)
     if name == "fa":
-        return feedback_alignment(model, batch, params=params, noise=noise, **options)
+        return _split(model, batch, params, noise,
+                      feedback_alignment(model, batch, params=params, noise=noise, **options), parts)
     fb = options.pop("feedback", None)
     seed = options.pop("feedback_seed", 0)
     if fb is None:
         fb = random_feedback(model.n_out, model.n_rec, seed)
-    return eprop(model, batch, params=params, noise=noise, feedback=fb, **options)
+    return eprop(model, batch, params=params, noise=noise, feedback=fb, parts=parts, **options)
 
 
 def gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None, noise=None, **options) -> dict:
