@@ -35,6 +35,7 @@ __all__ = [
     "condition_rdm",
     "rdm_heatmap",
     "mds_conditions",
+    "plot_similar_dynamics",
     "distance_vs_accuracy",
 ]
 
@@ -1285,5 +1286,67 @@ def plot_lag_sweep(table: pd.DataFrame, baselines: dict | None = None, *, marks:
     ax.set_ylabel("Procrustes distance to M1")
     ax.set_title("Where does each model align best? (▼ = minimum of the mean curve)", fontsize=10)
     ax.legend(fontsize=7, loc="best", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_similar_dynamics(networks: pd.DataFrame, pairs: pd.DataFrame, *, group_order=None, title: str | None = None):
+    """Figure: DSA of each network to the data by rule, and model-model DSA by pair group.
+
+    Parameters
+    ----------
+    networks : DataFrame
+        One row per network with ``rule``, ``g0`` and ``dsa_to_data`` (radians), e.g. the
+        ``networks`` table of :func:`neurosim.experiments.similar_dynamics.similar_dynamics`.
+    pairs : DataFrame
+        One row per network pair with ``group`` and ``dsa`` (radians).
+    group_order : sequence of str, optional
+        Order of the pair groups (default: order of first appearance).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> nets = pd.DataFrame({"rule": ["bptt", "eprop"], "g0": [1.0, 1.0], "dsa_to_data": [0.5, 0.6]})
+    >>> pairs = pd.DataFrame({"group": ["other rule, same init"], "dsa": [0.2]})
+    >>> fig = plot_similar_dynamics(nets, pairs)
+    >>> [ax.get_xlabel() for ax in fig.axes]
+    ['DSA distance to M1 (radians)', 'DSA distance between networks (radians)']
+    """
+    for name, table, cols in (("networks", networks, ("rule", "dsa_to_data")), ("pairs", pairs, ("group", "dsa"))):
+        missing = [c for c in cols if c not in table.columns]
+        if missing:
+            raise ValueError(f"{name} lacks the column(s) {missing}; it has {list(table.columns)}")
+    plt = _pyplot()
+    rules = order_rules(networks["rule"].unique())
+    groups = [g for g in (group_order or dict.fromkeys(pairs["group"])) if (pairs["group"] == g).any()]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 0.9 + 0.55 * max(len(rules), len(groups), 3)),
+                                   gridspec_kw={"width_ratios": [1, 1.25]})
+    jitter = np.random.default_rng(0)
+    for k, rule in enumerate(rules):
+        d = networks.loc[networks["rule"] == rule, "dsa_to_data"].to_numpy(float)
+        ax1.scatter(d, k + jitter.uniform(-0.15, 0.15, d.size), s=22, color=RULE_COLORS.get(rule, "C2"), zorder=3)
+        ax1.plot([d.mean()] * 2, [k - 0.3, k + 0.3], color="k", lw=2, zorder=4)
+    ax1.set_yticks(range(len(rules)), rules)
+    ax1.set_ylim(len(rules) - 0.5, -0.5)
+    ax1.set_xlabel("DSA distance to M1 (radians)")
+    ax1.set_title("each network vs the recordings\n(dots: networks; bar: mean)", fontsize=10)
+    for k, group in enumerate(groups):
+        d = pairs.loc[pairs["group"] == group, "dsa"].to_numpy(float)
+        ax2.scatter(d, k + jitter.uniform(-0.15, 0.15, d.size), s=12, alpha=0.6, color="C0", zorder=3)
+        ax2.plot([d.mean()] * 2, [k - 0.3, k + 0.3], color="k", lw=2, zorder=4)
+    ax2.set_yticks(range(len(groups)), [f"{g} (n={int((pairs['group'] == g).sum())})" for g in groups], fontsize=9)
+    ax2.set_ylim(len(groups) - 0.5, -0.5)
+    ax2.set_xlabel("DSA distance between networks (radians)")
+    ax2.set_title("pairs of networks, by shared rule and initialization", fontsize=10)
+    for ax in (ax1, ax2):
+        lo, hi = ax.get_xlim()
+        ax.set_xlim(min(0.0, lo), hi + 0.03 * (hi - min(0.0, lo)))
+        ax.grid(axis="x", color="0.9", zorder=0)
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig

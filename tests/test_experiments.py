@@ -99,7 +99,7 @@ def test_reproduce_end_to_end_tiny(data_root, tmp_path, monkeypatch):
 
     cfg = rep.ReproduceConfig(rules=("bptt", "eprop"), seeds=(0, 1), g0s=(0.5, 1.0), n_rec=10, steps=20,
                               lr=1e-2, batch_size=8, levels=(-0.5, 0.0, 0.999), n_checkpoints=6, n_splits=8,
-                              dynamics_components=3, lags=(-320.0, 0.0, 100.0), label="test")
+                              fixed_point_starts=4, lags=(-320.0, 0.0, 100.0), label="test")
     out = tmp_path / "res"
     r = rep.reproduce(out, data=data_root, config=cfg, progress=False)
     table = pd.read_csv(out / "results.csv")
@@ -139,6 +139,16 @@ def test_reproduce_end_to_end_tiny(data_root, tmp_path, monkeypatch):
     assert f"{r['baselines']['ceiling']:.3f}" in report and "condition-average baseline" in report
     assert "e-prop − BPTT" in report and "What the alignment does" in report
     assert "Runs that do not reach each level" in report
+    # the dynamics section: DSA to data and between networks, fixed points, a verdict line
+    assert "## 7. Dynamics at matched accuracy" in report and "**Verdict:**" in report
+    dyn = pd.read_csv(out / "dynamics.csv")
+    assert {"dsa_to_data", "n_fixed_points", "n_stable_fixed_points", "participation_ratio"} <= set(dyn.columns)
+    assert (dyn["dsa_to_data"] >= 0).all() and (out / "dynamics.png").stat().st_size > 0
+    # one unit: every file (the run cache included) is listed in the manifest of this run
+    from neurosim.io import check_manifest
+
+    manifest = check_manifest(out)
+    assert "report.md" in manifest["files"] and any(f.startswith("runs/") for f in manifest["files"])
 
     # a crash while writing the second time leaves the first complete result untouched,
     # and the cached runs are reused (not retrained)
@@ -153,6 +163,8 @@ def test_reproduce_end_to_end_tiny(data_root, tmp_path, monkeypatch):
         rep.reproduce(out, data=data_root, config=cfg, progress=False)
     assert (out / "results.csv").read_bytes() == before
     assert not [p for p in out.iterdir() if p.name.startswith(".staging")]
+    assert not [p for p in out.parent.iterdir() if ".staging" in p.name or ".old-" in p.name]
+    check_manifest(out)  # still the complete first result
     assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()} == mtimes
 
 

@@ -25,8 +25,8 @@ Liu, Yang & Cueva (ICML 2025), measured with neurosim's public API only:
    alignment, the lag sweep, model-model distances, trajectories in M1's PCs) and
    ``report.md``.
 
-Outputs are built in a staging folder inside ``out`` and moved into place with
-``os.replace`` only when everything succeeded, so a crash or Ctrl-C never
+The results folder is written as one unit (:func:`neurosim.io.atomic_directory`: staged beside
+``out``, listed in ``MANIFEST.json``, swapped in only when everything succeeded), so a crash or Ctrl-C never
 destroys a previous complete result. Trained runs are cached in ``out/runs``
 (one netCDF per run, written atomically) and reused by a re-run with the same
 settings.
@@ -37,7 +37,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,9 +54,11 @@ from neurosim.compare import compare
 from neurosim.datasets import load
 from neurosim.experiments.alignment import alignment_label, alignment_lag, lag_sweep
 from neurosim.experiments.decomposition import variance_decomposition
-from neurosim.experiments.report import fmt, table_to_netcdf, write_csv
+from neurosim.experiments.report import fmt, table_to_netcdf, write_csv, write_text
+from neurosim.experiments.similar_dynamics import PAIR_GROUPS, similar_dynamics
+from neurosim.experiments.similar_dynamics import verdict as dynamics_verdict
 from neurosim.experiments.sweep import grid, sweep
-from neurosim.io import save
+from neurosim.io import atomic_directory, save
 from neurosim.matching import accuracy_matched, model_distances, run_table
 from neurosim.plot import (
     order_rules,
@@ -65,11 +66,12 @@ from neurosim.plot import (
     plot_lag_sweep,
     plot_matched_distances,
     plot_model_distances,
+    plot_similar_dynamics,
     save_figure,
     trajectories_grid,
 )
 from neurosim.rnn import default_checkpoints
-from neurosim.rnn.analysis.dynamics import fit_linear_dynamics, participation_ratio, spectral_radius, spectrum_distance
+from neurosim.rnn.analysis.dynamics import spectral_radius
 from neurosim.rnn.tasks import CenterOutReach
 
 __all__ = ["ReproduceConfig", "reproduce", "RESULT_COLUMNS"]
@@ -103,7 +105,7 @@ class ReproduceConfig:
     window: tuple[float, float] = (-800.0, 400.0)
     n_checkpoints: int = 31
     n_splits: int = 100
-    dynamics_components: int = 8
+    fixed_point_starts: int = 24
     activity_l2: float = 0.0
     activity_l2_schedule: str = "constant"
     readout_init: str = "torch"
@@ -131,7 +133,7 @@ class ReproduceConfig:
     def tiny(cls) -> "ReproduceConfig":
         """Seconds: a smoke test of the whole pipeline (levels low enough to be reached)."""
         return cls(seeds=(0, 1), g0s=(0.5, 1.0), n_rec=12, steps=30, lr=1e-2, batch_size=8,
-                   levels=(-0.5, 0.0), n_checkpoints=7, n_splits=10, dynamics_components=3,
+                   levels=(-0.5, 0.0), n_checkpoints=7, n_splits=10, fixed_point_starts=4,
                    lags=(-320.0, 0.0), label="tiny")
 
     def checkpoint_steps(self) -> tuple[int, ...]:
@@ -263,20 +265,32 @@ def effects(matched: pd.DataFrame, factors=("rule", "g0", "seed")) -> pd.DataFra
     return pd.DataFrame(out)
 
 
-def dynamics_table(runs: dict, matched: pd.DataFrame, window, n_components: int) -> tuple[pd.DataFrame, dict]:
-    """Participation ratio, W_rec spectral radius and a linear-dynamics fit at each matched checkpoint."""
-    rows, fits = [], {}
-    for r in matched[matched["reached"]].itertuples(index=False):
-        run = runs[r.run]
-        act = run.activity(int(r.step)).sel(time=slice(*window))
-        k = min(n_components, act.sizes["unit"])
-        fit = fit_linear_dynamics(act.transpose("condition", "time", "unit").values, k)
-        fits[(r.run, r.level)] = fit
-        rows.append({"run": r.run, "rule": r.rule, "seed": r.seed, "g0": r.g0, "level": r.level, "step": int(r.step),
-                     "participation_ratio": participation_ratio(act),
-                     "spectral_radius_W_rec": spectral_radius(run.model(int(r.step))),
-                     "lds_r2": fit.r2, "lds_max_abs_eig": float(np.abs(fit.eigenvalues[0]))})
-    return pd.DataFrame(rows), fits
+def _dynamics_level(matched: pd.DataFrame, levels) -> float | None:
+    """The highest level that at least two runs of each of at least two rules reached (where rules
+    can be compared at equal accuracy), else the highest level at least two runs reached."""
+    ok = matched[matched["reached"]]
+    for lv in sorted(levels, reverse=True):
+        per_rule = ok[ok["level"] == lv].groupby("rule")["run"].nunique()
+        if (per_rule >= 2).sum() >= 2:
+            return float(lv)
+    for lv in sorted(levels, reverse=True):
+        if ok[ok["level"] == lv]["run"].nunique() >= 2:
+            return float(lv)
+    return None
+
+
+def _carry_run_cache(folder: Path, staging: Path) -> None:
+    """Give the new results folder the trained runs of ``folder/runs`` (hard links; copies where
+    links are not possible), so replacing the folder keeps the cache."""
+    cache = folder / "runs"
+    if not cache.is_dir():
+        return
+    (staging / "runs").mkdir()
+    for f in cache.glob("*.nc"):
+        try:
+            os.link(f, staging / "runs" / f.name)
+        except OSError:
+            shutil.copy2(f, staging / "runs" / f.name)
 
 
 def _group_means(D: xr.DataArray, key: str) -> dict:
@@ -291,27 +305,6 @@ def _group_means(D: xr.DataArray, key: str) -> dict:
             "between": float(between.mean()) if between.size else np.nan}
 
 
-def dynamics_distances(fits: dict, level: float, matched: pd.DataFrame) -> xr.DataArray:
-    """K×K spectral distance between the fitted linear dynamics ``A`` of runs at ``level``."""
-    keys = [k for k in fits if k[1] == level]
-    names = [k[0] for k in keys]
-    K = len(keys)
-    D = np.zeros((K, K))
-    for i in range(K):
-        for j in range(i + 1, K):
-            D[i, j] = D[j, i] = spectrum_distance(fits[keys[i]].A, fits[keys[j]].A)
-    meta = matched[(matched["level"] == level)].set_index("run")
-    coords = {"network": names, "network_b": names}
-    for col in ("rule", "g0"):
-        vals = meta.loc[names, col].to_numpy()
-        coords[col] = ("network", vals)
-        coords[f"{col}_b"] = ("network_b", vals)
-    return xr.DataArray(D, dims=("network", "network_b"), coords=coords, name="dynamics_distance")
-
-
-# ---------------------------------------------------------------------------
-# figures and report
-# ---------------------------------------------------------------------------
 _ALIGNMENT_TITLES = {"liu2025": "alignment liu2025: model step 185 ↔ 0 ms (the released analysis)",
                      "onset": "alignment onset: the task's movement onset ↔ 0 ms"}
 
@@ -462,7 +455,7 @@ def _checks(falls: pd.DataFrame, matched: pd.DataFrame, levels, label="liu2025")
     return out
 
 
-def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_D, timings, files, reused=0, *,
+def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result, timings, files, reused=0, *,
             lag_table=None, lags=None, level_lag=None) -> str:
     labels = list(dict.fromkeys(training["alignment"]))
     ref = labels[0]
@@ -584,23 +577,48 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_D, timi
                   f"same g0 {fmt(gg['within'])} vs different g0 {fmt(gg['between'])} "
                   f"(mean Procrustes distance over pairs, no alignment involved; data ceiling "
                   f"{fmt(baselines['ceiling'])})."]
-    if len(dyn):
-        lines += ["", "## 7. Dynamics at matched accuracy",
-                  f"(participation ratio of the activity in the window on the model's onset clock; spectral "
-                  f"radius of W_rec; a linear system z_(t+1) = A z_t + b fitted in the top "
-                  f"{cfg.dynamics_components} PCs)", "",
-                  "| level | rule | g0 | participation ratio | spectral radius W_rec | LDS R² | max abs eig(A) |",
-                  "|---|---|---|---|---|---|---|"]
-        agg = dyn.groupby(["level", "rule", "g0"])[["participation_ratio", "spectral_radius_W_rec", "lds_r2",
-                                                    "lds_max_abs_eig"]].mean()
-        for (lv, rule, g0), r in agg.iterrows():
-            lines.append(f"| {lv:g} | {rule} | {g0:g} | {r['participation_ratio']:.2f} | "
-                         f"{r['spectral_radius_W_rec']:.2f} | {r['lds_r2']:.3f} | {r['lds_max_abs_eig']:.3f} |")
-        if dyn_D is not None:
-            dr, dg = _group_means(dyn_D, "rule"), _group_means(dyn_D, "g0")
-            lines += ["", f"- linear-dynamics spectral distance at accuracy {dyn_D.attrs['level']:g}: same rule "
-                      f"{fmt(dr['within'])} vs different rules {fmt(dr['between'])}; same g0 {fmt(dg['within'])} "
-                      f"vs different g0 {fmt(dg['between'])}."]
+    if dyn_result is not None:
+        st = dyn_result["settings"]
+        nets, groups = dyn, dyn_result["groups"]
+        lines += ["", f"## 7. Dynamics at matched accuracy {st['level']:g} (the paper's third claim)", "",
+                  f"DSA (Ostrow et al. 2023): delay embedding ({st['n_delays']} delays of {st['delay_interval']} bin), "
+                  f"rank-{st['rank']} DMD operator per system, angular Procrustes distance between operators over "
+                  f"the orthogonal group (radians; 0 = the same linear dynamics up to a rotation or reflection). "
+                  f"Activity of the window {st['window'][0]:g} … {st['window'][1]:g} ms on the `{labels[0]}` clock "
+                  f"(lag {st['lag']:+g} ms). "
+                  f"Fixed points under the delay-period input {st['delay_inputs']} "
+                  f"({st['fixed_point_starts']} starts per network). Level chosen as the highest that ≥ 2 runs "
+                  "of ≥ 2 rules reached.", "",
+                  "| rule | networks | DSA to M1 (rad), mean ± SD | fixed points | stable | participation ratio | "
+                  "spectral radius W_rec |", "|---|---|---|---|---|---|---|"]
+        for rule in order_rules(nets["rule"].unique()):
+            g = nets[nets["rule"] == rule]
+            sd = g["dsa_to_data"].std(ddof=1) if len(g) > 1 else np.nan
+            lines.append(f"| {rule} | {len(g)} | {fmt(g['dsa_to_data'].mean())} ± {fmt(sd)} | "
+                         f"{g['n_fixed_points'].mean():.1f} | {g['n_stable_fixed_points'].mean():.1f} | "
+                         f"{g['participation_ratio'].mean():.2f} | {g['spectral_radius_W_rec'].mean():.2f} |")
+        lines += ["", "| model-model pairs | pairs | DSA (rad), mean ± SD |", "|---|---|---|"]
+        for r in groups.itertuples(index=False):
+            lines.append(f"| {r.group} | {int(r.count)} | {fmt(r.mean)} ± {fmt(r.std)} |")
+        v = dynamics_verdict(dyn_result)
+        lines.append("")
+        if "rule_minus_init" in v:
+            lines.append(f"- a different rule from the same initialization moves the dynamics by "
+                         f"{v['rule_minus_init'] + groups.set_index('group')['mean'].get('same rule, other init', np.nan):.3f} rad "
+                         f"on average, against {groups.set_index('group')['mean'].get('same rule, other init', np.nan):.3f} rad "
+                         f"for the same rule from another initialization (difference {v['rule_minus_init']:+.3f}, "
+                         f"SD of the latter {fmt(v['init_sd'])}).")
+        else:
+            lines.append("- too few runs reached this level under both a shared and a different initialization to "
+                         "separate the rule from the initialization.")
+        if "to_data_diff" in v:
+            lines.append(f"- e-prop − BPTT in DSA to M1: {v['to_data_diff']:+.3f} rad (pooled seed SD "
+                         f"{fmt(v['to_data_seed_sd'])}).")
+        claim = ("holds" if v["holds"] else "does not hold") if len(v) > 1 else "cannot be tested"
+        lines.append(f"- **Verdict:** on this run the claim of similar dynamics at matched accuracy {claim} "
+                     "(criteria: the rule's effect on the operators is within the initialization's spread, and "
+                     "the e-prop − BPTT difference in DSA to M1 is within the seed SD). `dynamics.png`, "
+                     "`dynamics.csv`, `dsa_pairs.csv`, `dsa_distances.nc`.")
     lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]
     lines += ["", "## Run time", ""] + [f"- {k}: {v:.1f} s" for k, v in timings.items()]
     if reused:
@@ -662,7 +680,8 @@ def reproduce(
     ----------
     out : folder
         Results folder (created). Previous complete results in it are replaced
-        only when the new run has finished (staging folder + ``os.replace``).
+        only when the new run has finished (:func:`neurosim.io.atomic_directory`; check a folder
+        with :func:`neurosim.io.check_manifest`).
         Trained runs are cached in ``out/runs`` and reused by a re-run.
     data : folder, optional
         Folder holding ``hatsopoulos2007_m1_center_out/`` (default: ``$NEUROSIM_DATA``,
@@ -769,51 +788,56 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
     D = None
     if level_D is not None:
         D = model_distances(runs, level_D, metric="procrustes", window=window, normalize=True)
-    dyn, fits = dynamics_table(runs, first, window, cfg.dynamics_components)
-    dyn_D = None
-    if level_D is not None and len(dyn):
-        dyn_D = dynamics_distances(fits, level_D, first)
-        dyn_D.attrs["level"] = float(level_D)
+    # dynamics: DSA, fixed points and dimensionality where BPTT and e-prop are at equal accuracy
+    level_dyn = _dynamics_level(first, cfg.levels)
+    dyn, dyn_D, dyn_result = pd.DataFrame(), None, None
+    if level_dyn is not None:
+        first_label = next(iter(lags))
+        dyn_result = similar_dynamics(runs, first, rates, level_dyn, window=window, lag=lags[first_label],
+                                      fixed_point_starts=cfg.fixed_point_starts, seed=0)
+        dyn = dyn_result["networks"].assign(alignment=first_label)
+        dyn["spectral_radius_W_rec"] = [spectral_radius(runs[r.run].model(int(r.step))) for r in dyn.itertuples()]
+        dyn_D = dyn_result["matrix"]
     timings["matching, effects, lag sweep, dynamics"] = time.perf_counter() - t0
 
-    # 4. write everything into a staging folder, then move into place -----------------
+    # 4. write the whole results folder as one unit (staged, then swapped in; MANIFEST.json) ------
     t0 = time.perf_counter()
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
-    try:
+    with atomic_directory(folder, run_id=f"reproduce-{cfg.label}-{int(time.time())}") as staging:
+        _carry_run_cache(folder, staging)
         files = ["results.csv", "results.nc", "training.csv", "lag_sweep.csv", "effects.csv", "rule_vs_seed.csv",
                  "dynamics.csv", "baselines.json", "config.json"]
         write_csv(matched, staging / "results.csv")
         table_to_netcdf(matched, staging / "results.nc",
-                         {"description": "distance to Hatsopoulos 2007 M1 at matched accuracy",
-                          "config": json.dumps(cfg.to_dict()), **{f"baseline_{k}": v for k, v in baselines.items()}})
+                        {"description": "distance to Hatsopoulos 2007 M1 at matched accuracy",
+                         "config": json.dumps(cfg.to_dict()), **{f"baseline_{k}": v for k, v in baselines.items()}})
         write_csv(training, staging / "training.csv")
         write_csv(lag_table, staging / "lag_sweep.csv")
         write_csv(eff, staging / "effects.csv")
         write_csv(rv, staging / "rule_vs_seed.csv")
         write_csv(dyn, staging / "dynamics.csv")
-        (staging / "baselines.json").write_text(json.dumps(baselines, indent=2))
-        (staging / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        write_text(json.dumps(baselines, indent=2), staging / "baselines.json")
+        write_text(json.dumps(cfg.to_dict(), indent=2), staging / "config.json")
         if D is not None:
             D2 = D.copy()
             D2.attrs["unreached"] = D2.attrs.get("unreached", "")
             save(D2, staging / "model_distances.nc")
             files.append("model_distances.nc")
-        if dyn_D is not None:
-            save(dyn_D, staging / "dynamics_distances.nc")
-            files.append("dynamics_distances.nc")
+        if dyn_result is not None:
+            save(dyn_D, staging / "dsa_distances.nc")
+            write_csv(dyn_result["pairs"], staging / "dsa_pairs.csv")
+            save_figure(plot_similar_dynamics(dyn_result["networks"], dyn_result["pairs"], group_order=PAIR_GROUPS,
+                                              title=f"Dynamics at accuracy {level_dyn:g} "
+                                                    f"({_alignment_title(next(iter(lags)))})"),
+                        staging / "dynamics.png", dpi=120)
+            files += ["dsa_distances.nc", "dsa_pairs.csv", "dynamics.png"]
         files += _figures(staging, training, matched, eff, D, baselines, cfg, lag_table, lags, runs=runs,
                           rates=rates)
         timings["writing + figures"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_all
-        report = _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_D, timings,
+        report = _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result, timings,
                          files + ["report.md"], reused, lag_table=lag_table, lags=lags, level_lag=level_lag)
-        (staging / "report.md").write_text(report)
+        write_text(report, staging / "report.md")
         files.append("report.md")
-        # every file is complete in staging; move them in (report last)
-        for name in files:
-            os.replace(staging / name, folder / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return {"folder": folder, "files": files, "results": matched, "training": training, "effects": eff,
             "rule_vs_seed": rv, "dynamics": dyn, "runs_reused": reused, "baselines": baselines, "trend": trs,
             "lag_sweep": lag_table, "timings": timings,
