@@ -20,6 +20,7 @@ from neurosim.metrics import (  # noqa: E402
     cca_similarity,
     cka,
     compare_rdms,
+    dsa_distance,
     make,
     measures,
     procrustes_distance,
