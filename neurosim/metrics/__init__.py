@@ -12,6 +12,7 @@ Direction: ``*_distance`` (0 = identical, lower is closer; angular ones in radia
 callable carries ``.direction``.  See ``docs/metrics.md`` for definitions.
 """
 
+from neurosim.metrics._validate import DroppedDirectionsWarning
 from neurosim.metrics.cca import canonical_correlations, cca_similarity
 from neurosim.metrics.cka import cka
 from neurosim.metrics.registry import Measure, make, measures
@@ -43,4 +44,5 @@ __all__ = [
     "Measure",
     "make",
     "measures",
+    "DroppedDirectionsWarning",
 ]
