@@ -58,17 +58,43 @@ def _check_rdm_memory(K: int, copies: float, what: str) -> None:
                  "shape metric such as procrustes_distance, which needs no conditions x conditions matrix")
 
 
-def _sq_dists(M: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances between rows via one Gram matrix (features centred for accuracy)."""
+def _distances(M: np.ndarray, squared: bool) -> np.ndarray:
+    """(Squared) Euclidean distances between rows via one Gram matrix (features centred for accuracy).
+
+    ``M`` is rescaled (largest entry ~1).  If some rows are so much smaller than the largest
+    that their squared distances would underflow (dynamic range beyond 2**450), the
+    distances are computed row by row from rescaled differences instead.
+    """
+    row_peak = np.max(np.abs(M), axis=1)
+    nonzero = row_peak[row_peak > 0]
+    if nonzero.size and np.frexp(nonzero.max())[1] - np.frexp(nonzero.min())[1] > 450:
+        D = _distances_by_row(M)
+        return D * D if squared else D
     M = M - M.mean(axis=0)
     sq = np.einsum("ij,ij->i", M, M)
     G = M @ M.T
     D = sq[:, None] + sq[None, :] - 2.0 * G
     np.maximum(D, 0.0, out=D)
-    return D
+    return D if squared else np.sqrt(D)
+
+
+def _distances_by_row(M: np.ndarray) -> np.ndarray:
+    """Euclidean distances with each difference rescaled before squaring (any dynamic range)."""
+    K = M.shape[0]
+    D = np.zeros((K, K))
+    for i in range(K - 1):
+        diff = M[i + 1:] - M[i]
+        peak = np.max(np.abs(diff), axis=1)
+        e = np.frexp(np.where(peak > 0, peak, 1.0))[1]
+        scaled = np.ldexp(diff, -e[:, None])
+        D[i, i + 1:] = np.ldexp(np.sqrt(np.einsum("ij,ij->i", scaled, scaled)), e)
+    return D + D.T
 
 
 def _unit_rows(M: np.ndarray, what: str) -> np.ndarray:
+    # each row rescaled by a power of two first (exact), so squares neither overflow nor underflow
+    peak = np.max(np.abs(M), axis=1)
+    M = np.ldexp(M, -np.frexp(np.where(peak > 0, peak, 1.0))[1][:, None])
     norms = np.sqrt(np.einsum("ij,ij->i", M, M))
     bad = np.flatnonzero(~(norms > 0))
     if bad.size:
@@ -222,8 +248,9 @@ def rdm(X, method: str = "correlation", *, conditions=None, trials=None, noise=N
     if method == "cosine":
         M = _unit_rows(X, "cosine")
         return 1.0 - _condense(M @ M.T)
-    D = _condense(_sq_dists(X))
-    return np.ldexp(np.sqrt(D), e) if method == "euclidean" else np.ldexp(D, 2 * e)
+    if method == "euclidean":
+        return np.ldexp(_condense(_distances(X, squared=False)), e)
+    return np.ldexp(_condense(_distances(X, squared=True)), 2 * e)
 
 
 def _rank_rows(V: np.ndarray) -> np.ndarray:
