@@ -33,6 +33,7 @@ __all__ = [
     "check_rdms",
     "check_count",
     "check_finite",
+    "check_not_constant",
     "check_seed",
     "check_memory",
     "memory_limit",
@@ -177,6 +178,15 @@ def check_nonzero(norm: float, name: str = "X", what: str = "after centering") -
         raise ValueError(
             f"{name} has zero norm {what} (all-constant data has no geometry to compare); "
             "check that the array is not constant or empty of signal"
+        )
+
+
+def check_not_constant(X: np.ndarray, name: str = "X") -> None:
+    """Raise if every row of ``X`` is identical (centring would leave only rounding noise)."""
+    if X.shape[0] > 0 and bool(np.all(X == X[0])):
+        raise ValueError(
+            f"{name} has zero norm after centering: every sample (row) is identical, so there is no "
+            "geometry to compare; check that the array is not constant or empty of signal"
         )
 
 

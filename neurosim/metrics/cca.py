@@ -13,7 +13,15 @@ import warnings
 
 import numpy as np
 
-from neurosim.metrics._validate import DroppedDirectionsWarning, check_choice, check_count, check_nonzero, check_pair, rescale
+from neurosim.metrics._validate import (
+    DroppedDirectionsWarning,
+    check_choice,
+    check_count,
+    check_nonzero,
+    check_not_constant,
+    check_pair,
+    rescale,
+)
 from neurosim.metrics.shape import _svd, _thin_svd
 
 __all__ = ["canonical_correlations", "cca_similarity"]
@@ -47,6 +55,9 @@ def _check_reg(reg) -> float:
 def _cca(X: np.ndarray, Y: np.ndarray, reg: float, center: bool):
     """Return (rho, Ux, gx, a) where the canonical variates of X are ``Ux @ (gx[:, None] * a)``."""
     n = X.shape[0]
+    if center:
+        check_not_constant(X, "X")
+        check_not_constant(Y, "Y")
     # rescaled by powers of two (exact): canonical correlations are scale-invariant, and the
     # ridge, which is in data units, is rescaled with each side below
     X, ex = rescale(X)

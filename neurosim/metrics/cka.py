@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.metrics._validate import check_choice, check_memory, check_nonzero, check_pair, rescale
+from neurosim.metrics._validate import (
+    check_choice,
+    check_memory,
+    check_nonzero,
+    check_not_constant,
+    check_pair,
+    rescale,
+)
 
 __all__ = ["cka"]
 
@@ -148,6 +155,8 @@ def cka(X, Y, *, kernel: str = "linear", debiased: bool = False, sigma=None) -> 
         raise ValueError("sigma is an RBF bandwidth; it does not apply to kernel='linear'")
     X, Y = check_pair(X, Y, min_samples=4 if debiased else 2)
     n = X.shape[0]
+    check_not_constant(X, "X")
+    check_not_constant(Y, "Y")
     # CKA is invariant to each side's scale: compute on data rescaled by powers of two (exact),
     # so the fourth powers below neither overflow nor underflow; an explicit RBF bandwidth is
     # rescaled with its side

@@ -242,7 +242,10 @@ def rdm(X, method: str = "correlation", *, conditions=None, trials=None, noise=N
     X, e = rescale(X)
     if method == "correlation":
         if X.shape[1] < 2:
-            raise ValueError("correlation distance needs at least 2 features per condition")
+            raise ValueError(
+                f"X needs at least 2 features (columns) for method='correlation', got {X.shape[1]}; "
+                "use method='euclidean' for a single feature"
+            )
         M = _unit_rows(X - X.mean(axis=1, keepdims=True), "mean-centred")
         return 1.0 - _condense(M @ M.T)
     if method == "cosine":

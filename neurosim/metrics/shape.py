@@ -31,6 +31,7 @@ from neurosim.metrics._validate import (
     check_choice,
     check_matrix,
     check_nonzero,
+    check_not_constant,
     check_pair,
     clip_unit,
     common_exponent,
@@ -168,6 +169,8 @@ def _whitening_factors(Xc: np.ndarray, alpha: float, need_u: bool = True, need_v
 def _prepare_validated(X: np.ndarray, alpha: float, center: bool, name: str = "X", compress: bool = True,
                        exponent: int | None = None):
     """Centred, partially whitened ``X · 2**-e`` and ``e`` (``exponent=None``: chosen for safety)."""
+    if center:
+        check_not_constant(X, name)
     Xs, e = rescale(X, exponent)
     Xc = _center(Xs, center)
     check_nonzero(float(np.linalg.norm(Xc)), name, "after centering" if center else "")
@@ -286,7 +289,7 @@ def prepared_distance(A, B, *, kind: str = "angular", normalize: bool = False) -
     A = check_matrix(A, "A", min_samples=1)
     B = check_matrix(B, "B", min_samples=1)
     if A.shape[0] != B.shape[0]:
-        raise ValueError(f"prepared arrays must share their samples, got {A.shape[0]} and {B.shape[0]} rows")
+        raise ValueError(f"A and B (prepared arrays) must share their samples, got {A.shape[0]} and {B.shape[0]} rows")
     return _pair_distance(A, B, kind, normalize)
 
 
@@ -374,6 +377,8 @@ def shape_distance(
     # compress a wide side only when both are wide (otherwise the product is already cheap)
     wide = X.shape[1] > X.shape[0] and Y.shape[1] > Y.shape[0]
     if alpha == 1.0 and center and not wide:
+        check_not_constant(X, "X")
+        check_not_constant(Y, "Y")
         Xs, ex1 = rescale(X, ex)
         Ys, ey1 = rescale(Y, ey)
         parts = _centered_cross(Xs, Ys)
@@ -536,6 +541,9 @@ class ShapeMetric:
         kind = _check_kind(self.kind, self.normalize)
         alpha = check_alpha(self.alpha)
         X, Y = check_pair(X, Y)
+        if self.center:
+            check_not_constant(X, "X")
+            check_not_constant(Y, "Y")
         # compute on data rescaled by powers of two (exact); euclidean keeps one common scale
         if kind == "angular":
             Xs, ex = rescale(X)
