@@ -138,8 +138,10 @@ def _resolve_metric(metric: Any, alpha: float | None, kind: str | None,
                 f"unexpected option(s) {unknown} for metric {metric!r}; it takes: alpha (metric='shape' only), "
                 "kind, center, normalize"
             )
-        center = bool(metric_options.get("center", True))
-        normalize = bool(metric_options.get("normalize", False))
+        from neurosim.metrics._validate import check_flag
+
+        center = check_flag(metric_options.get("center", True), "center")
+        normalize = check_flag(metric_options.get("normalize", False), "normalize")
         if metric in SHAPE_METRICS:
             k = "angular" if kind is None else kind
             a = SHAPE_METRICS[metric]

@@ -33,6 +33,7 @@ __all__ = [
     "check_rdms",
     "check_count",
     "check_finite",
+    "check_flag",
     "check_not_constant",
     "check_seed",
     "check_memory",
@@ -208,6 +209,13 @@ def check_count(value, name: str, *, minimum: int = 1, allow_none: bool = False)
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_flag(value, name: str) -> bool:
+    """A True/False option (``center``, ``normalize``, ``debiased`` ...); strings and numbers are refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_seed(seed, name: str = "seed"):

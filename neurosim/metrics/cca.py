@@ -17,6 +17,7 @@ from neurosim.metrics._validate import (
     DroppedDirectionsWarning,
     check_choice,
     check_count,
+    check_flag,
     check_nonzero,
     check_not_constant,
     check_pair,
@@ -119,7 +120,7 @@ def canonical_correlations(X, Y, *, n_components=None, reg: float = 0.0, center:
     1.0
     """
     X, Y = check_pair(X, Y)
-    rho, _, _ = _cca(X, Y, _check_reg(reg), bool(center))
+    rho, _, _ = _cca(X, Y, _check_reg(reg), check_flag(center, "center"))
     return rho[: _check_n_components(n_components, rho.size)].copy()
 
 
@@ -192,6 +193,7 @@ def cca_similarity(
     1.0
     """
     kind = check_choice(kind, _KINDS, "kind")
+    center = check_flag(center, "center")
     X, Y = check_pair(X, Y)
     reg = _check_reg(reg)
     if kind == "svcca":

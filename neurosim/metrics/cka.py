@@ -16,6 +16,7 @@ import numpy as np
 
 from neurosim.metrics._validate import (
     check_choice,
+    check_flag,
     check_memory,
     check_nonzero,
     check_not_constant,
@@ -149,8 +150,7 @@ def cka(X, Y, *, kernel: str = "linear", debiased: bool = False, sigma=None) -> 
     """
     kernel = check_choice(kernel, _KERNELS, "kernel")
     sigma = _check_sigma(sigma)
-    if not isinstance(debiased, (bool, np.bool_)):
-        raise TypeError(f"debiased must be True or False, got {debiased!r}")
+    debiased = check_flag(debiased, "debiased")
     if kernel == "linear" and sigma is not None:
         raise ValueError("sigma is an RBF bandwidth; it does not apply to kernel='linear'")
     X, Y = check_pair(X, Y, min_samples=4 if debiased else 2)
