@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import sys
 from collections.abc import Iterable
 
 import numpy as np
@@ -45,6 +46,16 @@ __all__ = [
 
 class DroppedDirectionsWarning(UserWarning):
     """Directions with singular values at float64 rounding level were treated as zero (rank decision)."""
+
+
+def caller_stacklevel() -> int:
+    """``stacklevel`` for ``warnings.warn`` that points at the first frame outside ``neurosim.metrics``."""
+    frame = sys._getframe(1)  # the function that is about to warn
+    level = 1
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith("neurosim.metrics"):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 # magnitudes outside [2**-64, 2**64] are rescaled before any product (fourth powers of

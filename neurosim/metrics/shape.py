@@ -27,6 +27,7 @@ import numpy as np
 
 from neurosim.metrics._validate import (
     DroppedDirectionsWarning,
+    caller_stacklevel,
     check_alpha,
     check_choice,
     check_flag,
@@ -143,7 +144,7 @@ def _thin_svd(Xc: np.ndarray, need_u: bool = True, need_v: bool = True, *, name:
             "(e.g. divide each column by its standard deviation); otherwise this is expected for "
             "rank-deficient data",
             DroppedDirectionsWarning,
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
     return U[:, :r], s[:r], Vt[:r]
 

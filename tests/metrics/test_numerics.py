@@ -228,8 +228,9 @@ def test_dropped_directions_warn_and_keep_an_honest_answer():
     X = rng.normal(size=(50, 3))
     Xd = np.c_[X, X[:, 0] + X[:, 1]]  # exactly rank 3
     Y = rng.normal(size=(50, 3))
-    with pytest.warns(DroppedDirectionsWarning, match="1 of 4 directions"):
+    with pytest.warns(DroppedDirectionsWarning, match="1 of 4 directions") as record:
         d = cca_distance(Xd, Y)
+    assert record[0].filename == __file__  # points at the caller, not at neurosim internals
     assert d == pytest.approx(cca_distance(X, Y), abs=1e-10)
     # full-rank but ill-conditioned data keep every direction, silently
     with warnings.catch_warnings():
@@ -376,3 +377,31 @@ def test_no_costly_imports_at_module_level(rel):
     costly = {"sklearn", "scipy.stats", "scipy.linalg", "scipy.spatial", "scipy.spatial.distance", "scipy.optimize"}
     imports = _module_level_imports(ROOT / rel)
     assert not {m for m in imports if m in costly or m.split(".")[0] == "sklearn"}
+
+
+# --------------------------------------------------------------------------- registry: symmetry and options
+def test_registry_symmetry_flag_is_true_to_each_measure():
+    from neurosim.metrics import make, measures
+
+    rng = np.random.default_rng(8)
+    A = rng.normal(size=(60, 5))
+    B = A @ rng.normal(size=(5, 5)) * [1, 1, 0.1, 0.1, 0.1] + 0.5 * rng.normal(size=(60, 5))
+    asymmetric = []
+    for name in measures(aliases=True):
+        m = make(name)
+        ab, ba = m(A, B), m(B, A)
+        if m.symmetric:
+            assert ab == pytest.approx(ba, abs=1e-9), name
+        else:
+            asymmetric.append(name)
+            assert abs(ab - ba) > 1e-3, name  # the flag is not set without reason
+    assert asymmetric == ["pwcca-score"]
+
+
+def test_registry_lists_the_options_each_measure_takes():
+    from neurosim.metrics import make
+
+    assert make("cka").accepts == ("kernel", "debiased", "sigma")
+    assert "kind" not in make("procrustes-distance=angular").accepts
+    with pytest.raises(TypeError, match=r"does not take option\(s\) \['alpha'\]; it takes: kernel, debiased, sigma"):
+        make("cka")(np.eye(5), np.eye(5), alpha=0.5)
