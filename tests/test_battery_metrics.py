@@ -180,6 +180,8 @@ BAD = [
     ("ccasim-keep-frac", lambda: cca_similarity(X, Y, "svcca", keep=1.5), (ValueError, "keep")),
     ("ccasim-keep-large", lambda: cca_similarity(X, Y, "svcca", keep=100), (ValueError, "keep")),
     ("ccasim-keep-str", lambda: cca_similarity(X, Y, "svcca", keep="all"), (TypeError, "keep")),
+    ("ccasim-keep-not-svcca", lambda: cca_similarity(X, Y, "mean", keep=0.9), (ValueError, "keep")),
+    ("ccasim-n_components-pwcca", lambda: cca_similarity(X, Y, "pwcca", n_components=2), (ValueError, "n_components")),
     ("ccasim-n_components-bool", lambda: cca_similarity(X, Y, n_components=False), (TypeError, "n_components")),
     # ---- RSA
     ("rdm-method", lambda: rdm(X, "corr"), (ValueError, "method.*correlation")),

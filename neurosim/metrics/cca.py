@@ -153,7 +153,7 @@ def cca_similarity(
     *,
     n_components=None,
     reg: float = 0.0,
-    keep=0.99,
+    keep=None,
     center: bool = True,
 ) -> float:
     r"""Summary similarity of the canonical correlations (1 = identical up to a linear map).
@@ -176,8 +176,10 @@ def cca_similarity(
         Average over the first ``n_components`` correlations only (mean, mean_squared, svcca).
     reg : float
         Ridge for the CCA (see :func:`canonical_correlations`).
-    keep : float in (0, 1] or int
-        SVCCA: variance fraction or number of principal components kept per side.
+    keep : float in (0, 1] or int, optional
+        SVCCA: variance fraction or number of principal components kept per side
+        (default 0.99).  Options that do not apply to ``kind`` (``keep`` unless svcca,
+        ``n_components`` for pwcca) are refused, not ignored.
     center : bool
 
     Returns
@@ -196,7 +198,12 @@ def cca_similarity(
     center = check_flag(center, "center")
     X, Y = check_pair(X, Y)
     reg = _check_reg(reg)
+    if keep is not None and kind != "svcca":
+        raise ValueError(f"keep applies to kind='svcca' only (got kind={kind!r}); drop keep=")
+    if n_components is not None and kind == "pwcca":
+        raise ValueError("n_components does not apply to kind='pwcca' (it weights every canonical pair)")
     if kind == "svcca":
+        keep = 0.99 if keep is None else keep
         X = _svcca_reduce(X, keep, "X")
         Y = _svcca_reduce(Y, keep, "Y")
     if kind == "pwcca":
