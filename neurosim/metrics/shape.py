@@ -446,7 +446,7 @@ for _f in (shape_distance, procrustes_distance, cca_distance, prepared_distance)
 
 # --------------------------------------------------------------------------- estimator
 class ShapeMetric:
-    """Shape metric as a scikit-learn estimator: fit the alignment on one split, score another.
+    """Shape metric as a scikit-learn-compatible estimator: fit the alignment on one split, score another.
 
     ``fit(X, Y)`` learns the feature means, the partial whitening of each side and the
     optimal rotation between them; ``score(X, Y)`` returns the **distance** of new
