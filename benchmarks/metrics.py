@@ -7,7 +7,7 @@ floor.  RSA on 2000 conditions is timed against rsatoolbox when it is installed.
 
     python benchmarks/metrics.py [--repeats 5] [--n 2000] [--p 500] [--conditions 2000]
 
-Targets (issue 2): Procrustes ≤ 1.3× floor; linear CKA ≤ 0.1 s; RSA faster than rsatoolbox.
+Targets: Procrustes ≤ 1.3× floor; linear CKA ≤ 0.1 s; RSA faster than rsatoolbox.
 Timings on a shared machine are noisy; compare ratios from the same run.
 """
 

@@ -21,8 +21,8 @@ import argparse
 import time
 from pathlib import Path
 
-from neurosim.rnn.generalization import (compare_rules, curvature_report, curvature_trajectories,
-                                        plot_curvature_along_training)
+from neurosim.experiments.liu2022 import (compare_rules, curvature_report, curvature_trajectories,
+                                          plot_curvature_along_training)
 from neurosim.rnn.tasks import make
 
 

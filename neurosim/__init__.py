@@ -1,7 +1,7 @@
 """neurosim — how similar is a model's activity to neural recordings?
 
 The public face of the package: everything here is re-exported from the module
-that defines it (see ``docs/`` and ``ARCHITECTURE``). Nothing is defined here.
+that defines it (see ``docs/index.md`` for where things live). Nothing is defined here.
 
 >>> import numpy as np
 >>> from neurosim import procrustes_distance
@@ -12,7 +12,7 @@ True
 
 __version__ = "0.1.0"
 
-# --- metrics (issue 2) ---------------------------------------------------
+# metric kernels: arrays in, numbers out
 from neurosim.metrics import (  # noqa: E402
     ShapeMetric,
     canonical_correlations,
@@ -27,27 +27,22 @@ from neurosim.metrics import (  # noqa: E402
     rsa,
     shape_distance,
 )
-# --- end metrics ---------------------------------------------------------
 
-# --- trajectories, io, datasets, compare, baselines (issue 3) ------------
-# The sub-modules are imported first (so ``neurosim.io`` etc. are attributes); then
-# the functions ``trajectories`` and ``compare`` deliberately shadow the modules of
-# the same name: ``neurosim.compare`` is the function. The modules stay importable
-# with ``from neurosim.compare import Score``.
+# the alignment layer. The sub-modules are imported first (so ``neurosim.io`` etc. are
+# attributes); then the functions ``trajectories`` and ``compare`` deliberately shadow the
+# modules of the same name: ``neurosim.compare`` is the function, and the modules stay
+# importable with ``from neurosim.compare import Score``.
 from neurosim import baselines, datasets, io  # noqa: E402
 from neurosim.compare import Score, compare  # noqa: E402
 from neurosim.trajectories import trajectories, validate_trajectories  # noqa: E402
-# --- end compare ---------------------------------------------------------
 
-# --- rnn (issue 4) -------------------------------------------------------
-from neurosim import rnn  # noqa: E402,F401  (neurosim.rnn.LeakyRNN, neurosim.rnn.train, ...)
-# --- end rnn -------------------------------------------------------------
+# the trainer (neurosim.rnn.LeakyRNN, neurosim.rnn.train, ...)
+from neurosim import rnn  # noqa: E402,F401
 
-# --- matching, pairwise, experiments (issue 5) ---------------------------
-# neurosim.experiments sits on top of the library and is imported explicitly
-# (import neurosim.experiments.reproduce); nothing in the package imports it.
-from neurosim import matching  # noqa: E402,F401  (module: neurosim.matching.match_accuracy, ...)
+# accuracy matching and many-network distance matrices. neurosim.experiments (the papers'
+# pipelines) sits on top of everything and is imported explicitly; nothing in the package
+# imports it.
+from neurosim import matching  # noqa: E402,F401
 from neurosim.matching import accuracy_matched, match_accuracy  # noqa: E402,F401
 # the function shadows the module of the same name on purpose: neurosim.pairwise(...)
 from neurosim.pairwise import pairwise  # noqa: E402,F401
-# --- end experiments -----------------------------------------------------

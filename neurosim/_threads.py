@@ -25,7 +25,7 @@ def blas_threads(n: int | None):
     if n is None:
         yield
         return
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # imported on first use: it inspects every loaded library
 
     with threadpool_limits(limits=int(n), user_api="blas"):
         yield

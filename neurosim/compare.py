@@ -33,9 +33,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from neurosim import metrics as M
 from neurosim.trajectories import condition_index, flatten, trajectories, validate_trajectories
 
-__all__ = ["Score", "compare", "align", "resolve_metric", "NAN_POLICIES"]
+__all__ = ["Score", "compare", "align", "prepare", "Aligned", "resolve_metric", "cross_validated_values",
+           "bootstrap_values", "NAN_POLICIES"]
 
 NAN_POLICIES = ("raise", "drop-units", "drop-conditions")
 
@@ -130,6 +132,9 @@ class _Metric:
     fn: Callable[[np.ndarray, np.ndarray], float]
     estimator: Callable[[], Any] | None  # factory of a fit/score object, for CV
     direction: str | None = "distance"
+    # "samples": fn takes flattened (conditions × time, units) arrays; "trajectories": fn takes
+    # (conditions, time, units) arrays (dynamics metrics such as DSA)
+    input: str = "samples"
 
 
 def _is_estimator(obj: Any) -> bool:
@@ -156,8 +161,6 @@ def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
     >>> m.name, m.fn(X, X) < 1e-6
     ('procrustes', True)
     """
-    from neurosim import metrics as M
-
     if isinstance(metric, str):
         key = metric.strip().lower()
         if key in _SHAPE_ALIASES:
@@ -187,6 +190,7 @@ def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
         obj = make(metric)
         resolved = _from_object(obj, metric, options)
         resolved.direction = getattr(obj, "direction", None)
+        resolved.input = getattr(obj, "input", "samples")
         # registry ids of the shape family get the ShapeMetric estimator, so cv= works
         alpha = {M.procrustes_distance: 1.0, M.cca_distance: 0.0}.get(getattr(obj, "func", None))
         if getattr(obj, "func", None) is M.shape_distance:
@@ -236,7 +240,8 @@ def _from_object(obj: Any, name: str, options: dict) -> _Metric:
     def fn2(X: np.ndarray, Y: np.ndarray) -> float:
         return float(obj(X, Y, **options))
 
-    return _Metric(name, dict(options), fn2, None)
+    return _Metric(name, dict(options), fn2, None, getattr(obj, "direction", "distance"),
+                   getattr(obj, "input", "samples"))
 
 
 # --------------------------------------------------------------------------- alignment
@@ -560,19 +565,26 @@ def _parse_bootstrap(bootstrap: Any) -> dict | None:
 
 
 def _splits(n: int, spec: dict) -> list[tuple[np.ndarray, np.ndarray]]:
-    from sklearn.model_selection import KFold, LeaveOneOut
-
+    """(train, test) index pairs: leave-one-out, or k contiguous folds (shuffled first with
+    ``spec["seed"]`` when ``spec["shuffle"]``; the first ``n % k`` folds hold one extra entry)."""
     folds = spec["folds"]
-    if folds == "loo":
-        splitter = LeaveOneOut()
-    else:
-        if folds > n:
-            raise ValueError(f"cv asks for {folds} folds over {spec['dim']} but there are only {n}.")
-        rs = spec["seed"] if spec["shuffle"] else None
-        splitter = KFold(n_splits=int(folds), shuffle=spec["shuffle"], random_state=rs)
     if n < 2:
         raise ValueError(f"cv over {spec['dim']} needs at least 2 entries; got {n}.")
-    return list(splitter.split(np.arange(n)))
+    if folds == "loo":
+        folds = n
+    elif folds > n:
+        raise ValueError(f"cv asks for {folds} folds over {spec['dim']} but there are only {n}.")
+    order = np.arange(n)
+    if spec["shuffle"] and spec["folds"] != "loo":
+        np.random.RandomState(spec["seed"]).shuffle(order)
+    sizes = np.full(int(folds), n // int(folds))
+    sizes[: n % int(folds)] += 1
+    out, startpos = [], 0
+    for size in sizes:
+        test = np.sort(order[startpos:startpos + size])
+        out.append((np.setdiff1d(order, test), test))
+        startpos += size
+    return out
 
 
 # --------------------------------------------------------------------------- compare
@@ -670,21 +682,114 @@ def compare(
             f"cv needs a metric with a fitted alignment (an estimator with fit/score, e.g. "
             f"'procrustes', 'cca', 'shape'); {m.name!r} has none — it has nothing to fit on training folds."
         )
+    keep_trials = (cv_spec or bs_spec or {}).get("dim") == "trial"
+    al = prepare(model, data, window=window, lag=lag, resample=resample, nan_policy=nan_policy, dims=dims,
+                 keep_trials=keep_trials)
+    settings = _settings(m, al, window=window, lag=lag, resample=resample, nan_policy=nan_policy, seed=seed)
+    if cv_spec is not None:
+        settings["cv"] = dict(cv_spec)
+        values, tests = cross_validated_values(m, al, cv_spec)
+        settings["cv_test_sets"] = tests
+        return Score(float(values.mean()), None, values, settings)
+    if m.input == "trajectories":
+        settings["metric_input"] = "trajectories"
+    value = m.fn(*metric_inputs(m, al))
+    if bs_spec is None:
+        return Score(float(value), None, np.array([value]), settings)
+    settings["bootstrap"] = dict(bs_spec)
+    reps = bootstrap_values(m, al, bs_spec, np.random.default_rng(seed))
+    a = (1 - bs_spec["ci"]) / 2
+    lo, hi = np.quantile(reps, [a, 1 - a])
+    return Score(float(value), (float(lo), float(hi)), np.array([value]), settings, reps)
+
+
+# --------------------------------------------------------------------------- the steps of compare
+@dataclass(frozen=True)
+class Aligned:
+    """Model and data after condition matching, time alignment and NaN handling (:func:`prepare`).
+
+    Attributes
+    ----------
+    model, data : xarray.DataArray (condition, time, unit)
+        Trial-averaged, same conditions (data order) and time coordinate.
+    X, Y : ndarray (conditions × time bins, units)
+        ``model`` and ``data`` flattened, condition-major (the arrays a metric sees).
+    info : dict
+        What alignment did (time range, interpolation, drops, where labels came from).
+    n_trials : int or None
+        Trials the data was averaged over (None: it had no ``trial`` dim).
+    data_trials : xarray.DataArray (condition, time, unit, trial) or None
+        The trial-level data restricted to what alignment kept (only with ``keep_trials=True``).
+    """
+
+    model: xr.DataArray
+    data: xr.DataArray
+    X: np.ndarray
+    Y: np.ndarray
+    info: dict
+    n_trials: int | None = None
+    data_trials: xr.DataArray | None = None
+
+    @property
+    def n_conditions(self) -> int:
+        return int(self.data.sizes["condition"])
+
+
+def prepare(
+    model: Any,
+    data: Any,
+    *,
+    window: tuple[float, float] | None = None,
+    lag: float = 0.0,
+    resample: bool = True,
+    nan_policy: str = "raise",
+    dims: Any = None,
+    keep_trials: bool = False,
+) -> Aligned:
+    """Everything :func:`compare` does before scoring: average trials, match, align, flatten.
+
+    Parameters
+    ----------
+    model, data, window, lag, resample, nan_policy, dims
+        As :func:`compare`.
+    keep_trials : bool
+        Also keep the data's trial-level array (for cross-validation or bootstrap over trials);
+        the data must then have a ``trial`` dim.
+
+    Returns
+    -------
+    Aligned
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.trajectories import trajectories
+    >>> d = trajectories(np.ones((2, 10, 3)), conditions=["a", "b"], time=np.arange(10.0))
+    >>> al = prepare(d.isel(condition=[1, 0]), d, window=(2, 5))
+    >>> al.X.shape, al.model.condition.values.tolist()
+    ((8, 3), ['a', 'b'])
+    """
     model_da, m_plain = _as_trajectories(model, "model", dims)
     data_da, d_plain = _as_trajectories(data, "data", dims)
-    trial_dim = (cv_spec or bs_spec or {}).get("dim") == "trial"
-    if trial_dim and "trial" not in data_da.dims:
+    if keep_trials and "trial" not in data_da.dims:
         raise ValueError("cv/bootstrap over 'trial' needs data with a 'trial' dim; got dims " f"{tuple(data_da.dims)}.")
-    data_trials = data_da if trial_dim else None
+    data_trials = data_da if keep_trials else None
     if "trial" in model_da.dims:
         model_da = model_da.mean("trial")
+    n_trials = None
     if "trial" in data_da.dims:
-        n_trials = data_da.sizes["trial"]
+        n_trials = int(data_da.sizes["trial"])
         data_da = data_da.mean("trial")
-    else:
-        n_trials = None
     am, ad, info = _align(model_da, data_da, m_plain, d_plain, window, lag, resample, nan_policy)
+    if data_trials is not None:
+        # the trial-level data, restricted to what alignment kept (conditions, window, units)
+        dt = data_trials.sel(condition=ad.indexes["condition"], unit=ad["unit"].values)
+        data_trials = dt.sel(time=ad["time"].values).assign_coords(time=ad["time"])
+    return Aligned(am, ad, flatten(am, name="model"), flatten(ad, name="data"), info, n_trials, data_trials)
 
+
+def _settings(m: _Metric, al: Aligned, *, window, lag, resample, nan_policy, seed) -> dict[str, Any]:
+    """The record of every setting that decides the number (goes into ``Score.settings``)."""
     settings: dict[str, Any] = {
         "metric": m.name,
         **{f"metric.{k}": v for k, v in m.options.items()},
@@ -692,69 +797,82 @@ def compare(
         "window": None if window is None else tuple(float(w) for w in window),
         "lag": float(lag),
         "resample": bool(resample),
-        "time_units": _time_units(ad),
-        "n_conditions": int(ad.sizes["condition"]),
-        "n_units_model": int(am.sizes["unit"]),
-        "n_units_data": int(ad.sizes["unit"]),
+        "time_units": _time_units(al.data),
+        "n_conditions": al.n_conditions,
+        "n_units_model": int(al.model.sizes["unit"]),
+        "n_units_data": int(al.data.sizes["unit"]),
         "nan_policy": nan_policy,
         "seed": seed,
-        **info,
+        **al.info,
     }
-    if n_trials is not None:
-        settings["n_trials_averaged"] = int(n_trials)
-    X, Y = flatten(am, name="model"), flatten(ad, name="data")
+    if al.n_trials is not None:
+        settings["n_trials_averaged"] = al.n_trials
+    return settings
 
-    if data_trials is not None:
-        # the trial-level data, restricted to what align() kept (conditions, window, units)
-        dt = data_trials.sel(condition=ad.indexes["condition"], unit=ad["unit"].values)
-        dt = dt.sel(time=ad["time"].values).assign_coords(time=ad["time"])
-    if cv_spec is not None:
-        settings["cv"] = dict(cv_spec)
-        values = []
-        tests = []
-        dim = cv_spec["dim"]
-        n = {"condition": ad.sizes["condition"], "time": ad.sizes["time"], "trial": n_trials or 0}[dim]
-        for train, test in _splits(n, cv_spec):
-            if dim == "trial":
-                Xtr = Xte = X
-                Ytr = flatten(dt.isel(trial=train).mean("trial"))
-                Yte = flatten(dt.isel(trial=test).mean("trial"))
-                tests.append(test.tolist())
-            else:
-                Xtr, Xte = flatten(am.isel({dim: train})), flatten(am.isel({dim: test}))
-                Ytr, Yte = flatten(ad.isel({dim: train})), flatten(ad.isel({dim: test}))
-                labels = condition_index(ad)[test].tolist() if dim == "condition" else ad["time"].values[test].tolist()
-                tests.append(labels)
-            est = m.estimator()
-            est.fit(Xtr, Ytr)
-            values.append(float(est.score(Xte, Yte)))
-        settings["cv_test_sets"] = tests
-        vals = np.asarray(values)
-        return Score(float(vals.mean()), None, vals, settings)
 
-    value = m.fn(X, Y)
-    ci = None
-    samples = None
-    if bs_spec is not None:
-        rng = np.random.default_rng(seed)
-        settings["bootstrap"] = dict(bs_spec)
-        reps = np.empty(bs_spec["n"])
-        if bs_spec["dim"] == "condition":
-            C = ad.sizes["condition"]
-            if C < 2:
-                raise ValueError("bootstrap over conditions needs at least 2 conditions.")
-            Xc = X.reshape(C, -1, X.shape[1])
-            Yc = Y.reshape(C, -1, Y.shape[1])
-            for b in range(bs_spec["n"]):
-                idx = rng.integers(0, C, size=C)
-                reps[b] = m.fn(Xc[idx].reshape(-1, X.shape[1]), Yc[idx].reshape(-1, Y.shape[1]))
+def cross_validated_values(m: _Metric, al: Aligned, cv_spec: dict) -> tuple[np.ndarray, list]:
+    """Held-out scores of ``m``'s fitted alignment, one per fold, and each fold's test labels.
+
+    ``cv_spec`` is a parsed ``cv=`` argument of :func:`compare` (``dim``, ``folds``, ``shuffle``,
+    ``seed``); the estimator is fitted on the training part and scores the held-out part.
+    """
+    am, ad = al.model, al.data
+    dim = cv_spec["dim"]
+    n = {"condition": ad.sizes["condition"], "time": ad.sizes["time"], "trial": al.n_trials or 0}[dim]
+    values, tests = [], []
+    for train, test in _splits(n, cv_spec):
+        if dim == "trial":
+            Xtr = Xte = al.X
+            Ytr = flatten(al.data_trials.isel(trial=train).mean("trial"))
+            Yte = flatten(al.data_trials.isel(trial=test).mean("trial"))
+            tests.append(test.tolist())
         else:
-            K = dt.sizes["trial"]
-            for b in range(bs_spec["n"]):
-                idx = rng.integers(0, K, size=K)
-                reps[b] = m.fn(X, flatten(dt.isel(trial=idx).mean("trial")))
-        a = (1 - bs_spec["ci"]) / 2
-        lo, hi = np.quantile(reps, [a, 1 - a])
-        ci = (float(lo), float(hi))
-        samples = reps
-    return Score(float(value), ci, np.array([value]), settings, samples)
+            Xtr, Xte = flatten(am.isel({dim: train})), flatten(am.isel({dim: test}))
+            Ytr, Yte = flatten(ad.isel({dim: train})), flatten(ad.isel({dim: test}))
+            labels = condition_index(ad)[test].tolist() if dim == "condition" else ad["time"].values[test].tolist()
+            tests.append(labels)
+        est = m.estimator()
+        est.fit(Xtr, Ytr)
+        values.append(float(est.score(Xte, Yte)))
+    return np.asarray(values), tests
+
+
+def metric_inputs(m: _Metric, al: Aligned) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays ``m`` takes: flattened ``(conditions × time, units)`` samples, or
+    ``(conditions, time, units)`` trajectories for a metric that declares ``input="trajectories"``."""
+    if m.input == "trajectories":
+        order = ("condition", "time", "unit")
+        return al.model.transpose(*order).values, al.data.transpose(*order).values
+    return al.X, al.Y
+
+
+def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Generator) -> np.ndarray:
+    """``bs_spec["n"]`` values of ``m`` on resamples (with replacement) of conditions or trials.
+
+    Over conditions the same draw is applied to model and data; over trials the data's trials
+    are resampled and averaged, the model is used whole.
+    """
+    X, Y = al.X, al.Y
+    trajectories_in = m.input == "trajectories"
+    reps = np.empty(bs_spec["n"])
+    if bs_spec["dim"] == "condition":
+        C = al.n_conditions
+        if C < 2:
+            raise ValueError("bootstrap over conditions needs at least 2 conditions.")
+        Xc = X.reshape(C, -1, X.shape[1])
+        Yc = Y.reshape(C, -1, Y.shape[1])
+        for b in range(bs_spec["n"]):
+            idx = rng.integers(0, C, size=C)
+            if trajectories_in:
+                reps[b] = m.fn(Xc[idx], Yc[idx])
+            else:
+                reps[b] = m.fn(Xc[idx].reshape(-1, X.shape[1]), Yc[idx].reshape(-1, Y.shape[1]))
+    else:
+        K = al.data_trials.sizes["trial"]
+        Xm = metric_inputs(m, al)[0]
+        for b in range(bs_spec["n"]):
+            idx = rng.integers(0, K, size=K)
+            resampled = al.data_trials.isel(trial=idx).mean("trial")
+            Yb = resampled.transpose("condition", "time", "unit").values if trajectories_in else flatten(resampled)
+            reps[b] = m.fn(Xm, Yb)
+    return reps

@@ -28,6 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from tqdm.auto import tqdm
+
+from neurosim import baselines
+from neurosim.compare import compare
+from neurosim.pairwise import pairwise
 
 __all__ = ["match_accuracy", "accuracy_matched", "model_distances", "run_table"]
 
@@ -339,11 +344,6 @@ def accuracy_matched(
         distance, ci_low, ci_high, ceiling, distance_normalized``.
         ``accuracy`` is the actual accuracy at the matched step, ``level`` the target.
     """
-    from tqdm.auto import tqdm
-
-    from neurosim import baselines
-    from neurosim.compare import compare
-
     rates = _data_array(data)
     named = dict(_as_named_runs(runs))
     for name, run in named.items():
@@ -416,8 +416,6 @@ def model_distances(
         dims ``("network", "network_b")`` with the run ids as labels and the
         coordinates ``rule``/``seed``/``g0`` (when known) along both dims.
     """
-    from neurosim.pairwise import pairwise
-
     named = dict(_as_named_runs(runs))
     matched = match_accuracy(named, [level], tolerance=tolerance, method=method)
     reached = matched[matched["reached"]]

@@ -115,5 +115,7 @@ def test_fit_linear_dynamics_errors(rng):
         fit_linear_dynamics(rng.normal(size=(2, 10, 3)), n_components=5)
     with pytest.raises(ValueError, match="time points"):
         fit_linear_dynamics(rng.normal(size=(2, 2, 3)), n_components=2)
-    with pytest.raises(ValueError, match="dims"):
-        fit_linear_dynamics(xr.DataArray(rng.normal(size=(2, 3)), dims=("a", "b")))
+    with pytest.raises(ValueError, match=r"\(trajectories, time, units\)"):
+        fit_linear_dynamics(rng.normal(size=(2, 3, 4, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        fit_linear_dynamics(np.full((2, 10, 3), np.nan))

@@ -389,6 +389,8 @@ def test_registry_symmetry_flag_is_true_to_each_measure():
     asymmetric = []
     for name in measures(aliases=True):
         m = make(name)
+        if getattr(m, "input", "samples") != "samples":
+            continue  # trajectory measures (DSA) take (condition, time, unit) arrays
         ab, ba = m(A, B), m(B, A)
         if m.symmetric:
             assert ab == pytest.approx(ba, abs=1e-9), name

@@ -7,13 +7,9 @@ import pandas as pd
 import pytest
 
 from neurosim.rnn import LeakyRNN, loss, train
-from neurosim.rnn.generalization import (
-    compare_rules,
-    generalization_gap,
-    heldout_task,
-    plot_curvature_vs_gap,
-    summarize_rules,
-)
+from neurosim.experiments.liu2022 import compare_rules, curvature_trajectories, summarize_rules
+from neurosim.plot import plot_curvature_along_training, plot_curvature_vs_gap
+from neurosim.rnn.analysis.generalization import generalization_gap, heldout_task
 from neurosim.rnn.tasks import (
     CenterOutReach,
     ContextDependentIntegration,
@@ -209,8 +205,6 @@ def test_cli_curvature_writes_report(tmp_path, capsys):
 
 
 def test_plot_curvature_along_training(tmp_path):
-    from neurosim.rnn.generalization import plot_curvature_along_training
-
     t = pd.DataFrame({"step": [0, 5, 50], "lambda_max": [1.0, np.nan, 30.0], "accuracy": [0.5, 0.6, 0.9]})
     p = plot_curvature_along_training({"bptt": t, "eprop": t.assign(lambda_max=t.lambda_max * 3)},
                                       tmp_path / "along.png", lr=0.01)
@@ -223,8 +217,6 @@ def test_plot_curvature_along_training(tmp_path):
 
 def test_curvature_trajectories_match_compare_rules():
     # the same seed and settings give the same run: the last point equals compare_rules' final value
-    from neurosim.rnn.generalization import curvature_trajectories
-
     task = _small_pd()
     kw = dict(n_rec=4, steps=3, batch_size=4, checkpoints=4, curvature_batch=5)
     traj = curvature_trajectories(task, rules=("eprop-random",), n_points=3, **kw)

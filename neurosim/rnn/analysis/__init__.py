@@ -1,26 +1,10 @@
-"""Analyses of trained RNNs: gradient alignment, dynamics, loss-landscape curvature.
+"""Descriptors of one trained RNN: gradient alignment, dynamics, fixed points, curvature, generalization.
 
 One module per concept; this package only re-exports.
 """
 
-# --- alignment (issue 4) ---
 from neurosim.rnn.analysis.alignment import gradient_alignment  # noqa: F401
-# --- end alignment ---
-
-# --- dynamics (issue 5) ---
-from neurosim.rnn.analysis.dynamics import (  # noqa: F401
-    LinearDynamics,
-    dynamics_distance,
-    eigenspectrum,
-    fit_linear_dynamics,
-    participation_ratio,
-    spectral_radius,
-    spectrum_distance,
-)
-# --- end dynamics ---
-
-# --- curvature (issue 6) ---
-from neurosim.rnn.analysis.curvature import (  # noqa: E402,F401
+from neurosim.rnn.analysis.curvature import (  # noqa: F401
     CurvatureConvergenceError,
     TraceEstimate,
     curvature_along_training,
@@ -32,4 +16,14 @@ from neurosim.rnn.analysis.curvature import (  # noqa: E402,F401
     hutchinson_trace,
     top_eigenvalues,
 )
-# --- end curvature ---
+from neurosim.rnn.analysis.dynamics import (  # noqa: F401
+    LinearDynamics,
+    dynamics_distance,
+    eigenspectrum,
+    fit_linear_dynamics,
+    participation_ratio,
+    spectral_radius,
+    spectrum_distance,
+)
+from neurosim.rnn.analysis.fixed_points import FixedPoints, find_fixed_points, fixed_point_speed  # noqa: F401
+from neurosim.rnn.analysis.generalization import HELDOUT_KINDS, generalization_gap, heldout_task  # noqa: F401

@@ -27,10 +27,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from neurosim._threads import blas_threads as _blas_threads
-from neurosim.rnn.model import _did_you_mean
+from neurosim.rnn.model import _did_you_mean, mask_total, output_error, phi_prime
+from neurosim.rnn.rules import gradients
 
 __all__ = [
     "CurvatureConvergenceError",
@@ -381,8 +383,6 @@ def _phi_second(v: np.ndarray, r: np.ndarray, activation: str) -> np.ndarray:
 
 def _loss_output_hvp(y: np.ndarray, dy: np.ndarray, batch) -> np.ndarray:
     """``(d^2 task_loss / dy^2) dy`` (B, T, O) for the masked MSE or cross-entropy of ``batch``."""
-    from neurosim.rnn.model import mask_total
-
     msum = mask_total(batch)
     if batch.loss == "mse":
         return (2.0 / msum) * batch.mask_full * dy
@@ -403,8 +403,6 @@ def _exact_hvp(model, batch, params: dict, tangent: dict) -> dict:
     ``phi'`` is differentiated piecewise (``phi''`` of the local smooth piece), as autograd's double
     backward does.
     """
-    from neurosim.rnn.model import output_error, phi_prime
-
     a = model.alpha
     act = model.activation
     fw = model.run(batch.inputs, params=params)
@@ -504,8 +502,6 @@ class _Hessian:
     """
 
     def __init__(self, model, batch, names, eps, kind="exact"):
-        from neurosim.rnn import gradients  # the trainer; imported lazily (rnn imports analysis)
-
         self._gradients = gradients
         self.kind = _check_choice("hvp", kind, _HVP_KINDS)
         self.names = names
@@ -880,8 +876,6 @@ def curvature_along_training(
     >>> list(table["step"]), bool(table["lambda_max"].notna().all())
     ([0, 4], True)
     """
-    import pandas as pd
-
     table = getattr(run, "checkpoints", None)
     if not isinstance(table, pd.DataFrame) or "step" not in table.columns:
         raise TypeError(

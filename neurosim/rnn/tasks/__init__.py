@@ -3,21 +3,26 @@ set with the recordings' condition labels, and an ``accuracy``.
 
 >>> from neurosim.rnn import tasks
 >>> sorted(tasks.TASKS)
-['center-out', 'context-dependent-integration', 'delayed-match-to-sample', 'perceptual-decision']
+['center-out', 'context-dependent-integration', 'delayed-match-to-sample', 'digits', 'perceptual-decision']
 """
 
 from __future__ import annotations
 
+import xarray as xr
+
+from neurosim.datasets import load
 from neurosim.rnn.model import _did_you_mean
 from neurosim.rnn.tasks.base import Task
 from neurosim.rnn.tasks.center_out import CenterOutReach
 from neurosim.rnn.tasks.decision import ContextDependentIntegration, DelayedMatchToSample, PerceptualDecision
+from neurosim.rnn.tasks.digits import Digits
 
 TASKS = {
     "center-out": CenterOutReach,
     "context-dependent-integration": ContextDependentIntegration,
     "perceptual-decision": PerceptualDecision,
     "delayed-match-to-sample": DelayedMatchToSample,
+    "digits": Digits,
 }
 ALIASES = {"centre-out": "center-out", "cdi": "context-dependent-integration", "mante": "context-dependent-integration",
            "context": "context-dependent-integration", "dms": "delayed-match-to-sample",
@@ -36,11 +41,7 @@ def make(name: str, *, data=None, **kwargs) -> Task:
     if key not in TASKS:
         raise ValueError(f"unknown task {name!r}: " + _did_you_mean(name, list(TASKS) + list(ALIASES)))
     if key == "center-out":
-        import xarray as xr
-
         if not isinstance(data, xr.Dataset):
-            from neurosim.datasets import load
-
             data = load("hatsopoulos2007", path=data)
         return CenterOutReach.from_dataset(data, **kwargs)
     return TASKS[key](**kwargs)
@@ -62,5 +63,5 @@ def from_config(config: dict) -> Task:
     return cls(**cfg)
 
 
-__all__ = ["Task", "CenterOutReach", "ContextDependentIntegration", "PerceptualDecision", "DelayedMatchToSample",
+__all__ = ["Task", "CenterOutReach", "ContextDependentIntegration", "PerceptualDecision", "DelayedMatchToSample", "Digits",
            "TASKS", "make", "from_config"]

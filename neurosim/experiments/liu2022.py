@@ -1,0 +1,597 @@
+"""Liu, Ghosh, Richards, Shea-Brown & Lajoie (NeurIPS 2022), "Beyond accuracy": the rule comparison.
+
+Trains networks with several credit-assignment rules over seeds and measures, at matched
+training accuracy and at the end of training, the top Hessian eigenvalue of the untruncated loss
+with respect to ``W_rec`` (:mod:`neurosim.rnn.analysis.curvature`) and the generalization gaps
+(:mod:`neurosim.rnn.analysis.generalization`). :func:`compare_rules` builds the table,
+:func:`summarize_rules` tests the paper's claims on it, :func:`curvature_report` writes the
+folder (table, summary, figure), :func:`curvature_trajectories` follows curvature along training.
+Figures are drawn by :mod:`neurosim.plot`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from neurosim._threads import blas_threads
+from neurosim.experiments.report import write_csv, write_text
+from neurosim.plot import plot_curvature_along_training, plot_curvature_vs_gap
+from neurosim.rnn import LeakyRNN, train
+from neurosim.rnn.analysis.curvature import curvature_along_training, hessian_top_eigenvalues, hessian_trace
+from neurosim.rnn.analysis.generalization import _check_kind, generalization_gap, heldout_task
+from neurosim.rnn.rules import DALE_RULES, check_rule
+from neurosim.rnn.tasks import Digits, Task
+
+__all__ = [
+    "DEFAULT_RULES",
+    "DIGITS_RULES",
+    "digits_settings",
+    "compare_rules",
+    "summarize_rules",
+    "curvature_report",
+    "curvature_trajectories",
+    "check_claims",
+    "plot_curvature_vs_gap",
+    "plot_curvature_along_training",
+]
+
+DEFAULT_RULES = ("bptt", "eprop", "eprop-random", "tbptt")
+DIGITS_RULES = ("bptt", "tbptt", "eprop", "eprop-random", "modprop", "mdgl")
+
+
+def digits_settings(**overrides) -> dict:
+    """Arguments of :func:`compare_rules` for the default curvature experiment on real digits.
+
+    Sequential digits (:class:`~neurosim.rnn.tasks.Digits`, 300 training images so that
+    held-out images are measurably harder; rows held 5 steps), every rule of
+    :data:`DIGITS_RULES` on the same Dale's-law architecture (80 % excitatory units: ModProp
+    and MDGL need cell types, and one architecture for all keeps the comparison fair), N = 64,
+    1,500 Adam updates at lr 3e-3, 6 seeds, compared at training accuracy 0.7 (reached by nearly
+    every run of every rule within the budget; 0.8 is not) and at the end; gaps on the held-out
+    images (``conditions``) and on slower presentation (``timing``, rows held 10 steps).
+    Truncated BPTT uses K = 25 steps: with K = 20 (or 10) a truncation point falls exactly on the
+    response onset (step 40) and no error reaches the image rows, so it never learns. About 8
+    minutes on the 2-core machine under a load average of ~5 (``n_jobs=2``); less on idle cores.
+
+    Examples
+    --------
+    >>> s = digits_settings(seeds=(0,)); s["task"].name, s["rules"][:2], s["seeds"]
+    ('digits', ('bptt', 'tbptt'), (0,))
+    """
+    settings = dict(task=Digits(n_train=300), rules=DIGITS_RULES, seeds=tuple(range(6)), n_rec=64, steps=1500,
+                    lr=3e-3, batch_size=32, target_accuracy=0.7, tbptt_window=25, checkpoints=40,
+                    heldout=("conditions", "timing"), input_noise=0.0, n_trials=512, curvature_batch=64,
+                    model_options={"dale": True}, n_jobs=2)
+    unknown = set(overrides) - set(inspect.signature(compare_rules).parameters)
+    if unknown:
+        raise TypeError(f"digits_settings got unknown setting(s) {sorted(unknown)}; compare_rules takes "
+                        f"{sorted(inspect.signature(compare_rules).parameters)}")
+    settings.update(overrides)
+    return settings
+
+
+def _model_options(rule: str, options: dict) -> dict:
+    """``LeakyRNN`` options of one run: the cell-type rules (ModProp, MDGL) need Dale's law."""
+    return {**options, "dale": True} if rule in DALE_RULES else dict(options)
+
+
+def _one_run(job: dict) -> dict:
+    """Train one (rule, seed), pick the matched-accuracy checkpoint, measure curvature and gaps."""
+    with blas_threads(1):
+        task, rule, seed = job["task"], job["rule"], job["seed"]
+        options = {"window": job["tbptt_window"]} if rule == "tbptt" else {}
+        if rule == "eprop-random":
+            options["feedback_seed"] = seed
+        if rule == "fa":
+            options["feedback_seed"] = seed
+        model = LeakyRNN(task.n_in, job["n_rec"], task.n_out, seed=seed, **_model_options(rule, job["model_options"]))
+        run = train(model, task, rule=rule, steps=job["steps"], lr=job["lr"], batch_size=job["batch_size"],
+                    seed=seed, checkpoints=job["checkpoints"], rule_options=options, progress=False)
+        ck = run.checkpoints
+        hit = ck.index[ck["accuracy"] >= job["target_accuracy"]]
+        reached = len(hit) > 0
+        row_at = hit[0] if reached else ck.index[-1]
+        step = int(ck.loc[row_at, "step"])
+        final = int(ck["step"].iloc[-1])
+        curv_batch = task.batch(job["curvature_batch"], np.random.default_rng(10_000 + job["eval_seed"]))
+        out = {"rule": rule, "seed": seed, "step": step, "reached": reached,
+               "accuracy": float(ck.loc[row_at, "accuracy"]), "train_batch_loss": float(ck.loc[row_at, "loss"])}
+        for label, s in (("", step), ("_final", final)):
+            m = run.model(s)
+            out[f"lambda_max{label}"] = float(hessian_top_eigenvalues(m, curv_batch, tol=job["tol"],
+                                                                      max_iter=job["max_iter"])[0])
+            if job["trace_samples"] and not label:
+                out["hessian_trace"] = hessian_trace(m, curv_batch, n_samples=job["trace_samples"]).value
+        at_end = {"accuracy_final": float(ck["accuracy"].iloc[-1])}
+        for kind in job["heldout"]:
+            g = generalization_gap(run, heldout=kind, input_noise=job["input_noise"] if kind == job["heldout"][0] else 0.0,
+                                   n_trials=job["n_trials"], seed=job["eval_seed"], steps=sorted({step, final}))
+            g = g.set_index("step")
+            at_end[f"gap_loss_{kind}_final"] = float(g.loc[final, "gap_loss"])
+            r = g.loc[step]
+            out[f"train_loss"] = float(r["train_loss"])
+            out[f"train_accuracy"] = float(r["train_accuracy"])
+            out[f"gap_loss_{kind}"] = float(r["gap_loss"])
+            out[f"gap_accuracy_{kind}"] = float(r["gap_accuracy"])
+            if "noisy_gap_loss" in r:
+                out["gap_loss_noisy"] = float(r["noisy_gap_loss"])
+                out["gap_accuracy_noisy"] = float(r["noisy_gap_accuracy"])
+        out.update(at_end)  # after the matched-accuracy gaps: the first gap column stays the matched one
+        return out
+
+
+def compare_rules(
+    task,
+    rules=DEFAULT_RULES,
+    seeds=(0, 1, 2),
+    *,
+    n_rec: int = 32,
+    steps: int = 600,
+    lr: float = 3e-3,
+    batch_size: int = 32,
+    target_accuracy: float = 0.9,
+    tbptt_window: int = 20,
+    checkpoints: int = 40,
+    heldout=("timing", "conditions"),
+    input_noise: float = 0.5,
+    n_trials: int = 512,
+    curvature_batch: int = 64,
+    tol: float = 1e-6,
+    max_iter: int = 500,
+    trace_samples: int = 0,
+    model_options: dict | None = None,
+    n_jobs: int = 1,
+    eval_seed: int = 12345,
+) -> pd.DataFrame:
+    """Curvature and generalization of several learning rules over seeds, at matched accuracy.
+
+    For each ``(rule, seed)``: a ``LeakyRNN(task.n_in, n_rec, task.n_out, seed=seed)`` is trained
+    with ``neurosim.rnn.train`` (Adam, ``lr``), and its *matched* checkpoint is the first whose
+    accuracy on the task's noise-free condition set reaches ``target_accuracy`` (the last one,
+    with ``reached=False``, if none does). There we measure
+
+    * ``lambda_max``: the top eigenvalue of the true loss Hessian w.r.t. ``W_rec``
+      (:func:`neurosim.rnn.analysis.hessian_top_eigenvalues`) on one fixed batch of
+      ``curvature_batch`` training trials -- the same batch for all runs; ``lambda_max_final``
+      is the same at the end of training;
+    * ``gap_loss_<kind>`` / ``gap_accuracy_<kind>``: test − train loss and train − test accuracy
+      on each held-out set of :func:`heldout_task` (``heldout`` kinds), and ``*_noisy`` with
+      extra input noise (:func:`generalization_gap`), on ``n_trials`` fixed trials.
+
+    Rules: ``"bptt"``, ``"eprop"``, ``"eprop-random"`` (feedback seed = run seed) and
+    ``"tbptt"`` (window ``tbptt_window`` steps).
+
+    Parameters
+    ----------
+    task : Task
+    rules : sequence of str
+    seeds : sequence of int
+        Seeds of initialization and training batches (one run per rule and seed).
+    n_rec, steps, lr, batch_size
+        Network size and training settings (Adam learning rate ``lr``).
+    target_accuracy : float
+        Accuracy at which rules are compared.
+    tbptt_window : int
+    checkpoints : int
+        Number of log-spaced checkpoints (the matching resolution).
+    heldout : sequence of {"conditions", "timing"}
+    input_noise, n_trials
+        As in :func:`generalization_gap`.
+    curvature_batch, tol, max_iter, trace_samples
+        Curvature settings (``trace_samples > 0`` adds a Hutchinson ``hessian_trace``).
+    model_options : dict, optional
+        Extra ``LeakyRNN`` arguments (``activation``, ``g0``, ...).
+    n_jobs : int, default 1
+        Worker processes (each uses one BLAS thread).
+    eval_seed : int
+        Seed of the evaluation trials (shared by all runs).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run; settings in ``.attrs["settings"]``.
+
+    Examples
+    --------
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> t = compare_rules(PerceptualDecision(), rules=("bptt", "eprop"), seeds=(0,), n_rec=6,
+    ...                   steps=3, batch_size=4, checkpoints=3, n_trials=8, curvature_batch=4)
+    >>> t[["rule", "seed"]].values.tolist(), bool((t.lambda_max.notna()).all())
+    ([['bptt', 0], ['eprop', 0]], True)
+    """
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a neurosim.rnn.tasks.Task; got {type(task).__name__}")
+    if isinstance(rules, str):
+        rules = (rules,)
+    rules = tuple(check_rule(r, {"window": tbptt_window} if r == "tbptt" else {}) for r in rules)
+    if not rules:
+        raise ValueError("rules is empty; give at least one learning rule, e.g. ('bptt', 'eprop')")
+    seeds = tuple(int(s) for s in np.atleast_1d(seeds))
+    if not seeds:
+        raise ValueError("seeds is empty; give at least one seed")
+    if isinstance(heldout, str):
+        heldout = (heldout,)
+    heldout = tuple(_check_kind(k) for k in heldout)
+    if not heldout:
+        raise ValueError("heldout is empty; give 'timing' and/or 'conditions'")
+    if not 0.0 < float(target_accuracy) <= 1.0:
+        raise ValueError(f"target_accuracy must be in (0, 1]; got {target_accuracy}")
+    for k in heldout:  # fail early, before any training, if a held-out set cannot be built
+        heldout_task(task, k)
+    jobs = [dict(task=task, rule=r, seed=s, n_rec=int(n_rec), steps=int(steps), lr=float(lr),
+                 batch_size=int(batch_size), target_accuracy=float(target_accuracy),
+                 tbptt_window=int(tbptt_window), checkpoints=int(checkpoints), heldout=heldout,
+                 input_noise=float(input_noise), n_trials=int(n_trials), curvature_batch=int(curvature_batch),
+                 tol=float(tol), max_iter=int(max_iter), trace_samples=int(trace_samples),
+                 model_options=dict(model_options or {}), eval_seed=int(eval_seed))
+            for r in rules for s in seeds]
+    if int(n_jobs) > 1 and len(jobs) > 1:
+
+        with ProcessPoolExecutor(max_workers=int(n_jobs)) as pool:
+            rows = list(pool.map(_one_run, jobs))
+    else:
+        rows = [_one_run(j) for j in jobs]
+    table = pd.DataFrame(rows)
+    table.attrs["settings"] = {
+        "task": task.name, "rules": list(rules), "seeds": list(seeds), "n_rec": int(n_rec), "steps": int(steps),
+        "lr": float(lr), "batch_size": int(batch_size), "target_accuracy": float(target_accuracy),
+        "tbptt_window": int(tbptt_window), "heldout": list(heldout), "input_noise": float(input_noise),
+        "n_trials": int(n_trials), "curvature_batch": int(curvature_batch), "optimizer": "Adam",
+    }
+    return table
+
+
+def _brown_forsythe(x, y) -> float:
+    """p-value of the Brown-Forsythe test of equal spread (nan when undefined, e.g. 2 seeds)."""
+    if len(x) < 2 or len(y) < 2:
+        return float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = float(stats.levene(x, y, center="median").pvalue)
+    return p
+
+
+def _direction(diff: float, up: str, down: str) -> str:
+    return up if diff > 0 else down if diff < 0 else "equal"
+
+
+def curvature_trajectories(
+    task,
+    rules=DEFAULT_RULES,
+    *,
+    seed: int = 0,
+    n_rec: int = 32,
+    steps: int = 600,
+    lr: float = 3e-3,
+    batch_size: int = 32,
+    tbptt_window: int = 20,
+    checkpoints: int = 40,
+    n_points: int = 10,
+    curvature_batch: int = 64,
+    eval_seed: int = 12345,
+    model_options: dict | None = None,
+) -> dict:
+    """``lambda_max`` along training for one seed of each rule (the drift towards sharp regions).
+
+    Trains each rule as :func:`compare_rules` does (same settings, so seed ``seed`` gives the same
+    run) and evaluates :func:`neurosim.rnn.analysis.curvature_along_training` at ``n_points``
+    evenly spaced checkpoints (always including the last), on the same fixed batch as
+    :func:`compare_rules` uses.
+
+    Returns
+    -------
+    dict
+        Rule -> table (``step``, ``loss``, ``accuracy``, ``eval_loss``, ``lambda_max``) for
+        :func:`plot_curvature_along_training`.
+
+    Examples
+    --------
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> out = curvature_trajectories(PerceptualDecision(), rules=("bptt",), n_rec=4, steps=2, batch_size=4,
+    ...                              checkpoints=3, n_points=2, curvature_batch=4)
+    >>> list(out), list(out["bptt"]["step"])
+    (['bptt'], [0, 2])
+    """
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a neurosim.rnn.tasks.Task; got {type(task).__name__}")
+    if isinstance(rules, str):
+        rules = (rules,)
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 1:
+        raise ValueError(f"n_points must be a positive int; got {n_points!r}")
+    out = {}
+    batch = task.batch(int(curvature_batch), np.random.default_rng(10_000 + int(eval_seed)))
+    for rule in rules:
+        rule = check_rule(rule, {"window": tbptt_window} if rule == "tbptt" else {})
+        options = {"window": int(tbptt_window)} if rule == "tbptt" else {}
+        if rule in ("eprop-random", "fa"):
+            options["feedback_seed"] = int(seed)
+        model = LeakyRNN(task.n_in, int(n_rec), task.n_out, seed=int(seed),
+                         **_model_options(rule, dict(model_options or {})))
+        run = train(model, task, rule=rule, steps=int(steps), lr=float(lr), batch_size=int(batch_size),
+                    seed=int(seed), checkpoints=int(checkpoints), rule_options=options, progress=False)
+        idx = np.unique(np.round(np.linspace(0, len(run.steps) - 1, min(int(n_points), len(run.steps)))).astype(int))
+        chosen = [run.steps[i] for i in idx]
+        table = curvature_along_training(run, batch, steps=chosen)
+        out[rule] = table.dropna(subset=["lambda_max"]).reset_index(drop=True)
+    return out
+
+
+def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | None = None) -> dict:
+    """Per-rule mean ± SD over seeds, each rule vs ``reference``, and the curvature–gap correlation.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`compare_rules`.
+    reference : str
+        The rule others are compared with.
+    gap : str, optional
+        The gap column used for comparisons and the correlation (default: the first
+        ``gap_loss_*`` column).
+
+    Returns
+    -------
+    dict
+        ``"per_rule"`` (DataFrame: mean and SD per rule of ``lambda_max`` and every gap column),
+        ``"versus"`` (rule -> dict with mean and median differences from the reference, and
+        two-sided Mann-Whitney U p-values over seeds, for ``lambda_max``, ``gap`` and, if present,
+        ``lambda_max_final``), ``"correlation"`` (Spearman rank
+        correlation, and Pearson correlation of ``log10(lambda_max)`` -- curvature is
+        heavy-tailed over seeds -- with ``gap``, over all runs; Pearson on ``lambda_max`` itself
+        if some eigenvalue is <= 0), ``"gap"`` (the column used), and ``"text"`` (a printable
+        summary).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"rule": ["bptt"] * 3 + ["eprop"] * 3, "seed": [0, 1, 2] * 2,
+    ...                   "lambda_max": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "reached": [True] * 6,
+    ...                   "gap_loss_timing": [0.1, 0.2, 0.3, 0.3, 0.5, 0.4]})
+    >>> s = summarize_rules(t)
+    >>> s["versus"]["eprop"]["lambda_max_diff"], round(s["correlation"]["spearman_r"], 3)
+    (3.0, 0.928)
+    """
+    if not isinstance(table, pd.DataFrame) or not {"rule", "lambda_max"} <= set(table.columns):
+        raise TypeError("table must be the DataFrame of compare_rules (columns 'rule', 'lambda_max', gaps)")
+    gap_cols = [c for c in table.columns if c.startswith("gap_")]
+    if gap is None:
+        loss_gaps = [c for c in gap_cols if c.startswith("gap_loss_")]
+        if not loss_gaps:
+            raise ValueError("table has no gap_loss_* column; run compare_rules with a held-out set")
+        gap = loss_gaps[0]
+    elif gap not in table.columns:
+        raise ValueError(f"gap column {gap!r} not in table; it has {gap_cols}")
+    if reference not in set(table["rule"]):
+        raise ValueError(f"reference rule {reference!r} not in table; rules: {sorted(set(table['rule']))}")
+    cols = ["lambda_max"] + (["lambda_max_final"] if "lambda_max_final" in table else []) + gap_cols
+    order = list(dict.fromkeys(table["rule"]))
+    per_rule = table.groupby("rule", sort=False)[cols].agg(["mean", "std", "median"]).loc[order]
+    ref = table[table["rule"] == reference]
+    versus = {}
+    for rule in order:
+        if rule == reference:
+            continue
+        sub = table[table["rule"] == rule]
+        entry = {}
+        for c in ("lambda_max", gap) + (("lambda_max_final",) if "lambda_max_final" in table else ()):
+            entry[f"{c}_diff"] = float(sub[c].mean() - ref[c].mean())
+            entry[f"{c}_median_diff"] = float(sub[c].median() - ref[c].median())
+            if len(sub) > 1 and len(ref) > 1:
+                entry[f"{c}_p"] = float(stats.mannwhitneyu(sub[c], ref[c], alternative="two-sided").pvalue)
+            else:
+                entry[f"{c}_p"] = float("nan")
+            # spread over seeds: SD ratio and the Brown-Forsythe test of equal variances
+            sd_ref = float(ref[c].std())
+            entry[f"{c}_sd_ratio"] = float(sub[c].std()) / sd_ref if sd_ref > 0 else float("nan")
+            entry[f"{c}_levene_p"] = _brown_forsythe(sub[c], ref[c])
+        versus[rule] = entry
+    x, y = table["lambda_max"].to_numpy(float), table[gap].to_numpy(float)
+    log = bool(np.all(x > 0))
+    xp = np.log10(x) if log else x
+    if len(x) >= 3 and np.std(xp) > 0 and np.std(y) > 0:
+        pr, pp = stats.pearsonr(xp, y)
+        sr, sp = stats.spearmanr(x, y)
+        corr = {"pearson_r": float(pr), "pearson_p": float(pp), "spearman_r": float(sr), "spearman_p": float(sp),
+                "n": int(len(x)), "pearson_of": "log10(lambda_max)" if log else "lambda_max"}
+    else:
+        corr = {"pearson_r": float("nan"), "pearson_p": float("nan"), "spearman_r": float("nan"),
+                "spearman_p": float("nan"), "n": int(len(x)), "pearson_of": "log10(lambda_max)" if log else "lambda_max"}
+    lines = []
+    settings = table.attrs.get("settings", {})
+    if settings:
+        lines.append(f"task {settings.get('task')}, N={settings.get('n_rec')}, Adam lr={settings.get('lr')}, "
+                     f"matched accuracy {settings.get('target_accuracy')}, seeds {settings.get('seeds')}")
+    if "reached" in table:
+        miss = table[~table["reached"].astype(bool)]
+        if len(miss):
+            lines.append("runs that never reached the target (compared at their last step): "
+                         + ", ".join(f"{r}/seed{s}" for r, s in zip(miss["rule"], miss["seed"])))
+    lines.append("mean ± SD over seeds [median]")
+    lines.append(f"{'rule':14s} " + " ".join(f"{c:>30s}" for c in cols))
+    for rule in order:
+        cells = [f"{per_rule.loc[rule, (c, 'mean')]:.4g} ± {per_rule.loc[rule, (c, 'std')]:.3g} "
+                 f"[{per_rule.loc[rule, (c, 'median')]:.4g}]" for c in cols]
+        lines.append(f"{rule:14s} " + " ".join(f"{s:>30s}" for s in cells))
+    for rule, e in versus.items():
+        higher_l = _direction(e["lambda_max_median_diff"], "higher", "lower")
+        larger_g = _direction(e[f"{gap}_median_diff"], "larger", "smaller")
+        lines.append(f"{rule} vs {reference}: {higher_l} median curvature (Δmedian λ_max = "
+                     f"{e['lambda_max_median_diff']:+.4g}, Δmean = {e['lambda_max_diff']:+.4g}, Mann-Whitney "
+                     f"p = {e['lambda_max_p']:.3g}); {larger_g} median {gap} (Δmedian = "
+                     f"{e[f'{gap}_median_diff']:+.4g}, Δmean = {e[f'{gap}_diff']:+.4g}, p = {e[f'{gap}_p']:.3g})")
+        lines.append(f"    spread over seeds: SD ratio {rule}/{reference} of {gap} = {e[f'{gap}_sd_ratio']:.3g} "
+                     f"(Brown-Forsythe p = {e[f'{gap}_levene_p']:.3g}), of λ_max = {e['lambda_max_sd_ratio']:.3g} "
+                     f"(p = {e['lambda_max_levene_p']:.3g})")
+        if "lambda_max_final_p" in e:
+            lines.append(f"    at the last training step: {_direction(e['lambda_max_final_median_diff'], 'higher', 'lower')} "
+                         f"median curvature (Δmedian = {e['lambda_max_final_median_diff']:+.4g}, "
+                         f"p = {e['lambda_max_final_p']:.3g})")
+    lines.append(f"correlation of λ_max with {gap} over {corr['n']} runs: Spearman ρ = {corr['spearman_r']:.3f} "
+                 f"(p = {corr['spearman_p']:.3g}); Pearson r of {corr['pearson_of']} = {corr['pearson_r']:.3f} "
+                 f"(p = {corr['pearson_p']:.3g})")
+    return {"per_rule": per_rule, "versus": versus, "correlation": corr, "gap": gap, "text": "\n".join(lines)}
+
+
+
+
+def _verdict(direction_ok: bool, p: float, alpha: float) -> str:
+    if not direction_ok:
+        return "no"
+    return "yes" if p < alpha else "direction only (not significant)"
+
+
+def check_claims(table: pd.DataFrame, *, reference: str = "bptt", gap: str | None = None,
+                 alpha: float = 0.05) -> pd.DataFrame:
+    """Whether each claim of Liu et al. (2022) holds in a :func:`compare_rules` table.
+
+    Per approximate rule (every rule but ``reference``):
+
+    * ``larger gap``: median ``gap`` above the reference's (two-sided Mann-Whitney U over seeds);
+    * ``more variable gap``: SD over seeds of ``gap`` above the reference's (Brown-Forsythe test);
+    * ``higher curvature (matched)``: median ``lambda_max`` above the reference's (Mann-Whitney);
+    * ``higher curvature (end)``: the same for ``lambda_max_final`` (if present);
+
+    the same claims for all approximate rules pooled (``rule = "all approximate"``, when there
+    are several), and once, over all runs: ``curvature predicts gap``: Spearman correlation of
+    ``lambda_max`` with ``gap`` positive. ``holds`` is ``"yes"`` (right direction, ``p < alpha``),
+    ``"direction only (not significant)"`` or ``"no"`` (wrong direction).
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`compare_rules`.
+    reference : str
+    gap : str, optional
+        Gap column (default: the first ``gap_loss_*``, the gap at matched accuracy).
+    alpha : float
+        Significance level.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``claim``, ``rule``, ``rule_value``, ``reference_value`` (medians, SDs for the
+        spread claim, Spearman ρ for the correlation), ``p``, ``holds``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"rule": ["bptt"] * 4 + ["eprop"] * 4, "seed": list(range(4)) * 2,
+    ...                   "lambda_max": [1.0, 2, 3, 4, 10, 20, 30, 40],
+    ...                   "gap_loss_conditions": [0.1, 0.11, 0.12, 0.13, 0.3, 0.5, 0.9, 0.2]})
+    >>> c = check_claims(t).query("rule == 'eprop'").set_index("claim")
+    >>> c.loc["larger gap", "holds"], c.loc["more variable gap", "holds"]
+    ('yes', 'direction only (not significant)')
+    """
+    s = summarize_rules(table, reference=reference, gap=gap)
+    gap = s["gap"]
+    ref = table[table["rule"] == reference]
+    rows = []
+    for rule, e in s["versus"].items():
+        sub = table[table["rule"] == rule]
+        rows.append({"claim": "larger gap", "rule": rule, "rule_value": float(sub[gap].median()),
+                     "reference_value": float(ref[gap].median()), "p": e[f"{gap}_p"],
+                     "holds": _verdict(e[f"{gap}_median_diff"] > 0, e[f"{gap}_p"], alpha)})
+        rows.append({"claim": "more variable gap", "rule": rule, "rule_value": float(sub[gap].std()),
+                     "reference_value": float(ref[gap].std()), "p": e[f"{gap}_levene_p"],
+                     "holds": _verdict(e[f"{gap}_sd_ratio"] > 1, e[f"{gap}_levene_p"], alpha)})
+        for c, label in (("lambda_max", "higher curvature (matched)"), ("lambda_max_final", "higher curvature (end)")):
+            if f"{c}_p" in e:
+                rows.append({"claim": label, "rule": rule, "rule_value": float(sub[c].median()),
+                             "reference_value": float(ref[c].median()), "p": e[f"{c}_p"],
+                             "holds": _verdict(e[f"{c}_median_diff"] > 0, e[f"{c}_p"], alpha)})
+    apx = table[table["rule"] != reference]
+    if apx["rule"].nunique() > 1 and len(ref) > 1:  # every approximate rule pooled against the reference
+        pooled = [("larger gap", gap, "median"), ("more variable gap", gap, "std"),
+                  ("higher curvature (matched)", "lambda_max", "median")]
+        if "lambda_max_final" in table:
+            pooled.append(("higher curvature (end)", "lambda_max_final", "median"))
+        for label, c, stat in pooled:
+            mine, theirs = float(getattr(apx[c], stat)()), float(getattr(ref[c], stat)())
+            p = (_brown_forsythe(apx[c], ref[c]) if stat == "std"
+                 else float(stats.mannwhitneyu(apx[c], ref[c], alternative="two-sided").pvalue))
+            rows.append({"claim": label, "rule": "all approximate", "rule_value": mine, "reference_value": theirs,
+                         "p": p, "holds": _verdict(mine > theirs, p, alpha)})
+    corr = s["correlation"]
+    rows.append({"claim": "curvature predicts gap", "rule": "all", "rule_value": corr["spearman_r"],
+                 "reference_value": float("nan"), "p": corr["spearman_p"],
+                 "holds": _verdict(corr["spearman_r"] > 0, corr["spearman_p"], alpha)})
+    out = pd.DataFrame(rows)
+    out.attrs["gap"] = gap
+    return out
+
+
+def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> str:
+    """Write the rule comparison to a folder and return its printable summary.
+
+    Writes (each atomically) ``runs.csv`` (the table), ``summary.txt`` (the text returned) and
+    ``curvature_vs_gap.png`` (:func:`plot_curvature_vs_gap`, every ``gap_loss_*`` column).
+    The summary holds :func:`summarize_rules` for the first gap column in full, then the
+    rule-vs-reference lines and the correlation for every other gap column, and a closing
+    verdict line per non-reference rule.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`compare_rules`.
+    out : str or Path
+        Output folder (created if needed).
+    reference : str
+        Rule the others are compared with.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile
+    >>> t = pd.DataFrame({"rule": ["bptt"] * 2 + ["eprop"] * 2, "seed": [0, 1, 0, 1],
+    ...                   "lambda_max": [1.0, 2.0, 3.0, 5.0], "gap_loss_timing": [0.1, 0.2, 0.3, 0.2]})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     text = curvature_report(t, d)
+    ...     sorted(p.name for p in Path(d).iterdir())
+    ['curvature_vs_gap.png', 'runs.csv', 'summary.txt']
+    >>> "eprop vs bptt: higher median curvature" in text
+    True
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    gaps = [c for c in table.columns if c.startswith("gap_")]
+    if not gaps:
+        raise ValueError("table has no gap_* column; run compare_rules with a held-out set")
+    first = [c for c in gaps if c.startswith("gap_loss_")][:1] or gaps[:1]
+    parts = [summarize_rules(table, reference=reference, gap=first[0])["text"]]
+    for gap in gaps:
+        if gap == first[0]:
+            continue
+        text = summarize_rules(table, reference=reference, gap=gap)["text"]
+        parts.append("\n".join(line for line in text.splitlines() if " vs " in line or "correlation" in line))
+    verdict = []
+    for rule in dict.fromkeys(table["rule"]):
+        if rule == reference:
+            continue
+        d_lam = summarize_rules(table, reference=reference, gap=first[0])["versus"][rule]
+        bigger = [g for g in gaps if summarize_rules(table, reference=reference, gap=g)["versus"][rule][f"{g}_median_diff"] > 0]
+        final = ""
+        if "lambda_max_final_p" in d_lam:
+            final = (f", {_direction(d_lam['lambda_max_final_median_diff'], 'higher', 'lower')} at the last step "
+                     f"(p = {d_lam['lambda_max_final_p']:.3g})")
+        verdict.append(
+            f"VERDICT {rule} vs {reference}: median λ_max {_direction(d_lam['lambda_max_median_diff'], 'higher', 'lower')} "
+            f"at matched accuracy (p = {d_lam['lambda_max_p']:.3g}){final}; median gap larger on "
+            f"{len(bigger)}/{len(gaps)} gap measures ({', '.join(bigger) or 'none'})")
+    parts.append("\n".join(verdict))
+    claims = check_claims(table, reference=reference, gap=first[0])
+    parts.append(f"CLAIMS of Liu et al. 2022 ({first[0]}; α = 0.05; values = medians, SDs for the spread, "
+                 "Spearman ρ for the correlation)\n"
+                 + claims.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    text = "\n\n".join(parts) + "\n"
+
+    write_csv(table, out / "runs.csv")
+    write_text(text, out / "summary.txt")
+    plot_curvature_vs_gap(table, out / "curvature_vs_gap.png")
+    return text

@@ -1,0 +1,820 @@
+"""The main job: e-prop vs BPTT similarity to monkey M1 at matched accuracy.
+
+Liu, Yang & Cueva (ICML 2025), measured with neurosim's public API only:
+
+1. train leaky RNNs on :class:`~neurosim.rnn.tasks.CenterOutReach` (built from
+   the Hatsopoulos 2007 kinematics) with BPTT, e-prop and random-feedback e-prop,
+   several seeds and initial gains (:mod:`neurosim.experiments.sweep`);
+2. at every checkpoint compare the noise-free activity with the M1 rates under
+   every clock alignment of the config (``"liu2025"``: model step 185 <-> 0 ms as
+   the released analysis; ``"onset"``: the task's true movement onset; see
+   :mod:`neurosim.experiments.alignment`), ``neurosim.compare(run.activity(step),
+   rates, metric="procrustes", normalize=True, window=window, lag=lag)``, against
+   the condition-average baseline and the split-half ceiling
+   (:mod:`neurosim.baselines`) on the same window, and sweep the lag
+   (-500..+500 ms) at initialization and at matched accuracy;
+3. match accuracy (:func:`neurosim.matching.accuracy_matched`), decompose the
+   variance of the matched distances into rule / gain / seed
+   (:func:`~neurosim.experiments.decomposition.variance_decomposition`),
+   compute model-model distances (:func:`neurosim.pairwise`) and dynamics
+   (:mod:`neurosim.rnn.analysis.dynamics`) at matched accuracy;
+4. write a results folder: ``results.csv`` / ``results.nc`` (one row per run,
+   level and alignment), ``training.csv`` (every checkpoint and alignment),
+   ``lag_sweep.csv``, ``effects.csv``, ``dynamics.csv``, ``model_distances.nc``,
+   ``config.json``, PNG figures (distance vs accuracy and rule vs init per
+   alignment, the lag sweep, model-model distances, trajectories in M1's PCs) and
+   ``report.md``.
+
+Outputs are built in a staging folder inside ``out`` and moved into place with
+``os.replace`` only when everything succeeded, so a crash or Ctrl-C never
+destroys a previous complete result. Trained runs are cached in ``out/runs``
+(one netCDF per run, written atomically) and reused by a re-run with the same
+settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.stats import spearmanr
+from tqdm.auto import tqdm
+
+from neurosim._threads import blas_threads as limit_blas_threads
+from neurosim.baselines import condition_average, normalized_distance, split_half_ceiling
+from neurosim.compare import compare
+from neurosim.datasets import load
+from neurosim.experiments.alignment import alignment_label, alignment_lag, lag_sweep
+from neurosim.experiments.decomposition import variance_decomposition
+from neurosim.experiments.report import fmt, table_to_netcdf, write_csv
+from neurosim.experiments.sweep import grid, sweep
+from neurosim.io import save
+from neurosim.matching import accuracy_matched, model_distances, run_table
+from neurosim.plot import (
+    order_rules,
+    plot_distance_along_training,
+    plot_lag_sweep,
+    plot_matched_distances,
+    plot_model_distances,
+    save_figure,
+    trajectories_grid,
+)
+from neurosim.rnn import default_checkpoints
+from neurosim.rnn.analysis.dynamics import fit_linear_dynamics, participation_ratio, spectral_radius, spectrum_distance
+from neurosim.rnn.tasks import CenterOutReach
+
+__all__ = ["ReproduceConfig", "reproduce", "RESULT_COLUMNS"]
+
+#: columns every ``results.csv`` has (more follow)
+RESULT_COLUMNS = ("rule", "seed", "g0", "level", "step", "accuracy", "distance", "distance_normalized", "alignment")
+#: columns of ``training.csv`` (one row per run, checkpoint and alignment)
+TRAINING_COLUMNS = ("run", "rule", "seed", "g0", "step", "accuracy", "distance", "alignment")
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """Settings of a reproduce run (see :meth:`default`, :meth:`full`, :meth:`tiny`).
+
+    ``design`` is the centre-out trial design (``"liu2025"``: the paper's transient cue;
+    ``"sustained"``: the ablation whose direction input stays on). ``window`` is the data time
+    range (ms, 0 = movement onset) compared, ``alignments`` the clock alignments every distance
+    is computed under (:mod:`neurosim.experiments.alignment`), ``lags`` the lag sweep (ms).
+    ``activity_l2`` is the initial weight of the activity penalty and ``activity_l2_schedule``
+    its schedule (the paper's: ``10``, ``"adaptive"``); ``readout_init="torch"`` is the paper's
+    readout initialization.
+    """
+
+    rules: tuple[str, ...] = ("bptt", "eprop", "eprop-random")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    g0s: tuple[float, ...] = (0.5, 1.0)
+    n_rec: int = 100
+    steps: int = 300
+    lr: float = 1e-3
+    batch_size: int = 32
+    levels: tuple[float, ...] = (0.4, 0.6, 0.8, 0.9)
+    window: tuple[float, float] = (-800.0, 400.0)
+    n_checkpoints: int = 31
+    n_splits: int = 100
+    dynamics_components: int = 8
+    activity_l2: float = 0.0
+    activity_l2_schedule: str = "constant"
+    readout_init: str = "torch"
+    design: str = "liu2025"
+    alignments: tuple = ("liu2025", "onset")
+    lags: tuple[float, ...] = tuple(float(v) for v in range(-500, 501, 50))
+    label: str = "default"
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def default(cls) -> "ReproduceConfig":
+        """≤ 5 min on 2 cores: the paper's task, N=100, 300 Adam updates (lr 1e-3, batch 32), 3 seeds,
+        gains 0.5 and 1.0, no activity penalty (see docs/experiments.md for why)."""
+        return cls()
+
+    @classmethod
+    def full(cls, gain_sweep: bool = False) -> "ReproduceConfig":
+        """Paper scale: N=200, T=300, batch 100, 1000 updates at lr 3e-4, activity penalty 10 with the
+        adaptive schedule, g0 = 1 (``gain_sweep=True``: 0.5, 1.0, 1.5), 5 seeds, 3 rules."""
+        return cls(seeds=(0, 1, 2, 3, 4), g0s=(0.5, 1.0, 1.5) if gain_sweep else (1.0,), n_rec=200, steps=1000,
+                   lr=3e-4, batch_size=100, activity_l2=10.0, activity_l2_schedule="adaptive",
+                   levels=(0.4, 0.6, 0.8, 0.9, 0.95), n_checkpoints=41, label="full")
+
+    @classmethod
+    def tiny(cls) -> "ReproduceConfig":
+        """Seconds: a smoke test of the whole pipeline (levels low enough to be reached)."""
+        return cls(seeds=(0, 1), g0s=(0.5, 1.0), n_rec=12, steps=30, lr=1e-2, batch_size=8,
+                   levels=(-0.5, 0.0), n_checkpoints=7, n_splits=10, dynamics_components=3,
+                   lags=(-320.0, 0.0), label="tiny")
+
+    def checkpoint_steps(self) -> tuple[int, ...]:
+        """Log-spaced early steps (fast early learning) plus an even grid (for matching)."""
+        even = np.linspace(0, self.steps, self.n_checkpoints).round().astype(int)
+        return tuple(int(s) for s in np.union1d(default_checkpoints(self.steps, 12), even))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("extra")
+        return d
+
+
+def alignment_lags(alignments, task) -> dict:
+    """``{label: lag in ms}`` for the config's alignments (see :mod:`neurosim.experiments.alignment`)."""
+    return {alignment_label(a): alignment_lag(a, task) for a in alignments}
+
+
+def training_curves(runs: dict, rates: xr.DataArray, window, ceiling: float, *, lags: dict | None = None,
+                    progress: bool = False) -> pd.DataFrame:
+    """Distance to data at every checkpoint of every run, one row per run, step and alignment.
+
+    ``lags`` maps alignment labels to lags in ms (model time ``t`` <-> data time ``t + lag``);
+    default ``{"onset": 0}``.
+    """
+    lags = {"onset": 0.0} if lags is None else dict(lags)
+    meta = run_table(runs).set_index("run")
+    rows = []
+    total = sum(len(r.checkpoints) for r in runs.values())
+    with tqdm(total=total, disable=not progress, desc="distance along training", unit="ckpt") as bar:
+        for name, run in runs.items():
+            for rec in run.checkpoints.itertuples(index=False):
+                act = run.activity(int(rec.step))
+                for label, lag in lags.items():
+                    d = float(compare(act, rates, metric="procrustes", normalize=True, window=window, lag=lag))
+                    rows.append({"run": name, "rule": meta.loc[name, "rule"], "seed": meta.loc[name, "seed"],
+                                 "g0": meta.loc[name, "g0"], "step": int(rec.step), "loss": float(rec.loss),
+                                 "accuracy": float(rec.accuracy), "distance": d,
+                                 "distance_normalized": normalized_distance(d, ceiling), "alignment": label})
+                bar.update()
+    return pd.DataFrame(rows)
+
+
+def lag_sweeps(runs: dict, matched: pd.DataFrame, task, rates, window, lags, levels: dict) -> pd.DataFrame:
+    """Distance vs lag for every run at initialization (step 0) and at matched accuracy.
+
+    ``levels`` maps each rule to its matched level (e.g. the highest level most of its runs
+    reach; a missing rule or ``None`` = initialization only). One row per run, stage (``"init"``
+    or ``"matched"``) and lag (ms, 0 = the task's onset).
+    """
+    rows = []
+    for name, run in runs.items():
+        level = levels.get(run.rule)
+        at = matched[(matched["level"] == level) & matched["reached"]].drop_duplicates("run").set_index("run")
+        stages = [("init", 0)]
+        if level is not None and name in at.index:
+            stages.append(("matched", int(at.loc[name, "step"])))
+        for stage, step in stages:
+            table = lag_sweep(run.activity(step), task, rates, lags=lags, window=window)
+            for r in table.itertuples(index=False):
+                rows.append({"run": name, "rule": run.rule, "g0": float(run.config["g0"]), "seed": run.seed,
+                             "stage": stage, "step": step, "level": level if stage == "matched" else np.nan,
+                             "lag": r.lag, "distance": r.distance})
+    return pd.DataFrame(rows)
+
+
+def trend(training: pd.DataFrame) -> dict:
+    """Does distance fall as accuracy rises? Spearman rho per run over checkpoints with accuracy >= 0."""
+    rhos = {}
+    for name, g in training.groupby("run", sort=False):
+        g = g[g["accuracy"] >= 0]
+        if len(g) >= 3 and g["accuracy"].nunique() > 1 and g["distance"].nunique() > 1:
+            rhos[name] = float(spearmanr(g["accuracy"], g["distance"]).statistic)
+    first = training.sort_values("step").groupby("run").head(1)
+    last = training.sort_values("step").groupby("run").tail(1)
+    return {
+        "rho": rhos,
+        "rho_median": float(np.median(list(rhos.values()))) if rhos else float("nan"),
+        "fraction_negative": float(np.mean([r < 0 for r in rhos.values()])) if rhos else float("nan"),
+        "distance_init_mean": float(first["distance"].mean()),
+        "distance_init_sd": float(first["distance"].std(ddof=1)) if len(first) > 1 else float("nan"),
+        "distance_final_mean": float(last["distance"].mean()),
+        "accuracy_final_mean": float(last["accuracy"].mean()),
+    }
+
+
+def rule_vs_seed(matched: pd.DataFrame, reference: str = "bptt") -> pd.DataFrame:
+    """Per level and rule: mean distance, its difference to ``reference`` paired by (g0, seed),
+    and the seed-to-seed spread (pooled SD over seeds within each rule × g0 cell)."""
+    rows = []
+    ok = matched[matched["reached"]]
+    for level, lv in ok.groupby("level"):
+        cells = lv.groupby(["rule", "g0"])["distance"]
+        sd = cells.std(ddof=1)
+        n = cells.count()
+        dof = (n - 1).clip(lower=0)
+        pooled = float(np.sqrt(((sd.fillna(0) ** 2) * dof).sum() / dof.sum())) if dof.sum() > 0 else np.nan
+        ref = lv[lv["rule"] == reference].set_index(["g0", "seed"])["distance"]
+        for rule in order_rules(lv["rule"].unique()):
+            mine = lv[lv["rule"] == rule].set_index(["g0", "seed"])["distance"]
+            paired = (mine - ref).dropna()
+            rows.append({
+                "level": level, "rule": rule, "n": int(mine.size), "distance_mean": float(mine.mean()),
+                "distance_sd": float(mine.std(ddof=1)) if mine.size > 1 else np.nan,
+                f"diff_vs_{reference}_mean": float(paired.mean()) if paired.size else np.nan,
+                f"diff_vs_{reference}_sd": float(paired.std(ddof=1)) if paired.size > 1 else np.nan,
+                "n_pairs": int(paired.size), "seed_sd_pooled": pooled,
+            })
+    return pd.DataFrame(rows)
+
+
+def effects(matched: pd.DataFrame, factors=("rule", "g0", "seed")) -> pd.DataFrame:
+    """Variance decomposition of matched distances per level, plus rule / init ranges of means."""
+    out = []
+    ok = matched[matched["reached"]]
+    for level, lv in ok.groupby("level"):
+        use = [f for f in factors if lv[f].nunique() > 1]
+        row = {"level": level, "n": len(lv)}
+        for f in factors:
+            means = lv.groupby(f)["distance"].mean()
+            row[f"range_{f}"] = float(means.max() - means.min()) if len(means) > 1 else np.nan
+        if use and len(lv) >= 3 and lv["distance"].var() > 0:
+            dec = variance_decomposition(lv, "distance", use)
+            for src in list(use) + ["shared", "residual"]:
+                row[f"eta_sq_{src}"] = float(dec.loc[src, "eta_sq"])
+                if src in use:
+                    row[f"p_{src}"] = float(dec.loc[src, "p"])
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def dynamics_table(runs: dict, matched: pd.DataFrame, window, n_components: int) -> tuple[pd.DataFrame, dict]:
+    """Participation ratio, W_rec spectral radius and a linear-dynamics fit at each matched checkpoint."""
+    rows, fits = [], {}
+    for r in matched[matched["reached"]].itertuples(index=False):
+        run = runs[r.run]
+        act = run.activity(int(r.step)).sel(time=slice(*window))
+        k = min(n_components, act.sizes["unit"])
+        fit = fit_linear_dynamics(act.transpose("condition", "time", "unit").values, k)
+        fits[(r.run, r.level)] = fit
+        rows.append({"run": r.run, "rule": r.rule, "seed": r.seed, "g0": r.g0, "level": r.level, "step": int(r.step),
+                     "participation_ratio": participation_ratio(act),
+                     "spectral_radius_W_rec": spectral_radius(run.model(int(r.step))),
+                     "lds_r2": fit.r2, "lds_max_abs_eig": float(np.abs(fit.eigenvalues[0]))})
+    return pd.DataFrame(rows), fits
+
+
+def _group_means(D: xr.DataArray, key: str) -> dict:
+    """Mean off-diagonal distance within vs between groups of ``key``."""
+    v = D.values
+    labels = np.asarray(D[key].values)
+    same = labels[:, None] == labels[None, :]
+    off = ~np.eye(len(labels), dtype=bool)
+    within = v[same & off]
+    between = v[~same]
+    return {"within": float(within.mean()) if within.size else np.nan,
+            "between": float(between.mean()) if between.size else np.nan}
+
+
+def dynamics_distances(fits: dict, level: float, matched: pd.DataFrame) -> xr.DataArray:
+    """K×K spectral distance between the fitted linear dynamics ``A`` of runs at ``level``."""
+    keys = [k for k in fits if k[1] == level]
+    names = [k[0] for k in keys]
+    K = len(keys)
+    D = np.zeros((K, K))
+    for i in range(K):
+        for j in range(i + 1, K):
+            D[i, j] = D[j, i] = spectrum_distance(fits[keys[i]].A, fits[keys[j]].A)
+    meta = matched[(matched["level"] == level)].set_index("run")
+    coords = {"network": names, "network_b": names}
+    for col in ("rule", "g0"):
+        vals = meta.loc[names, col].to_numpy()
+        coords[col] = ("network", vals)
+        coords[f"{col}_b"] = ("network_b", vals)
+    return xr.DataArray(D, dims=("network", "network_b"), coords=coords, name="dynamics_distance")
+
+
+# ---------------------------------------------------------------------------
+# figures and report
+# ---------------------------------------------------------------------------
+_ALIGNMENT_TITLES = {"liu2025": "alignment liu2025: model step 185 ↔ 0 ms (the released analysis)",
+                     "onset": "alignment onset: the task's movement onset ↔ 0 ms"}
+
+
+def _alignment_title(label: str) -> str:
+    return _ALIGNMENT_TITLES.get(label, f"alignment {label}")
+
+
+def _trajectory_models(runs: dict, matched: pd.DataFrame, level: float) -> dict:
+    """One run per rule (lowest gain, lowest seed that reached ``level``) at step 0 and at its matched step."""
+    ok = matched[matched["reached"].astype(bool) & (matched["level"] == level)]
+    models = {}
+    for rule in order_rules(ok["rule"].unique()):
+        pick = ok[ok["rule"] == rule].sort_values(["g0", "seed"]).iloc[0]
+        run = runs[pick["run"]]
+        col = f"{rule} (g0 {pick['g0']:g}, seed {int(pick['seed'])})"
+        models[("at initialisation", col)] = run.activity(0)
+        models[(f"at accuracy {level:g}", col)] = run.activity(int(pick["step"]))
+    return models
+
+
+def _figures(folder: Path, training, matched, eff, D, baselines, cfg, lag_table=None, lags=None, runs=None,
+             rates=None) -> list[str]:
+    """Draw the pipeline's figures into ``folder``; returns the file names written."""
+    figures = {}
+    labels = list(dict.fromkeys(training["alignment"])) if "alignment" in training else [None]
+    for label in labels:
+        tr = training if label is None else training[training["alignment"] == label]
+        mt = matched if label is None else matched[matched["alignment"] == label]
+        ef = eff if label is None or "alignment" not in eff else eff[eff["alignment"] == label]
+        suffix = "" if label is None else f"_{label}"
+        title = "" if label is None else _alignment_title(label)
+        figures[f"distance_vs_accuracy{suffix}.png"] = (
+            lambda tr=tr, mt=mt, title=title: plot_distance_along_training(tr, mt, baselines, cfg.levels,
+                                                                           title=title))
+        figures[f"rule_vs_init{suffix}.png"] = (
+            lambda tr=tr, mt=mt, ef=ef, title=title: _titled(plot_matched_distances(tr, mt, ef, baselines,
+                                                                                    cfg.levels), title))
+    if lag_table is not None and len(lag_table):
+        figures["lag_sweep.png"] = lambda: plot_lag_sweep(lag_table, baselines, marks=lags)
+    if D is not None:
+        figures["model_distances.png"] = lambda: plot_model_distances(D)
+    if "alignment" in matched:   # trajectories are drawn on the model's own (onset) clock
+        own = "onset" if (matched["alignment"] == "onset").any() else matched["alignment"].iloc[0]
+        matched = matched[matched["alignment"] == own]
+    reached = matched[matched["reached"].astype(bool)]
+    if runs is not None and rates is not None and len(reached):
+        level = float(D.attrs["level"]) if D is not None and "level" in D.attrs else float(reached["level"].max())
+        figures["trajectories.png"] = lambda: trajectories_grid(
+            _trajectory_models(runs, matched, level), rates, window=tuple(cfg.window),
+            alignment="0 ms = movement onset", data_label="M1 (Hatsopoulos 2007)",
+            title=f"Trajectories in M1's top 2 PCs, at initialisation and at accuracy {level:g}, "
+                  f"window {cfg.window[0]:g} to {cfg.window[1]:g} ms (0 = movement onset)")
+    for name, draw in figures.items():
+        save_figure(draw(), folder / name, dpi=120)
+    return list(figures)
+
+
+def _titled(fig, title: str):
+    if title:
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def _trend_verdict(tr: dict) -> str:
+    change = tr["distance_final_mean"] - tr["distance_init_mean"]
+    sd = tr["distance_init_sd"]
+    frac = tr["fraction_negative"]
+    direction = ("falls with accuracy in most runs" if frac > 0.5 else "rises with accuracy in most runs"
+                 if frac < 0.5 else "falls in half of the runs and rises in the other half")
+    if np.isfinite(sd) and abs(change) < sd:
+        return (f"essentially flat — the mean change from untrained to trained ({change:+.3f}) is smaller than "
+                f"the run-to-run SD at initialization ({sd:.3f}); by rank, distance {direction}.")
+    if change < 0:
+        return f"yes — distance falls by {-change:.3f} from untrained to trained (run-to-run SD {sd:.3f})."
+    return f"no — distance rises by {change:.3f} from untrained to trained (run-to-run SD {sd:.3f})."
+
+
+def _ms(values) -> str:
+    """``mean ± SD (n)`` of a series, or ``n/a``."""
+    v = pd.Series(values, dtype=float).dropna()
+    if not len(v):
+        return "n/a"
+    sd = f" ± {v.std(ddof=1):.3f}" if len(v) > 1 else ""
+    return f"{v.mean():.3f}{sd} ({len(v)})"
+
+
+def fall_table(training: pd.DataFrame, matched: pd.DataFrame, levels) -> pd.DataFrame:
+    """Per alignment, rule and stage (init, each level, final): distances over runs and the paired fall.
+
+    ``fall`` = distance at initialization − distance at the stage, per run (positive = closer to the
+    data after training); ``mean``/``sd``/``n`` over the runs that reached the stage.
+    """
+    rows = []
+    for (label, rule), g in training.groupby(["alignment", "rule"], sort=False):
+        g = g.sort_values("step")
+        init = g.groupby("run").head(1).set_index("run")["distance"]
+        final = g.groupby("run").tail(1).set_index("run")
+        stages = [("init", init), ("final", final["distance"])]
+        m = matched[(matched["alignment"] == label) & (matched["rule"] == rule) & matched["reached"]]
+        for lv in levels:
+            stages.insert(-1, (f"{lv:g}", m[m["level"] == lv].set_index("run")["distance"]))
+        for stage, d in stages:
+            fall = (init.reindex(d.index) - d).dropna()
+            rows.append({"alignment": label, "rule": rule, "stage": stage, "n": int(d.size),
+                         "distance_mean": float(d.mean()) if d.size else np.nan,
+                         "distance_sd": float(d.std(ddof=1)) if d.size > 1 else np.nan,
+                         "fall_mean": float(fall.mean()) if fall.size else np.nan,
+                         "fall_sd": float(fall.std(ddof=1)) if fall.size > 1 else np.nan,
+                         "accuracy_final_mean": float(final["accuracy"].mean())})
+    return pd.DataFrame(rows)
+
+
+def _highest_common_level(matched: pd.DataFrame, rule: str, levels) -> float | None:
+    m = matched[(matched["rule"] == rule)]
+    runs = m["run"].nunique()
+    best = None
+    for lv in levels:
+        n = m[(m["level"] == lv) & m["reached"]]["run"].nunique()
+        if runs and n * 2 > runs:
+            best = lv
+    return best
+
+
+def _checks(falls: pd.DataFrame, matched: pd.DataFrame, levels, label="liu2025") -> list[str]:
+    """The pipeline's acceptance checks, stated with the numbers."""
+    out = []
+    f = falls[falls["alignment"] == label]
+    m = matched[matched["alignment"] == label]
+    if not len(f):
+        return out
+    row = f[(f["rule"] == "bptt") & (f["stage"] == "0.9")]
+    if len(row) and np.isfinite(row["fall_mean"].iloc[0]):
+        v = float(row["fall_mean"].iloc[0])
+        out.append(f"- BPTT at accuracy 0.9 ({label} alignment): distance falls by {v:+.3f} from initialization "
+                   f"(target ≥ 0.05: **{'met' if v >= 0.05 else 'not met'}**).")
+    for rule in ("eprop", "eprop-random"):
+        lv = _highest_common_level(m, rule, levels)
+        if lv is None:
+            out.append(f"- {rule}: no level is reached by most runs.")
+            continue
+        row = f[(f["rule"] == rule) & (f["stage"] == f"{lv:g}")]
+        v = float(row["fall_mean"].iloc[0]) if len(row) else np.nan
+        ok = lv >= 0.6 and np.isfinite(v) and v >= 0.03
+        out.append(f"- {rule}: highest level reached by most runs = {lv:g}; distance falls there by {fmt(v)} "
+                   f"({label} alignment; target level ≥ 0.6 and fall ≥ 0.03: **{'met' if ok else 'not met'}**).")
+    return out
+
+
+def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_D, timings, files, reused=0, *,
+            lag_table=None, lags=None, level_lag=None) -> str:
+    labels = list(dict.fromkeys(training["alignment"]))
+    ref = labels[0]
+    n_runs = matched["run"].nunique()
+    levels = list(cfg.levels)
+    falls = fall_table(training, matched, levels)
+    penalty = (f"activity penalty λ·mean(r²) with λ0 = {cfg.activity_l2:g} ({cfg.activity_l2_schedule} schedule)"
+               if cfg.activity_l2 > 0 else "no activity penalty")
+    lines = [f"# neurosim reproduce — e-prop vs BPTT similarity to M1 ({cfg.label} configuration)", ""]
+    lines += [
+        f"{n_runs} RNNs (N={cfg.n_rec}, rules {', '.join(cfg.rules)}; gains g0 = "
+        f"{', '.join(f'{g:g}' for g in cfg.g0s)}; seeds {', '.join(map(str, cfg.seeds))}) trained for "
+        f"{cfg.steps} Adam updates (lr {cfg.lr:g}, batch {cfg.batch_size}, {penalty}, readout init "
+        f"{cfg.readout_init!r}) on centre-out reaching with the recorded Hatsopoulos 2007 kinematics, trial "
+        f"design {cfg.design!r}. Accuracy = 1 − normalized error on the 8 evaluation trials (one per "
+        f"direction, onset at step {_eval_onset(cfg)}). Distance = rotation-only Procrustes, angular, divided by "
+        f"π/2, data window {cfg.window[0]:g}…{cfg.window[1]:g} ms around movement onset, model vs 141 M1 units.",
+        "",
+        "Every distance is computed under each clock alignment: "
+        + "; ".join(f"`{k}` (lag {v:+g} ms)" for k, v in (lags or {}).items())
+        + ". `liu2025` is the released analysis of the paper (model step 185 ↔ 0 ms, 32 steps after the "
+        "task's movement onset); `onset` is the task's true movement onset.",
+        "",
+        "## Baselines (same window; they compare data with data, so no alignment enters)",
+        f"- split-half ceiling (data vs itself, {cfg.n_splits} random halves): **{fmt(baselines['ceiling'])}** "
+        f"(95% of draws in {fmt(baselines['ceiling_ci_low'])}–{fmt(baselines['ceiling_ci_high'])}, "
+        f"SD {fmt(baselines['ceiling_sd'])})",
+        f"- condition-average baseline: **{fmt(baselines['condition_average'])}**",
+        "- `distance_normalized` = (d − ceiling) / (1 − ceiling): 0 = as close as the data is to itself.",
+        "",
+        "## 1. Does distance fall with training? (mean ± SD over runs (runs); fall = paired init − stage)",
+        "",
+        "| rule | stage | " + " | ".join(f"distance, {k}" for k in labels) + " | "
+        + " | ".join(f"fall, {k}" for k in labels) + " |",
+        "|---|---|" + "---|" * (2 * len(labels)),
+    ]
+    for rule in order_rules(falls["rule"].unique()):
+        for stage in ["init", *[f"{lv:g}" for lv in levels], "final"]:
+            cells, fcells = [], []
+            for k in labels:
+                r = falls[(falls["alignment"] == k) & (falls["rule"] == rule) & (falls["stage"] == stage)]
+                if not len(r) or r["n"].iloc[0] == 0:
+                    cells.append("not reached"), fcells.append("")
+                    continue
+                r = r.iloc[0]
+                sd = f" ± {r['distance_sd']:.3f}" if np.isfinite(r["distance_sd"]) else ""
+                cells.append(f"{r['distance_mean']:.3f}{sd} ({int(r['n'])})")
+                fsd = f" ± {r['fall_sd']:.3f}" if np.isfinite(r["fall_sd"]) else ""
+                fcells.append("" if stage == "init" else f"{r['fall_mean']:+.3f}{fsd}")
+            name = {"init": "initialization", "final": f"final (step {cfg.steps})"}.get(stage, f"accuracy {stage}")
+            lines.append(f"| {rule} | {name} | " + " | ".join(cells) + " | " + " | ".join(fcells) + " |")
+    lines += [""] + _checks(falls, matched, levels)
+    for k in labels:
+        tr = trs[k]
+        lines.append(f"- {k}: Spearman ρ(accuracy, distance) per run over checkpoints with accuracy ≥ 0: median "
+                     f"{fmt(tr['rho_median'], 2)}, negative in {100 * tr['fraction_negative']:.0f}% of runs; "
+                     "verdict: " + _trend_verdict(tr))
+    # reached counts
+    first = matched[matched["alignment"] == ref]
+    lines += ["", "## 2. Runs that do not reach each level", "",
+              "| rule | " + " | ".join(f"{lv:g}" for lv in levels) + " |", "|---|" + "---|" * len(levels)]
+    for rule in order_rules(first["rule"].unique()):
+        g = first[first["rule"] == rule]
+        total = g["run"].nunique()
+        cells = [f"{total - g[(g['level'] == lv) & g['reached']]['run'].nunique()} of {total}" for lv in levels]
+        lines.append(f"| {rule} | " + " | ".join(cells) + " |")
+    # rule difference
+    lines += ["", "## 3. e-prop − BPTT at matched accuracy (paired by g0 and seed) vs the seed-to-seed spread", "",
+              "| level | rule | " + " | ".join(f"diff vs BPTT, {k} | pooled seed SD, {k}" for k in labels) + " |",
+              "|---|---|" + "---|" * (2 * len(labels))]
+    keys = rv[["level", "rule"]].drop_duplicates().itertuples(index=False) if len(rv) else []
+    for lv, rule in keys:
+        if rule == "bptt":
+            continue
+        cells = []
+        for k in labels:
+            r = rv[(rv["alignment"] == k) & (rv["level"] == lv) & (rv["rule"] == rule)]
+            if not len(r):
+                cells += ["n/a", "n/a"]
+                continue
+            r = r.iloc[0]
+            sd = r["diff_vs_bptt_sd"]
+            cells += [f"{fmt(r['diff_vs_bptt_mean'])}" + (f" ± {sd:.3f}" if np.isfinite(sd) else "")
+                      + f" ({int(r['n_pairs'])})", fmt(r["seed_sd_pooled"])]
+        lines.append(f"| {lv:g} | {rule} | " + " | ".join(cells) + " |")
+    # init / gain effect
+    lines += ["", "## 4. Initialization (gain g0) vs learning rule at matched accuracy", "",
+              "η² = share of the variance in matched distance explained by each factor (Type II sums of squares, "
+              "main-effects linear model); range = max − min of the factor's level means.", "",
+              "| alignment | level | runs | η² rule | η² g0 | η² seed | range rule | range g0 |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in eff.itertuples(index=False):
+        g = lambda key: getattr(r, key, np.nan)  # noqa: E731
+        lines.append(f"| {r.alignment} | {r.level:g} | {r.n} | {fmt(g('eta_sq_rule'))} | {fmt(g('eta_sq_g0'))} | "
+                     f"{fmt(g('eta_sq_seed'))} | {fmt(g('range_rule'))} | {fmt(g('range_g0'))} |")
+    init_g = training[training["step"] == 0].groupby(["alignment", "g0"])["distance"].mean()
+    if len(init_g):
+        lines.append("")
+        lines.append("- distance at initialization by gain: " + "; ".join(
+            f"{k} g0={g0:g}: {v:.3f}" for (k, g0), v in init_g.items()))
+    # alignment paragraph
+    lines += ["", "## 5. What the alignment does to the conclusions", ""]
+    lines.append(_alignment_paragraph(falls, baselines, labels, levels, lag_table, lags))
+    if lag_table is not None and len(lag_table):
+        lines += ["", "| rule | stage | best lag (ms) | distance there | distance at " +
+                  " | distance at ".join(labels) + " |", "|---|---|---|---|" + "---|" * len(labels)]
+        for (rule, stage), g in lag_table.groupby(["rule", "stage"], sort=False):
+            mean = g.groupby("lag")["distance"].mean()
+            at = [fmt(mean.get(float(lags[k]), np.nan)) for k in labels]
+            name = stage if stage == "init" else f"matched {level_lag[rule]:g}"
+            lines.append(f"| {rule} | {name} | {mean.idxmin():+g} | {mean.min():.3f} | " + " | ".join(at) + " |")
+        lines.append("")
+        lines.append("(`lag_sweep.png`, `lag_sweep.csv`: mean over runs of distance vs lag; a model aligns best "
+                     "where its curve is lowest.)")
+    if D is not None:
+        gr, gg = _group_means(D, "rule"), _group_means(D, "g0")
+        lines += ["", f"## 6. Model-model distances at accuracy {D.attrs['level']:g}",
+                  f"- same rule {fmt(gr['within'])} vs different rules {fmt(gr['between'])}; "
+                  f"same g0 {fmt(gg['within'])} vs different g0 {fmt(gg['between'])} "
+                  f"(mean Procrustes distance over pairs, no alignment involved; data ceiling "
+                  f"{fmt(baselines['ceiling'])})."]
+    if len(dyn):
+        lines += ["", "## 7. Dynamics at matched accuracy",
+                  f"(participation ratio of the activity in the window on the model's onset clock; spectral "
+                  f"radius of W_rec; a linear system z_(t+1) = A z_t + b fitted in the top "
+                  f"{cfg.dynamics_components} PCs)", "",
+                  "| level | rule | g0 | participation ratio | spectral radius W_rec | LDS R² | max abs eig(A) |",
+                  "|---|---|---|---|---|---|---|"]
+        agg = dyn.groupby(["level", "rule", "g0"])[["participation_ratio", "spectral_radius_W_rec", "lds_r2",
+                                                    "lds_max_abs_eig"]].mean()
+        for (lv, rule, g0), r in agg.iterrows():
+            lines.append(f"| {lv:g} | {rule} | {g0:g} | {r['participation_ratio']:.2f} | "
+                         f"{r['spectral_radius_W_rec']:.2f} | {r['lds_r2']:.3f} | {r['lds_max_abs_eig']:.3f} |")
+        if dyn_D is not None:
+            dr, dg = _group_means(dyn_D, "rule"), _group_means(dyn_D, "g0")
+            lines += ["", f"- linear-dynamics spectral distance at accuracy {dyn_D.attrs['level']:g}: same rule "
+                      f"{fmt(dr['within'])} vs different rules {fmt(dr['between'])}; same g0 {fmt(dg['within'])} "
+                      f"vs different g0 {fmt(dg['between'])}."]
+    lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]
+    lines += ["", "## Run time", ""] + [f"- {k}: {v:.1f} s" for k, v in timings.items()]
+    if reused:
+        lines.append(f"- {reused} of {n_runs} runs were loaded from `runs/` (trained by an earlier "
+                     "invocation), so the training time above is mostly loading.")
+    lines += ["", "Numbers are what this run measured; re-run with `neurosim reproduce` (default) or "
+              "`neurosim reproduce --full` (paper scale)."]
+    return "\n".join(lines) + "\n"
+
+
+def _eval_onset(cfg) -> str:
+    return "153" if cfg.design == "liu2025" else "80"
+
+
+def _alignment_paragraph(falls, baselines, labels, levels, lag_table, lags) -> str:
+    """Plain-language comparison of the conclusions under each alignment, from the numbers."""
+    ca = baselines["condition_average"]
+    parts = []
+    for k in labels:
+        f = falls[(falls["alignment"] == k)]
+        init = f[f["stage"] == "init"]["distance_mean"].mean()
+        fin = f[f["stage"] == "final"]
+        below = [r.rule for r in fin.itertuples() if r.distance_mean < ca]
+        above = [r.rule for r in fin.itertuples() if r.distance_mean >= ca]
+        fall = fin["fall_mean"].mean()
+        parts.append(f"Under `{k}`, untrained networks sit at {init:.3f} on average and training lowers the "
+                     f"distance by {fall:+.3f} (mean over rules of the paired fall to the last checkpoint); after "
+                     f"training, rules below the condition-average baseline ({ca:.3f}): {', '.join(below) or 'none'}; "
+                     f"above it: {', '.join(above) or 'none'}.")
+    diffs = []
+    for k in labels:
+        f = falls[(falls["alignment"] == k) & (falls["stage"] == "final")].set_index("rule")["distance_mean"]
+        if "bptt" in f and "eprop" in f:
+            diffs.append(f"{k}: {f['eprop'] - f['bptt']:+.3f}")
+    if diffs:
+        parts.append("The final e-prop − BPTT difference is " + ", ".join(diffs) + ".")
+    parts.append("The alignment shifts every absolute number (and decides whether trained networks beat the "
+                 "condition-average baseline), so it is reported with every distance; the comparison between "
+                 "rules at matched accuracy is made within one alignment.")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------
+# the pipeline
+# ---------------------------------------------------------------------------
+def reproduce(
+    out: str | os.PathLike = "results",
+    data: str | os.PathLike | None = None,
+    config: ReproduceConfig | None = None,
+    *,
+    client: Any = None,
+    workers: int = 1,
+    progress: bool = True,
+    blas_threads: int | None = 1,
+) -> dict:
+    """Run the e-prop vs BPTT comparison and write the results folder.
+
+    Parameters
+    ----------
+    out : folder
+        Results folder (created). Previous complete results in it are replaced
+        only when the new run has finished (staging folder + ``os.replace``).
+        Trained runs are cached in ``out/runs`` and reused by a re-run.
+    data : folder, optional
+        Folder holding ``hatsopoulos2007_m1_center_out/`` (default: ``$NEUROSIM_DATA``,
+        then the user cache; see ``neurosim datasets fetch``).
+    config : ReproduceConfig, optional
+        Default :meth:`ReproduceConfig.default` (≤ 5 min on 2 cores);
+        :meth:`ReproduceConfig.full` is paper scale.
+    client : dask.distributed.Client, optional
+        Train the runs on this cluster.
+    workers : int
+        Without a client: ``> 1`` starts a local dask cluster of that many
+        single-threaded worker processes for training (needs ``dask[distributed]``).
+    progress : bool
+        Progress bars.
+    blas_threads : int or None
+        BLAS threads for the analyses (default 1; None = leave BLAS alone).
+
+    Returns
+    -------
+    dict
+        ``folder`` (Path), ``files`` (names written), ``results`` (the matched table),
+        ``training``, ``effects``, ``rule_vs_seed``, ``dynamics``, ``baselines``,
+        ``trend``, ``timings``.
+    """
+    cfg = config or ReproduceConfig.default()
+    folder = Path(out)
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+
+    ds = load("hatsopoulos2007", path=data)  # FileNotFoundError says how to fetch the data
+    rates = ds["rates"]
+    task = CenterOutReach.from_dataset(ds, design=cfg.design)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    # 1. train ------------------------------------------------------------------
+    t0 = time.perf_counter()
+    specs = grid(cfg.rules, cfg.seeds, cfg.g0s, n_rec=cfg.n_rec, steps=cfg.steps, lr=cfg.lr,
+                 batch_size=cfg.batch_size, checkpoints=cfg.checkpoint_steps(), activity_l2=cfg.activity_l2,
+                 activity_l2_schedule=cfg.activity_l2_schedule, readout_init=cfg.readout_init)
+    own_cluster = None
+    if client is None and workers > 1:
+        from dask.distributed import Client, LocalCluster  # optional dependency
+
+        own_cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=":0")
+        client = Client(own_cluster)
+    cache = folder / "runs"
+    before = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.nc")} if cache.is_dir() else {}
+    try:
+        runs = sweep(specs, task, out=cache, client=client, progress=progress)
+    finally:
+        if own_cluster is not None:
+            client.close()
+            own_cluster.close()
+    timings["training"] = time.perf_counter() - t0
+    reused = sum(1 for s in specs if before.get(f"{s.name}.nc") is not None
+                 and (cache / f"{s.name}.nc").stat().st_mtime_ns == before[f"{s.name}.nc"])
+
+    # the analyses below multiply small matrices: one BLAS thread is fastest (and
+    # avoids busy-waiting BLAS threads fighting over a loaded machine)
+    with limit_blas_threads(blas_threads):
+        return _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused, task=task)
+
+
+def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused=0, *, task) -> dict:
+    # 2. baselines + distance along training --------------------------------------
+    t0 = time.perf_counter()
+    window = tuple(float(w) for w in cfg.window)
+    ceiling = split_half_ceiling(rates, n_splits=cfg.n_splits, seed=0, window=window, normalize=True)
+    cond = compare(condition_average(rates), rates, metric="procrustes", normalize=True, window=window)
+    baselines = {"ceiling": float(ceiling), "ceiling_ci_low": float(ceiling.ci[0]),
+                 "ceiling_ci_high": float(ceiling.ci[1]), "ceiling_sd": float(np.std(ceiling.values)),
+                 "condition_average": float(cond)}
+    lags = alignment_lags(cfg.alignments, task)
+    training = training_curves(runs, rates, window, float(ceiling), lags=lags, progress=progress)
+    timings["distances along training"] = time.perf_counter() - t0
+
+    # 3. matched accuracy (per alignment), effects, lag sweep, model-model distances, dynamics --------
+    t0 = time.perf_counter()
+    front = ["run", "rule", "seed", "g0", "n_rec", "activation", "level", "reached", "step", "accuracy",
+             "distance", "distance_normalized", "alignment", "ceiling", "ci_low", "ci_high"]
+    parts, trs, rvs, effs = [], {}, [], []
+    for label, lag in lags.items():
+        m = accuracy_matched(runs, rates, metric="procrustes", levels=cfg.levels, window=window,
+                             ceiling=ceiling, normalize=True, lag=lag)
+        m["alignment"] = label
+        parts.append(m[[c for c in front if c in m.columns]])
+        trs[label] = trend(training[training["alignment"] == label])
+        rvs.append(rule_vs_seed(parts[-1]).assign(alignment=label))
+        effs.append(effects(parts[-1]).assign(alignment=label))
+    matched = pd.concat(parts, ignore_index=True)
+    matched["condition_average"] = baselines["condition_average"]
+    rv = pd.concat(rvs, ignore_index=True)
+    eff = pd.concat(effs, ignore_index=True)
+    first = matched[matched["alignment"] == next(iter(lags))]
+    counts = first[first["reached"]].groupby("level")["run"].nunique()
+    full_levels = [lv for lv in cfg.levels if counts.get(lv, 0) == len(runs)]
+    some_levels = [lv for lv in cfg.levels if counts.get(lv, 0) >= 2]
+    level_D = (full_levels or some_levels or [None])[-1]
+    # the lag sweep at each rule's highest level that most of its runs reach
+    level_lag = {rule: _highest_common_level(first, rule, cfg.levels) for rule in first["rule"].unique()}
+    sweep_lags = sorted(set(float(v) for v in cfg.lags) | set(float(v) for v in lags.values()))
+    lag_table = lag_sweeps(runs, first, task, rates, window, sweep_lags, level_lag)
+    D = None
+    if level_D is not None:
+        D = model_distances(runs, level_D, metric="procrustes", window=window, normalize=True)
+    dyn, fits = dynamics_table(runs, first, window, cfg.dynamics_components)
+    dyn_D = None
+    if level_D is not None and len(dyn):
+        dyn_D = dynamics_distances(fits, level_D, first)
+        dyn_D.attrs["level"] = float(level_D)
+    timings["matching, effects, lag sweep, dynamics"] = time.perf_counter() - t0
+
+    # 4. write everything into a staging folder, then move into place -----------------
+    t0 = time.perf_counter()
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
+    try:
+        files = ["results.csv", "results.nc", "training.csv", "lag_sweep.csv", "effects.csv", "rule_vs_seed.csv",
+                 "dynamics.csv", "baselines.json", "config.json"]
+        write_csv(matched, staging / "results.csv")
+        table_to_netcdf(matched, staging / "results.nc",
+                         {"description": "distance to Hatsopoulos 2007 M1 at matched accuracy",
+                          "config": json.dumps(cfg.to_dict()), **{f"baseline_{k}": v for k, v in baselines.items()}})
+        write_csv(training, staging / "training.csv")
+        write_csv(lag_table, staging / "lag_sweep.csv")
+        write_csv(eff, staging / "effects.csv")
+        write_csv(rv, staging / "rule_vs_seed.csv")
+        write_csv(dyn, staging / "dynamics.csv")
+        (staging / "baselines.json").write_text(json.dumps(baselines, indent=2))
+        (staging / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        if D is not None:
+            D2 = D.copy()
+            D2.attrs["unreached"] = D2.attrs.get("unreached", "")
+            save(D2, staging / "model_distances.nc")
+            files.append("model_distances.nc")
+        if dyn_D is not None:
+            save(dyn_D, staging / "dynamics_distances.nc")
+            files.append("dynamics_distances.nc")
+        files += _figures(staging, training, matched, eff, D, baselines, cfg, lag_table, lags, runs=runs,
+                          rates=rates)
+        timings["writing + figures"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - t_all
+        report = _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_D, timings,
+                         files + ["report.md"], reused, lag_table=lag_table, lags=lags, level_lag=level_lag)
+        (staging / "report.md").write_text(report)
+        files.append("report.md")
+        # every file is complete in staging; move them in (report last)
+        for name in files:
+            os.replace(staging / name, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {"folder": folder, "files": files, "results": matched, "training": training, "effects": eff,
+            "rule_vs_seed": rv, "dynamics": dyn, "runs_reused": reused, "baselines": baselines, "trend": trs,
+            "lag_sweep": lag_table, "timings": timings,
+            "model_distances": D, "dynamics_distances": dyn_D}
