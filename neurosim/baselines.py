@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from neurosim.compare import Score, _align_time, _as_trajectories, resolve_metric
+from neurosim.metrics._validate import check_count, check_seed
 from neurosim.trajectories import flatten
 
 __all__ = ["condition_average", "split_half_ceiling", "normalized_distance"]
@@ -84,9 +85,9 @@ def split_half_ceiling(
     metric : str or callable
         As in :func:`neurosim.compare`; default Procrustes.
     n_splits : int
-        Number of random draws (100 in the paper).
+        Number of random draws (100 in the paper); an integer >= 1 (``True`` is refused).
     seed : int or None
-        Seed of the draws; the same seed gives the same value.
+        Seed of the draws (a non-negative integer); the same seed gives the same value.
     window : (start, stop), optional
         Data time range to use, as in :func:`neurosim.compare`.
     **metric_options
@@ -113,6 +114,8 @@ def split_half_ceiling(
     >>> bool(split_half_ceiling(noise, n_splits=20, normalize=True).value > 0.8)  # no shared signal
     True
     """
+    n_splits = check_count(n_splits, "n_splits")
+    seed = check_seed(seed, "seed")
     da, _ = _as_trajectories(data, "data", None)
     if "trial" in da.dims:
         da = da.mean("trial")
@@ -124,8 +127,6 @@ def split_half_ceiling(
     h = n // 2
     if h < 1:
         raise ValueError(f"split-half needs at least 2 units; got {n}.")
-    if not (isinstance(n_splits, (int, np.integer)) and n_splits >= 1):
-        raise ValueError(f"n_splits must be a positive int; got {n_splits!r}.")
     m = resolve_metric(metric, **metric_options)
     F = flatten(da)
     rng = np.random.default_rng(seed)
@@ -141,11 +142,20 @@ def split_half_ceiling(
         "n_splits": int(n_splits),
         "units_per_half": int(h),
         "n_units": int(n),
-        "seed": seed,
+        "seed": seed if seed is None or isinstance(seed, int) else repr(seed),
         "window": None if window is None else tuple(float(w) for w in window),
         "std": float(vals.std(ddof=0)),
     }
     return Score(float(vals.mean()), (float(lo), float(hi)), vals, settings)
+
+
+def _as_float(value: Any, name: str) -> float:
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a number or a Score, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number or a Score, got {type(value).__name__}") from None
 
 
 def normalized_distance(d: Any, ceiling: Any) -> float:
@@ -162,7 +172,7 @@ def normalized_distance(d: Any, ceiling: Any) -> float:
     >>> normalized_distance(0.4, 0.4)
     0.0
     """
-    d, d0 = float(d), float(ceiling)
+    d, d0 = _as_float(d, "d"), _as_float(ceiling, "ceiling")
     if not (np.isfinite(d) and np.isfinite(d0)):
         raise ValueError(f"distances must be finite; got d={d}, ceiling={d0}.")
     if d0 >= 1.0:

@@ -117,32 +117,58 @@ def _as_collection(collection: Any) -> tuple[list[str], list[np.ndarray]]:
     return names, mats
 
 
-def _resolve_metric(metric: Any, alpha: float | None, kind: str, metric_options: dict) -> tuple[str, Any]:
-    """('shape', (alpha, kind, center)) or ('generic', callable)."""
+def _resolve_metric(metric: Any, alpha: float | None, kind: str | None,
+                    metric_options: dict) -> tuple[str, Any, bool]:
+    """('shape', (alpha, kind, center, normalize), True) or ('generic', callable, symmetric).
+
+    Options a metric does not take are refused (``TypeError`` listing what it takes),
+    never silently ignored.
+    """
     if callable(metric) and not isinstance(metric, str):
-        return "generic", (lambda X, Y: float(metric(X, Y, **metric_options)))
+        if alpha is not None or kind is not None:
+            raise TypeError(
+                "alpha= and kind= apply to the shape metrics ('procrustes', 'cca', 'shape'); a callable metric "
+                "gets its own options through **metric_options"
+            )
+        symmetric = getattr(metric, "symmetric", False) is True
+        return "generic", (lambda X, Y: float(metric(X, Y, **metric_options))), symmetric
     if not isinstance(metric, str):
         raise TypeError(f"metric must be a name or a callable f(X, Y) -> float; got {type(metric).__name__}")
-    if kind not in _KINDS:
+    if kind is not None and kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}; got {kind!r}")
-    center = bool(metric_options.pop("center", True))
-    normalize = bool(metric_options.pop("normalize", False))
-    if normalize and kind != "angular":
-        raise ValueError("normalize=True divides the angle by pi/2; it needs kind='angular'")
-    if metric in SHAPE_METRICS:
-        a = SHAPE_METRICS[metric]
-        if metric == "shape":
-            a = 1.0 if alpha is None else float(alpha)
-        elif alpha is not None and float(alpha) != a:
-            raise ValueError(f"metric={metric!r} fixes alpha={a}; use metric='shape' for alpha={alpha}")
-        if not 0.0 <= a <= 1.0:
-            raise ValueError(f"alpha must lie in [0, 1]; got {a}")
-        if metric_options:
-            raise TypeError(f"unexpected option(s) {sorted(metric_options)} for metric {metric!r}")
-        return "shape", (a, kind, center, normalize)
-    if metric.startswith("procrustes-distance=") and metric.split("=", 1)[1] in _KINDS and not metric_options:
-        return "shape", (1.0, metric.split("=", 1)[1], center, normalize)
-    from neurosim.metrics import make
+    shape_like = metric in SHAPE_METRICS or (
+        metric.startswith("procrustes-distance=") and metric.split("=", 1)[1] in _KINDS
+    )
+    if shape_like:
+        unknown = sorted(set(metric_options) - {"center", "normalize"})
+        if unknown:
+            raise TypeError(
+                f"unexpected option(s) {unknown} for metric {metric!r}; it takes: alpha (metric='shape' only), "
+                "kind, center, normalize"
+            )
+        from neurosim.metrics._validate import check_flag
+
+        center = check_flag(metric_options.get("center", True), "center")
+        normalize = check_flag(metric_options.get("normalize", False), "normalize")
+        if metric in SHAPE_METRICS:
+            k = "angular" if kind is None else kind
+            a = SHAPE_METRICS[metric]
+            if metric == "shape":
+                a = 1.0 if alpha is None else float(alpha)
+            elif alpha is not None and float(alpha) != a:
+                raise ValueError(f"metric={metric!r} fixes alpha={a}; use metric='shape' for alpha={alpha}")
+            if not 0.0 <= a <= 1.0:
+                raise ValueError(f"alpha must lie in [0, 1]; got {a}")
+        else:
+            k = metric.split("=", 1)[1]
+            if kind is not None and kind != k:
+                raise ValueError(f"metric={metric!r} fixes kind={k!r}; got kind={kind!r}")
+            if alpha is not None and float(alpha) != 1.0:
+                raise ValueError(f"metric={metric!r} is Procrustes (alpha=1); use metric='shape' for alpha={alpha}")
+            a = 1.0
+        if normalize and k != "angular":
+            raise ValueError("normalize=True divides the angle by pi/2; it needs kind='angular'")
+        return "shape", (a, k, center, normalize), True
 
     try:
         fn = make(metric)
@@ -151,11 +177,14 @@ def _resolve_metric(metric: Any, alpha: float | None, kind: str, metric_options:
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown metric {metric!r}: {exc}.{hint}") from exc
     opts = dict(metric_options)
-    if not center:
-        opts["center"] = False
-    if normalize:
-        opts["normalize"] = True
-    return "generic", (lambda X, Y: float(fn(X, Y, **opts)))
+    for name, value in (("alpha", alpha), ("kind", kind)):
+        if value is not None:
+            opts[name] = value
+    try:
+        fn.check_options(opts)
+    except TypeError as exc:
+        raise TypeError(f"pairwise(metric={metric!r}): {exc}") from None
+    return "generic", (lambda X, Y: float(fn(X, Y, **opts))), bool(fn.symmetric)
 
 
 # ---------------------------------------------------------------------------
@@ -282,7 +311,7 @@ def pairwise(
     metric: str | Callable = "procrustes",
     *,
     alpha: float | None = None,
-    kind: str = "angular",
+    kind: str | None = None,
     client: Any = None,
     progress: bool = False,
     block_size: int | None = None,
@@ -309,8 +338,9 @@ def pairwise(
         options (``n_delays``, ``rank``, ``score``, ``seed``, …) pass through.
     alpha : float, optional
         Regularization for ``metric="shape"`` (0 = CCA, 1 = Procrustes).
-    kind : {"angular", "euclidean"}
-        Shape-metric distance kind.
+    kind : {"angular", "euclidean"}, optional
+        Shape-metric distance kind (default ``"angular"``).  ``alpha`` and ``kind`` are
+        refused (``TypeError``) by metrics that do not take them, e.g. ``"cka"``.
     client : dask.distributed.Client, optional
         Run preprocessing and pair blocks on this cluster. Default: locally.
     progress : bool
@@ -319,13 +349,17 @@ def pairwise(
         Pairs per task (default: about 4 tasks per worker thread on a cluster).
     **metric_options
         ``center=False`` and ``normalize=True`` (angle / (pi/2), in [0, 1]) for
-        shape metrics; anything else goes to the
-        ``neurosim.make`` measure.
+        shape metrics; anything else goes to the ``neurosim.make`` measure, which
+        refuses options it does not take (the message lists those it takes).
 
     Returns
     -------
     xarray.DataArray
-        dims ``("network", "network_b")``, both labelled with the names; symmetric.
+        dims ``("network", "network_b")``, both labelled with the names:
+        ``D[i, j] = metric(collection[i], collection[j])``.  For symmetric measures
+        (the registry knows which: every shape metric, CKA, CCA scores, RSA) one
+        triangle is computed and mirrored; for asymmetric ones (``"pwcca-score"``) and
+        for callables (unless ``f.symmetric = True``) both triangles are computed.
         For the shape metrics the diagonal is exactly 0 (a distance of a network
         to itself); for other metrics it is computed.
         ``attrs`` record the metric, alpha and kind.
@@ -343,16 +377,30 @@ def pairwise(
     ...                 procrustes_distance(nets["net0"], nets["net2"])))
     True
     """
+    from neurosim.metrics._validate import check_count
+
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True or False, got {progress!r}")
+    block_size = check_count(block_size, "block_size", allow_none=True)
     if _trajectory_measure(metric) is not None:
-        if client is not None or alpha is not None:
-            raise ValueError("trajectory metrics (DSA) run locally and take no alpha; drop client=/alpha=")
+        if client is not None or alpha is not None or kind is not None:
+            raise ValueError("trajectory metrics (DSA) run locally and take no alpha or kind; "
+                             "drop client=/alpha=/kind=")
         return _pairwise_trajectories(collection, metric, progress, dict(metric_options))
     names, mats = _as_collection(collection)
-    mode, spec = _resolve_metric(metric, alpha, kind, dict(metric_options))
+    mode, spec, symmetric = _resolve_metric(metric, alpha, kind, dict(metric_options))
     K = len(names)
     diag = mode == "shape"
-    pairs = [(i, j) for i in range(K) for j in range(i if not diag else i + 1, K)]
+    if symmetric:
+        pairs = [(i, j) for i in range(K) for j in range(i if not diag else i + 1, K)]
+    else:
+        pairs = [(i, j) for i in range(K) for j in range(K)]
     D = np.zeros((K, K))
+
+    def store(i: int, j: int, d: float) -> None:
+        D[i, j] = d
+        if symmetric:
+            D[j, i] = d
 
     from tqdm.auto import tqdm
 
@@ -363,11 +411,11 @@ def pairwise(
                 a, k, center, norm = spec
                 prepared = {i: _prepare_task(m, a, center, None) for i, m in enumerate(mats)}
                 for i, j in pairs:
-                    D[i, j] = D[j, i] = _pairs_task([(i, j)], prepared, k, norm, None)[0]
+                    store(i, j, _pairs_task([(i, j)], prepared, k, norm, None)[0])
                     bar.update()
             else:
                 for i, j in pairs:
-                    D[i, j] = D[j, i] = spec(mats[i], mats[j])
+                    store(i, j, spec(mats[i], mats[j]))
                     bar.update()
         else:
             from dask.distributed import as_completed
@@ -399,7 +447,7 @@ def pairwise(
             for fut in as_completed(list(futures)):
                 block = futures[fut]
                 for (i, j), d in zip(block, fut.result()):
-                    D[i, j] = D[j, i] = d
+                    store(i, j, d)
                 bar.update(len(block))
     finally:
         bar.close()
@@ -409,7 +457,7 @@ def pairwise(
         attrs = {"metric": str(metric), "alpha": a, "kind": k, "normalize": int(norm),
                  "direction": "distance: 0 = identical up to the metric's invariances"}
     else:
-        attrs = {"metric": str(getattr(metric, "__name__", metric))}
+        attrs = {"metric": str(getattr(metric, "__name__", metric)), "symmetric": int(symmetric)}
     return xr.DataArray(
         D,
         dims=("network", "network_b"),

@@ -14,6 +14,7 @@ Direction: ``*_distance`` (0 = identical, lower is closer; angular ones in radia
 callable carries ``.direction``.  See ``docs/metrics.md`` for definitions.
 """
 
+from neurosim.metrics._validate import DroppedDirectionsWarning
 from neurosim.metrics.cca import canonical_correlations, cca_similarity
 from neurosim.metrics.cka import cka
 from neurosim.metrics.dynamics import DMDFit, dsa_compare, dsa_distance, dsa_prepare
@@ -50,4 +51,5 @@ __all__ = [
     "Measure",
     "make",
     "measures",
+    "DroppedDirectionsWarning",
 ]

@@ -9,9 +9,20 @@ zero variance are simply not part of the basis.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from neurosim.metrics._validate import check_choice, check_nonzero, check_pair
+from neurosim.metrics._validate import (
+    DroppedDirectionsWarning,
+    check_choice,
+    check_count,
+    check_flag,
+    check_nonzero,
+    check_not_constant,
+    check_pair,
+    rescale,
+)
 from neurosim.metrics.shape import _svd, _thin_svd
 
 __all__ = ["canonical_correlations", "cca_similarity"]
@@ -19,10 +30,16 @@ __all__ = ["canonical_correlations", "cca_similarity"]
 _KINDS = ("mean", "mean_squared", "svcca", "pwcca")
 
 
-def _basis(Xc: np.ndarray, name: str):
-    """Orthonormal basis of the column space of ``Xc`` and its (rank-truncated) singular values."""
-    check_nonzero(float(np.linalg.norm(Xc)), name)
-    U, s, _ = _thin_svd(Xc, need_v=False)
+def _basis(Xc: np.ndarray, name: str, centered: bool = True):
+    """Orthonormal basis of the column space of ``Xc`` and its (rank-truncated) singular values.
+
+    ``Xc`` should already be rescaled (:func:`~neurosim.metrics._validate.rescale`); the
+    rank decision is relative (``max(n, p)·eps`` of the largest singular value) and warns
+    with a :class:`~neurosim.metrics._validate.DroppedDirectionsWarning` when it drops more
+    than the structural deficiency.
+    """
+    check_nonzero(float(np.linalg.norm(Xc)), name, "after centering" if centered else "")
+    U, s, _ = _thin_svd(Xc, need_v=False, name=name, centered=centered)
     return U, s
 
 
@@ -39,13 +56,20 @@ def _check_reg(reg) -> float:
 def _cca(X: np.ndarray, Y: np.ndarray, reg: float, center: bool):
     """Return (rho, Ux, gx, a) where the canonical variates of X are ``Ux @ (gx[:, None] * a)``."""
     n = X.shape[0]
+    if center:
+        check_not_constant(X, "X")
+        check_not_constant(Y, "Y")
+    # rescaled by powers of two (exact): canonical correlations are scale-invariant, and the
+    # ridge, which is in data units, is rescaled with each side below
+    X, ex = rescale(X)
+    Y, ey = rescale(Y)
     Xc = X - X.mean(axis=0) if center else X
     Yc = Y - Y.mean(axis=0) if center else Y
-    Ux, sx = _basis(Xc, "X")
-    Uy, sy = _basis(Yc, "Y")
+    Ux, sx = _basis(Xc, "X", center)
+    Uy, sy = _basis(Yc, "Y", center)
     # ridge on the covariance (1/(n-1)) XcᵀXc + reg·I shrinks each direction by s/sqrt(s² + (n-1)reg)
-    gx = sx / np.sqrt(sx**2 + (n - 1) * reg) if reg > 0 else np.ones_like(sx)
-    gy = sy / np.sqrt(sy**2 + (n - 1) * reg) if reg > 0 else np.ones_like(sy)
+    gx = sx / np.sqrt(sx**2 + (n - 1) * np.ldexp(reg, -2 * ex)) if reg > 0 else np.ones_like(sx)
+    gy = sy / np.sqrt(sy**2 + (n - 1) * np.ldexp(reg, -2 * ey)) if reg > 0 else np.ones_like(sy)
     M = (gx[:, None] * (Ux.T @ Uy)) * gy[None, :]
     A, rho, _ = _svd(M)
     return np.clip(rho, 0.0, 1.0), Ux, A
@@ -54,9 +78,8 @@ def _cca(X: np.ndarray, Y: np.ndarray, reg: float, center: bool):
 def _check_n_components(n_components, available: int) -> int:
     if n_components is None:
         return available
-    if not isinstance(n_components, (int, np.integer)) or isinstance(n_components, bool):
-        raise TypeError(f"n_components must be a positive integer or None, got {n_components!r}")
-    if not 1 <= n_components <= available:
+    n_components = check_count(n_components, "n_components")
+    if not n_components <= available:
         raise ValueError(
             f"n_components={n_components} but only {available} canonical pair(s) exist "
             "(min of the ranks of the centred X and Y)"
@@ -97,14 +120,17 @@ def canonical_correlations(X, Y, *, n_components=None, reg: float = 0.0, center:
     1.0
     """
     X, Y = check_pair(X, Y)
-    rho, _, _ = _cca(X, Y, _check_reg(reg), bool(center))
+    rho, _, _ = _cca(X, Y, _check_reg(reg), check_flag(center, "center"))
     return rho[: _check_n_components(n_components, rho.size)].copy()
 
 
 def _svcca_reduce(X: np.ndarray, keep, name: str) -> np.ndarray:
+    X, _ = rescale(X)
     Xc = X - X.mean(axis=0)
     U, s = _basis(Xc, name)
-    if isinstance(keep, (int, np.integer)) and not isinstance(keep, bool):
+    if isinstance(keep, (bool, np.bool_)):
+        raise TypeError(f"keep must be a variance fraction in (0, 1] or an int number of dimensions, got {keep!r}")
+    if isinstance(keep, (int, np.integer)):
         if not 1 <= keep <= s.size:
             raise ValueError(f"svcca keep={keep} dimensions but {name} has rank {s.size}")
         k = int(keep)
@@ -127,7 +153,7 @@ def cca_similarity(
     *,
     n_components=None,
     reg: float = 0.0,
-    keep=0.99,
+    keep=None,
     center: bool = True,
 ) -> float:
     r"""Summary similarity of the canonical correlations (1 = identical up to a linear map).
@@ -150,8 +176,10 @@ def cca_similarity(
         Average over the first ``n_components`` correlations only (mean, mean_squared, svcca).
     reg : float
         Ridge for the CCA (see :func:`canonical_correlations`).
-    keep : float in (0, 1] or int
-        SVCCA: variance fraction or number of principal components kept per side.
+    keep : float in (0, 1] or int, optional
+        SVCCA: variance fraction or number of principal components kept per side
+        (default 0.99).  Options that do not apply to ``kind`` (``keep`` unless svcca,
+        ``n_components`` for pwcca) are refused, not ignored.
     center : bool
 
     Returns
@@ -167,19 +195,29 @@ def cca_similarity(
     1.0
     """
     kind = check_choice(kind, _KINDS, "kind")
+    center = check_flag(center, "center")
     X, Y = check_pair(X, Y)
     reg = _check_reg(reg)
+    if keep is not None and kind != "svcca":
+        raise ValueError(f"keep applies to kind='svcca' only (got kind={kind!r}); drop keep=")
+    if n_components is not None and kind == "pwcca":
+        raise ValueError("n_components does not apply to kind='pwcca' (it weights every canonical pair)")
     if kind == "svcca":
+        keep = 0.99 if keep is None else keep
         X = _svcca_reduce(X, keep, "X")
         Y = _svcca_reduce(Y, keep, "Y")
     if kind == "pwcca":
         # the side with fewer independent features carries the weights (as in Morcos et al.)
-        rx = np.linalg.matrix_rank(X - X.mean(0) if center else X)
-        ry = np.linalg.matrix_rank(Y - Y.mean(0) if center else Y)
-        S, O = (X, Y) if rx <= ry else (Y, X)
+        # (ranks with the same relative tolerance as the CCA bases, on rescaled data)
+        Xs, Ys = rescale(X)[0], rescale(Y)[0]
+        with warnings.catch_warnings():  # the CCA below warns about dropped directions once
+            warnings.simplefilter("ignore", DroppedDirectionsWarning)
+            rx = _basis(Xs - Xs.mean(0) if center else Xs, "X", center)[1].size
+            ry = _basis(Ys - Ys.mean(0) if center else Ys, "Y", center)[1].size
+        S, O, Ss = (X, Y, Xs) if rx <= ry else (Y, X, Ys)
         rho, Us, A = _cca(S, O, reg, bool(center))
         H = Us @ A[:, : rho.size]  # unit-norm canonical variates of S (columns)
-        Sc = S - S.mean(axis=0) if center else S
+        Sc = Ss - Ss.mean(axis=0) if center else Ss
         weights = np.abs(H.T @ Sc).sum(axis=1)
         total = weights.sum()
         check_nonzero(float(total), "PWCCA weights", "")

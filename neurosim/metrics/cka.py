@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.metrics._validate import check_choice, check_nonzero, check_pair
+from neurosim.metrics._validate import (
+    check_choice,
+    check_flag,
+    check_memory,
+    check_nonzero,
+    check_not_constant,
+    check_pair,
+    rescale,
+)
 
 __all__ = ["cka"]
 
@@ -110,7 +118,15 @@ def cka(X, Y, *, kernel: str = "linear", debiased: bool = False, sigma=None) -> 
     sigma : float, optional
         RBF bandwidth.  Default: ``σ² =`` median of all n² squared pairwise distances
         of each representation separately (Kornblith et al.'s ``gram_rbf`` with
-        threshold 1).
+        threshold 1), which makes RBF CKA scale-invariant.
+
+    Notes
+    -----
+    Exact at any float64 scale: each side is first multiplied by a power of two
+    (exact), so nothing overflows or underflows.  The RBF kernel (and the linear one
+    when ``n`` is small against the features) builds ``n×n`` matrices; if that would
+    exceed the memory limit (``$NEUROSIM_MAX_MEMORY``, default 4 GB) a ``MemoryError``
+    states the estimate before anything is allocated.
 
     Returns
     -------
@@ -134,18 +150,29 @@ def cka(X, Y, *, kernel: str = "linear", debiased: bool = False, sigma=None) -> 
     """
     kernel = check_choice(kernel, _KERNELS, "kernel")
     sigma = _check_sigma(sigma)
+    debiased = check_flag(debiased, "debiased")
+    if kernel == "linear" and sigma is not None:
+        raise ValueError("sigma is an RBF bandwidth; it does not apply to kernel='linear'")
     X, Y = check_pair(X, Y, min_samples=4 if debiased else 2)
     n = X.shape[0]
+    check_not_constant(X, "X")
+    check_not_constant(Y, "Y")
+    # CKA is invariant to each side's scale: compute on data rescaled by powers of two (exact),
+    # so the fourth powers below neither overflow nor underflow; an explicit RBF bandwidth is
+    # rescaled with its side
+    X, ex = rescale(X)
+    Y, ey = rescale(Y)
     Xc = X - X.mean(axis=0)
     Yc = Y - Y.mean(axis=0)
     check_nonzero(float(np.linalg.norm(Xc)), "X")
     check_nonzero(float(np.linalg.norm(Yc)), "Y")
-    if kernel == "linear" and sigma is not None:
-        raise ValueError("sigma is an RBF bandwidth; it does not apply to kernel='linear'")
 
     if kernel == "linear":
         p, q = X.shape[1], Y.shape[1]
         feature_space = p * q + p * p + q * q <= n * (p + q + n)
+        if not feature_space:
+            check_memory(3 * 8.0 * n * n, f"linear CKA on {n} samples (two {n}x{n} Gram matrices)",
+                         "subsample the samples")
         if feature_space:
             xy = float(np.sum((Xc.T @ Yc) ** 2))
             xx = float(np.sum((Xc.T @ Xc) ** 2))
@@ -161,7 +188,12 @@ def cka(X, Y, *, kernel: str = "linear", debiased: bool = False, sigma=None) -> 
                 return float(np.vdot(K, L) / (np.linalg.norm(K) * np.linalg.norm(L)))
             hxy, hxx, hyy = _hsic_u_gram(K, L), _hsic_u_gram(K, K), _hsic_u_gram(L, L)
     else:
-        K, L = _rbf_gram(Xc, sigma, "X"), _rbf_gram(Yc, sigma, "Y")
+        check_memory(6 * 8.0 * n * n, f"RBF CKA on {n} samples (several {n}x{n} kernel matrices)",
+                     "subsample the samples (e.g. every k-th time bin), or use kernel='linear', which works "
+                     "in feature space without any n x n matrix")
+        sx = None if sigma is None else float(np.ldexp(sigma, -ex))
+        sy = None if sigma is None else float(np.ldexp(sigma, -ey))
+        K, L = _rbf_gram(Xc, sx, "X"), _rbf_gram(Yc, sy, "Y")
         if not debiased:
             Kc, Lc = _center_gram(K), _center_gram(L)
             nk, nl = float(np.linalg.norm(Kc)), float(np.linalg.norm(Lc))

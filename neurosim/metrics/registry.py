@@ -28,6 +28,7 @@ dsa         :func:`~neurosim.metrics.dynamics.dsa_distance` (trajectories)  dist
 from __future__ import annotations
 
 import difflib
+import inspect
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -48,7 +49,10 @@ class Measure:
     """A named measure: ``measure(X, Y, **options)`` with its direction and units.
 
     Fixed options from the id take precedence; passing a conflicting value raises
-    ``TypeError``.
+    ``TypeError``, and so does an option the measure does not take (the message lists
+    :attr:`accepts`).  ``symmetric`` says whether ``measure(X, Y) == measure(Y, X)``
+    (e.g. PWCCA is not: its weights come from one side), which
+    :func:`neurosim.pairwise` uses to decide whether one triangle suffices.
     """
 
     name: str
@@ -59,11 +63,33 @@ class Measure:
     options: dict = field(default_factory=dict)
     transform: Callable | None = None
     input: str = "samples"
+    symmetric: bool = True
 
-    def __call__(self, X, Y, **options) -> float:
+    @property
+    def accepts(self) -> tuple[str, ...] | None:
+        """Keyword options a caller may still pass (None: any, the function takes ``**kwargs``)."""
+        params = list(inspect.signature(self.func).parameters.values())
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return None
+        names = [p.name for p in params[2:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        return tuple(n for n in names if n not in self.options)
+
+    def check_options(self, options) -> None:
+        """Raise ``TypeError`` for options fixed by the id or not taken by the measure."""
         clash = sorted(set(options) & set(self.options))
         if clash:
             raise TypeError(f"measure {self.name!r} fixes {clash} already; use a different id instead")
+        accepts = self.accepts
+        if accepts is not None:
+            unknown = sorted(set(options) - set(accepts))
+            if unknown:
+                takes = ", ".join(accepts) if accepts else "no options"
+                raise TypeError(
+                    f"measure {self.name!r} does not take option(s) {unknown}; it takes: {takes}"
+                )
+
+    def __call__(self, X, Y, **options) -> float:
+        self.check_options(options)
         value = self.func(X, Y, **self.options, **options)
         return float(self.transform(value)) if self.transform is not None else value
 
@@ -74,8 +100,9 @@ class Measure:
 _REGISTRY: dict[str, Measure] = {}
 
 
-def _add(name, func, direction, units, description, transform=None, **options):
-    _REGISTRY[name] = Measure(name, func, direction, units, description, dict(options), transform)
+def _add(name, func, direction, units, description, transform=None, symmetric=True, **options):
+    _REGISTRY[name] = Measure(name, func, direction, units, description, dict(options), transform,
+                              symmetric=symmetric)
 
 
 def _populate() -> None:
@@ -101,7 +128,9 @@ def _populate() -> None:
     for var in (0.95, 0.99):
         _add(f"svcca-var={var}-score", cca_similarity, "similarity", "unitless [0, 1]",
              f"SVCCA keeping {var:.0%} variance, mean canonical correlation", kind="svcca", keep=var)
-    _add("pwcca-score", cca_similarity, "similarity", "unitless [0, 1]", "projection-weighted CCA", kind="pwcca")
+    _add("pwcca-score", cca_similarity, "similarity", "unitless [0, 1]",
+         "projection-weighted CCA (asymmetric: weights from the side with fewer independent features)",
+         symmetric=False, kind="pwcca")
     for hsic, debiased in (("gretton", False), ("song", True)):
         for kernel in ("linear", "rbf"):
             kname = kernel if kernel == "linear" else "(rbf-sigma=median)"

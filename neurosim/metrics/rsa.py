@@ -25,10 +25,11 @@ neurosim                            rsatoolbox
 from __future__ import annotations
 
 import numpy as np
-import scipy.stats
-from scipy.spatial.distance import squareform
 
-from neurosim.metrics._validate import check_choice, check_matrix, check_rdms
+from neurosim.metrics._validate import check_choice, check_matrix, check_memory, check_rdms, rescale
+
+# scipy.stats (rank ties, Kendall's tau) is imported inside the two functions that need it:
+# it costs ~0.3-1 s at import, which every `import neurosim` would otherwise pay.
 
 __all__ = ["rdm", "compare_rdms", "rsa"]
 
@@ -37,20 +38,63 @@ _COMPARE_METHODS = ("spearman", "pearson", "cosine", "kendall_tau_a", "spearman_
 
 
 def _condense(D: np.ndarray) -> np.ndarray:
-    return squareform(D, force="tovector", checks=False)
+    """Upper triangle row by row (scipy's ``squareform`` order)."""
+    return D[np.triu_indices(D.shape[0], k=1)]
 
 
-def _sq_dists(M: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances between rows via one Gram matrix (features centred for accuracy)."""
+def _square(v: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_condense`: the symmetric K×K matrix with a zero diagonal."""
+    K = int(round((1 + np.sqrt(1 + 8 * v.size)) / 2))
+    D = np.zeros((K, K))
+    iu = np.triu_indices(K, k=1)
+    D[iu] = v
+    D.T[iu] = v
+    return D
+
+
+def _check_rdm_memory(K: int, copies: float, what: str) -> None:
+    check_memory(copies * 8.0 * K * K, f"{what} for {K} conditions ({K}x{K} matrices)",
+                 "compute RDMs over fewer conditions (average or subsample conditions), or use a "
+                 "shape metric such as procrustes_distance, which needs no conditions x conditions matrix")
+
+
+def _distances(M: np.ndarray, squared: bool) -> np.ndarray:
+    """(Squared) Euclidean distances between rows via one Gram matrix (features centred for accuracy).
+
+    ``M`` is rescaled (largest entry ~1).  If some rows are so much smaller than the largest
+    that their squared distances would underflow (dynamic range beyond 2**450), the
+    distances are computed row by row from rescaled differences instead.
+    """
+    row_peak = np.max(np.abs(M), axis=1)
+    nonzero = row_peak[row_peak > 0]
+    if nonzero.size and np.frexp(nonzero.max())[1] - np.frexp(nonzero.min())[1] > 450:
+        D = _distances_by_row(M)
+        return D * D if squared else D
     M = M - M.mean(axis=0)
     sq = np.einsum("ij,ij->i", M, M)
     G = M @ M.T
     D = sq[:, None] + sq[None, :] - 2.0 * G
     np.maximum(D, 0.0, out=D)
-    return D
+    return D if squared else np.sqrt(D)
+
+
+def _distances_by_row(M: np.ndarray) -> np.ndarray:
+    """Euclidean distances with each difference rescaled before squaring (any dynamic range)."""
+    K = M.shape[0]
+    D = np.zeros((K, K))
+    for i in range(K - 1):
+        diff = M[i + 1:] - M[i]
+        peak = np.max(np.abs(diff), axis=1)
+        e = np.frexp(np.where(peak > 0, peak, 1.0))[1]
+        scaled = np.ldexp(diff, -e[:, None])
+        D[i, i + 1:] = np.ldexp(np.sqrt(np.einsum("ij,ij->i", scaled, scaled)), e)
+    return D + D.T
 
 
 def _unit_rows(M: np.ndarray, what: str) -> np.ndarray:
+    # each row rescaled by a power of two first (exact), so squares neither overflow nor underflow
+    peak = np.max(np.abs(M), axis=1)
+    M = np.ldexp(M, -np.frexp(np.where(peak > 0, peak, 1.0))[1][:, None])
     norms = np.sqrt(np.einsum("ij,ij->i", M, M))
     bad = np.flatnonzero(~(norms > 0))
     if bad.size:
@@ -116,7 +160,9 @@ def _crossnobis_folds(X, conditions, trials):
 
 def _crossnobis(X, conditions, trials, noise) -> np.ndarray:
     means, counts = _crossnobis_folds(X, conditions, trials)
+    means, e = rescale(means)
     F, K, p = means.shape
+    _check_rdm_memory(K, 4, "a crossnobis RDM")
     if F < 2:
         raise ValueError(f"crossnobis cross-validates over trials/folds and needs at least 2, got {F}")
     if K < 3:
@@ -132,10 +178,10 @@ def _crossnobis(X, conditions, trials, noise) -> np.ndarray:
         G = train @ (test.T if P is None else P @ test.T)
         d = np.diag(G)
         acc += d[:, None] + d[None, :] - G - G.T
-    return _condense(acc / F) / p
+    return np.ldexp(_condense(acc / F) / p, 2 * e)
 
 
-def rdm(X, *, method: str = "correlation", conditions=None, trials=None, noise=None) -> np.ndarray:
+def rdm(X, method: str = "correlation", *, conditions=None, trials=None, noise=None) -> np.ndarray:
     r"""Representational dissimilarity matrix of ``X`` (conditions, features), condensed.
 
     Methods (``x_i`` = pattern of condition i, ``p`` = number of features):
@@ -161,6 +207,7 @@ def rdm(X, *, method: str = "correlation", conditions=None, trials=None, noise=N
     X : array_like
         (conditions, features); for crossnobis see above.
     method : str
+        Positional or keyword (``rdm(X, "euclidean")`` as in rsatoolbox).
     conditions, trials : array_like, optional
         Labels per row of a 2-D ``X`` (crossnobis only).
     noise : array_like, shape (p, p), optional
@@ -176,8 +223,14 @@ def rdm(X, *, method: str = "correlation", conditions=None, trials=None, noise=N
     >>> import numpy as np
     >>> from scipy.spatial.distance import pdist
     >>> X = np.random.default_rng(0).normal(size=(6, 4))
-    >>> bool(np.allclose(rdm(X, method="correlation"), pdist(X, "correlation")))
+    >>> bool(np.allclose(rdm(X, "correlation"), pdist(X, "correlation")))
     True
+
+    Notes
+    -----
+    Exact at any float64 scale (the data are rescaled by a power of two first and
+    distances scaled back).  K×K temporaries larger than the memory limit
+    (``$NEUROSIM_MAX_MEMORY``, default 4 GB) raise ``MemoryError`` before allocating.
     """
     method = check_choice(method, _RDM_METHODS, "rdm method")
     if method == "crossnobis":
@@ -185,16 +238,22 @@ def rdm(X, *, method: str = "correlation", conditions=None, trials=None, noise=N
     if conditions is not None or trials is not None or noise is not None:
         raise ValueError("conditions=, trials= and noise= apply to method='crossnobis' only")
     X = check_matrix(X, "X (conditions, features)", min_samples=3)
+    _check_rdm_memory(X.shape[0], 4, "an RDM")
+    X, e = rescale(X)
     if method == "correlation":
         if X.shape[1] < 2:
-            raise ValueError("correlation distance needs at least 2 features per condition")
+            raise ValueError(
+                f"X needs at least 2 features (columns) for method='correlation', got {X.shape[1]}; "
+                "use method='euclidean' for a single feature"
+            )
         M = _unit_rows(X - X.mean(axis=1, keepdims=True), "mean-centred")
         return 1.0 - _condense(M @ M.T)
     if method == "cosine":
         M = _unit_rows(X, "cosine")
         return 1.0 - _condense(M @ M.T)
-    D = _condense(_sq_dists(X))
-    return np.sqrt(D) if method == "euclidean" else D
+    if method == "euclidean":
+        return np.ldexp(_condense(_distances(X, squared=False)), e)
+    return np.ldexp(_condense(_distances(X, squared=True)), 2 * e)
 
 
 def _rank_rows(V: np.ndarray) -> np.ndarray:
@@ -209,6 +268,8 @@ def _rank_rows(V: np.ndarray) -> np.ndarray:
         order = np.argsort(v)
         sv = v[order]
         if np.any(sv[1:] == sv[:-1]):
+            import scipy.stats  # import cost, see the top of the module
+
             out[i] = scipy.stats.rankdata(v)
         else:
             out[i, order] = ramp
@@ -225,7 +286,7 @@ def _double_centered(V: np.ndarray) -> np.ndarray:
     """-1/2 H D H for each condensed RDM row, flattened (N, K*K)."""
     out = []
     for v in V:
-        D = squareform(v, checks=False)
+        D = _square(v)
         r = D.mean(axis=0)
         G = -0.5 * (D - r[None, :] - r[:, None] + r.mean())
         out.append(G.ravel())
@@ -241,12 +302,21 @@ def _tau_a(a: np.ndarray, b: np.ndarray) -> float:
         _, c = np.unique(v, return_counts=True)
         return float(np.sum(c * (c - 1) / 2.0))
 
+    import scipy.stats  # import cost, see the top of the module
+
     n1, n2 = ties(a), ties(b)
     tau_b = scipy.stats.kendalltau(a, b, variant="b").statistic
     return float(np.clip(tau_b * np.sqrt((n0 - n1) * (n0 - n2)) / n0, -1.0, 1.0))
 
 
-def compare_rdms(a, b=None, *, method: str = "spearman"):
+def _rescale_rows(V: np.ndarray) -> np.ndarray:
+    out = np.empty_like(V)
+    for i, v in enumerate(V):
+        out[i] = rescale(v)[0]
+    return out
+
+
+def compare_rdms(a, b=None, method: str = "spearman"):
     r"""Similarity between RDMs (higher = more similar, 1 = identical up to the method's invariance).
 
     * ``"spearman"``: Pearson correlation of the (average-tie) ranks.
@@ -283,6 +353,8 @@ def compare_rdms(a, b=None, *, method: str = "spearman"):
     >>> d = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     >>> compare_rdms(d, d ** 2)
     1.0
+    >>> round(compare_rdms(d, d ** 2, "pearson"), 4)
+    0.9789
     >>> compare_rdms(np.stack([d, d[::-1]])).round(3).tolist()
     [[1.0, -1.0], [-1.0, 1.0]]
     """
@@ -296,6 +368,9 @@ def compare_rdms(a, b=None, *, method: str = "spearman"):
             raise ValueError(
                 f"RDMs must describe the same conditions: got condensed lengths {A.shape[1]} and {B.shape[1]}"
             )
+    # every comparator is invariant to each RDM's scale: rescale rows by powers of two (exact)
+    A = _rescale_rows(A)
+    B = A if b is None else _rescale_rows(B)
     for name, V in (("a", A), ("b", B)):
         flat = np.ptp(V, axis=1) == 0
         if method == "cosine":
@@ -357,6 +432,8 @@ def rsa(X, Y, *, rdm_method: str = "correlation", compare: str = "spearman") -> 
     >>> rsa(X, 3 * X + 1)
     1.0
     """
+    rdm_method = check_choice(rdm_method, _RDM_METHODS, "rdm_method")
+    compare = check_choice(compare, _COMPARE_METHODS, "compare")
     if rdm_method == "crossnobis":
         raise ValueError("rsa() takes (conditions, features) data; for crossnobis call rdm(..., method='crossnobis')")
     X = check_matrix(X, "X (conditions, features)", min_samples=3)

@@ -20,17 +20,24 @@ K×K distance matrix cost K preprocessing steps and K² cross products.
 
 from __future__ import annotations
 
+import inspect
+import warnings
+
 import numpy as np
-import scipy.linalg
-from sklearn.base import BaseEstimator
 
 from neurosim.metrics._validate import (
+    DroppedDirectionsWarning,
+    caller_stacklevel,
     check_alpha,
     check_choice,
+    check_flag,
     check_matrix,
     check_nonzero,
+    check_not_constant,
     check_pair,
     clip_unit,
+    common_exponent,
+    rescale,
 )
 
 __all__ = [
@@ -43,6 +50,7 @@ __all__ = [
 ]
 
 _KINDS = ("angular", "euclidean")
+_EPS = np.finfo(np.float64).eps
 
 
 # --------------------------------------------------------------------------- helpers
@@ -51,10 +59,14 @@ def _center(X: np.ndarray, center: bool) -> np.ndarray:
 
 
 def _svd(M: np.ndarray, full_matrices: bool = False, compute_uv: bool = True):
-    """SVD that falls back to the slower, more robust driver instead of a bare LinAlgError."""
+    """SVD (LAPACK gesdd via numpy) that falls back to the slower, more robust gesvd driver."""
     try:
-        return scipy.linalg.svd(M, full_matrices=full_matrices, compute_uv=compute_uv, check_finite=False)
+        return np.linalg.svd(M, full_matrices=full_matrices, compute_uv=compute_uv)
     except np.linalg.LinAlgError:
+        # scipy.linalg is imported here only: it costs ~0.1-1 s at import and is needed only
+        # when gesdd fails to converge
+        import scipy.linalg
+
         try:
             return scipy.linalg.svd(
                 M, full_matrices=full_matrices, compute_uv=compute_uv, check_finite=False, lapack_driver="gesvd"
@@ -75,62 +87,101 @@ def _compress(Xc: np.ndarray) -> np.ndarray:
     orthogonal factor, so ``Rᵀ`` can stand in for ``Xc`` at n×n cost per pair.
     """
     n = Xc.shape[0]
-    R = scipy.linalg.qr(Xc.T, mode="r", check_finite=False)[0]
+    R = np.linalg.qr(Xc.T, mode="r")
     return np.ascontiguousarray(R[:n].T)
 
 
-def _thin_svd(Xc: np.ndarray, need_u: bool = True, need_v: bool = True):
-    """Rank-truncated thin SVD ``Xc = U diag(s) Vt`` from the eigendecomposition of the smaller Gram.
+def rank_tolerance(shape: tuple[int, int]) -> float:
+    """Relative singular-value threshold below which a direction is numerically zero.
 
-    One Gram product + a small symmetric eigenproblem (+ one product for the other
-    factor) is 2-3x cheaper than a full SVD of a tall matrix.  Directions with
-    ``s² <= 10 · max(n, p) · eps · s_max²`` are treated as zero (rank deficiency), so
-    whitening never divides by noise.
+    ``max(n, p) · eps`` (float64): the size of the rounding error of any backward-stable
+    factorisation of an n×p matrix, relative to its largest singular value -- numpy's
+    ``matrix_rank`` default.  Directions below it cannot be told apart from rounding.
+    """
+    return max(shape) * _EPS
+
+
+# Gram-eigendecomposition fast path (2x cheaper) only while it loses nothing measurable: for a
+# condition number κ below ~3e3 (κ² < 1e7) CCA distances from it agree with exact references to
+# ~2e-11 (measured; the error grows like eps·κ²); beyond, a direct SVD of the data (error ~ eps·κ).
+_GRAM_MAX_COND2 = 1e7
+
+
+def _thin_svd(Xc: np.ndarray, need_u: bool = True, need_v: bool = True, *, name: str | None = None,
+              centered: bool = True):
+    """Rank-truncated thin SVD ``Xc = U diag(s) Vt``.
+
+    Well-conditioned data take the cheap route (one Gram product and a small symmetric
+    eigenproblem); otherwise the SVD of ``Xc`` itself, whose accuracy does not square the
+    condition number.  Directions with ``s <= max(n, p) · eps · s_max`` (see
+    :func:`rank_tolerance`) are dropped; when that drops more than the structural
+    deficiency (one direction lost to centering, or ``p > n``) and ``name`` is given, a
+    :class:`DroppedDirectionsWarning` says so.
     """
     n, p = Xc.shape
     tall = n >= p
     G = Xc.T @ Xc if tall else Xc @ Xc.T
-    try:
-        w, E = scipy.linalg.eigh(G, check_finite=False)
-    except np.linalg.LinAlgError as exc:  # pragma: no cover - pathological input
-        raise ValueError(f"the eigendecomposition did not converge on this input ({exc})") from exc
+    w, E = np.linalg.eigh(G)
     w, E = w[::-1], E[:, ::-1]
-    keep = w > max(w[0], 0.0) * 10.0 * max(n, p) * np.finfo(np.float64).eps
-    w, E = w[keep], E[:, keep]
-    s = np.sqrt(w)
-    if tall:
-        Vt = E.T
-        U = (Xc @ E) / s if need_u else None
-    else:
-        U = E
-        Vt = (E.T @ Xc) / s[:, None] if need_v else None
-    return U, s, Vt
+    if w[-1] > w[0] / _GRAM_MAX_COND2:
+        s = np.sqrt(w)
+        if tall:
+            Vt = E.T
+            U = (Xc @ E) / s if need_u else None
+        else:
+            U = E
+            Vt = (E.T @ Xc) / s[:, None] if need_v else None
+        return U, s, Vt
+    U, s, Vt = _svd(Xc)
+    keep = s > s[0] * rank_tolerance(Xc.shape)
+    r = int(keep.sum())
+    structural = min(n - 1 if centered else n, p)
+    if name is not None and r < structural:
+        warnings.warn(
+            f"{name}: {structural - r} of {structural} directions have singular values below "
+            f"{rank_tolerance(Xc.shape):.1e} x the largest (zero at float64 precision) and were dropped; the "
+            f"whitening/CCA uses the remaining {r}. If they carry signal, standardise the features first "
+            "(e.g. divide each column by its standard deviation); otherwise this is expected for "
+            "rank-deficient data",
+            DroppedDirectionsWarning,
+            stacklevel=caller_stacklevel(),
+        )
+    return U[:, :r], s[:r], Vt[:r]
 
 
-def _whitening_factors(Xc: np.ndarray, alpha: float, need_u: bool = True, need_v: bool = True):
+def _whitening_factors(Xc: np.ndarray, alpha: float, need_u: bool = True, need_v: bool = True, *,
+                       exponent: int = 0, name: str | None = None, centered: bool = True):
     """Thin SVD of ``Xc`` and the new (partially whitened, variance-preserving) singular values.
 
     netrep's partial whitening ``Z = V diag(alpha + (1-alpha) λ^{-1/2}) Vᵀ`` with
     ``λ`` the eigenvalues of ``XcᵀXc`` (not divided by n) maps singular values
     ``s -> alpha·s + (1-alpha)``; the result is rescaled so ``‖Xc Z‖_F = ‖Xc‖_F``.
-    Directions below the rank tolerance of :func:`_thin_svd` are dropped (netrep
-    clips their eigenvalue to 1e-7 instead; the two agree for full-rank data).
+    ``Xc`` may be the data times ``2**-exponent`` (see :func:`~neurosim.metrics._validate.rescale`):
+    the constant term is then ``(1-alpha)·2**-exponent``, so the result is that of the
+    unscaled data exactly.  Directions below the rank tolerance of :func:`_thin_svd` are
+    dropped (netrep clips their eigenvalue to 1e-7 instead; the two agree for full-rank data).
     """
-    U, s, Vt = _thin_svd(Xc, need_u=need_u, need_v=need_v)
-    t = alpha * s + (1.0 - alpha)
-    t *= np.sqrt(np.sum(s**2) / np.sum(t**2))
+    U, s, Vt = _thin_svd(Xc, need_u=need_u, need_v=need_v, name=name, centered=centered)
+    t = alpha * s + (1.0 - alpha) * np.ldexp(1.0, -exponent)
+    t = t / np.max(t)
+    t *= np.linalg.norm(s) / np.linalg.norm(t)
     return U, s, Vt, t
 
 
-def _prepare_validated(X: np.ndarray, alpha: float, center: bool, name: str = "X", compress: bool = True):
-    Xc = _center(X, center)
+def _prepare_validated(X: np.ndarray, alpha: float, center: bool, name: str = "X", compress: bool = True,
+                       exponent: int | None = None):
+    """Centred, partially whitened ``X · 2**-e`` and ``e`` (``exponent=None``: chosen for safety)."""
+    if center:
+        check_not_constant(X, name)
+    Xs, e = rescale(X, exponent)
+    Xc = _center(Xs, center)
     check_nonzero(float(np.linalg.norm(Xc)), name, "after centering" if center else "")
     if alpha == 1.0:
         if compress and Xc.shape[1] > Xc.shape[0]:
-            return _compress(Xc)
-        return Xc
-    U, _, _, t = _whitening_factors(Xc, alpha, need_v=False)
-    return U * t
+            return _compress(Xc), e
+        return Xc, e
+    U, _, _, t = _whitening_factors(Xc, alpha, need_v=False, exponent=e, name=name, centered=center)
+    return U * t, e
 
 
 def _centered_cross(X: np.ndarray, Y: np.ndarray):
@@ -164,6 +215,7 @@ def _distance_from_parts(nuc: float, na: float, nb: float, kind: str, normalize:
 
 def _check_kind(kind: str, normalize: bool) -> str:
     kind = check_choice(kind, _KINDS, "kind")
+    normalize = check_flag(normalize, "normalize")
     if normalize and kind != "angular":
         raise ValueError("normalize=True rescales an angle by π/2; it applies to kind='angular' only")
     return kind
@@ -205,7 +257,8 @@ def prepare(X, *, alpha: float = 1.0, center: bool = True) -> np.ndarray:
     True
     """
     X = check_matrix(X, "X")
-    return _prepare_validated(X, check_alpha(alpha), bool(center))
+    P, e = _prepare_validated(X, check_alpha(alpha), check_flag(center, "center"))
+    return np.ldexp(P, e) if e else P
 
 
 def prepared_distance(A, B, *, kind: str = "angular", normalize: bool = False) -> float:
@@ -236,17 +289,37 @@ def prepared_distance(A, B, *, kind: str = "angular", normalize: bool = False) -
     0.0
     """
     kind = _check_kind(kind, normalize)
-    A = np.asarray(A, dtype=np.float64)
-    B = np.asarray(B, dtype=np.float64)
-    if A.ndim != 2 or B.ndim != 2:
-        raise ValueError(f"prepared arrays must be 2-D (samples, k), got shapes {A.shape} and {B.shape}")
+    A = check_matrix(A, "A", min_samples=1)
+    B = check_matrix(B, "B", min_samples=1)
     if A.shape[0] != B.shape[0]:
-        raise ValueError(f"prepared arrays must share their samples, got {A.shape[0]} and {B.shape[0]} rows")
+        raise ValueError(f"A and B (prepared arrays) must share their samples, got {A.shape[0]} and {B.shape[0]} rows")
+    return _pair_distance(A, B, kind, normalize)
+
+
+def _pair_distance(A: np.ndarray, B: np.ndarray, kind: str, normalize: bool, exponents=None) -> float:
+    """Distance between prepared arrays; rescaled first so no product over- or underflows.
+
+    ``exponents``: the binary scales ``(e_a, e_b)`` the inputs were already divided by
+    (euclidean distances are returned in the units of the unscaled data).
+    """
+    ea0, eb0 = exponents if exponents is not None else (0, 0)
+    if kind == "angular":
+        A, _ = rescale(A)
+        B, _ = rescale(B)
+        e = 0
+    else:
+        if ea0 != eb0:  # pragma: no cover - callers use one common scale for euclidean
+            raise ValueError("euclidean distance needs both sides on one scale")
+        e = common_exponent(A, B)
+        A, _ = rescale(A, e)
+        B, _ = rescale(B, e)
+        e += ea0
     M = A.T @ B if A.shape[1] <= B.shape[1] else (B.T @ A)
     na, nb = float(np.linalg.norm(A)), float(np.linalg.norm(B))
     check_nonzero(na, "A", "")
     check_nonzero(nb, "B", "")
-    return _distance_from_parts(_nuclear_norm(M), na, nb, kind, normalize)
+    d = _distance_from_parts(_nuclear_norm(M), na, nb, kind, normalize)
+    return float(np.ldexp(d, e)) if e else d
 
 
 def shape_distance(
@@ -298,21 +371,30 @@ def shape_distance(
     """
     kind = _check_kind(kind, normalize)
     alpha = check_alpha(alpha)
+    center = check_flag(center, "center")
     X, Y = check_pair(X, Y)
+    # angular distances are invariant to each side's scale; euclidean ones keep one common scale
+    if kind == "angular":
+        ex = ey = None
+    else:
+        ex = ey = common_exponent(X, Y)
     # compress a wide side only when both are wide (otherwise the product is already cheap)
     wide = X.shape[1] > X.shape[0] and Y.shape[1] > Y.shape[0]
     if alpha == 1.0 and center and not wide:
-        parts = _centered_cross(X, Y)
+        check_not_constant(X, "X")
+        check_not_constant(Y, "Y")
+        Xs, ex1 = rescale(X, ex)
+        Ys, ey1 = rescale(Y, ey)
+        parts = _centered_cross(Xs, Ys)
         if parts is not None:
             M, na, nb = parts
             check_nonzero(na, "X", "after centering")
             check_nonzero(nb, "Y", "after centering")
-            return _distance_from_parts(_nuclear_norm(M), na, nb, kind, normalize)
-    A = _prepare_validated(X, alpha, bool(center), "X", compress=wide)
-    B = _prepare_validated(Y, alpha, bool(center), "Y", compress=wide)
-    M = A.T @ B if A.shape[1] <= B.shape[1] else (B.T @ A)
-    nuc = _nuclear_norm(M)
-    return _distance_from_parts(nuc, float(np.linalg.norm(A)), float(np.linalg.norm(B)), kind, normalize)
+            d = _distance_from_parts(_nuclear_norm(M), na, nb, kind, normalize)
+            return float(np.ldexp(d, ex1)) if (kind == "euclidean" and ex1) else d
+    A, ea = _prepare_validated(X, alpha, bool(center), "X", compress=wide, exponent=ex)
+    B, eb = _prepare_validated(Y, alpha, bool(center), "Y", compress=wide, exponent=ey)
+    return _pair_distance(A, B, kind, normalize, (ea, eb))
 
 
 def procrustes_distance(X, Y, *, kind: str = "angular", center: bool = True, normalize: bool = False) -> float:
@@ -363,8 +445,8 @@ for _f in (shape_distance, procrustes_distance, cca_distance, prepared_distance)
 
 
 # --------------------------------------------------------------------------- estimator
-class ShapeMetric(BaseEstimator):
-    """Shape metric as a scikit-learn estimator: fit the alignment on one split, score another.
+class ShapeMetric:
+    """Shape metric as a scikit-learn-compatible estimator: fit the alignment on one split, score another.
 
     ``fit(X, Y)`` learns the feature means, the partial whitening of each side and the
     optimal rotation between them; ``score(X, Y)`` returns the **distance** of new
@@ -374,8 +456,11 @@ class ShapeMetric(BaseEstimator):
     *training* means.  On the training data ``fit_score`` equals
     :func:`shape_distance`.
 
-    Works directly with ``sklearn.model_selection.cross_validate(metric, X, Y, cv=...)``:
-    the samples (rows) are split, ``Y`` travels as the target.
+    Works directly with ``sklearn.model_selection.cross_validate(metric, X, Y, cv=...)``,
+    ``sklearn.base.clone`` and ``GridSearchCV``: the samples (rows) are split, ``Y``
+    travels as the target.  It implements the estimator protocol (``get_params`` /
+    ``set_params``, parameters stored unchanged by ``__init__``) without inheriting
+    from scikit-learn, so importing neurosim does not import scikit-learn.
 
     Parameters
     ----------
@@ -417,26 +502,70 @@ class ShapeMetric(BaseEstimator):
         self.center = center
         self.normalize = normalize
 
+    # -- estimator protocol (the parts scikit-learn's clone / cross_validate / GridSearchCV use)
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """Constructor parameters as a dict (``deep`` is accepted for scikit-learn; nothing is nested)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params) -> "ShapeMetric":
+        """Set constructor parameters; unknown names raise ``ValueError`` listing the valid ones."""
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for ShapeMetric; valid parameters: {valid}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {k: v.default for k, v in inspect.signature(type(self).__init__).parameters.items() if k != "self"}
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k])
+        return f"{type(self).__name__}({shown})"
+
+    def __sklearn_tags__(self):
+        # called by scikit-learn only, so scikit-learn is already imported at this point
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=True))
+
     # -- fitting
-    def _whitening(self, Xc: np.ndarray, alpha: float) -> np.ndarray:
+    def _whitening(self, Xc: np.ndarray, alpha: float, exponent: int, name: str) -> np.ndarray:
         p = Xc.shape[1]
         if alpha == 1.0:
             return np.eye(p)
-        _, s, Vt, t = _whitening_factors(Xc, alpha, need_u=False)
+        _, s, Vt, t = _whitening_factors(Xc, alpha, need_u=False, exponent=exponent, name=name,
+                                         centered=bool(self.center))
         return (Vt.T * (t / s)) @ Vt
 
     def fit(self, X, Y):
         """Learn means, whitening and rotation from paired data ``X`` (n, p), ``Y`` (n, q)."""
-        _check_kind(self.kind, self.normalize)
+        kind = _check_kind(self.kind, self.normalize)
         alpha = check_alpha(self.alpha)
+        check_flag(self.center, "center")
         X, Y = check_pair(X, Y)
-        self.mean_x_ = X.mean(axis=0) if self.center else np.zeros(X.shape[1])
-        self.mean_y_ = Y.mean(axis=0) if self.center else np.zeros(Y.shape[1])
-        Xc, Yc = X - self.mean_x_, Y - self.mean_y_
+        if self.center:
+            check_not_constant(X, "X")
+            check_not_constant(Y, "Y")
+        # compute on data rescaled by powers of two (exact); euclidean keeps one common scale
+        if kind == "angular":
+            Xs, ex = rescale(X)
+            Ys, ey = rescale(Y)
+        else:
+            ex = ey = common_exponent(X, Y)
+            Xs, _ = rescale(X, ex)
+            Ys, _ = rescale(Y, ey)
+        self._exponents = (ex, ey)
+        mx = Xs.mean(axis=0) if self.center else np.zeros(X.shape[1])
+        my = Ys.mean(axis=0) if self.center else np.zeros(Y.shape[1])
+        self.mean_x_, self.mean_y_ = np.ldexp(mx, ex), np.ldexp(my, ey)
+        Xc, Yc = Xs - mx, Ys - my
         check_nonzero(float(np.linalg.norm(Xc)), "X")
         check_nonzero(float(np.linalg.norm(Yc)), "Y")
-        self.whitening_x_ = self._whitening(Xc, alpha)
-        self.whitening_y_ = self._whitening(Yc, alpha)
+        self.whitening_x_ = self._whitening(Xc, alpha, ex, "X")
+        self.whitening_y_ = self._whitening(Yc, alpha, ey, "Y")
         p, q = X.shape[1], Y.shape[1]
         m = max(p, q)
         M = np.zeros((m, m))
@@ -445,7 +574,7 @@ class ShapeMetric(BaseEstimator):
         self.rotation_x_ = U[:p]
         self.rotation_y_ = Vt.T[:q]
         self.n_features_x_, self.n_features_y_ = p, q
-        self.distance_ = self._score_aligned(*self._transform_validated(X, Y))
+        self.distance_ = self._score_aligned(*self._transform_scaled(X, Y))
         return self
 
     # -- using the fitted state
@@ -453,10 +582,12 @@ class ShapeMetric(BaseEstimator):
         if not hasattr(self, "rotation_x_"):
             raise ValueError("this ShapeMetric is not fitted yet; call fit(X, Y) first")
 
-    def _transform_validated(self, X: np.ndarray, Y: np.ndarray):
+    def _transform_scaled(self, X: np.ndarray, Y: np.ndarray):
+        """Aligned ``X``, ``Y`` in the units of the rescaled training data (see ``fit``)."""
+        ex, ey = self._exponents
         return (
-            (X - self.mean_x_) @ (self.whitening_x_ @ self.rotation_x_),
-            (Y - self.mean_y_) @ (self.whitening_y_ @ self.rotation_y_),
+            (np.ldexp(X, -ex) - np.ldexp(self.mean_x_, -ex)) @ (self.whitening_x_ @ self.rotation_x_),
+            (np.ldexp(Y, -ey) - np.ldexp(self.mean_y_, -ey)) @ (self.whitening_y_ @ self.rotation_y_),
         )
 
     def _validate_new(self, X, Y):
@@ -471,21 +602,26 @@ class ShapeMetric(BaseEstimator):
 
     def transform(self, X, Y):
         """Map ``X`` and ``Y`` into the shared aligned space; returns ``(X_aligned, Y_aligned)``."""
-        return self._transform_validated(*self._validate_new(X, Y))
+        Xa, Ya = self._transform_scaled(*self._validate_new(X, Y))
+        ex, ey = self._exponents
+        return np.ldexp(Xa, ex), np.ldexp(Ya, ey)
 
     def _score_aligned(self, Xa: np.ndarray, Ya: np.ndarray) -> float:
         kind = _check_kind(self.kind, self.normalize)
-        na, nb = float(np.linalg.norm(Xa)), float(np.linalg.norm(Ya))
         if kind == "angular":
+            Xa, _ = rescale(Xa)
+            Ya, _ = rescale(Ya)
+            na, nb = float(np.linalg.norm(Xa)), float(np.linalg.norm(Ya))
             check_nonzero(na, "X", "after the fitted alignment")
             check_nonzero(nb, "Y", "after the fitted alignment")
             theta = float(np.arccos(clip_unit(np.vdot(Xa, Ya) / (na * nb))))
             return theta / (np.pi / 2) if self.normalize else theta
-        return float(np.linalg.norm(Xa - Ya))
+        e = self._exponents[0]
+        return float(np.ldexp(np.linalg.norm(Xa - Ya), e))
 
     def score(self, X, Y) -> float:
         """Distance between ``X`` and ``Y`` under the fitted alignment (lower = closer)."""
-        return self._score_aligned(*self.transform(X, Y))
+        return self._score_aligned(*self._transform_scaled(*self._validate_new(X, Y)))
 
     def fit_score(self, X, Y) -> float:
         """``fit(X, Y).score(X, Y)``: equals :func:`shape_distance` on the same data."""
