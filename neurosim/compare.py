@@ -34,10 +34,13 @@ import pandas as pd
 import xarray as xr
 
 from neurosim import metrics as M
+from neurosim._progress import progress_bar
+from neurosim._threads import blas_threads
+from neurosim.metrics import blocks as B
 from neurosim.trajectories import condition_index, flatten, trajectories, validate_trajectories
 
 __all__ = ["Score", "compare", "align", "prepare", "Aligned", "resolve_metric", "cross_validated_values",
-           "bootstrap_values", "NAN_POLICIES"]
+           "bootstrap_values", "permutation_values", "permutation_p_value", "NAN_POLICIES"]
 
 NAN_POLICIES = ("raise", "drop-units", "drop-conditions")
 
@@ -71,6 +74,14 @@ class Score:
         resampling, sizes, CV folds, bootstrap spec, seed, NaN handling.
     samples : numpy.ndarray or None
         Bootstrap replicates.
+    null : numpy.ndarray or None
+        Values under the permutation null (``permutations=``): the model's condition
+        labels shuffled against the data's.
+    p_value : float or None
+        Permutation p-value with the +1 correction, ``(1 + #{null at least as close as
+        value}) / (N + 1)``: "at least as close" is ``null <= value`` for a distance and
+        ``null >= value`` for a similarity. Small = the model is closer to the data than
+        chance pairings of conditions.
 
     Examples
     --------
@@ -84,14 +95,17 @@ class Score:
     values: np.ndarray = field(default_factory=lambda: np.array([]))
     settings: dict = field(default_factory=dict)
     samples: np.ndarray | None = None
+    null: np.ndarray | None = None
+    p_value: float | None = None
 
     def __float__(self) -> float:
         return float(self.value)
 
     @property
     def std(self) -> float:
-        """Standard deviation of :attr:`values` (fold / draw spread; NaN for one value)."""
-        v = np.asarray(self.values, dtype=float)
+        """Spread of the estimate: the standard deviation (ddof=1) of the bootstrap replicates
+        when there are any, else of :attr:`values` (fold / draw spread; NaN for one value)."""
+        v = np.asarray(self.samples if self.samples is not None else self.values, dtype=float)
         return float(v.std(ddof=1)) if v.size > 1 else float("nan")
 
     def __repr__(self) -> str:
@@ -100,6 +114,8 @@ class Score:
             parts.append(f"ci=({self.ci[0]:.4g}, {self.ci[1]:.4g})")
         if len(self.values) > 1:
             parts.append(f"n_values={len(self.values)}")
+        if self.p_value is not None:
+            parts.append(f"p={self.p_value:.3g}")
         parts.append(f"metric={self.settings.get('metric')!r}")
         return f"Score({', '.join(parts)})"
 
@@ -115,6 +131,7 @@ class Score:
             "ci_high": None if self.ci is None else float(self.ci[1]),
             "std": self.std,
             "n_values": int(len(self.values)),
+            "p_value": None if self.p_value is None else float(self.p_value),
         }
         for key, val in self.settings.items():
             if isinstance(val, (str, int, float, bool, type(None), np.number)):
@@ -132,6 +149,33 @@ class _Metric:
     fn: Callable[[np.ndarray, np.ndarray], float]
     estimator: Callable[[], Any] | None  # factory of a fit/score object, for CV
     direction: str | None = "distance"
+    # sufficient-statistics fast paths (neurosim.metrics.blocks); None = general path only
+    moments_fn: Callable[[B.Moments], float] | None = None  # the metric from centred moments
+    fitted_fn: Callable[[B.Moments, B.Moments], float] | None = None  # held-out score of the estimator
+    fitted_full: bool = False  # fitted_fn needs the full moments (not only traces)
+
+
+def _fitted_shape(alpha: float, options: dict) -> Callable[[B.Moments, B.Moments], float] | None:
+    """``ShapeMetric(alpha, **options)``'s fit-on-train / score-on-test from moments, when it has one."""
+    opts = {"kind": "angular", "center": True, "normalize": False, **options}
+    if set(opts) - {"kind", "center", "normalize"} or opts.pop("center") is not True:
+        return None
+
+    def fitted(train: B.Moments, test: B.Moments) -> float:
+        return B.fitted_shape_score(train, test, alpha=alpha, **opts)
+
+    return fitted
+
+
+def _with_transform(fn: Callable | None, transform: Callable | None) -> Callable | None:
+    if fn is None or transform is None:
+        return fn
+
+    def wrapped(mo: B.Moments) -> float:
+        return float(transform(fn(mo)))
+
+    wrapped.full = getattr(fn, "full", True)
+    return wrapped
 
 
 def _is_estimator(obj: Any) -> bool:
@@ -177,7 +221,12 @@ def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
             def est() -> Any:
                 return M.ShapeMetric(**est_opts)
 
-            return _Metric(key.removesuffix("-distance"), dict(options), fn, est)
+            out = _Metric(key.removesuffix("-distance"), dict(options), fn, est)
+            out.moments_fn = B.metric_from_moments(M.shape_distance, **fn_opts)
+            shape_alpha = float(fn_opts.get("alpha", 1.0))
+            out.fitted_fn = _fitted_shape(shape_alpha, {k: v for k, v in est_opts.items() if k != "alpha"})
+            out.fitted_full = shape_alpha != 1.0
+            return out
         make = getattr(M, "make", None)
         if make is None:
             raise ValueError(
@@ -187,6 +236,9 @@ def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
         obj = make(metric)
         resolved = _from_object(obj, metric, options)
         resolved.direction = getattr(obj, "direction", None)
+        if isinstance(obj, M.Measure):
+            resolved.moments_fn = _with_transform(
+                B.metric_from_moments(obj.func, **{**obj.options, **options}), obj.transform)
         # registry ids of the shape family get the ShapeMetric estimator, so cv= works
         alpha = {M.procrustes_distance: 1.0, M.cca_distance: 0.0}.get(getattr(obj, "func", None))
         if getattr(obj, "func", None) is M.shape_distance:
@@ -198,6 +250,8 @@ def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
                 return M.ShapeMetric(alpha=alpha, **est_opts)
 
             resolved.estimator = est_from_id
+            resolved.fitted_fn = _fitted_shape(float(alpha), est_opts)
+            resolved.fitted_full = float(alpha) != 1.0
         return resolved
     if isinstance(metric, type) and _is_estimator(metric):
         cls = metric
@@ -236,7 +290,11 @@ def _from_object(obj: Any, name: str, options: dict) -> _Metric:
     def fn2(X: np.ndarray, Y: np.ndarray) -> float:
         return float(obj(X, Y, **options))
 
-    return _Metric(name, dict(options), fn2, None)
+    out = _Metric(name, dict(options), fn2, None)
+    out.moments_fn = B.metric_from_moments(obj, **options)  # the metric functions themselves have one
+    if getattr(obj, "direction", None) in ("distance", "similarity"):
+        out.direction = obj.direction
+    return out
 
 
 # --------------------------------------------------------------------------- alignment
@@ -596,6 +654,10 @@ def compare(
     seed: int | None = None,
     nan_policy: str = "raise",
     dims: Any = None,
+    permutations: int | None = None,
+    threads: int | None = 1,
+    progress: Any = "auto",
+    fast: bool = True,
     **metric_options: Any,
 ) -> Score:
     """Compare model activity with recordings: match, align, flatten, measure.
@@ -630,13 +692,30 @@ def compare(
     bootstrap : None, int or dict
         ``n`` resamples of conditions with replacement (the same draw for model and
         data), or ``{"n": 1000, "dim": "condition" | "trial", "ci": 0.95}``; gives
-        a percentile interval in ``Score.ci``. Not combined with ``cv``.
+        a percentile interval in ``Score.ci`` and the replicates' standard deviation in
+        ``Score.std``. Not combined with ``cv``.
     seed : int, optional
-        Seed for bootstrap draws and shuffled folds; the same seed gives the same result.
+        Seed for bootstrap draws, permutations and shuffled folds; the same seed gives the
+        same result.
     nan_policy : {"raise", "drop-units", "drop-conditions"}
         NaN handling; the default refuses NaN with a message saying where they are.
     dims : sequence of str, optional
         Axis names for plain numpy inputs.
+    permutations : int, optional
+        Null distribution of ``N`` random pairings of the model's conditions with the
+        data's (the model's condition labels shuffled, time kept): ``Score.null`` holds
+        the values, ``Score.p_value = (1 + #{null at least as close}) / (N + 1)``
+        (``null <= value`` for a distance, ``>=`` for a similarity). Not combined with ``cv``.
+    threads : int or None
+        BLAS threads for the loops of small products (default 1, fastest for these
+        sizes and never oversubscribing a shared machine); None leaves BLAS alone.
+    progress : bool or "auto"
+        tqdm bar over bootstrap replicates, folds and permutations; ``"auto"`` shows it
+        only when stderr is an interactive terminal.
+    fast : bool
+        Use the sufficient-statistics fast path (:mod:`neurosim.metrics.blocks`) when the
+        metric has one (shape family, mean CCA, linear CKA; resampling over conditions).
+        ``False`` recomputes the metric on every resampled array (same values to rounding).
     **metric_options
         Passed to the metric, e.g. ``normalize=True``, ``kind="euclidean"``.
 
@@ -668,10 +747,17 @@ def compare(
     (4, (50.0, 150.0))
     """
     m = resolve_metric(metric, **metric_options)
+    if not fast:
+        m = copy.copy(m)
+        m.moments_fn = m.fitted_fn = None
     cv_spec = _parse_cv(cv, seed)
     bs_spec = _parse_bootstrap(bootstrap)
+    n_perm = _parse_permutations(permutations)
     if cv_spec is not None and bs_spec is not None:
         raise ValueError("cv and bootstrap cannot be combined in one call; run the bootstrap over compare(..., cv=...) yourself.")
+    if cv_spec is not None and n_perm is not None:
+        raise ValueError("cv and permutations cannot be combined in one call; the permutation null is of the "
+                         "full-data value (drop cv=, or permute yourself around compare(..., cv=...)).")
     if cv_spec is not None and m.estimator is None:
         raise ValueError(
             f"cv needs a metric with a fitted alignment (an estimator with fit/score, e.g. "
@@ -681,19 +767,26 @@ def compare(
     al = prepare(model, data, window=window, lag=lag, resample=resample, nan_policy=nan_policy, dims=dims,
                  keep_trials=keep_trials)
     settings = _settings(m, al, window=window, lag=lag, resample=resample, nan_policy=nan_policy, seed=seed)
-    if cv_spec is not None:
-        settings["cv"] = dict(cv_spec)
-        values, tests = cross_validated_values(m, al, cv_spec)
-        settings["cv_test_sets"] = tests
-        return Score(float(values.mean()), None, values, settings)
-    value = m.fn(al.X, al.Y)
-    if bs_spec is None:
-        return Score(float(value), None, np.array([value]), settings)
-    settings["bootstrap"] = dict(bs_spec)
-    reps = bootstrap_values(m, al, bs_spec, np.random.default_rng(seed))
-    a = (1 - bs_spec["ci"]) / 2
-    lo, hi = np.quantile(reps, [a, 1 - a])
-    return Score(float(value), (float(lo), float(hi)), np.array([value]), settings, reps)
+    with blas_threads(threads):
+        if cv_spec is not None:
+            settings["cv"] = dict(cv_spec)
+            values, tests = cross_validated_values(m, al, cv_spec, progress=progress)
+            settings["cv_test_sets"] = tests
+            return Score(float(values.mean()), None, values, settings)
+        value = m.fn(al.X, al.Y)
+        rng = np.random.default_rng(seed)
+        ci, reps, null, p_value = None, None, None, None
+        if bs_spec is not None:
+            settings["bootstrap"] = dict(bs_spec)
+            reps = bootstrap_values(m, al, bs_spec, rng, progress=progress)
+            a = (1 - bs_spec["ci"]) / 2
+            lo, hi = np.quantile(reps, [a, 1 - a])
+            ci = (float(lo), float(hi))
+        if n_perm is not None:
+            settings["permutations"] = n_perm
+            null = permutation_values(m, al, n_perm, rng, progress=progress)
+            p_value = permutation_p_value(value, null, m.direction)
+    return Score(float(value), ci, np.array([value]), settings, reps, null, p_value)
 
 
 # --------------------------------------------------------------------------- the steps of compare
@@ -803,17 +896,42 @@ def _settings(m: _Metric, al: Aligned, *, window, lag, resample, nan_policy, see
     return settings
 
 
-def cross_validated_values(m: _Metric, al: Aligned, cv_spec: dict) -> tuple[np.ndarray, list]:
+def _condition_blocks(al: Aligned, cross: bool = False) -> B.ConditionBlocks | None:
+    """Per-condition blocks of the aligned pair, or None when they would not fit in memory."""
+    try:
+        return B.ConditionBlocks(al.X, al.Y, al.n_conditions, cross=cross)
+    except ValueError:
+        return None
+
+
+def cross_validated_values(m: _Metric, al: Aligned, cv_spec: dict, *, progress: Any = False) -> tuple[np.ndarray, list]:
     """Held-out scores of ``m``'s fitted alignment, one per fold, and each fold's test labels.
 
     ``cv_spec`` is a parsed ``cv=`` argument of :func:`compare` (``dim``, ``folds``, ``shuffle``,
     ``seed``); the estimator is fitted on the training part and scores the held-out part.
+    Folds over conditions of a shape metric use per-condition blocks (one pass over the
+    samples, then one small SVD per fold); other folds refit on the sliced arrays.
     """
     am, ad = al.model, al.data
     dim = cv_spec["dim"]
     n = {"condition": ad.sizes["condition"], "time": ad.sizes["time"], "trial": al.n_trials or 0}[dim]
+    splits = _splits(n, cv_spec)
+    blocks = _condition_blocks(al) if dim == "condition" and m.fitted_fn is not None else None
+    if blocks is not None:
+        labels = condition_index(ad)
+        values = np.empty(len(splits))
+        with progress_bar(len(splits), progress, "cross-validation", "fold") as bar:
+            for k, (train, test) in enumerate(splits):
+                w_test = np.zeros(n)
+                w_test[test] = 1.0
+                tr = blocks.moments(weights=1.0 - w_test, full=m.fitted_full)
+                te = blocks.moments(weights=w_test, center=(tr.mean_x, tr.mean_y), full=m.fitted_full)
+                values[k] = m.fitted_fn(tr, te)
+                bar.update()
+        return values, [labels[test].tolist() for _, test in splits]
     values, tests = [], []
-    for train, test in _splits(n, cv_spec):
+    bar = progress_bar(len(splits), progress, "cross-validation", "fold")
+    for train, test in splits:
         if dim == "trial":
             Xtr = Xte = al.X
             Ytr = flatten(al.data_trials.isel(trial=train).mean("trial"))
@@ -827,29 +945,102 @@ def cross_validated_values(m: _Metric, al: Aligned, cv_spec: dict) -> tuple[np.n
         est = m.estimator()
         est.fit(Xtr, Ytr)
         values.append(float(est.score(Xte, Yte)))
+        bar.update()
+    bar.close()
     return np.asarray(values), tests
 
 
-def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Generator) -> np.ndarray:
+def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Generator, *,
+                     progress: Any = False) -> np.ndarray:
     """``bs_spec["n"]`` values of ``m`` on resamples (with replacement) of conditions or trials.
 
     Over conditions the same draw is applied to model and data; over trials the data's trials
-    are resampled and averaged, the model is used whole.
+    are resampled and averaged, the model is used whole. A metric with a sufficient-statistics
+    fast path (``m.moments_fn``) resamples conditions as integer weights on per-condition
+    blocks; the draws, and so the values, are those of the general path.
     """
     X, Y = al.X, al.Y
-    reps = np.empty(bs_spec["n"])
-    if bs_spec["dim"] == "condition":
-        C = al.n_conditions
-        if C < 2:
-            raise ValueError("bootstrap over conditions needs at least 2 conditions.")
-        Xc = X.reshape(C, -1, X.shape[1])
-        Yc = Y.reshape(C, -1, Y.shape[1])
-        for b in range(bs_spec["n"]):
-            idx = rng.integers(0, C, size=C)
-            reps[b] = m.fn(Xc[idx].reshape(-1, X.shape[1]), Yc[idx].reshape(-1, Y.shape[1]))
-    else:
-        K = al.data_trials.sizes["trial"]
-        for b in range(bs_spec["n"]):
-            idx = rng.integers(0, K, size=K)
-            reps[b] = m.fn(X, flatten(al.data_trials.isel(trial=idx).mean("trial")))
+    n = bs_spec["n"]
+    reps = np.empty(n)
+    with progress_bar(n, progress, "bootstrap", "resample") as bar:
+        if bs_spec["dim"] == "condition":
+            C = al.n_conditions
+            if C < 2:
+                raise ValueError("bootstrap over conditions needs at least 2 conditions.")
+            blocks = _condition_blocks(al) if m.moments_fn is not None else None
+            if blocks is not None:
+                full = getattr(m.moments_fn, "full", True)
+                for b in range(n):
+                    w = np.bincount(rng.integers(0, C, size=C), minlength=C)
+                    reps[b] = m.moments_fn(blocks.moments(weights=w, full=full))
+                    bar.update()
+                return reps
+            Xc = X.reshape(C, -1, X.shape[1])
+            Yc = Y.reshape(C, -1, Y.shape[1])
+            for b in range(n):
+                idx = rng.integers(0, C, size=C)
+                reps[b] = m.fn(Xc[idx].reshape(-1, X.shape[1]), Yc[idx].reshape(-1, Y.shape[1]))
+                bar.update()
+        else:
+            K = al.data_trials.sizes["trial"]
+            for b in range(n):
+                idx = rng.integers(0, K, size=K)
+                reps[b] = m.fn(X, flatten(al.data_trials.isel(trial=idx).mean("trial")))
+                bar.update()
     return reps
+
+
+def permutation_values(m: _Metric, al: Aligned, n: int, rng: np.random.Generator, *,
+                       progress: Any = False) -> np.ndarray:
+    """``n`` values of ``m`` with the model's conditions randomly re-paired with the data's.
+
+    Draw ``k`` pairs data condition ``c`` with model condition ``π_k(c)``,
+    ``π_k = rng.permutation(C)`` (time bins stay matched). With a fast path the ``C × C``
+    cross-condition blocks are computed once and a draw costs one decomposition.
+    """
+    C = al.n_conditions
+    if C < 2:
+        raise ValueError("permutations need at least 2 conditions to shuffle.")
+    null = np.empty(n)
+    blocks = _condition_blocks(al, cross=True) if m.moments_fn is not None else None
+    Xc = al.X.reshape(C, -1, al.X.shape[1])
+    with progress_bar(n, progress, "permutations", "perm") as bar:
+        for k in range(n):
+            perm = rng.permutation(C)
+            if blocks is not None:
+                null[k] = m.moments_fn(blocks.moments(pairing=perm, full=getattr(m.moments_fn, "full", True)))
+            else:
+                null[k] = m.fn(Xc[perm].reshape(-1, al.X.shape[1]), al.Y)
+            bar.update()
+    return null
+
+
+def permutation_p_value(value: float, null: np.ndarray, direction: str | None) -> float:
+    """``(1 + #{null at least as close as value}) / (N + 1)``: ``<=`` for distances, ``>=`` for similarities.
+
+    Examples
+    --------
+    >>> permutation_p_value(0.1, np.array([0.5, 0.4, 0.05]), "distance")
+    0.5
+    >>> permutation_p_value(0.9, np.array([0.5, 0.4, 0.95]), "similarity")
+    0.5
+    """
+    null = np.asarray(null, dtype=float)
+    if direction == "distance":
+        hits = int(np.sum(null <= value))
+    elif direction == "similarity":
+        hits = int(np.sum(null >= value))
+    else:
+        raise ValueError(
+            f"a permutation p-value needs the metric's direction ('distance' or 'similarity'), got {direction!r}; "
+            "give the callable a .direction attribute"
+        )
+    return (1 + hits) / (null.size + 1)
+
+
+def _parse_permutations(permutations: Any) -> int | None:
+    if permutations is None or permutations is False:
+        return None
+    if not (isinstance(permutations, (int, np.integer)) and not isinstance(permutations, bool) and permutations >= 1):
+        raise ValueError(f"permutations must be a positive int (number of shuffles) or None; got {permutations!r}.")
+    return int(permutations)
