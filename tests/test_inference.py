@@ -154,3 +154,12 @@ def test_loops_run_with_the_requested_blas_threads(threads):
     model, data = _pair(n_model=9)
     compare(model, data, metric=metric, bootstrap=3, seed=0, threads=threads)
     assert set(seen) == {threads}
+
+
+def test_parallel_replicates_give_the_same_values():
+    model, data = _pair()
+    one = compare(model, data, bootstrap=30, permutations=20, seed=1)
+    two = compare(model, data, bootstrap=30, permutations=20, seed=1, jobs=2)
+    assert np.array_equal(one.samples, two.samples) and np.array_equal(one.null, two.null)
+    with pytest.raises(ValueError, match="jobs"):
+        compare(model, data, bootstrap=5, jobs=0)

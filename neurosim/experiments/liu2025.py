@@ -87,6 +87,7 @@ class ReproduceConfig:
     window: tuple[float, float] = (-600.0, 400.0)
     n_checkpoints: int = 31
     n_splits: int = 100
+    bootstrap: int = 500  # condition resamples per matched distance (its ci_low / ci_high)
     dynamics_components: int = 8
     activity_l2: float = 0.0
     label: str = "default"
@@ -106,7 +107,7 @@ class ReproduceConfig:
     def tiny(cls) -> "ReproduceConfig":
         """Seconds: a smoke test of the whole pipeline (levels low enough to be reached)."""
         return cls(seeds=(0, 1), g0s=(0.5, 1.0), n_rec=12, steps=30, lr=1e-2, batch_size=8,
-                   levels=(0.0, 0.3), n_checkpoints=7, n_splits=10, dynamics_components=3, label="tiny")
+                   levels=(0.0, 0.3), n_checkpoints=7, n_splits=10, bootstrap=20, dynamics_components=3, label="tiny")
 
     def checkpoint_steps(self) -> tuple[int, ...]:
         """Log-spaced early steps (fast early learning) plus an even grid (for matching)."""
@@ -485,7 +486,7 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
     # 3. matched accuracy, effects, model-model distances, dynamics --------------------
     t0 = time.perf_counter()
     matched = accuracy_matched(runs, rates, metric="procrustes", levels=cfg.levels, window=window,
-                               ceiling=ceiling, normalize=True)
+                               ceiling=ceiling, normalize=True, bootstrap=cfg.bootstrap, seed=0)
     front = ["run", "rule", "seed", "g0", "n_rec", "activation", "level", "reached", "step", "accuracy",
              "distance", "distance_normalized", "ceiling", "ci_low", "ci_high"]
     matched = matched[[c for c in front if c in matched.columns]]

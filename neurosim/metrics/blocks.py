@@ -205,10 +205,10 @@ class ConditionBlocks:
         self.mean_y = np.stack([Yr[r].mean(axis=0) for r in rows])
         Dx = [Xr[r] - self.mean_x[c] for c, r in enumerate(rows)]
         Dy = [Yr[r] - self.mean_y[c] for c, r in enumerate(rows)]
-        self.wxx = np.stack([d.T @ d for d in Dx])
-        self.wyy = np.stack([d.T @ d for d in Dy])
-        self.tr_wxx = np.einsum("cii->c", self.wxx)
-        self.tr_wyy = np.einsum("cii->c", self.wyy)
+        self._dx, self._dy = Dx, Dy  # kept for the within-side blocks, formed on first use
+        self._wxx = self._wyy = None
+        self.tr_wxx = np.array([float(np.vdot(d, d)) for d in Dx])
+        self.tr_wyy = np.array([float(np.vdot(d, d)) for d in Dy])
         self.cross = bool(cross)
         if cross:
             if np.unique(self.counts).size != 1:
@@ -224,6 +224,20 @@ class ConditionBlocks:
             self.wxy = np.ascontiguousarray(self.wxy_cross[np.arange(C), np.arange(C)])
         else:
             self.wxy = np.stack([dx.T @ dy for dx, dy in zip(Dx, Dy)])
+
+    @property
+    def wxx(self) -> np.ndarray:
+        """``Ẋ_cᵀẊ_c`` for every condition, (C, p, p) (computed on first use: Procrustes needs only traces)."""
+        if self._wxx is None:
+            self._wxx = np.stack([d.T @ d for d in self._dx])
+        return self._wxx
+
+    @property
+    def wyy(self) -> np.ndarray:
+        """``Ẏ_cᵀẎ_c`` for every condition, (C, q, q) (computed on first use)."""
+        if self._wyy is None:
+            self._wyy = np.stack([d.T @ d for d in self._dy])
+        return self._wyy
 
     # -- resampling
     def _weights(self, weights) -> np.ndarray:
@@ -329,11 +343,11 @@ class UnitCovariance:
         if a.ndim != 1 or b.ndim != 1 or a.size == 0 or b.size == 0:
             raise ValueError("a_units and b_units must be non-empty 1-D lists of unit indices")
         G = self.cov
-        xx = G[np.ix_(a, a)] if full else None
-        yy = G[np.ix_(b, b)] if full else None
+        xx = G[a][:, a] if full else None
+        yy = G[b][:, b] if full else None
         tr_xx = float(G[a, a].sum())  # fancy indexing with (a, a) picks the diagonal
         tr_yy = float(G[b, b].sum())
-        return Moments(self.n, self.mean[a], self.mean[b], G[np.ix_(a, b)], xx, yy, tr_xx, tr_yy, a.size, b.size)
+        return Moments(self.n, self.mean[a], self.mean[b], G[a][:, b], xx, yy, tr_xx, tr_yy, a.size, b.size)
 
 
 # --------------------------------------------------------------------------- decompositions
