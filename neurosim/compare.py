@@ -16,7 +16,10 @@ explicit, recorded argument here:
    :mod:`neurosim.metrics` (by name or callable) with its options;
 5. optional **cross-validation** fits the alignment (a :class:`neurosim.metrics.ShapeMetric`)
    on training folds and scores held-out ones; optional **bootstrap** resamples
-   conditions (or trials) for a confidence interval.
+   conditions (or trials) for a confidence interval; optional **permutations** re-pair the
+   model's conditions with the data's for a null distribution and a p-value. Metrics with
+   sufficient statistics (shape family, mean CCA, linear CKA) resample per-condition blocks
+   (:mod:`neurosim.metrics.blocks`) instead of the samples.
 
 The result is a :class:`Score`. See ``docs/compare.md``.
 """

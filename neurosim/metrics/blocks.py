@@ -220,7 +220,7 @@ class ConditionBlocks:
             # one product: (T, C·p)ᵀ (T, C·q) holds every Ẋ_aᵀẎ_b
             Ax = np.stack(Dx, axis=1).reshape(T, C * pr)
             Ay = np.stack(Dy, axis=1).reshape(T, C * qr)
-            self.wxy_cross = (Ax.T @ Ay).reshape(C, pr, C, qr).transpose(0, 2, 1, 3)
+            self.wxy_cross = np.ascontiguousarray((Ax.T @ Ay).reshape(C, pr, C, qr).transpose(0, 2, 1, 3))
             self.wxy = np.ascontiguousarray(self.wxy_cross[np.arange(C), np.arange(C)])
         else:
             self.wxy = np.stack([dx.T @ dy for dx, dy in zip(Dx, Dy)])
@@ -296,8 +296,11 @@ class ConditionBlocks:
         cx, cy = (mean_x, mean_y) if center is None else (np.asarray(center[0]), np.asarray(center[1]))
         Dx, Dy = mx - cx, my - cy
         gDx = Dx * g[:, None]
-        wxy = self.wxy[nz] if a is None else self.wxy_cross[ax, nz]
-        xy = np.tensordot(w_nz, wxy, axes=1) + gDx.T @ Dy
+        if a is None:  # zero weights cost less in one product than a copy of the used blocks
+            xy = np.tensordot(w, self.wxy, axes=1)
+        else:
+            xy = np.tensordot(w_nz, self.wxy_cross[ax, nz], axes=1)
+        xy += gDx.T @ Dy
         tr_xx = float(w_nz @ self.tr_wxx[ax] + np.sum(gDx * Dx))
         tr_yy = float(w_nz @ self.tr_wyy[nz] + g @ np.einsum("ij,ij->i", Dy, Dy))
         xx = yy = None
@@ -509,6 +512,7 @@ def metric_from_moments(func: Callable, **options) -> Callable[[Moments], float]
         def shape_fn(mo: Moments) -> float:
             return shape_from_moments(mo, alpha=alpha, **opts)
 
+        shape_fn.full = alpha != 1.0  # Procrustes needs only the traces of xx and yy
         return shape_fn
     if func is cca_similarity:
         opts = _options(options, {"kind": "mean", "n_components": None, "reg": 0.0, "keep": 0.99, "center": True})
@@ -519,6 +523,7 @@ def metric_from_moments(func: Callable, **options) -> Callable[[Moments], float]
         def cca_fn(mo: Moments) -> float:
             return cca_from_moments(mo, **opts)
 
+        cca_fn.full = True
         return cca_fn
     if func is cka:
         opts = _options(options, {"kernel": "linear", "debiased": False, "sigma": None})
@@ -526,6 +531,9 @@ def metric_from_moments(func: Callable, **options) -> Callable[[Moments], float]
             return None
         return cka_from_moments
     return None
+
+
+cka_from_moments.full = True
 
 
 # --------------------------------------------------------------------------- fitted alignment (CV)
