@@ -153,6 +153,9 @@ class _Metric:
     fn: Callable[[np.ndarray, np.ndarray], float]
     estimator: Callable[[], Any] | None  # factory of a fit/score object, for CV
     direction: str | None = "distance"
+    # "samples": fn takes flattened (conditions × time, units) arrays; "trajectories": fn takes
+    # (conditions, time, units) arrays (dynamics metrics such as DSA)
+    input: str = "samples"
     # sufficient-statistics fast paths (neurosim.metrics.blocks); None = general path only
     moments_fn: Callable[[B.Moments], float] | None = None  # the metric from centred moments
     fitted_fn: Callable[[B.Moments, B.Moments], float] | None = None  # held-out score of the estimator
@@ -243,6 +246,7 @@ def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
         if isinstance(obj, M.Measure):
             resolved.moments_fn = _with_transform(
                 B.metric_from_moments(obj.func, **{**obj.options, **options}), obj.transform)
+        resolved.input = getattr(obj, "input", "samples")
         # registry ids of the shape family get the ShapeMetric estimator, so cv= works
         alpha = {M.procrustes_distance: 1.0, M.cca_distance: 0.0}.get(getattr(obj, "func", None))
         if getattr(obj, "func", None) is M.shape_distance:
@@ -294,10 +298,9 @@ def _from_object(obj: Any, name: str, options: dict) -> _Metric:
     def fn2(X: np.ndarray, Y: np.ndarray) -> float:
         return float(obj(X, Y, **options))
 
-    out = _Metric(name, dict(options), fn2, None)
+    out = _Metric(name, dict(options), fn2, None, getattr(obj, "direction", "distance"),
+                  getattr(obj, "input", "samples"))
     out.moments_fn = B.metric_from_moments(obj, **options)  # the metric functions themselves have one
-    if getattr(obj, "direction", None) in ("distance", "similarity"):
-        out.direction = obj.direction
     return out
 
 
@@ -782,7 +785,9 @@ def compare(
             values, tests = cross_validated_values(m, al, cv_spec, progress=progress)
             settings["cv_test_sets"] = tests
             return Score(float(values.mean()), None, values, settings)
-        value = m.fn(al.X, al.Y)
+        if m.input == "trajectories":
+            settings["metric_input"] = "trajectories"
+        value = m.fn(*metric_inputs(m, al))
         rng = np.random.default_rng(seed)
         ci, reps, null, p_value = None, None, None, None
         if bs_spec is not None:
@@ -959,6 +964,15 @@ def cross_validated_values(m: _Metric, al: Aligned, cv_spec: dict, *, progress: 
     return np.asarray(values), tests
 
 
+def metric_inputs(m: _Metric, al: Aligned) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays ``m`` takes: flattened ``(conditions × time, units)`` samples, or
+    ``(conditions, time, units)`` trajectories for a metric that declares ``input="trajectories"``."""
+    if m.input == "trajectories":
+        order = ("condition", "time", "unit")
+        return al.model.transpose(*order).values, al.data.transpose(*order).values
+    return al.X, al.Y
+
+
 def _evaluate(fn: Callable[[Any], float], items: list, jobs: int, bar: Any) -> np.ndarray:
     """``[fn(item) for item in items]`` as an array, in ``jobs`` threads, advancing ``bar``."""
     out = np.empty(len(items))
@@ -986,6 +1000,7 @@ def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Gene
     blocks; the draws, and so the values, are those of the general path.
     """
     X, Y = al.X, al.Y
+    trajectories_in = m.input == "trajectories"
     n = bs_spec["n"]
     reps = np.empty(n)
     with progress_bar(n, progress, "bootstrap", "resample") as bar:
@@ -993,7 +1008,7 @@ def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Gene
             C = al.n_conditions
             if C < 2:
                 raise ValueError("bootstrap over conditions needs at least 2 conditions.")
-            blocks = _condition_blocks(al) if m.moments_fn is not None else None
+            blocks = _condition_blocks(al) if m.moments_fn is not None and not trajectories_in else None
             if blocks is not None:
                 full = getattr(m.moments_fn, "full", True)
                 draws = [np.bincount(rng.integers(0, C, size=C), minlength=C) for _ in range(n)]
@@ -1002,13 +1017,19 @@ def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Gene
             Yc = Y.reshape(C, -1, Y.shape[1])
             for b in range(n):
                 idx = rng.integers(0, C, size=C)
-                reps[b] = m.fn(Xc[idx].reshape(-1, X.shape[1]), Yc[idx].reshape(-1, Y.shape[1]))
+                if trajectories_in:
+                    reps[b] = m.fn(Xc[idx], Yc[idx])
+                else:
+                    reps[b] = m.fn(Xc[idx].reshape(-1, X.shape[1]), Yc[idx].reshape(-1, Y.shape[1]))
                 bar.update()
         else:
             K = al.data_trials.sizes["trial"]
+            Xm = metric_inputs(m, al)[0]
             for b in range(n):
                 idx = rng.integers(0, K, size=K)
-                reps[b] = m.fn(X, flatten(al.data_trials.isel(trial=idx).mean("trial")))
+                resampled = al.data_trials.isel(trial=idx).mean("trial")
+                Yb = resampled.transpose("condition", "time", "unit").values if trajectories_in else flatten(resampled)
+                reps[b] = m.fn(Xm, Yb)
                 bar.update()
     return reps
 
@@ -1024,13 +1045,17 @@ def permutation_values(m: _Metric, al: Aligned, n: int, rng: np.random.Generator
     C = al.n_conditions
     if C < 2:
         raise ValueError("permutations need at least 2 conditions to shuffle.")
-    blocks = _condition_blocks(al, cross=True) if m.moments_fn is not None else None
+    fast = m.moments_fn is not None and m.input != "trajectories"
+    blocks = _condition_blocks(al, cross=True) if fast else None
     Xc = al.X.reshape(C, -1, al.X.shape[1])
     perms = [rng.permutation(C) for _ in range(n)]
     with progress_bar(n, progress, "permutations", "perm") as bar:
         if blocks is not None:
             full = getattr(m.moments_fn, "full", True)
             return _evaluate(lambda perm: m.moments_fn(blocks.moments(pairing=perm, full=full)), perms, jobs, bar)
+        if m.input == "trajectories":
+            Yc = al.Y.reshape(C, -1, al.Y.shape[1])
+            return _evaluate(lambda perm: m.fn(Xc[perm], Yc), perms, 1, bar)
         return _evaluate(lambda perm: m.fn(Xc[perm].reshape(-1, al.X.shape[1]), al.Y), perms, 1, bar)
 
 

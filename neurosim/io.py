@@ -16,17 +16,32 @@ of object, with
   :class:`TypeError` at save time — flatten them or store ``json.dumps(value)``.
 
 Writes are atomic: the file is written to a temporary file in the destination
-folder, flushed to disk, then moved over the destination with :func:`os.replace`.
-A crash or Ctrl-C mid-write leaves the previous file intact and no temporary
-file behind.
+folder (``.NAME.<pid>.<random>.tmp``), flushed to disk, then moved over the
+destination with :func:`os.replace`. Ctrl-C mid-write ends the write at once,
+leaves the previous file intact and removes the temporary file. A process that
+is killed outright (SIGKILL, power loss) cannot clean up; its temporary files are
+swept by the next write to the same destination once their writer process is gone
+(:func:`sweep_stale`).
+
+Writers that must not run twice at once (a training run, a results folder) take a
+lock with :func:`lock`; a second writer gets a :class:`LockError` at once.
+:func:`atomic_directory` writes a whole results folder in one step and records a
+manifest that :func:`check_manifest` verifies on the reader's side.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import numbers
 import os
-import tempfile
+import re
+import secrets
+import shutil
+import threading
+import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,8 +49,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from filelock import FileLock, Timeout
 
-__all__ = ["save", "load", "atomic_path"]
+__all__ = ["save", "load", "atomic_path", "atomic_directory", "check_manifest", "lock", "LockError",
+           "sweep_stale", "check_output_file", "check_output_folder", "MANIFEST"]
 
 _KIND = "_neurosim_kind"
 _MULTI = "_neurosim_multiindex"
@@ -44,12 +61,103 @@ _NAME = "_neurosim_dataarray_name"
 _DA_VAR = "__neurosim_dataarray__"
 
 
+_PROCESS_START = time.time()
+MANIFEST = "MANIFEST.json"
+_PID_TOKEN = re.compile(r"^(\d+)\.[0-9a-f]{8}$")        # ours: <pid>.<8 hex digits>
+_LEGACY_TOKEN = re.compile(r"^[a-z0-9_]{8}$")           # tempfile.mkstemp's 8 characters (older versions)
+
+
+class LockError(RuntimeError):
+    """Another process is writing the same run file or results folder."""
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists but belongs to someone else (or we cannot tell): keep its files
+    return True
+
+
+def _stale(entry: Path, middle: str) -> bool:
+    """A leftover of ours is stale when its writer is gone (or, without a pid, predates us)."""
+    m = _PID_TOKEN.match(middle)
+    if m:
+        return not _pid_alive(int(m.group(1)))
+    if not _LEGACY_TOKEN.match(middle):
+        return False  # not one of our names (e.g. the temporary file of "NAME.bak")
+    try:
+        return entry.lstat().st_mtime < _PROCESS_START
+    except FileNotFoundError:
+        return False
+
+
+def sweep_stale(path: str | os.PathLike) -> list[Path]:
+    """Remove leftovers of interrupted writes to ``path``; returns what was removed.
+
+    Only our own naming patterns next to ``path`` are touched: temporary files
+    ``.NAME.*.tmp`` (from :func:`save` / :class:`atomic_path`) and folders
+    ``.NAME.staging-*`` / ``.NAME.old-*`` (from :func:`atomic_directory`), and only
+    when the process that made them is gone (the pid is part of the name) or, for
+    names without a pid, when they are older than this process. If ``path`` itself
+    is missing because a folder swap was killed half-way, the old folder is put
+    back first.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / ".run.nc.999999999.0badf00d.tmp").write_bytes(b"")   # its writer no longer exists
+    >>> [p.name for p in sweep_stale(d / "run.nc")]
+    ['.run.nc.999999999.0badf00d.tmp']
+    """
+    path = Path(path)
+    parent, name = path.parent, path.name
+    removed: list[Path] = []
+    if not parent.is_dir():
+        return removed
+    olds: list[Path] = []
+    for entry in parent.iterdir():
+        n = entry.name
+        prefix = f".{name}."
+        if not n.startswith(prefix):
+            continue
+        rest = n[len(prefix):]
+        if rest.endswith(".tmp") and not entry.is_dir():
+            if _stale(entry, rest[:-4]):
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
+        elif rest.startswith("staging-") and entry.is_dir():
+            if _stale(entry, rest[len("staging-"):]):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+        elif rest.startswith("old-") and entry.is_dir():
+            if _stale(entry, rest[len("old-"):]):
+                olds.append(entry)
+    for old in olds:
+        if not path.exists():
+            os.replace(old, path)  # a swap killed between its two renames: restore the old folder
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    return removed
+
+
+def _token() -> str:
+    return f"{os.getpid()}.{secrets.token_hex(4)}"
+
+
 class atomic_path:
     """Context manager yielding a temporary path that replaces ``path`` on success.
 
-    The temporary file lives in the destination folder (so :func:`os.replace` is
-    atomic on POSIX and Windows). On any exception — including
-    :class:`KeyboardInterrupt` — it is removed and ``path`` is left untouched.
+    The temporary file ``.NAME.<pid>.<random>.tmp`` lives in the destination folder
+    (so :func:`os.replace` is atomic on POSIX and Windows). On any exception —
+    including :class:`KeyboardInterrupt` — it is removed and ``path`` is left
+    untouched. Leftovers of killed writers are swept first (:func:`sweep_stale`).
 
     Examples
     --------
@@ -57,8 +165,8 @@ class atomic_path:
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
     >>> with atomic_path(target) as tmp:
     ...     _ = tmp.write_text("hello")
-    >>> target.read_text()
-    'hello'
+    >>> target.read_text(), [p.name for p in target.parent.iterdir()]
+    ('hello', ['x.txt'])
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -66,15 +174,19 @@ class atomic_path:
         self.tmp: Path | None = None
 
     def __enter__(self) -> Path:
+        check_output_file(self.path, "path")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        os.close(fd)
-        # mkstemp creates the file 0600; give it the mode a plain open() would (0666 & ~umask)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        self.tmp = Path(tmp)
-        return self.tmp
+        sweep_stale(self.path)
+        tmp = self.path.parent / f".{self.path.name}.{_token()}.tmp"
+        try:
+            # created with the mode a plain open() would give (0666 & ~umask)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            os.close(fd)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self.tmp = tmp
+        return tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:
         assert self.tmp is not None
@@ -84,10 +196,266 @@ class atomic_path:
                     os.fsync(fh.fileno())
                 os.replace(self.tmp, self.path)
             except BaseException:
-                self.tmp.unlink(missing_ok=True)
+                _unlink_quietly(self.tmp)
                 raise
         else:
-            self.tmp.unlink(missing_ok=True)
+            _unlink_quietly(self.tmp)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:  # e.g. still open by an abandoned writer on Windows
+        pass
+
+
+def check_output_file(path: str | os.PathLike, argument: str = "out") -> Path:
+    """Check up front that ``path`` can become a file; returns it as a Path.
+
+    Raises a :class:`ValueError` naming ``argument`` when ``path`` is an existing
+    folder or sits below an existing file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> try:
+    ...     check_output_file(tempfile.mkdtemp(), "out")
+    ... except ValueError as err:
+    ...     print(str(err).split(";")[0].endswith("is a folder, not a file"))
+    True
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{argument}={str(path)!r} is a folder, not a file; give a file path inside it "
+                         f"(e.g. {str(path / 'run.nc')!r}).")
+    _check_ancestors(path, argument)
+    return path
+
+
+def check_output_folder(path: str | os.PathLike, argument: str = "out") -> Path:
+    """Check up front that ``path`` can become a results folder; returns it as a Path.
+
+    Raises a :class:`ValueError` naming ``argument`` when ``path`` is an existing
+    file or sits below one, and a :class:`LockError` when another process is
+    writing it (:func:`atomic_directory`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "results"
+    >>> _ = f.write_text("not a folder")
+    >>> try:
+    ...     check_output_folder(f, "--out")
+    ... except ValueError as err:
+    ...     print(str(err).split(";")[0].endswith("is a file, not a folder"))
+    True
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{argument}={str(path)!r} is a file, not a folder; give a folder path "
+                         "(it is created if missing) or remove the file.")
+    _check_ancestors(path, argument)
+    if (path.parent / f".{path.name}.lock").exists():
+        with lock(path):  # fail now, not after hours of work, if someone else is writing it
+            pass
+    return path
+
+
+def _check_ancestors(path: Path, argument: str) -> None:
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{argument}={str(path)!r} lies inside {str(parent)!r}, which is a file, "
+                                 "not a folder; choose another location.")
+            if not os.access(parent, os.W_OK | os.X_OK) and parent == path.absolute().parent:
+                raise ValueError(f"{argument}={str(path)!r}: the folder {str(parent)!r} is not writable; "
+                                 "choose another location.")
+            return
+
+
+_HELD: dict[str, list] = {}
+_HELD_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def lock(path: str | os.PathLike):
+    """Hold the writer's lock of ``path`` (a run file or results folder) for the block.
+
+    The lock is an OS file lock (``filelock``) on ``.NAME.lock`` beside ``path``, so
+    it is released by the operating system if the process dies. Nested use in the
+    same process is allowed; a second *process* gets a :class:`LockError` at once
+    (no waiting). The small ``.NAME.lock`` file stays beside ``path``; it is reused
+    by the next writer.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "run.nc"
+    >>> with lock(target):
+    ...     with lock(target):   # re-entrant within one process
+    ...         pass
+    """
+    path = Path(path)
+    lock_file = path.parent / f".{path.name}.lock"
+    key = str(lock_file.absolute())
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is not None:
+            held[1] += 1
+        else:
+            lock_file.parent.mkdir(parents=True, exist_ok=True)
+            fl = FileLock(str(lock_file), timeout=0, thread_local=False)
+            try:
+                fl.acquire()
+            except Timeout:
+                raise LockError(
+                    f"{path} is being written by another process (it holds {lock_file}); wait for it to "
+                    "finish, or write to another path."
+                ) from None
+            _HELD[key] = held = [fl, 1]
+    try:
+        yield path
+    finally:
+        with _HELD_GUARD:
+            held[1] -= 1
+            if held[1] == 0:
+                held[0].release()
+                del _HELD[key]
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike, *, run_id: str | None = None):
+    """Write a results folder as one unit: stage everything, then swap the folder in.
+
+    Inside the block, write every file into the yielded staging folder
+    (``.NAME.staging-<pid>.<random>`` beside ``path``). On success a manifest
+    ``MANIFEST.json`` is added (run id, time, and per file its size, sha256 and run
+    id), then the folder is replaced in one step: the old ``path`` is renamed aside,
+    the staging folder renamed in, and the old one removed. On any failure —
+    including Ctrl-C — the staging folder is removed and the old folder stays as it
+    was. The writer holds :func:`lock` on ``path`` throughout, so a second writer
+    gets a :class:`LockError`. Readers call :func:`check_manifest`.
+
+    Parameters
+    ----------
+    path : path-like
+        The results folder (created, or replaced as a whole).
+    run_id : str, optional
+        Identifier recorded in the manifest (default: a fresh random id).
+
+    Yields
+    ------
+    pathlib.Path
+        The staging folder to write into.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "results"
+    >>> with atomic_directory(out, run_id="run-1") as stage:
+    ...     _ = (stage / "results.csv").write_text("a,b\\n1,2\\n")
+    >>> sorted(p.name for p in out.iterdir()), check_manifest(out)["run_id"]
+    (['MANIFEST.json', 'results.csv'], 'run-1')
+    """
+    path = Path(path)
+    check_output_folder(path, "path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run_id = run_id or uuid.uuid4().hex
+    with lock(path):
+        sweep_stale(path)
+        stage = path.parent / f".{path.name}.staging-{_token()}"
+        old = None
+        try:
+            stage.mkdir()
+            yield stage
+            files = {}
+            for f in sorted(p for p in stage.rglob("*") if p.is_file()):
+                rel = f.relative_to(stage).as_posix()
+                if rel == MANIFEST:
+                    raise ValueError(f"{MANIFEST} is written by atomic_directory; do not write it yourself.")
+                files[rel] = {"run_id": run_id, "size": f.stat().st_size, "sha256": _file_sha256(f)}
+            manifest = {"format": "neurosim-manifest-1", "run_id": run_id,
+                        "written_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "files": files}
+            (stage / MANIFEST).write_text(json.dumps(manifest, indent=1))
+            if path.exists():
+                old = path.parent / f".{path.name}.old-{_token()}"
+                os.replace(path, old)
+            try:
+                os.replace(stage, path)
+            except BaseException:
+                if old is not None and not path.exists():
+                    os.replace(old, path)
+                    old = None
+                raise
+        finally:
+            if stage.exists():
+                shutil.rmtree(stage, ignore_errors=True)
+            if old is not None and path.exists():
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def check_manifest(folder: str | os.PathLike) -> dict:
+    """Verify that a results folder is one complete, unmixed set; returns its manifest.
+
+    Every file listed in ``MANIFEST.json`` must be present with its recorded size,
+    sha256 and the manifest's run id, and no other file may be present.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder or its manifest is missing.
+    ValueError
+        Naming the files that are missing, changed, from another run, or unlisted.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "res"
+    >>> with atomic_directory(out) as stage:
+    ...     _ = (stage / "report.md").write_text("# report")
+    >>> _ = (out / "results.csv").write_text("from another run")
+    >>> try:
+    ...     check_manifest(out)
+    ... except ValueError as err:
+    ...     print(str(err).split("): ")[1])
+    results.csv: not listed in its manifest. Rerun the job that writes it.
+    """
+    folder = Path(folder)
+    mpath = folder / MANIFEST
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no such results folder: {folder}")
+    if not mpath.is_file():
+        raise FileNotFoundError(f"{folder} has no {MANIFEST}; it was not written by atomic_directory "
+                                "(or is incomplete); rerun the job that writes it.")
+    try:
+        manifest = json.loads(mpath.read_text())
+        run_id, files = manifest["run_id"], manifest["files"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{mpath} is not a valid manifest ({err}); rerun the job that writes it.") from None
+    problems = []
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
+    for extra in sorted(present - set(files)):
+        problems.append(f"{extra}: not listed in its manifest")
+    for rel, meta in sorted(files.items()):
+        f = folder / rel
+        if not f.is_file():
+            problems.append(f"{rel}: missing")
+        elif meta.get("run_id") != run_id:
+            problems.append(f"{rel}: from run {meta.get('run_id')!r}, not {run_id!r}")
+        elif f.stat().st_size != meta.get("size") or _file_sha256(f) != meta.get("sha256"):
+            problems.append(f"{rel}: changed since it was written")
+    if problems:
+        raise ValueError(f"{folder} is not one complete run ({MANIFEST} run {run_id!r}): " + "; ".join(problems)
+                         + ". Rerun the job that writes it.")
+    return manifest
 
 
 def _encode_attrs(attrs: dict, where: str) -> dict:
@@ -257,8 +625,33 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike, *, provenance:
     for name in list(out.variables):
         out[name].attrs = _encode_attrs(dict(ds[name].attrs), f"variable {name!r}")
     with atomic_path(path) as tmp:
-        out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+        _write_interruptibly(out, tmp)
     return path
+
+
+def _write_interruptibly(ds: xr.Dataset, tmp: Path) -> None:
+    """``ds.to_netcdf(tmp)`` in a helper thread, so that Ctrl-C ends the wait at once.
+
+    A KeyboardInterrupt raised inside xarray's netCDF writer can leave its file lock
+    held and hang the process in the close path. Signals reach only the main thread,
+    so the writer thread is never interrupted; the main thread returns on Ctrl-C,
+    and :class:`atomic_path` removes the temporary file (an abandoned writer only
+    finishes an already-unlinked file).
+    """
+    box: dict[str, BaseException] = {}
+
+    def work() -> None:
+        try:
+            ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+        except BaseException as err:  # handed to the caller's thread below
+            box["error"] = err
+
+    writer = threading.Thread(target=work, name="neurosim-io-save", daemon=True)
+    writer.start()
+    while writer.is_alive():
+        writer.join(0.05)
+    if "error" in box:
+        raise box["error"]
 
 
 def load(path: str | os.PathLike) -> xr.DataArray | xr.Dataset:
@@ -276,6 +669,13 @@ def load(path: str | os.PathLike) -> xr.DataArray | xr.Dataset:
         with MultiIndex coordinates rebuilt and attrs decoded. The file is closed
         on return, so it can be overwritten at once.
 
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist (:class:`IsADirectoryError` for a folder).
+    ValueError
+        If ``path`` is not a netCDF file, or is truncated / corrupt.
+
     Examples
     --------
     >>> import tempfile, pathlib, xarray as xr
@@ -286,10 +686,21 @@ def load(path: str | os.PathLike) -> xr.DataArray | xr.Dataset:
     ([1.0, 0.5], 3)
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; neurosim.io.load reads one netCDF file (e.g. {path / 'run.nc'}).")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    with xr.open_dataset(path, engine="netcdf4") as opened:
-        ds = opened.load()
+    with open(path, "rb") as fh:
+        magic = fh.read(8)
+    if not (magic.startswith(b"\x89HDF\r\n\x1a\n") or magic[:3] == b"CDF"):
+        raise ValueError(f"{path} is not a netCDF file (neurosim writes netCDF-4; this file starts with "
+                         f"{magic[:8]!r}). Pass a file written by neurosim.io.save or neurosim train.")
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as opened:
+            ds = opened.load()
+    except OSError as err:
+        raise ValueError(f"{path} could not be read as netCDF ({err}); it is truncated or corrupt. "
+                         "Write it again (neurosim.io.save / neurosim train).") from None
     kind = ds.attrs.get(_KIND, "Dataset")
     multi = json.loads(ds.attrs.get(_MULTI, "{}"))
     da_name = json.loads(ds.attrs.get(_NAME, "null"))

@@ -12,6 +12,12 @@ preprocessing steps and K(K-1)/2 SVDs, not K^2 of each. Other metrics (any
 registry id of :func:`neurosim.make`, or a callable ``f(X, Y) -> float``) fall
 back to one call per pair.
 
+Trajectory metrics (``Measure.input == "trajectories"``: DSA, ``"dsa"``,
+``"dsa-score=angular|wasserstein"``, or a callable carrying ``.input =
+"trajectories"``) get ``(condition, time, unit)`` arrays, never flattened samples; for
+DSA each network is fitted once (:func:`neurosim.metrics.dynamics.dsa_prepare`) and
+each pair compared after (:func:`neurosim.metrics.dynamics.dsa_compare`).
+
 Scale-out: pass ``client=`` a :class:`dask.distributed.Client`. The per-network
 preprocessing runs as K tasks on the cluster, the pairs are cut into blocks that
 depend on those results (so prepared arrays move to workers once), and every task
@@ -30,6 +36,8 @@ import numpy as np
 import xarray as xr
 
 from neurosim._threads import blas_threads
+from neurosim.metrics import make
+from neurosim.metrics.dynamics import TRAJECTORY_INPUT, dsa_compare, dsa_distance, dsa_prepare
 
 __all__ = ["pairwise", "SHAPE_METRICS"]
 
@@ -190,6 +198,83 @@ def _blocks(pairs: list[tuple[int, int]], n_blocks: int) -> list[list[tuple[int,
 
 
 # ---------------------------------------------------------------------------
+# trajectory metrics (DSA): per-network fits once, then pairs
+# ---------------------------------------------------------------------------
+_DSA_FIT_OPTIONS = ("n_delays", "delay_interval", "rank", "ragged")
+
+
+def _trajectory_measure(metric: Any) -> Any:
+    """The measure / callable if ``metric`` needs (trajectories, time, units) input, else None."""
+    if isinstance(metric, str):
+        try:
+            m = make(metric)
+        except ValueError:
+            return None
+    else:
+        m = metric
+    return m if getattr(m, "input", "samples") == TRAJECTORY_INPUT else None
+
+
+def _trajectory_collection(collection: Any) -> tuple[list[str], list[Any]]:
+    if isinstance(collection, Mapping):
+        items = [(str(k), v) for k, v in collection.items()]
+    elif isinstance(collection, np.ndarray) and collection.ndim == 4:
+        items = [(str(i), collection[i]) for i in range(collection.shape[0])]
+    elif isinstance(collection, Sequence) and not isinstance(collection, (str, bytes, np.ndarray)):
+        items = [(str(getattr(v, "name", None) or i) if isinstance(v, xr.DataArray) else str(i), v)
+                 for i, v in enumerate(collection)]
+    else:
+        raise TypeError(
+            "for a trajectory metric (DSA) collection must be a dict name -> (condition, time, unit) "
+            "array/DataArray, a list of them, or a 4-D (network, condition, time, unit) array; "
+            f"got {type(collection).__name__}"
+        )
+    names = [n for n, _ in items]
+    if len(items) < 2 or len(set(names)) != len(names):
+        raise ValueError(f"pairwise needs at least 2 networks with unique names; got {names}")
+    out = []
+    for n, v in items:
+        if isinstance(v, xr.DataArray):
+            if not {"condition", "time", "unit"} <= set(v.dims):
+                raise ValueError(f"collection[{n!r}] has dims {tuple(v.dims)}; a trajectory metric needs "
+                                 "('condition', 'time', 'unit')")
+            v = (v.mean("trial") if "trial" in v.dims else v).transpose("condition", "time", "unit").values
+        out.append(v)
+    return names, out
+
+
+def _pairwise_trajectories(collection: Any, metric: Any, progress: bool, options: dict) -> xr.DataArray:
+    names, trajs = _trajectory_collection(collection)
+    m = _trajectory_measure(metric)
+    fixed = dict(getattr(m, "options", {}) or {})
+    clash = sorted(set(options) & set(fixed))
+    if clash:
+        raise TypeError(f"metric {metric!r} fixes {clash} already; use a different id instead")
+    user_options, options = options, {**fixed, **options}
+    K = len(names)
+    D = np.zeros((K, K))
+    pairs = [(i, j) for i in range(K) for j in range(i + 1, K)]
+    is_dsa = getattr(m, "func", m) is dsa_distance
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(pairs), disable=not progress, desc="pairwise", unit="pair") as bar:
+        if is_dsa:
+            fit_opts = {k: options.pop(k) for k in _DSA_FIT_OPTIONS if k in options}
+            fits = [dsa_prepare(X, name=f"collection[{n!r}]", **fit_opts) for n, X in zip(names, trajs)]
+            for i, j in pairs:
+                D[i, j] = D[j, i] = dsa_compare(fits[i], fits[j], **options)
+                bar.update()
+        else:
+            for i, j in pairs:
+                D[i, j] = D[j, i] = float(m(trajs[i], trajs[j], **user_options))
+                bar.update()
+    return xr.DataArray(D, dims=("network", "network_b"), coords={"network": names, "network_b": names},
+                        name="distance", attrs={"metric": str(getattr(metric, "__name__", metric)),
+                                                "input": TRAJECTORY_INPUT,
+                                                "direction": "distance: 0 = same dynamics"})
+
+
+# ---------------------------------------------------------------------------
 # the public function
 # ---------------------------------------------------------------------------
 def pairwise(
@@ -218,6 +303,10 @@ def pairwise(
         ``alpha``), ``"procrustes-distance=angular|euclidean"`` — these use the
         cached per-network preprocessing — or any id of :func:`neurosim.make`, or
         a callable ``f(X, Y) -> float`` (one call per pair, no caching).
+        Trajectory metrics (``"dsa"``, ``"dsa-score=angular|wasserstein"``, a callable
+        with ``.input == "trajectories"``) take ``(condition, time, unit)`` arrays or
+        DataArrays (trials averaged), not flattened; DSA fits each network once, its
+        options (``n_delays``, ``rank``, ``score``, ``seed``, …) pass through.
     alpha : float, optional
         Regularization for ``metric="shape"`` (0 = CCA, 1 = Procrustes).
     kind : {"angular", "euclidean"}
@@ -254,6 +343,10 @@ def pairwise(
     ...                 procrustes_distance(nets["net0"], nets["net2"])))
     True
     """
+    if _trajectory_measure(metric) is not None:
+        if client is not None or alpha is not None:
+            raise ValueError("trajectory metrics (DSA) run locally and take no alpha; drop client=/alpha=")
+        return _pairwise_trajectories(collection, metric, progress, dict(metric_options))
     names, mats = _as_collection(collection)
     mode, spec = _resolve_metric(metric, alpha, kind, dict(metric_options))
     K = len(names)

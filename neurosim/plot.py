@@ -11,18 +11,31 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
+from scipy.spatial.distance import pdist, squareform
 
+from neurosim.compare import prepare
 from neurosim.io import atomic_path
+from neurosim.metrics.rsa import rdm as rdm_vector
+from neurosim.metrics.shape import ShapeMetric
+from neurosim.trajectories import condition_index, validate_trajectories
 
 __all__ = [
     "save_figure",
     "reference_lines",
     "order_rules",
     "plot_distance_along_training",
+    "plot_lag_sweep",
     "plot_matched_distances",
     "plot_model_distances",
     "plot_curvature_vs_gap",
     "plot_curvature_along_training",
+    "trajectories_in_pcs",
+    "trajectories_grid",
+    "condition_rdm",
+    "rdm_heatmap",
+    "mds_conditions",
+    "distance_vs_accuracy",
 ]
 
 
@@ -212,8 +225,9 @@ def plot_curvature_along_training(tables: dict, path, *, lr: float | None = None
 
 
 #: the order and colours rules are drawn in
-RULE_ORDER = ("bptt", "tbptt", "eprop", "eprop-random")
-RULE_COLORS = {"bptt": "#1f77b4", "tbptt": "#9467bd", "eprop": "#d62728", "eprop-random": "#ff7f0e"}
+RULE_ORDER = ("bptt", "rtrl", "tbptt", "eprop", "eprop-random", "fa", "modprop", "mdgl")
+RULE_COLORS = {"bptt": "#1f77b4", "tbptt": "#9467bd", "eprop": "#d62728", "eprop-random": "#ff7f0e",
+               "rtrl": "#17becf", "fa": "#8c564b", "modprop": "#2ca02c", "mdgl": "#e377c2"}
 
 
 def order_rules(rules) -> list[str]:
@@ -236,8 +250,25 @@ def reference_lines(ax, baselines: dict, *, horizontal: bool = True) -> None:
         ax.axvline(ca, color="k", ls="--", lw=1.5, label=f"condition average {ca:.3f}")
 
 
-def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, baselines: dict, levels):
+def _pipeline_references(baselines: dict) -> dict:
+    """The pipeline's baselines dict as labelled references for :func:`distance_vs_accuracy`."""
+    missing = [k for k in ("ceiling", "ceiling_ci_low", "ceiling_ci_high", "condition_average") if k not in baselines]
+    if missing:
+        raise ValueError(f"baselines lacks {missing}; expected ceiling, ceiling_ci_low, ceiling_ci_high and "
+                         "condition_average (baselines.json of the pipeline)")
+    return {"split-half ceiling": (baselines["ceiling"], baselines["ceiling_ci_low"],
+                                                  baselines["ceiling_ci_high"]),
+            "condition-average baseline": baselines["condition_average"]}
+
+
+def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, baselines: dict, levels, *,
+                                 title: str | None = None):
     """Figure: distance to the data against task accuracy along training, one panel per rule.
+
+    :func:`distance_vs_accuracy` with the pipeline's tables: one line per run (line style =
+    initial gain ``g0``), the matched checkpoints as dots, the split-half ceiling (band: 95 % of
+    draws) and the condition-average baseline, the matched accuracy levels as labelled dotted
+    lines. Every checkpoint is drawn, including the negative accuracies of early training.
 
     Parameters
     ----------
@@ -251,48 +282,31 @@ def plot_distance_along_training(training: pd.DataFrame, matched: pd.DataFrame, 
     levels : sequence of float
         Matched accuracy levels (vertical lines).
 
+    title : str, optional
+        A second title line (e.g. the clock alignment the distances were computed under).
+
     Returns
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
-    from matplotlib.lines import Line2D  # optional dependency
-
-    rules = order_rules(training["rule"].unique())
-    gains = sorted(training["g0"].unique())
-    gain_styles = dict(zip(gains, ["-", "--", ":", "-."] * 4))
-    ymax = max(training["distance"].max(), baselines["condition_average"]) + 0.03
-    ymin = min(training["distance"].min(), baselines["ceiling_ci_low"]) - 0.03
-    fig, axes = plt.subplots(1, len(rules), figsize=(4.2 * len(rules), 3.8), sharey=True, squeeze=False)
-    for ax, rule in zip(axes[0], rules):
-        reference_lines(ax, baselines)
-        for (name, g0), g in training[training["rule"] == rule].groupby(["run", "g0"], sort=False):
-            g = g[g["accuracy"] >= 0].sort_values("step")
-            ax.plot(g["accuracy"], g["distance"], gain_styles[g0], color=RULE_COLORS.get(rule, "C2"),
-                    alpha=0.6, lw=1.2)
-        m = matched[(matched["rule"] == rule) & matched["reached"]]
-        ax.scatter(m["accuracy"], m["distance"], s=18, color="k", zorder=3)
-        for lv in levels:
-            ax.axvline(lv, color="0.6", lw=0.6, ls=":")
-        ax.set_title(rule)
-        ax.set_xlabel("task accuracy (1 − normalized error)")
-        ax.set_xlim(0, 1.0)
-        ax.set_ylim(ymin, ymax)
-    axes[0, 0].set_ylabel("Procrustes distance to M1 (angular / (π/2))")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    handles += [Line2D([], [], color="0.4", ls=gain_styles[g]) for g in gains]
-    labels += [f"g0 = {g:g}" for g in gains]
-    handles.append(Line2D([], [], marker="o", color="k", ls="none", ms=4))
-    labels.append("matched checkpoints")
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle("Distance to M1 along training (lines = runs)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return fig
+    reached = matched[matched["reached"].astype(bool)] if "reached" in matched else matched
+    return distance_vs_accuracy(training, hue="rule", col="rule", style="g0", units="run",
+                                baselines=_pipeline_references(baselines), levels=levels, matched=reached,
+                                ylabel="Procrustes distance to M1 (angle / (π/2))",
+                                title="Distance to M1 along training (one line per run, small dots = checkpoints; "
+                                      "grey band: 95 % of the split-half draws)"
+                                      + (f"\n{title}" if title else ""))
 
 
 def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effects: pd.DataFrame, baselines: dict,
                            levels):
     """Figure: distances at matched accuracy by rule and gain, and the η² variance decomposition.
+
+    Left: at each matched accuracy level, one column of dots per rule and gain (dots = seeds,
+    black bar = mean), against the split-half ceiling (band: 95 % of draws) and the
+    condition-average baseline. Right: the share of the variance of the matched distance due to
+    the learning rule, the initial gain, the seed, and the residual (η² = SS_factor / SS_total).
+    Legends sit below the panels, off the data.
 
     Parameters
     ----------
@@ -310,13 +324,16 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
 
     rules = order_rules(training["rule"].unique())
     gains = sorted(training["g0"].unique())
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.4, 1]})
-    reference_lines(ax1, baselines)
-    ok = matched[matched["reached"]]
+    refs = _pipeline_references(baselines)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5.0), gridspec_kw={"width_ratios": [1.5, 1]})
+    for label, ref in refs.items():
+        _reference(ax1, label, ref)
+    ok = matched[matched["reached"].astype(bool)]
     levels = list(levels)
     nr, ng = len(rules), len(gains)
     width = 0.8 / (nr * ng)
     markers = dict(zip(gains, ["o", "s", "^", "D"] * 4))
+    ys = [v for ref in refs.values() for v in _reference_range("", ref)]
     for li, lv in enumerate(levels):
         for ri, rule in enumerate(rules):
             for gi, g0 in enumerate(gains):
@@ -324,17 +341,24 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
                 d = ok[(ok["level"] == lv) & (ok["rule"] == rule) & (ok["g0"] == g0)]["distance"]
                 if d.size:
                     ax1.scatter(np.full(d.size, x0), d, color=RULE_COLORS.get(rule, "C2"), marker=markers[g0],
-                                s=16, alpha=0.8)
-                    ax1.plot([x0 - width / 2, x0 + width / 2], [d.mean()] * 2, color="k", lw=1.2)
-    ax1.set_xticks(range(len(levels)), [f"accuracy {lv:g}" for lv in levels])
-    ax1.set_ylabel("Procrustes distance to M1")
-    ax1.set_title("At matched accuracy (dots = seeds, bars = means)")
+                                s=18, alpha=0.85, zorder=3)
+                    ax1.plot([x0 - width / 2, x0 + width / 2], [d.mean()] * 2, color="k", lw=1.4, zorder=4)
+                    ys += list(d)
+    lo, hi = min(ys), max(ys)
+    pad = 0.05 * (hi - lo or 1.0)
+    ax1.set_ylim(lo - pad, hi + pad)
+    ax1.set_xlim(-0.5, len(levels) - 0.5)
+    ax1.set_xticks(range(len(levels)), [f"accuracy {lv:g}" for lv in levels], fontsize=9)
+    ax1.tick_params(labelsize=8)
+    ax1.set_ylabel("Procrustes distance to M1 (angle / (π/2))", fontsize=9)
+    ax1.set_title("At matched accuracy (dots = seeds, black bars = means;\ngrey band: 95 % of the split-half draws)",
+                  fontsize=10)
     hs, ls_ = ax1.get_legend_handles_labels()
     hs += [Line2D([], [], color=RULE_COLORS.get(r, "C2"), marker="o", ls="none") for r in rules]
     ls_ += rules
     hs += [Line2D([], [], color="0.4", marker=markers[g], ls="none") for g in gains]
     ls_ += [f"g0 = {g:g}" for g in gains]
-    ax1.legend(hs, ls_, fontsize=7, loc="best", ncol=2)
+    ax1.legend(hs, ls_, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
     sources = [("rule", "learning rule"), ("g0", "initial gain g0"), ("seed", "seed"), ("residual", "residual")]
     bw = 0.8 / len(sources)
     for si, (src, lab) in enumerate(sources):
@@ -343,24 +367,39 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
                 else np.nan for lv in levels]
         ax2.bar(np.arange(len(levels)) + (si - (len(sources) - 1) / 2) * bw, vals, bw, label=lab)
     ax2.set_xticks(range(len(levels)), [f"{lv:g}" for lv in levels])
-    ax2.set_xlabel("accuracy level")
-    ax2.set_ylabel("η² (share of variance in distance)")
+    ax2.tick_params(labelsize=8)
+    ax2.set_xlabel("matched accuracy level", fontsize=9)
+    ax2.set_ylabel("η² (fraction of the variance in distance)", fontsize=9)
     ax2.set_ylim(0, 1)
-    ax2.set_title("Rule vs init: variance decomposition")
-    ax2.legend(fontsize=8)
+    ax2.set_title("Rule vs init: variance decomposition", fontsize=10)
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
 
-def plot_model_distances(D, baselines: dict):
-    """Figure: a labelled model-model distance matrix and its pairs grouped by rule and gain.
+def _group_spans(keys: list) -> list[tuple[int, int, object]]:
+    """Runs of equal consecutive keys as (start, stop, key)."""
+    spans, start = [], 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[start]:
+            spans.append((start, i, keys[start]))
+            start = i
+    return spans
+
+
+def plot_model_distances(D):
+    """Figure: a model-model distance matrix grouped by rule and gain, and its pairs by group.
+
+    Left: the K×K matrix with networks sorted by rule, initial gain and seed; white lines
+    separate the (rule, g0) groups, which label the axes (one label per group, not per network).
+    Right: every pair (upper triangle), grouped by whether the two networks share the rule
+    and / or the gain, with the group means. Both are distances *between models*: no data
+    baseline belongs on these axes.
 
     Parameters
     ----------
     D : xarray.DataArray (network, network_b)
         From :func:`neurosim.pairwise` with ``rule`` and ``g0`` coordinates and a ``level`` attr.
-    baselines : dict
-        As :func:`plot_distance_along_training`.
 
     Returns
     -------
@@ -368,42 +407,883 @@ def plot_model_distances(D, baselines: dict):
     """
     plt = _pyplot()
 
-    rules = order_rules(np.unique(np.asarray(D["rule"].values)))
+    if not isinstance(D, xr.DataArray) or D.ndim != 2 or not {"rule", "g0"} <= set(D.coords):
+        raise ValueError("D must be a (network, network_b) DataArray with 'rule' and 'g0' coordinates "
+                         "(from neurosim.pairwise on runs with those attributes)")
+    rules = order_rules(np.unique(np.asarray(D["rule"].values).astype(str)))
+    rl_all = np.asarray(D["rule"].values).astype(str)
+    gl_all = np.asarray(D["g0"].values).astype(float)
     order = sorted(range(D.sizes["network"]),
-                   key=lambda i: (rules.index(str(D["rule"].values[i])), float(D["g0"].values[i]),
-                                  str(D["network"].values[i])))
+                   key=lambda i: (rules.index(rl_all[i]), gl_all[i], str(D["network"].values[i])))
     M = D.values[np.ix_(order, order)]
-    names = [str(D["network"].values[i]) for i in order]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.8), gridspec_kw={"width_ratios": [1.3, 1]})
-    im = ax1.imshow(M, cmap="viridis", vmin=0,
-                    vmax=1.05 * max(float(M.max()), baselines["condition_average"]))
-    step = max(1, len(names) // 30)
-    ax1.set_xticks(range(0, len(names), step), names[::step], rotation=90, fontsize=6)
-    ax1.set_yticks(range(0, len(names), step), names[::step], fontsize=6)
-    cb = fig.colorbar(im, ax=ax1, fraction=0.046)
-    cb.ax.axhline(baselines["ceiling"], color="w", lw=2)
-    cb.ax.axhline(baselines["condition_average"], color="r", lw=2, ls="--")
-    cb.set_label("model-model Procrustes distance\n(white: data ceiling, red dashed: condition average)",
-                 fontsize=7)
+    groups = [(rl_all[i], gl_all[i]) for i in order]
+    spans = _group_spans(groups)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12.5, 5.4), gridspec_kw={"width_ratios": [1.15, 1]})
+    im = ax1.imshow(M, cmap="viridis", vmin=0, vmax=float(M.max()), interpolation="nearest")
+    for start, _, _ in spans[1:]:
+        ax1.axhline(start - 0.5, color="w", lw=1.2)
+        ax1.axvline(start - 0.5, color="w", lw=1.2)
+    centres = [(a + b - 1) / 2 for a, b, _ in spans]
+    names = [f"{r}\ng0 = {g:g}" for _, _, (r, g) in spans]
+    ax1.set_xticks(centres, [n.replace("\n", ", ") for n in names], fontsize=8, rotation=35, ha="right",
+                   rotation_mode="anchor")
+    ax1.set_yticks(centres, [n.replace("\n", ", ") for n in names], fontsize=8)
+    ax1.tick_params(length=0)
+    n_per = sorted({b - a for a, b, _ in spans})
+    ax1.set_xlabel(f"network (grouped by rule and gain; {'/'.join(map(str, n_per))} seeds per group)", fontsize=9)
+    cb = fig.colorbar(im, ax=ax1, fraction=0.046, pad=0.03)
+    cb.set_label("model-model Procrustes distance (angle / (π/2))", fontsize=9)
+    cb.ax.tick_params(labelsize=8)
     ax1.set_title(f"Model-model distances at accuracy {D.attrs.get('level', float('nan')):g}", fontsize=10)
+
     v = D.values
-    rl, gl = np.asarray(D["rule"].values), np.asarray(D["g0"].values)
-    iu = np.triu_indices(len(rl), 1)
-    same_rule = (rl[:, None] == rl[None, :])[iu]
-    same_g = (gl[:, None] == gl[None, :])[iu]
-    groups = {"same rule, same g0": same_rule & same_g, "other rule, same g0": ~same_rule & same_g,
-              "same rule, other g0": same_rule & ~same_g, "other rule, other g0": ~same_rule & ~same_g}
-    data = [v[iu][mask] for mask in groups.values()]
-    keep = [i for i, d in enumerate(data) if d.size]
+    iu = np.triu_indices(len(rl_all), 1)
+    same_rule = (rl_all[:, None] == rl_all[None, :])[iu]
+    same_g = (gl_all[:, None] == gl_all[None, :])[iu]
+    pair_groups = {"same rule, same g0": same_rule & same_g, "other rule, same g0": ~same_rule & same_g,
+                   "same rule, other g0": same_rule & ~same_g, "other rule, other g0": ~same_rule & ~same_g}
+    data = [(name, v[iu][mask]) for name, mask in pair_groups.items() if mask.any()]
     jitter = np.random.default_rng(0)
-    for k, i in enumerate(keep, start=1):
-        y = k + jitter.uniform(-0.15, 0.15, data[i].size)
-        ax2.scatter(data[i], y, s=8, alpha=0.5, color="C0")
-        ax2.plot([data[i].mean()] * 2, [k - 0.3, k + 0.3], color="k", lw=2)
-    ax2.set_yticks(range(1, len(keep) + 1), [list(groups)[i] for i in keep], fontsize=8)
-    reference_lines(ax2, baselines, horizontal=False)
-    ax2.set_xlabel("Procrustes distance (angular / (π/2))")
-    ax2.legend(fontsize=7, loc="lower right")
-    ax2.set_title("Pairs grouped by rule and gain", fontsize=10)
+    for k, (name, d) in enumerate(data, start=1):
+        y = k + jitter.uniform(-0.18, 0.18, d.size)
+        ax2.scatter(d, y, s=9, alpha=0.5, color="C0", zorder=2)
+        ax2.plot([d.mean()] * 2, [k - 0.32, k + 0.32], color="k", lw=2, zorder=3)
+        ax2.text(1.01, k, f"mean {d.mean():.3f}\n(n = {d.size})", transform=ax2.get_yaxis_transform(),
+                 va="center", fontsize=8)
+    ax2.set_yticks(range(1, len(data) + 1), [name for name, _ in data], fontsize=8)
+    ax2.set_ylim(0.4, len(data) + 0.6)
+    allv = np.concatenate([d for _, d in data]) if data else np.zeros(1)
+    pad = 0.04 * (float(allv.max() - allv.min()) or 1.0)
+    ax2.set_xlim(float(allv.min()) - pad, float(allv.max()) + pad)
+    ax2.set_xlabel("model-model Procrustes distance (angle / (π/2))", fontsize=9)
+    ax2.tick_params(labelsize=8)
+    ax2.set_title("Pairs grouped by rule and gain (black: group mean)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# figures a scientist looks at first: trajectories in PCs, RDMs, MDS, distance vs accuracy
+# ---------------------------------------------------------------------------
+_ANGLE_UNITS = {"deg", "degree", "degrees", "°", "rad", "radian", "radians"}
+
+
+def _require_trajectories(obj, name: str) -> xr.DataArray:
+    """``obj`` as a trial-averaged (condition, time, unit) DataArray, or a clear error."""
+    if isinstance(obj, xr.Dataset):
+        if "rates" not in obj:
+            raise TypeError(f"{name} is a Dataset without a 'rates' variable; pass the DataArray "
+                            f"(condition, time, unit) itself, e.g. ds['rates']")
+        obj = obj["rates"]
+    if not isinstance(obj, xr.DataArray):
+        raise TypeError(f"{name} must be an xarray.DataArray with dims (condition, time, unit); got "
+                        f"{type(obj).__name__} (build one with neurosim.trajectories(array, ...))")
+    da = validate_trajectories(obj, name=name)
+    return da.mean("trial") if "trial" in da.dims else da
+
+
+def _angles(values, attrs: dict, coord_name: str = "condition") -> np.ndarray | None:
+    """Condition labels as angles in degrees when they are reach directions, else None."""
+    vals = np.asarray(values)
+    if vals.ndim != 1 or not np.issubdtype(vals.dtype, np.number):
+        return None
+    units = str(attrs.get("units", "")).strip().lower()
+    named = any(w in f"{coord_name} {attrs.get('long_name', '')}".lower() for w in ("direction", "angle"))
+    if units in _ANGLE_UNITS or named:
+        return np.rad2deg(vals.astype(float)) if units.startswith("rad") else vals.astype(float)
+    return None
+
+
+def _condition_colors(labels, angles):
+    """One colour per condition: a cyclic map over 0–360° for angles, else a categorical cycle.
+
+    Returns ``(colors, cmap, norm)``; ``cmap``/``norm`` are None for categorical labels.
+    """
+    import matplotlib as mpl  # optional dependency
+
+    if angles is not None:
+        cmap = mpl.colormaps["hsv"]
+        norm = mpl.colors.Normalize(0.0, 360.0)
+        return [cmap(norm(a % 360.0)) for a in angles], cmap, norm
+    if len(labels) > 20:  # too many for a readable legend: a sequential map over the condition order
+        cmap = mpl.colormaps["viridis"]
+        norm = mpl.colors.Normalize(0.0, max(1.0, len(labels) - 1.0))
+        return [cmap(norm(i)) for i in range(len(labels))], cmap, norm
+    cycle = mpl.colormaps["tab10" if len(labels) <= 10 else "tab20"]
+    return [cycle(i % cycle.N) for i in range(len(labels))], None, None
+
+
+def _condition_key(fig, labels, colors, cmap, norm, angles, title: str, *, left: float):
+    """Colour key off the data, in the figure margin right of ``left`` (figure fraction):
+    a colorbar (angles) or a legend."""
+    from matplotlib.cm import ScalarMappable  # optional dependency
+    from matplotlib.lines import Line2D  # optional dependency
+
+    if cmap is not None and angles is None:  # many categorical conditions: colour = position in the data's order
+        sm = ScalarMappable(norm=norm, cmap=cmap)
+        cb = fig.colorbar(sm, cax=fig.add_axes((left + 0.02, 0.18, 0.014, 0.62), label="<colorbar>"))
+        idx = np.unique(np.linspace(0, len(labels) - 1, 7).round().astype(int))
+        cb.set_ticks(idx)
+        cb.set_ticklabels([labels[i] for i in idx])
+        cb.ax.tick_params(labelsize=8)
+        cb.set_label(f"{title} (in the data's order, {len(labels)} conditions)", fontsize=9)
+        return cb
+    if cmap is not None:
+        sm = ScalarMappable(norm=norm, cmap=cmap)
+        cb = fig.colorbar(sm, cax=fig.add_axes((left + 0.02, 0.18, 0.014, 0.62), label="<colorbar>"))
+        ticks = sorted({float(a) % 360.0 for a in angles})
+        cb.set_ticks(ticks if len(ticks) <= 12 else np.linspace(0, 360, 9))
+        cb.set_ticklabels([f"{t:g}°" for t in (ticks if len(ticks) <= 12 else np.linspace(0, 360, 9))])
+        cb.ax.tick_params(labelsize=8)
+        cb.set_label(title, fontsize=9)
+        return cb
+    handles = [Line2D([], [], color=c, lw=2) for c in colors]
+    return fig.legend(handles, [str(lab) for lab in labels], title=title, loc="center left",
+                      bbox_to_anchor=(left, 0.5), fontsize=8, title_fontsize=9, frameon=False)
+
+
+def _label_text(index) -> list[str]:
+    """Printable condition labels (tuples of a MultiIndex joined with ', ')."""
+    return [", ".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in index]
+
+
+def _fmt_window(window, units: str) -> str:
+    return f"window {window[0]:g} to {window[1]:g} {units}".rstrip()
+
+
+def trajectories_in_pcs(model, data, *, n_components: int = 3, window=None, lag: float = 0.0,
+                        alignment: str | None = None, model_label: str = "model", data_label: str = "data",
+                        title: str | None = None):
+    """Model and data trajectories side by side in the data's top principal components.
+
+    The model is first matched to the data as :func:`neurosim.compare` does (conditions by
+    label, time by ``window`` and ``lag``), both are flattened to ``(condition × time, unit)``
+    and centred, and the rotation-only Procrustes alignment is fitted on these arrays —
+    the same fit whose angle is the ``"procrustes"`` distance. The model is mapped into the
+    data's unit space through that rotation, scaled to the data's total variance (the
+    angular distance ignores scale), and both are projected on the data's top principal
+    components: ``Ŷ = Ỹ V_k``, ``X̂ = s · X̃ R V_k`` with ``R = R_x R_yᵀ`` the fitted
+    rotation, ``s = ‖Ỹ‖_F / ‖X̃‖_F`` and ``V_k`` the data's first ``k`` right singular
+    vectors. Identical geometry up to rotation and scale gives identical panels.
+
+    Each line is one condition, drawn from a circle (the first time bin of the window) to
+    a square (the last); reach directions (numeric conditions in degrees or radians, or a
+    condition coordinate named "direction"/"angle") get a cyclic colour map with a
+    colorbar, other labels a legend; both sit outside the panels.
+
+    Parameters
+    ----------
+    model, data : xarray.DataArray (condition, time, unit[, trial])
+        Trajectories; a ``trial`` dim is averaged. Unit counts may differ.
+    n_components : {2, 3}
+        Number of data PCs to draw (3: 3-D axes).
+    window : (start, stop), optional
+        Inclusive data-time range (data units, e.g. ms), as in :func:`neurosim.compare`.
+    lag : float
+        Model time ``t`` corresponds to data time ``t + lag``.
+    alignment : str, optional
+        How time was aligned, shown in the title (e.g. ``"0 ms = movement onset"``).
+    model_label, data_label : str
+        Panel names.
+    title : str, optional
+        Figure title (default: the labels, window and alignment).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels (data, model after the fitted rotation); ``fig.neurosim`` holds the
+        projected arrays (``"data"``, ``"model"``: (condition, time, k)), the distance and the
+        explained-variance fractions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.trajectories import trajectories
+    >>> rng = np.random.default_rng(0)
+    >>> d = trajectories(rng.normal(size=(4, 20, 6)), conditions=[0, 90, 180, 270], time=np.arange(20) * 10.0)
+    >>> Q = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    >>> m = d.copy(data=2.0 * d.values @ Q)                    # a rotated, scaled copy
+    >>> fig = trajectories_in_pcs(m, d, n_components=2)
+    >>> bool(np.allclose(fig.neurosim["model"], fig.neurosim["data"]))
+    True
+    """
+    plt = _pyplot()
+    _check_components(n_components)
+    fitted = _fit_into_data_pcs(_require_trajectories(model, "model"), _require_trajectories(data, "data"),
+                                window, lag, n_components)
+    al, proj, explained, dist = fitted["aligned"], fitted["proj"], fitted["explained"], fitted["distance"]
+    labels, colors, cmap, norm, angles, key_title = _condition_style(al.data)
+    units, t_units, t0, t1 = _axis_units(al.data)
+    kw = {"projection": "3d"} if n_components == 3 else {}
+    lim = _shared_limits(proj.values())
+    if n_components == 3:
+        fig = plt.figure(figsize=(11.0, 5.4))
+    else:  # equal scales on both PCs: the figure's height follows the data's aspect
+        height = float(np.clip(_aspect(lim) * 3.3, 1.6, 5.5)) + 2.0
+        fig = plt.figure(figsize=(10.5, height))
+    axes = [fig.add_subplot(1, 2, i + 1, **kw) for i in range(2)]
+    longest = max(len(t) for t in [*_label_text(labels), *key_title.split("\n")])
+    right = 1.0 - min(0.3, (0.9 + 0.06 * longest) / fig.get_figwidth()) if angles is None else 0.87
+    H = fig.get_figheight()
+    fig.subplots_adjust(left=0.01 if n_components == 3 else 0.08, right=right, bottom=0.85 / H, top=1 - 1.1 / H,
+                        wspace=-0.05 if n_components == 3 else 0.25)
+    panel_titles = {"data": f"{data_label}", "model": f"{model_label} after the fitted rotation\n"
+                    f"(Procrustes distance {dist:.3f} of π/2)"}
+    for ax, key in zip(axes, ("data", "model")):
+        _draw_trajectories(ax, proj[key], colors, lim, units, explained)
+        ax.set_title(panel_titles[key], fontsize=10)
+    _condition_key(fig, _label_text(labels), colors, cmap, norm, angles, key_title, left=right)
+    if title is None:
+        title = (f"{model_label} vs {data_label} in the data's top {n_components} PCs · "
+                 + _clock_text(t0, t1, t_units, lag, alignment))
+    fig.suptitle(title, fontsize=11, y=0.98)
+    fig.text(0.01, 0.015, _pcs_caption(t0, t1, t_units), fontsize=8, color="0.3")
+    fig.neurosim = {**proj, "distance": dist, "explained_variance": explained,
+                    "conditions": list(labels), "time": al.data["time"].values}
+    return fig
+
+
+def _check_components(n_components) -> None:
+    if n_components not in (2, 3):
+        raise ValueError(f"n_components must be 2 or 3 (the PCs drawn); got {n_components!r}")
+
+
+def _fit_into_data_pcs(model_da: xr.DataArray, data_da: xr.DataArray, window, lag: float, k: int) -> dict:
+    """Align as compare() does, fit the Procrustes rotation, project both on the data's top k PCs."""
+    al = prepare(model_da, data_da, window=window, lag=lag)
+    n_cond, n_time = al.data.sizes["condition"], al.data.sizes["time"]
+    if n_time < 2:
+        raise ValueError(f"the window {window} leaves {n_time} time bin(s); a trajectory needs at least 2")
+    if al.Y.shape[1] < k:
+        raise ValueError(f"the data has {al.Y.shape[1]} unit(s); n_components={k} needs at least as many")
+    fit = ShapeMetric(alpha=1.0, normalize=True).fit(al.X, al.Y)
+    Xc, Yc = al.X - fit.mean_x_, al.Y - fit.mean_y_
+    Xr = Xc @ fit.rotation_x_ @ fit.rotation_y_.T
+    Xr *= np.linalg.norm(Yc) / np.linalg.norm(Xr)
+    _, s, Vt = np.linalg.svd(Yc, full_matrices=False)
+    V = Vt[:k].T
+    return {"aligned": al, "distance": fit.distance_, "explained": s[:k] ** 2 / np.sum(s ** 2),
+            "proj": {"data": (Yc @ V).reshape(n_cond, n_time, k), "model": (Xr @ V).reshape(n_cond, n_time, k)}}
+
+
+def _condition_style(da: xr.DataArray):
+    """Labels, colours (cyclic for reach directions), colour map and key title of ``da``'s conditions."""
+    labels = condition_index(da)
+    cond_attrs = dict(da["condition"].attrs)
+    angles = _angles(labels.values if not isinstance(labels, pd.MultiIndex) else [], cond_attrs)
+    if angles is None and "direction" in da.coords and da["direction"].dims == ("condition",):
+        angles = _angles(da["direction"].values, dict(da["direction"].attrs), "direction")
+    colors, cmap, norm = _condition_colors(labels, angles)
+    key_title = str(cond_attrs.get("long_name", "condition"))
+    if isinstance(labels, pd.MultiIndex) and all(labels.names):
+        key_title = ",\n".join(map(str, labels.names))
+    elif angles is None and labels.name and labels.name != "condition":
+        key_title = str(labels.name)
+    return labels, colors, cmap, norm, angles, key_title
+
+
+def _axis_units(da: xr.DataArray):
+    t = da["time"].values
+    return str(da.attrs.get("units", "a.u.")), str(da["time"].attrs.get("units", "")), float(t[0]), float(t[-1])
+
+
+def _clock_text(t0, t1, t_units, lag, alignment) -> str:
+    return (_fmt_window((t0, t1), t_units) + (f", lag {lag:g} {t_units}".rstrip() if lag else "")
+            + (f" ({alignment})" if alignment else ""))
+
+
+def _pcs_caption(t0, t1, t_units) -> str:
+    return (f"Axes: the data's principal components (% = share of the data's variance). "
+            f"○ start of the window ({t0:g} {t_units}), □ end ({t1:g} {t_units}).\n"
+            "Each model is rotated and scaled onto the data as the Procrustes metric fits it.")
+
+
+def _shared_limits(arrays) -> list[tuple[float, float]]:
+    """Per-PC (low, high) over every array (…, k), padded by 5 %: all panels share one view."""
+    arrays = [np.asarray(p) for p in arrays]
+    k = arrays[0].shape[-1]
+    lims = []
+    for j in range(k):
+        lo = min(float(p[..., j].min()) for p in arrays)
+        hi = max(float(p[..., j].max()) for p in arrays)
+        pad = 0.05 * (hi - lo or 1.0)
+        lims.append((lo - pad, hi + pad))
+    return lims
+
+
+def _aspect(lim) -> float:
+    """Height / width of a 2-D view with equal scales on both axes."""
+    return (lim[1][1] - lim[1][0]) / (lim[0][1] - lim[0][0])
+
+
+def _draw_trajectories(ax, P: np.ndarray, colors, lim, units: str, explained, *, labels: bool = True) -> None:
+    """One line per condition (circle = first bin, square = last) in the PCs, shared limits."""
+    k = P.shape[2]
+    for c in range(P.shape[0]):
+        pts = [P[c, :, j] for j in range(k)]
+        ax.plot(*pts, color=colors[c], lw=1.6)
+        ax.scatter(*[p[:1] for p in pts], color=colors[c], marker="o", s=36, edgecolor="k", linewidth=0.6, zorder=4)
+        ax.scatter(*[p[-1:] for p in pts], color=colors[c], marker="s", s=22, edgecolor="k", linewidth=0.6, zorder=4)
+    setters = (ax.set_xlim, ax.set_ylim) + ((ax.set_zlim,) if k == 3 else ())
+    label_setters = (ax.set_xlabel, ax.set_ylabel) + ((ax.set_zlabel,) if k == 3 else ())
+    for j, (set_lim, set_label) in enumerate(zip(setters, label_setters)):
+        set_lim(*lim[j])
+        if labels:
+            set_label(f"PC{j + 1} ({units}), {100 * explained[j]:.0f} %", fontsize=9)
+    ax.tick_params(labelsize=8)
+    if k == 2:
+        ax.set_aspect("equal", adjustable="box")
+
+
+def trajectories_grid(models: dict, data, *, n_components: int = 2, window=None, lag: float = 0.0,
+                      alignment: str | None = None, data_label: str = "data", title: str | None = None):
+    """Several models next to the data, each after its own fitted rotation, in the data's top PCs.
+
+    The same projection as :func:`trajectories_in_pcs`, for a table of models: ``models`` maps
+    ``(row, column)`` labels — e.g. ``("at initialisation", "bptt")`` — to trajectories, and each
+    model gets one panel in that row and column; the data open every row (first column). Every panel uses the same axes (the data's PCs, same limits), so panels can be compared
+    directly; each model panel's title gives its Procrustes distance (of π/2).
+
+    Parameters
+    ----------
+    models : dict
+        ``(row label, column label) -> DataArray (condition, time, unit)``; rows and columns are
+        drawn in first-seen order. A plain label (not a tuple) means a single row.
+    data : xarray.DataArray (condition, time, unit[, trial])
+    n_components : {2, 3}
+    window, lag, alignment, data_label, title
+        As :func:`trajectories_in_pcs`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.neurosim["distances"]`` maps each key to its distance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.trajectories import trajectories
+    >>> rng = np.random.default_rng(0)
+    >>> d = trajectories(rng.normal(size=(4, 20, 6)), conditions=[0, 90, 180, 270], time=np.arange(20) * 10.0)
+    >>> m = d.copy(data=d.values @ np.linalg.qr(rng.normal(size=(6, 6)))[0])
+    >>> fig = trajectories_grid({("trained", "a"): m, ("trained", "b"): d}, d)
+    >>> [round(v, 6) for v in fig.neurosim["distances"].values()]
+    [0.0, 0.0]
+    """
+    plt = _pyplot()
+    _check_components(n_components)
+    if not isinstance(models, dict) or not models:
+        raise ValueError("models must be a non-empty dict (row, column) -> DataArray (condition, time, unit)")
+    keys = [k if isinstance(k, tuple) and len(k) == 2 else ("", k) for k in models]
+    data_da = _require_trajectories(data, "data")
+    fits = {key: _fit_into_data_pcs(_require_trajectories(m, f"models[{orig!r}]"), data_da, window, lag, n_components)
+            for key, orig, m in zip(keys, models, models.values())}
+    first = next(iter(fits.values()))
+    al, explained = first["aligned"], first["explained"]
+    labels, colors, cmap, norm, angles, key_title = _condition_style(al.data)
+    units, t_units, t0, t1 = _axis_units(al.data)
+    rows = list(dict.fromkeys(k[0] for k in keys))
+    cols = list(dict.fromkeys(k[1] for k in keys))
+    lim = _shared_limits([first["proj"]["data"]] + [f["proj"]["model"] for f in fits.values()])
+    # sizes in inches: panels `panel_w` wide, rows as tall as the data's aspect needs (equal scales)
+    panel_w, gap_w, gap_h, n_panels = 2.9, 0.3, 1.05, len(cols) + 1
+    row_h = panel_w if n_components == 3 else float(np.clip(_aspect(lim) * panel_w, 1.2, 1.6 * panel_w))
+    longest = max(len(t) for t in [*_label_text(labels), *key_title.split("\n")])
+    key_w = 1.3 if angles is not None else min(3.2, 0.9 + 0.06 * longest)
+    W = (panel_w * (n_panels + gap_w * (n_panels - 1)) + key_w) / 0.94
+    H = row_h * len(rows) + gap_h * (len(rows) - 1) + 0.85 + 0.8
+    fig = plt.figure(figsize=(W, H))
+    right = 1.0 - key_w / W
+    gs = fig.add_gridspec(len(rows), n_panels, left=0.06, right=right, bottom=0.85 / H, top=1 - 0.8 / H,
+                          wspace=gap_w, hspace=gap_h / row_h)
+    kw = {"projection": "3d"} if n_components == 3 else {}
+    for r in range(len(rows)):  # the data open every row, as its reference
+        ax_d = fig.add_subplot(gs[r, 0], **kw)
+        _draw_trajectories(ax_d, first["proj"]["data"], colors, lim, units, explained)
+        ax_d.set_title(data_label, fontsize=9)
+    for (row, col), f in fits.items():
+        ax = fig.add_subplot(gs[rows.index(row), cols.index(col) + 1], **kw)
+        _draw_trajectories(ax, f["proj"]["model"], colors, lim, units, explained)
+        ax.set_title(f"{col}\n{row + ': ' if row else ''}distance {f['distance']:.3f}", fontsize=9)
+    _condition_key(fig, _label_text(labels), colors, cmap, norm, angles, key_title, left=right)
+    fig.suptitle(title or f"Models vs {data_label} in the data's top {n_components} PCs · "
+                 + _clock_text(t0, t1, t_units, lag, alignment), fontsize=11)
+    fig.text(0.01, 0.015, _pcs_caption(t0, t1, t_units), fontsize=8, color="0.3")
+    fig.neurosim = {"distances": {orig: f["distance"] for orig, f in zip(models, fits.values())},
+                    "explained_variance": explained}
+    return fig
+
+
+def _square_rdm(rdm, labels):
+    """``(K, K)`` symmetric matrix and K labels from a condensed vector, square array or DataArray."""
+    if isinstance(rdm, xr.DataArray):
+        if rdm.ndim != 2:
+            raise ValueError(f"rdm must be a 2-D DataArray (K, K); got dims {tuple(rdm.dims)}")
+        if labels is None:
+            labels = _label_text(rdm.indexes[rdm.dims[0]]) if rdm.dims[0] in rdm.indexes else None
+        M = np.asarray(rdm.values, dtype=float)
+    else:
+        M = np.asarray(rdm, dtype=float)
+        if M.ndim == 1:
+            K = int(round((1 + np.sqrt(1 + 8 * M.size)) / 2))
+            if K * (K - 1) // 2 != M.size or K < 2:
+                raise ValueError(f"a condensed rdm needs K(K-1)/2 entries; {M.size} is no such number")
+            M = squareform(M, checks=False)
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"rdm must be a condensed vector or a square (K, K) matrix; got shape {M.shape}")
+    if not np.all(np.isfinite(M)):
+        raise ValueError("rdm contains NaN or infinite entries")
+    if not np.allclose(M, M.T, rtol=1e-8, atol=1e-10 * max(1.0, float(np.abs(M).max()))):
+        raise ValueError("rdm is square but not symmetric; pass a dissimilarity matrix (M[i, j] == M[j, i])")
+    K = M.shape[0]
+    labels = [str(i) for i in range(K)] if labels is None else [str(lab) for lab in labels]
+    if len(labels) != K:
+        raise ValueError(f"labels has {len(labels)} entries for an rdm of {K} conditions")
+    return M, labels
+
+
+def condition_rdm(data, *, method: str = "correlation", window=None) -> xr.DataArray:
+    """The (condition, condition) RDM of trajectories: each condition's pattern is its whole
+    (time × unit) response in ``window``.
+
+    Parameters
+    ----------
+    data : xarray.DataArray (condition, time, unit[, trial])
+    method : str
+        Any :func:`neurosim.metrics.rdm` method except ``"crossnobis"`` (e.g. ``"correlation"``:
+        ``1 − r``, ``"euclidean"``: in the data's units).
+    window : (start, stop), optional
+        Inclusive time range.
+
+    Returns
+    -------
+    xarray.DataArray (condition, condition_b)
+        Square, symmetric, zero diagonal; ``attrs["method"]`` and ``attrs["units"]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.trajectories import trajectories
+    >>> d = trajectories(np.random.default_rng(0).normal(size=(4, 5, 3)), conditions=list("abcd"), time=np.arange(5.0))
+    >>> R = condition_rdm(d); R.dims, R.shape, float(R[0, 0])
+    (('condition', 'condition_b'), (4, 4), 0.0)
+    """
+    da = _require_trajectories(data, "data")
+    if window is not None:
+        da = prepare(da, da, window=window).data
+    X = da.transpose("condition", "time", "unit").values.reshape(da.sizes["condition"], -1)
+    M = squareform(rdm_vector(X, method=method), checks=False)
+    index = condition_index(da)
+    labels = _label_text(index)
+    angles = None if isinstance(index, pd.MultiIndex) else _angles(index.values, dict(da["condition"].attrs))
+    u = str(da.attrs.get("units", "a.u."))
+    units = {"euclidean": u, "sqeuclidean": f"({u})²", "correlation": "1 − r", "cosine": "1 − cos"}
+    cattrs = da["condition"].attrs
+    cname = str(cattrs.get("long_name", "condition")) + (f" ({cattrs['units']})" if cattrs.get("units") else "")
+    return xr.DataArray(M, dims=("condition", "condition_b"), coords={"condition": labels, "condition_b": labels},
+                        attrs={"method": method, "units": units.get(method, ""), "condition_name": cname,
+                               "condition_angles": None if angles is None else angles.tolist()})
+
+
+def rdm_heatmap(rdm, labels=None, *, method: str | None = None, units: str | None = None, title: str | None = None,
+                cmap: str = "viridis"):
+    """Heat map of a representational dissimilarity matrix with condition labels and a colorbar.
+
+    Read it row by row: entry (i, j) is the dissimilarity between conditions i and j (0 on the
+    diagonal; brighter = more different with the default colour map). Blocks of dark
+    entries are groups of conditions the representation does not tell apart.
+
+    Parameters
+    ----------
+    rdm : array_like or xarray.DataArray
+        Condensed vector (scipy order, as :func:`neurosim.metrics.rdm` returns) or a square,
+        symmetric (K, K) matrix; a DataArray (e.g. from :func:`condition_rdm`) brings its labels,
+        method and units.
+    labels : sequence, optional
+        K condition labels (default: the DataArray's coordinate, else 0…K−1).
+    method : str, optional
+        Dissimilarity named on the colorbar (e.g. ``"correlation"``).
+    units : str, optional
+        Unit of the entries (e.g. ``"1 − r"``, ``"spikes/s"``).
+    title : str, optional
+    cmap : str
+        Matplotlib colour map.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.metrics import rdm
+    >>> X = np.random.default_rng(0).normal(size=(5, 10))
+    >>> fig = rdm_heatmap(rdm(X, method="correlation"), labels=list("abcde"), method="correlation")
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['a', 'b', 'c', 'd', 'e']
+    """
+    plt = _pyplot()
+    if isinstance(rdm, xr.DataArray):
+        method = rdm.attrs.get("method") if method is None else method
+        units = rdm.attrs.get("units") if units is None else units
+    cname = rdm.attrs.get("condition_name", "condition") if isinstance(rdm, xr.DataArray) else "condition"
+    M, labels = _square_rdm(rdm, labels)
+    K = M.shape[0]
+    side = float(np.clip(0.32 * K + 2.2, 4.0, 9.0))
+    fig, ax = plt.subplots(figsize=(side + 1.0, side))
+    im = ax.imshow(M, cmap=cmap, vmin=min(0.0, float(M.min())), interpolation="nearest")
+    step = max(1, int(np.ceil(K / 40)))  # at most 40 tick labels, each ≥ 8 pt
+    ticks = np.arange(0, K, step)
+    longest = max(len(lab) for lab in labels)
+    ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=90 if longest > 3 else 0, fontsize=8)
+    ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize=8)
+    ax.set_xlabel(cname, fontsize=9)
+    ax.set_ylabel(cname, fontsize=9)
+    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    what = f"{method} dissimilarity" if method else "dissimilarity"
+    cb.set_label(f"{what} ({units})" if units else what, fontsize=9)
+    cb.ax.tick_params(labelsize=8)
+    ax.set_title(title or f"RDM of {K} conditions", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _classical_mds(M: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Torgerson MDS: coordinates from the top eigenvectors of ``B = −½ J D² J``."""
+    K = M.shape[0]
+    J = np.eye(K) - 1.0 / K
+    B = -0.5 * J @ (M ** 2) @ J
+    w, U = np.linalg.eigh(B)
+    w, U = w[::-1], U[:, ::-1]
+    pos = np.clip(w[:k], 0.0, None)
+    share = pos / np.sum(np.clip(w, 0.0, None)) if np.any(w > 0) else np.zeros(k)
+    return U[:, :k] * np.sqrt(pos), share
+
+
+def _smacof(M: np.ndarray, X: np.ndarray, *, max_iter: int = 3000, tol: float = 1e-12) -> np.ndarray:
+    """Metric MDS by SMACOF (de Leeuw 1977): Guttman transforms ``X ← B(X) X / K`` from ``X``,
+    which never increase the raw stress ``Σ_{i<j} (‖x_i − x_j‖ − M_ij)²``."""
+    K = M.shape[0]
+    prev = np.inf
+    for _ in range(max_iter):
+        D = squareform(pdist(X))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            B = np.where(D > 0, -M / D, 0.0)
+        np.fill_diagonal(B, 0.0)
+        np.fill_diagonal(B, -B.sum(axis=1))
+        X = B @ X / K
+        stress = float(np.sum((pdist(X) - squareform(M, checks=False)) ** 2))
+        if prev - stress <= tol * max(prev, 1e-300):
+            break
+        prev = stress
+    return X
+
+
+def mds_conditions(rdm_or_data, labels=None, *, method: str = "correlation", metric: bool = False,
+                   window=None, title: str | None = None):
+    """Conditions as points in 2-D, placed so that their distances reproduce the RDM.
+
+    Classical (Torgerson) MDS by default: the top two eigenvectors of the double-centred
+    squared dissimilarities ``B = −½ J D² J`` (exact for Euclidean distances; the title gives the
+    share of ``B``'s positive spectrum the two axes keep). ``metric=True`` runs metric MDS
+    (SMACOF, de Leeuw 1977) from the classical solution, minimising the raw stress
+    ``Σ_{i<j} (‖x_i − x_j‖ − D_ij)²``, and reports the normalized stress
+    ``sqrt(Σ (‖x_i − x_j‖ − D_ij)² / Σ D_ij²)``.
+    Distances between points, not the axes, carry meaning.
+
+    Parameters
+    ----------
+    rdm_or_data : array_like, xarray.DataArray
+        An RDM as for :func:`rdm_heatmap`, or trajectories (condition, time, unit), whose RDM is
+        computed with :func:`condition_rdm` (``method``, ``window``).
+    labels : sequence, optional
+        Condition labels (default: from the DataArray).
+    method : str
+        RDM method when trajectories are given.
+    metric : bool
+        Metric MDS (SMACOF, deterministic) instead of classical MDS.
+    window : (start, stop), optional
+        Time range when trajectories are given.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.neurosim["coords"]`` holds the (K, 2) coordinates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.spatial.distance import pdist
+    >>> P = np.array([[0.0, 0], [1, 0], [1, 1], [0, 1]])
+    >>> fig = mds_conditions(pdist(P), labels=list("abcd"))
+    >>> bool(np.allclose(pdist(fig.neurosim["coords"]), pdist(P)))
+    True
+    """
+    plt = _pyplot()
+    angle_source = None
+    if isinstance(rdm_or_data, (xr.DataArray, xr.Dataset)) and "time" in rdm_or_data.dims:
+        da = _require_trajectories(rdm_or_data, "data")
+        angle_source = da
+        rdm = condition_rdm(da, method=method, window=window)
+    else:
+        rdm = rdm_or_data
+    rdm_method = rdm.attrs.get("method") if isinstance(rdm, xr.DataArray) else None
+    units = rdm.attrs.get("units") if isinstance(rdm, xr.DataArray) else None
+    M, labels = _square_rdm(rdm, labels)
+    K = M.shape[0]
+    if K < 3:
+        raise ValueError(f"MDS of conditions needs at least 3 conditions; got {K}")
+    coords, share = _classical_mds(M, 2)
+    if metric:
+        coords = _smacof(M, coords)
+        fitted = squareform(pdist(coords), checks=False)
+        stress = float(np.sqrt(np.sum((fitted - M) ** 2) / np.sum(M ** 2)))
+        how = f"metric MDS (SMACOF), normalized stress {stress:.3f}"
+    else:
+        how = f"classical MDS, {100 * share.sum():.0f} % of the positive spectrum"
+    angles = None
+    if angle_source is not None:
+        angles = _angles(condition_index(angle_source).values, dict(angle_source["condition"].attrs))
+    elif isinstance(rdm, xr.DataArray) and rdm.attrs.get("condition_angles") is not None:
+        angles = np.asarray(rdm.attrs["condition_angles"], dtype=float)
+    colors, cmap, norm = _condition_colors(labels, angles)
+    fig, ax = plt.subplots(figsize=(5.6, 5.0))
+    ax.scatter(coords[:, 0], coords[:, 1], c=colors, s=60, edgecolor="k", linewidth=0.6, zorder=3)
+    span = float(np.ptp(coords, axis=0).max()) or 1.0
+    for (x, y), lab in zip(coords, labels):
+        ax.annotate(lab, (x, y), xytext=(5, 5), textcoords="offset points", fontsize=8)
+    lo, hi = coords.min(axis=0) - 0.12 * span, coords.max(axis=0) + 0.12 * span
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal", adjustable="box")
+    unit_txt = f" ({units})" if units else ""
+    ax.set_xlabel(f"MDS 1{unit_txt}", fontsize=9)
+    ax.set_ylabel(f"MDS 2{unit_txt}", fontsize=9)
+    ax.tick_params(labelsize=8)
+    what = f"{rdm_method} RDM" if rdm_method else "RDM"
+    ax.set_title(f"{title or f'Conditions by {what}'}\n{how}", fontsize=10)
+    fig.tight_layout()
+    fig.neurosim = {"coords": coords, "labels": labels, "explained": share}
+    return fig
+
+
+def _reference_range(label: str, ref) -> tuple[float, float]:
+    """The (low, high) a reference occupies: a number, (mean, sd) or (value, low, high)."""
+    if isinstance(ref, (tuple, list, np.ndarray)):
+        if len(ref) == 2:
+            return float(ref[0]) - float(ref[1]), float(ref[0]) + float(ref[1])
+        if len(ref) == 3:
+            return float(ref[1]), float(ref[2])
+        raise ValueError(f"baselines[{label!r}] must be a number, (mean, sd) or (value, low, high); got {ref!r}")
+    return float(ref), float(ref)
+
+
+def _reference(ax, label: str, ref) -> None:
+    """One labelled horizontal reference: a number (dashed line), (mean, sd) (line and ±1 SD band)
+    or (value, low, high) (line and the band low–high, e.g. 95 % of split-half draws)."""
+    lo, hi = _reference_range(label, ref)
+    if isinstance(ref, (tuple, list, np.ndarray)):
+        v = float(ref[0])
+        ax.axhspan(lo, hi, color="0.85", zorder=0, lw=0)
+        band = f"± {float(ref[1]):.3f}\n(band: ±1 SD)" if len(ref) == 2 else f"\n(band: {lo:.3f} to {hi:.3f})"
+        ax.axhline(v, color="0.35", lw=1.4, zorder=1, label=f"{label}: {v:.3f} {band}")
+    else:
+        v = float(ref)
+        ax.axhline(v, color="k", ls="--", lw=1.4, zorder=1, label=f"{label}: {v:.3f}")
+
+
+def distance_vs_accuracy(table: pd.DataFrame, *, hue: str = "rule", style: str | None = None, col: str | None = None,
+                         units: str | None = None, baselines: dict | None = None, levels=None,
+                         matched: pd.DataFrame | None = None, x: str = "accuracy", y: str = "distance",
+                         xlabel: str = "task accuracy (1 − normalized MSE)",
+                         ylabel: str = "Procrustes distance (angle / (π/2))", title: str | None = None):
+    """Distance to the data against task accuracy along training, one line per run.
+
+    Read it from left (untrained, low accuracy) to right: a line that falls means training made
+    the network's geometry closer to the data's. The reference lines say what "close" means:
+    a condition-blind model (condition-average baseline) and the data against itself
+    (split-half ceiling, with its spread). The x-axis spans every checkpoint, including
+    negative accuracies (an untrained network's error can exceed the target's variance).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Tidy: one row per run and checkpoint with columns ``hue``, ``step``, ``x``, ``y`` and
+        the run identifier ``units`` (default ``"run"`` if present, else ``"seed"``).
+    hue : str
+        Column coloured by (e.g. ``"rule"``).
+    style : str, optional
+        Column shown as line style (e.g. the initial gain ``"g0"``).
+    col : str, optional
+        Column split into panels (shared axes).
+    units : str, optional
+        Column naming the run a row belongs to (one line per value within each ``hue``).
+    baselines : dict, optional
+        Label -> number (dashed line), ``(mean, sd)`` (line and ±1 SD band) or
+        ``(value, low, high)`` (line and the band low–high), e.g.
+        ``{"condition average": 0.484, "split-half ceiling": (0.403, 0.024)}``.
+    levels : sequence of float, optional
+        Accuracy levels drawn as labelled dotted vertical lines (e.g. matched accuracies).
+    matched : DataFrame, optional
+        Points to mark (columns ``x``, ``y``, and ``hue``/``col`` when used), e.g. matched
+        checkpoints.
+    x, y : str
+        Column names of accuracy and distance.
+    xlabel, ylabel, title : str
+        Axis labels (with units) and figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"rule": ["bptt"] * 3 + ["eprop"] * 3, "seed": 0, "step": [0, 10, 100] * 2,
+    ...                   "accuracy": [-0.5, 0.5, 0.9, -0.8, 0.3, 0.9], "distance": [0.6, 0.5, 0.45, 0.6, 0.55, 0.5]})
+    >>> fig = distance_vs_accuracy(t, baselines={"condition average": 0.48, "split-half ceiling": (0.40, 0.02)})
+    >>> bool(fig.axes[0].get_xlim()[0] < -0.8)
+    True
+    """
+    plt = _pyplot()
+    from matplotlib.lines import Line2D  # optional dependency
+
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame (one row per run and checkpoint); got {type(table).__name__}")
+    if units is None:
+        units = "run" if "run" in table.columns else "seed"
+    need = [c for c in (hue, units, "step", x, y, style, col) if c is not None]
+    missing = [c for c in dict.fromkeys(need) if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks the column(s) {missing}; it has {list(table.columns)} "
+                         f"(needed: {list(dict.fromkeys(need))})")
+    if table.empty:
+        raise ValueError("table has no rows")
+    baselines = dict(baselines or {})
+    for label, ref in baselines.items():
+        _reference_range(label, ref)
+    if matched is not None:
+        mneed = [c for c in (x, y, hue if hue in matched.columns else None, col) if c is not None]
+        mmiss = [c for c in mneed if c not in matched.columns]
+        if mmiss:
+            raise ValueError(f"matched lacks the column(s) {mmiss}; it has {list(matched.columns)}")
+    hues = order_rules(table[hue].astype(str).unique()) if hue == "rule" else sorted(table[hue].astype(str).unique())
+    palette = {h: RULE_COLORS.get(h, f"C{i % 10}") for i, h in enumerate(hues)}
+    styles = {}
+    if style is not None:
+        styles = dict(zip(sorted(table[style].unique()), ["-", "--", ":", "-."] * 8))
+    panels = [None] if col is None else (order_rules(table[col].astype(str).unique()) if col == "rule"
+                                         else sorted(table[col].astype(str).unique()))
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(3.8 * n + 3.0, 4.2), sharex=True, sharey=True, squeeze=False)
+    axes = axes[0]
+    xs, ys = [table[x].to_numpy(float)], [table[y].to_numpy(float)]
+    for ax, panel in zip(axes, panels):
+        sub = table if panel is None else table[table[col].astype(str) == panel]
+        for label, ref in baselines.items():
+            _reference(ax, label, ref)
+        for keys, g in sub.groupby([hue, units] + ([style] if style else []), sort=False):
+            g = g.sort_values("step")
+            ls = styles[keys[2]] if style else "-"
+            ax.plot(g[x], g[y], ls, color=palette[str(keys[0])], lw=1.2, alpha=0.75, marker="o", ms=2.2, zorder=2)
+        if matched is not None:
+            m = matched if panel is None else matched[matched[col].astype(str) == panel]
+            ax.scatter(m[x], m[y], s=22, color="k", zorder=4)
+            xs.append(m[x].to_numpy(float))
+            ys.append(m[y].to_numpy(float))
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.tick_params(labelsize=8)
+        if panel is not None:
+            ax.set_title(f"{col} = {panel}" if col != "rule" else panel, fontsize=10)
+    axes[0].set_ylabel(ylabel, fontsize=9)
+    # limits from the data and the references: nothing clipped, negative accuracies included
+    xa, ya = np.concatenate(xs), np.concatenate(ys)
+    xa, ya = xa[np.isfinite(xa)], ya[np.isfinite(ya)]
+    refs = [v for label, ref in baselines.items() for v in _reference_range(label, ref)]
+    lv = [float(v) for v in (levels or [])]
+    x_lo, x_hi = min(xa.min(), *lv) if lv else xa.min(), max(xa.max(), *lv) if lv else xa.max()
+    y_lo, y_hi = min(ya.min(), *refs) if refs else ya.min(), max(ya.max(), *refs) if refs else ya.max()
+    xpad, ypad = 0.04 * (x_hi - x_lo or 1.0), 0.06 * (y_hi - y_lo or 1.0)
+    axes[0].set_xlim(x_lo - xpad, x_hi + xpad)
+    axes[0].set_ylim(y_lo - ypad, y_hi + 2.5 * ypad)
+    # each level line carries its value on top when the values fit side by side (else the legend lists them)
+    width_in = axes[0].get_position().width * fig.get_figwidth()
+    gaps = np.diff(sorted(lv)) / (x_hi - x_lo + 2 * xpad) * width_in if len(lv) > 1 else np.array([np.inf])
+    label_levels = bool(lv) and float(gaps.min()) > 0.3
+    for ax in axes:
+        for v in lv:
+            ax.axvline(v, color="0.5", lw=0.8, ls=":", zorder=1)
+            if label_levels:
+                ax.text(v, 1.0, f"{v:g}", transform=ax.get_xaxis_transform(), ha="center", va="bottom",
+                        fontsize=8, color="0.35")
+    handles, labs = axes[0].get_legend_handles_labels()
+    handles += [Line2D([], [], color=palette[h], lw=2) for h in hues]
+    labs += [f"{hue} = {h}" if hue != "rule" else h for h in hues]
+    if style:
+        handles += [Line2D([], [], color="0.35", ls=s) for s in styles.values()]
+        labs += [f"{style} = {v:g}" if isinstance(v, (int, float, np.number)) else f"{style} = {v}" for v in styles]
+    if matched is not None:
+        handles.append(Line2D([], [], marker="o", color="k", ls="none", ms=4))
+        labs.append("matched checkpoints")
+    if lv:
+        handles.append(Line2D([], [], color="0.5", lw=0.8, ls=":"))
+        labs.append("accuracy " + ", ".join(f"{v:g}" for v in lv))
+    # the legend gets its own margin right of the panels
+    longest = max(len(line) for t in labs for line in t.split("\n"))
+    margin = min(0.45, (0.5 + 0.058 * longest) / fig.get_figwidth())
+    fig.legend(handles, labs, loc="center left", bbox_to_anchor=(1.0 - margin, 0.5), fontsize=8, frameon=False)
+    fig.suptitle(title or "Distance to the data along training (one line per run, dots = checkpoints)", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1.0 - margin, 1))
+    return fig
+
+
+def plot_lag_sweep(table: pd.DataFrame, baselines: dict | None = None, *, marks: dict | None = None):
+    """Figure: distance to the data against the clock lag, per rule, at initialization and matched accuracy.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per run, stage and lag: ``rule``, ``stage`` (``"init"`` / ``"matched"``),
+        ``lag`` (ms; model time ``t`` <-> data time ``t + lag``), ``distance``, optionally ``level``.
+    baselines : dict, optional
+        ``ceiling``, ``ceiling_ci_low``, ``ceiling_ci_high``, ``condition_average`` (labelled
+        horizontal lines).
+    marks : dict, optional
+        ``{label: lag}`` drawn as labelled vertical lines (e.g. the named alignments).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Mean over runs (line) and the range over runs (band) per rule; the best lag of each
+        mean curve is marked with a triangle.
+    """
+    plt = _pyplot()
+    rules = order_rules(table["rule"].unique())
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    if baselines:
+        reference_lines(ax, baselines)
+    styles = {"init": ("--", "initialization"), "matched": ("-", "matched accuracy")}
+    for rule in rules:
+        color = RULE_COLORS.get(rule, "C2")
+        for stage, (ls, name) in styles.items():
+            g = table[(table["rule"] == rule) & (table["stage"] == stage)]
+            if not len(g):
+                continue
+            agg = g.groupby("lag")["distance"].agg(["mean", "min", "max"])
+            lvl = g["level"].dropna()
+            extra = f" {lvl.iloc[0]:g}" if stage == "matched" and len(lvl) else ""
+            ax.plot(agg.index, agg["mean"], ls, color=color, lw=1.5, label=f"{rule}, {name}{extra}")
+            ax.fill_between(agg.index, agg["min"], agg["max"], color=color, alpha=0.08, lw=0)
+            best = agg["mean"].idxmin()
+            ax.plot([best], [agg["mean"].min()], "v", color=color, ms=6)
+    for k, (label, lag) in enumerate((marks or {}).items()):
+        ax.axvline(lag, color="0.3", lw=0.8, ls=":")
+        ax.annotate(label, (lag, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12 - 10 * k),
+                    textcoords="offset points", fontsize=8, color="0.3")
+    ax.set_xlabel("lag (ms): model time t ↔ data time t + lag (0 = the task's movement onset)")
+    ax.set_ylabel("Procrustes distance to M1")
+    ax.set_title("Where does each model align best? (▼ = minimum of the mean curve)", fontsize=10)
+    ax.legend(fontsize=7, loc="best", ncol=2)
     fig.tight_layout()
     return fig

@@ -287,3 +287,33 @@ def test_condition_order_of_the_model_never_matters(perm, seed):
     model = _data(n_units=5, seed=seed)
     ref = compare(model, data, window=(100, 300)).value
     assert compare(model.isel(condition=list(perm)), data, window=(100, 300)).value == pytest.approx(ref, abs=1e-12)
+
+
+def test_compare_dsa_takes_trajectories_with_matching_window_and_bootstrap():
+    # a metric that declares input="trajectories" gets (condition, time, unit) arrays after
+    # compare's condition matching and time window; the value equals the kernel on those arrays
+    from neurosim.metrics import dsa_distance
+    from neurosim.trajectories import trajectories
+
+    rng = np.random.default_rng(3)
+    C, T, U = 4, 60, 5
+    A = 0.95 * np.linalg.qr(rng.normal(size=(U, U)))[0]
+    x = np.empty((C, T, U))
+    x[:, 0] = rng.normal(size=(C, U))
+    for t in range(T - 1):
+        x[:, t + 1] = x[:, t] @ A.T + 0.05 * rng.normal(size=(C, U))
+    conds = [0, 90, 180, 270]
+    data = trajectories(x, conditions=conds, time=np.arange(T) * 10.0)
+    other = trajectories(rng.normal(size=(C, T, U)).cumsum(axis=1), conditions=conds, time=np.arange(T) * 10.0)
+    model = other.isel(condition=[2, 0, 3, 1])  # labels out of order: compare reorders them
+    s = compare(model, data, metric="dsa", window=(50, 500), n_delays=3, rank=6)
+    kept = dict(time=slice(50, 500))
+    expected = dsa_distance(other.sel(**kept).values, data.sel(**kept).values, n_delays=3, rank=6)
+    assert float(s) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert s.settings["metric_input"] == "trajectories" and s.settings["time_range"] == (50.0, 500.0)
+    Q = np.linalg.qr(rng.normal(size=(U, U)))[0]
+    assert float(compare(data.copy(data=data.values @ Q), data, metric="dsa", n_delays=3, rank=6)) < 1e-6
+    b = compare(model, data, metric="dsa-score=wasserstein", bootstrap=5, seed=0, n_delays=3, rank=6)
+    assert b.samples.shape == (5,) and np.all(np.isfinite(b.samples))
+    with pytest.raises(ValueError, match="cv needs a metric with a fitted alignment"):
+        compare(model, data, metric="dsa", cv="loo")

@@ -96,9 +96,16 @@ def test_search_order_and_accepted_paths(data_root, isolated, monkeypatch):
     a = datasets.load("hatsopoulos2007", npz)
     b = datasets.load("hatsopoulos2007", folder)
     assert a.drop_attrs().identical(b.drop_attrs())
-    # nothing anywhere: the message says how to get the data
-    with pytest.raises(FileNotFoundError, match=r"neurosim datasets fetch hatsopoulos2007[\s\S]*NEUROSIM_DATA"):
-        datasets.load("hatsopoulos2007")
+    # nothing in $NEUROSIM_DATA or the cache: the M1 set comes from the package, the others
+    # say how to get the data
+    emb = datasets.find("hatsopoulos2007")
+    assert emb.parent == datasets.embedded_dir() and emb.name == "hatsopoulos2007_m1_center_out.npz"
+    assert datasets.load("hatsopoulos2007").drop_attrs().identical(b.drop_attrs())
+    with pytest.raises(FileNotFoundError, match=r"neurosim datasets fetch churchland2012_tme[\s\S]*NEUROSIM_DATA"):
+        datasets.load("churchland2012_tme")
+    with pytest.raises(FileNotFoundError) as err:
+        datasets.find("kriegeskorte2008")
+    assert "embedded" not in str(err.value)  # only the M1 file is shipped
     monkeypatch.setenv("NEUROSIM_DATA", str(data_root))
     assert datasets.find("churchland2012_tme").parent.name == "churchland2012_m1_reach_tme"
     # an explicit path that lacks the data is an error, not a silent fallback to $NEUROSIM_DATA
@@ -224,3 +231,59 @@ def test_restricted_unpickler_reads_the_real_file(data_root):
     for k in ref:
         np.testing.assert_array_equal(d[k], ref[k])
         assert d[k].dtype == ref[k].dtype
+
+
+EMB = "hatsopoulos2007_m1_center_out.npz"
+
+
+def test_embedded_m1_file_needs_no_path_network_or_variable(isolated, capsys):
+    """The M1 recordings ship inside the package and are checksum-verified like any source."""
+    f = datasets.find("hatsopoulos2007")
+    assert f == datasets.embedded_dir() / EMB
+    info = datasets.get("hatsopoulos2007").file(EMB)
+    assert f.stat().st_size == info.size and datasets.sha256(f) == info.sha256
+    ds = datasets.load("hatsopoulos2007")
+    assert dict(ds["rates"].sizes) == {"condition": 8, "time": 121, "unit": 141}
+    assert datasets.verify("hatsopoulos2007") == {NPY: "missing", EMB: "ok"}
+    # only that file is embedded: no checkpoints, no other dataset
+    assert sorted(p.name for p in datasets.embedded_dir().iterdir()) == [EMB]
+    assert cli_main(["datasets", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "(embedded)" in out and "found: not found (neurosim datasets fetch churchland2012_tme)" in out
+
+
+def test_embedded_file_matches_the_raw_release(data_root, isolated):
+    """The embedded .npz loads to exactly the Dataset of the raw pickled .npy."""
+    a = datasets.load("hatsopoulos2007")
+    b = datasets.load("hatsopoulos2007", data_root / HATS / NPY)
+    assert a.drop_attrs().identical(b.drop_attrs())
+
+
+def test_flipped_byte_with_restored_mtime_is_caught(isolated, tmp_path):
+    """A changed file whose size and mtime are unchanged must fail load and verify (no stale hash)."""
+    folder = tmp_path / "data" / HATS
+    folder.mkdir(parents=True)
+    f = folder / EMB
+    shutil.copyfile(datasets.embedded_dir() / EMB, f)
+    assert datasets.verify("hatsopoulos2007", folder)[EMB] == "ok"
+    datasets.load("hatsopoulos2007", folder)
+    st = f.stat()
+    raw = bytearray(f.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    f.write_bytes(bytes(raw))
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
+    with pytest.raises(ValueError, match="fails its checksum"):
+        datasets.load("hatsopoulos2007", folder)
+    assert datasets.verify("hatsopoulos2007", folder)[EMB].startswith("bad")
+
+
+def test_corrupt_embedded_copy_is_refused(isolated, tmp_path, monkeypatch):
+    bad = tmp_path / "pkgdata"
+    bad.mkdir()
+    raw = bytearray((datasets.embedded_dir() / EMB).read_bytes())
+    raw[100] ^= 0xFF
+    (bad / EMB).write_bytes(bytes(raw))
+    monkeypatch.setattr(datasets._core, "embedded_dir", lambda: bad)
+    with pytest.raises(ValueError, match="fails its checksum"):
+        datasets.load("hatsopoulos2007")

@@ -98,34 +98,47 @@ def test_reproduce_end_to_end_tiny(data_root, tmp_path, monkeypatch):
     from neurosim.rnn import load_run
 
     cfg = rep.ReproduceConfig(rules=("bptt", "eprop"), seeds=(0, 1), g0s=(0.5, 1.0), n_rec=10, steps=20,
-                              lr=1e-2, batch_size=8, levels=(0.0, 0.2, 0.999), n_checkpoints=6, n_splits=8,
-                              dynamics_components=3, label="test")
+                              lr=1e-2, batch_size=8, levels=(-0.5, 0.0, 0.999), n_checkpoints=6, n_splits=8,
+                              dynamics_components=3, lags=(-320.0, 0.0, 100.0), label="test")
     out = tmp_path / "res"
     r = rep.reproduce(out, data=data_root, config=cfg, progress=False)
     table = pd.read_csv(out / "results.csv")
     assert set(rep.RESULT_COLUMNS) <= set(table.columns)
-    assert len(table) == 8 * 3  # one row per run and level
+    assert len(table) == 8 * 3 * 2  # one row per run, level and alignment
+    assert set(table["alignment"]) == {"liu2025", "onset"}
     assert not table.loc[table["level"] == 0.999, "reached"].any()  # never reached: reported, NaN distance
     assert table.loc[table["level"] == 0.999, "distance"].isna().all()
-    for f in ("results.nc", "training.csv", "effects.csv", "report.md", "distance_vs_accuracy.png",
-              "rule_vs_init.png", "model_distances.png", "model_distances.nc"):
+    for f in ("results.nc", "training.csv", "effects.csv", "report.md", "distance_vs_accuracy_liu2025.png",
+              "distance_vs_accuracy_onset.png", "rule_vs_init_liu2025.png", "lag_sweep.png", "lag_sweep.csv",
+              "model_distances.png", "trajectories.png", "model_distances.nc"):
         assert (out / f).stat().st_size > 0, f
 
     # the matched step is the first checkpoint reaching the level, and its distance is what
     # neurosim.compare gives on the saved run, independently of the pipeline
     training = pd.read_csv(out / "training.csv")
-    row = table[(table["reached"]) & (table["level"] == 0.2)].iloc[0]
-    curve = training[training["run"] == row["run"]].sort_values("step")
-    assert int(row["step"]) == int(curve.loc[curve["accuracy"] >= 0.2, "step"].iloc[0])
-    run = load_run(out / "runs" / f"{row['run']}.nc")
+    assert set(rep.TRAINING_COLUMNS) <= set(training.columns)
+    assert len(training) == 2 * training.groupby(["run", "step"]).ngroups   # one row per alignment
     rates = load("hatsopoulos2007", path=data_root)["rates"]
-    d = float(compare(run.activity(int(row["step"])), rates, metric="procrustes", normalize=True,
-                      window=cfg.window))
-    assert row["distance"] == pytest.approx(d, rel=1e-9)
-    assert row["distance_normalized"] == pytest.approx(normalized_distance(d, row["ceiling"]), rel=1e-9)
+    for alignment, lag in (("liu2025", -320.0), ("onset", 0.0)):
+        row = table[(table["reached"]) & (table["level"] == 0.0) & (table["alignment"] == alignment)].iloc[0]
+        curve = training[(training["run"] == row["run"]) & (training["alignment"] == alignment)].sort_values("step")
+        assert int(row["step"]) == int(curve.loc[curve["accuracy"] >= 0.0, "step"].iloc[0])
+        run = load_run(out / "runs" / f"{row['run']}.nc")
+        d = float(compare(run.activity(int(row["step"])), rates, metric="procrustes", normalize=True,
+                          window=cfg.window, lag=lag))
+        assert row["distance"] == pytest.approx(d, rel=1e-9)
+        assert row["distance_normalized"] == pytest.approx(normalized_distance(d, row["ceiling"]), rel=1e-9)
+        init = curve[curve["step"] == 0]["distance"].iloc[0]
+        assert init == pytest.approx(float(compare(run.activity(0), rates, metric="procrustes", normalize=True,
+                                                   window=cfg.window, lag=lag)), rel=1e-9)
+    lag_table = pd.read_csv(out / "lag_sweep.csv")
+    one = lag_table[(lag_table["stage"] == "init") & (lag_table["run"] == row["run"])].set_index("lag")["distance"]
+    assert one[-320.0] == pytest.approx(training[(training["run"] == row["run"]) & (training["step"] == 0)
+                                                 & (training["alignment"] == "liu2025")]["distance"].iloc[0])
     report = (out / "report.md").read_text()
     assert f"{r['baselines']['ceiling']:.3f}" in report and "condition-average baseline" in report
-    assert "e-prop − BPTT" in report
+    assert "e-prop − BPTT" in report and "What the alignment does" in report
+    assert "Runs that do not reach each level" in report
 
     # a crash while writing the second time leaves the first complete result untouched,
     # and the cached runs are reused (not retrained)

@@ -135,3 +135,110 @@ def test_supported_attrs_roundtrip_exactly(tmp_path_factory, attrs):
     assert set(back.attrs) == set(attrs)
     for k, v in attrs.items():
         assert back.attrs[k] == v and type(back.attrs[k]) is type(v), (k, v, back.attrs[k])
+
+
+# ----------------------------------------------------------------------------- data safety
+_BIG_WRITER = """
+import sys, numpy as np, xarray as xr
+from neurosim import io
+da = xr.DataArray(np.ones((128, 512, 512)), dims=("a", "b", "c"))   # 256 MB
+print("ready", flush=True)
+io.save(da, sys.argv[1])
+print("finished", flush=True)
+"""
+
+
+def test_ctrl_c_during_a_large_save_ends_promptly_and_removes_the_temp_file(tmp_path):
+    """Ctrl-C mid-write used to hang in xarray's close path, holding a huge temporary file."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    target = tmp_path / "big.nc"
+    old = nio.save(xr.DataArray([1.0, 2.0], dims="i"), target).read_bytes()
+    repo = Path(__file__).resolve().parents[1]
+    p = subprocess.Popen([sys.executable, "-c", _BIG_WRITER, str(target)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(repo)})
+    assert p.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 60
+    while not any(q.name.endswith(".tmp") for q in tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    p.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        pytest.fail("the process hung after Ctrl-C")
+    assert "finished" not in out, "the write completed before the interrupt; use a bigger array"
+    assert "KeyboardInterrupt" in err and time.monotonic() - t0 < 30
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["big.nc"]  # no temporary file
+    assert target.read_bytes() == old                                  # the old file is intact
+
+
+def test_stale_temp_files_are_swept_only_when_their_writer_is_gone(tmp_path):
+    target = tmp_path / "run.nc"
+    dead = tmp_path / ".run.nc.999999999.0badf00d.tmp"      # pid that cannot exist
+    mine = tmp_path / f".run.nc.{os.getpid()}.0c0ffee0.tmp" # a live writer (this process)
+    legacy = tmp_path / ".run.nc.x7k2q9_a.tmp"              # mkstemp-style name, older than this process
+    other = tmp_path / ".other.nc.999999999.0badf00d.tmp"   # another target: not ours to touch
+    sibling = tmp_path / ".run.nc.bak.999999999.0badf00d.tmp"  # the temp file of "run.nc.bak"
+    unrelated = tmp_path / "notes.tmp"
+    for f in (dead, mine, legacy, other, sibling, unrelated):
+        f.write_bytes(b"\0" * 10)
+    os.utime(legacy, (1, 1))
+    nio.save(xr.DataArray([1.0], dims="i"), target)
+    assert sorted(q.name for q in tmp_path.iterdir()) == sorted(
+        [target.name, mine.name, other.name, sibling.name, unrelated.name])
+
+
+def test_atomic_directory_replaces_the_whole_folder_or_nothing(tmp_path):
+    out = tmp_path / "results"
+    with nio.atomic_directory(out, run_id="A") as stage:
+        (stage / "results.csv").write_text("A\n")
+        (stage / "report.md").write_text("A\n")
+        (stage / "figs").mkdir()
+        (stage / "figs" / "f.png").write_bytes(b"png")
+    assert nio.check_manifest(out)["files"]["figs/f.png"]["run_id"] == "A"
+    # a failure half-way leaves the old folder exactly as it was and no staging folder
+    with pytest.raises(RuntimeError, match="boom"):
+        with nio.atomic_directory(out, run_id="B") as stage:
+            (stage / "results.csv").write_text("B\n")
+            raise RuntimeError("boom")
+    assert (out / "results.csv").read_text() == "A\n" and nio.check_manifest(out)["run_id"] == "A"
+    assert sorted(q.name for q in tmp_path.iterdir()) == [".results.lock", "results"]
+    # success replaces everything: files of the old run do not survive beside the new ones
+    with nio.atomic_directory(out, run_id="C") as stage:
+        (stage / "results.csv").write_text("C\n")
+    assert sorted(q.name for q in out.iterdir()) == ["MANIFEST.json", "results.csv"]
+    assert nio.check_manifest(out)["run_id"] == "C"
+    assert sorted(q.name for q in tmp_path.iterdir()) == [".results.lock", "results"]
+
+
+def test_atomic_directory_sweeps_what_a_killed_writer_left(tmp_path):
+    out = tmp_path / "results"
+    with nio.atomic_directory(out, run_id="A") as stage:
+        (stage / "a.txt").write_text("A")
+    # killed while staging: a staging folder of a dead process
+    (tmp_path / ".results.staging-999999999.0badf00d").mkdir()
+    (tmp_path / ".results.staging-999999999.0badf00d" / "big.bin").write_bytes(b"\0" * 100)
+    # killed between the two renames: the old folder is aside and `results` is missing
+    os.replace(out, tmp_path / ".results.old-999999999.0badf00d")
+    assert nio.sweep_stale(out) == [tmp_path / ".results.staging-999999999.0badf00d"]
+    assert (out / "a.txt").read_text() == "A" and nio.check_manifest(out)["run_id"] == "A"
+    assert sorted(q.name for q in tmp_path.iterdir()) == [".results.lock", "results"]
+
+
+def test_ctrl_c_inside_atomic_directory_keeps_the_old_folder(tmp_path):
+    out = tmp_path / "res"
+    with nio.atomic_directory(out, run_id="A") as stage:
+        (stage / "x").write_text("A")
+    with pytest.raises(KeyboardInterrupt):
+        with nio.atomic_directory(out, run_id="B") as stage:
+            (stage / "x").write_text("B")
+            raise KeyboardInterrupt
+    assert (out / "x").read_text() == "A"
+    assert sorted(q.name for q in tmp_path.iterdir()) == [".res.lock", "res"]

@@ -6,11 +6,12 @@
 
 ``datasets.load(name, path=None)`` returns an :class:`xarray.Dataset` (see
 ``docs/data.md``). Search order: explicit ``path`` → ``$NEUROSIM_DATA`` → the user
-cache directory; ``datasets.fetch(name)`` downloads into the cache and verifies
+cache directory → the package itself (only ``hatsopoulos2007`` is embedded, so it
+always loads); ``datasets.fetch(name)`` downloads into the cache and verifies
 sha256.
 """
 
-from neurosim.datasets._core import cache_dir, fetch, find, load, sha256, verify
+from neurosim.datasets._core import cache_dir, embedded_dir, fetch, find, load, sha256, verify
 from neurosim.datasets._safe_npy import RestrictedUnpickler, load_npy
 from neurosim.datasets.registry import REGISTRY, DatasetInfo, FileInfo, get, names
 
@@ -20,6 +21,7 @@ __all__ = [
     "FileInfo",
     "RestrictedUnpickler",
     "cache_dir",
+    "embedded_dir",
     "fetch",
     "find",
     "get",

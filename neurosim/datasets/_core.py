@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import os
 import urllib.parse
 import urllib.request
@@ -15,7 +16,7 @@ import xarray as xr
 from neurosim.datasets.registry import DatasetInfo, FileInfo, get
 from neurosim.io import atomic_path
 
-__all__ = ["cache_dir", "find", "fetch", "verify", "load", "sha256"]
+__all__ = ["cache_dir", "embedded_dir", "find", "fetch", "verify", "load", "sha256"]
 
 ENV_DATA = "NEUROSIM_DATA"
 ENV_URL = "NEUROSIM_DATA_URL"
@@ -36,11 +37,12 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("neurosim", appauthor=False))
 
 
-_HASHES: dict[tuple[str, int, int], str] = {}
-
-
 def sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file (memoized on path, size and mtime).
+    """Hex sha256 of a file, computed afresh on every call.
+
+    Not cached: a cache keyed on the file's metadata can be fooled (a changed byte
+    with its mtime restored), and hashing the registered files (1-4 MB) costs a
+    few milliseconds.
 
     Examples
     --------
@@ -50,16 +52,25 @@ def sha256(path: str | os.PathLike) -> str:
     >>> sha256(p)[:16]
     'ba7816bf8f01cfea'
     """
-    path = Path(path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _HASHES:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _HASHES[key] = h.hexdigest()
-    return _HASHES[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def embedded_dir() -> Path:
+    """The folder of data files shipped inside the package (package data).
+
+    Holds only the Hatsopoulos 2007 M1 recordings as the lossless ``.npz``
+    (1.1 MB, CC0-derived); :func:`find` looks here last, after the user cache.
+
+    Examples
+    --------
+    >>> (embedded_dir() / "hatsopoulos2007_m1_center_out.npz").is_file()
+    True
+    """
+    return Path(str(importlib.resources.files("neurosim.datasets") / "data"))
 
 
 def _candidates(info: DatasetInfo, root: Path) -> list[Path]:
@@ -68,6 +79,8 @@ def _candidates(info: DatasetInfo, root: Path) -> list[Path]:
         return [root]
     out = []
     for f in info.files:
+        if root == embedded_dir() and not f.embedded:
+            continue
         for folder in (root / info.folder, root):
             if (folder / f.name).is_file():
                 out.append(folder / f.name)
@@ -75,7 +88,7 @@ def _candidates(info: DatasetInfo, root: Path) -> list[Path]:
     return out
 
 
-def _search_roots(path: str | os.PathLike | None) -> list[tuple[str, Path]]:
+def _search_roots(path: str | os.PathLike | None, info: DatasetInfo) -> list[tuple[str, Path]]:
     roots: list[tuple[str, Path]] = []
     if path is not None:
         roots.append(("path", Path(path).expanduser()))
@@ -83,6 +96,8 @@ def _search_roots(path: str | os.PathLike | None) -> list[tuple[str, Path]]:
     if env:
         roots.append((f"${ENV_DATA}", Path(env).expanduser()))
     roots.append(("cache", cache_dir()))
+    if any(f.embedded for f in info.files):
+        roots.append(("embedded", embedded_dir()))
     return roots
 
 
@@ -97,7 +112,10 @@ def _not_found(name: str, info: DatasetInfo, looked: list[str]) -> FileNotFoundE
 
 
 def find(name: str, path: str | os.PathLike | None = None, *, verify: bool = True) -> Path:
-    """Locate a dataset's file: explicit ``path`` → ``$NEUROSIM_DATA`` → user cache.
+    """Locate a dataset's file: explicit ``path`` → ``$NEUROSIM_DATA`` → user cache → package.
+
+    The last place, the copy embedded in the package (:func:`embedded_dir`), exists
+    only for ``"hatsopoulos2007"``, so that dataset is always found.
 
     ``path`` (and ``$NEUROSIM_DATA``) may be the data root holding the dataset
     folders, the dataset folder itself, or one of its files. Within a location the
@@ -127,6 +145,8 @@ def find(name: str, path: str | os.PathLike | None = None, *, verify: bool = Tru
 
     Examples
     --------
+    >>> find("hatsopoulos2007").name   # the embedded copy, unless $NEUROSIM_DATA or the cache has one
+    'hatsopoulos2007_m1_center_out.npz'
     >>> try:
     ...     find("hatsopoulos2007", "/nonexistent")
     ... except FileNotFoundError as err:
@@ -135,7 +155,7 @@ def find(name: str, path: str | os.PathLike | None = None, *, verify: bool = Tru
     """
     info = get(name)
     looked = []
-    for label, root in _search_roots(path):
+    for label, root in _search_roots(path, info):
         looked.append(f"{label}={root}")
         for candidate in _candidates(info, root):
             if verify:
@@ -169,7 +189,8 @@ def verify(name: str, path: str | os.PathLike | None = None) -> dict[str, str]:
     """Check every file of a dataset; returns ``{file name: "ok" | "missing" | "bad: ..."}``.
 
     Looks in the first location of the search order that holds any file of the
-    dataset (explicit ``path`` → ``$NEUROSIM_DATA`` → user cache).
+    dataset (explicit ``path`` → ``$NEUROSIM_DATA`` → user cache → package). Every
+    file is hashed afresh.
 
     Examples
     --------
@@ -178,7 +199,7 @@ def verify(name: str, path: str | os.PathLike | None = None) -> dict[str, str]:
     """
     info = get(name)
     found: list[Path] = []
-    for label, root in _search_roots(path):
+    for label, root in _search_roots(path, info):
         found = _candidates(info, root)
         if found or label == "path":
             break
@@ -314,7 +335,11 @@ def load(name: str, path: str | os.PathLike | None = None, *, verify: bool = Tru
         ``movement_duration_mean`` / ``movement_duration_median`` (condition,) in ms.
 
         ``"churchland2012_tme"``: ``rates`` (condition 0..9, time −50…550 ms, unit
-        0..49), normalized (not spikes/s).
+        0..49), normalized (not spikes/s). The TME preprocessing has removed the
+        mean over conditions (what is left of it holds 5 % of the sum of squares),
+        so the condition-average baseline on this set (0.895 for Procrustes) scores
+        a near-zero signal and is nearly meaningless: judge models against the
+        split-half ceiling and each other instead.
 
         ``"kriegeskorte2008"``: ``rdm`` (region, image, image_b) — monkey IT
         (``"mIT"``, 674 neurons) and human IT (``"hIT"``, 316 voxels) 92×92 RDMs;
@@ -324,12 +349,13 @@ def load(name: str, path: str | os.PathLike | None = None, *, verify: bool = Tru
 
     Examples
     --------
-    With the data present (``neurosim datasets fetch hatsopoulos2007``)::
+    The M1 recordings ship with the package (no path, network or variable needed):
 
-        ds = load("hatsopoulos2007")
-        ds["rates"].sizes   # {'condition': 8, 'time': 121, 'unit': 141}
+    >>> ds = load("hatsopoulos2007")
+    >>> dict(ds["rates"].sizes), ds.attrs["source_file"]
+    ({'condition': 8, 'time': 121, 'unit': 141}, 'hatsopoulos2007_m1_center_out.npz')
 
-    Without it, the error says how to get it:
+    The other sets are searched for; without them, the error says how to get them:
 
     >>> try:
     ...     load("churchland2012_tme", "/nonexistent")

@@ -19,6 +19,7 @@ class FileInfo:
 
     ``url`` is the public source (raw GitHub at a pinned commit) or ``None`` for a
     local-only derivative that cannot be downloaded (it is still verified when present).
+    ``embedded`` marks a file shipped inside the package (verified like any other).
     """
 
     name: str
@@ -26,6 +27,7 @@ class FileInfo:
     sha256: str
     url: str | None
     description: str = ""
+    embedded: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,8 @@ REGISTRY: dict[str, DatasetInfo] = {
                 1_140_922,
                 "d432518530ae97085ec15b21db4f1296e93ff3b44e7ddef31a369207af6424fe",
                 None,
-                "lossless pickle-free .npz conversion of the same 9 arrays (local only)",
+                "lossless pickle-free .npz conversion of the same 9 arrays (embedded in the package)",
+                embedded=True,
             ),
         ),
         alternatives=("hatsopoulos2007_m1_center_out.npz",),

@@ -16,11 +16,12 @@ import importlib
 
 from neurosim.experiments.decomposition import variance_decomposition  # noqa: F401
 
-__all__ = ["variance_decomposition", "reproduce", "ReproduceConfig", "liu2025", "liu2022", "sweep",
-           "decomposition", "report"]
+__all__ = ["variance_decomposition", "reproduce", "ReproduceConfig", "distance_to_data", "alignment_lag",
+           "liu2025", "liu2022", "sweep", "decomposition", "report", "alignment"]
 
-_MODULES = ("liu2025", "liu2022", "sweep", "decomposition", "report")
+_MODULES = ("liu2025", "liu2022", "sweep", "decomposition", "report", "alignment")
 _FROM_LIU2025 = ("reproduce", "ReproduceConfig")
+_FROM_ALIGNMENT = ("distance_to_data", "alignment_lag", "ALIGNMENTS")
 
 
 def __getattr__(name: str):
@@ -28,4 +29,6 @@ def __getattr__(name: str):
         return importlib.import_module(f"neurosim.experiments.{name}")
     if name in _FROM_LIU2025:
         return getattr(importlib.import_module("neurosim.experiments.liu2025"), name)
+    if name in _FROM_ALIGNMENT:
+        return getattr(importlib.import_module("neurosim.experiments.alignment"), name)
     raise AttributeError(f"module 'neurosim.experiments' has no attribute {name!r}")

@@ -11,6 +11,7 @@ Figures are drawn by :mod:`neurosim.plot`.
 
 from __future__ import annotations
 
+import inspect
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -24,20 +25,60 @@ from neurosim.plot import plot_curvature_along_training, plot_curvature_vs_gap
 from neurosim.rnn import LeakyRNN, train
 from neurosim.rnn.analysis.curvature import curvature_along_training, hessian_top_eigenvalues, hessian_trace
 from neurosim.rnn.analysis.generalization import _check_kind, generalization_gap, heldout_task
-from neurosim.rnn.rules import check_rule
-from neurosim.rnn.tasks import Task
+from neurosim.rnn.rules import DALE_RULES, check_rule
+from neurosim.rnn.tasks import Digits, Task
 
 __all__ = [
     "DEFAULT_RULES",
+    "DIGITS_RULES",
+    "digits_settings",
     "compare_rules",
     "summarize_rules",
     "curvature_report",
     "curvature_trajectories",
+    "check_claims",
     "plot_curvature_vs_gap",
     "plot_curvature_along_training",
 ]
 
 DEFAULT_RULES = ("bptt", "eprop", "eprop-random", "tbptt")
+DIGITS_RULES = ("bptt", "tbptt", "eprop", "eprop-random", "modprop", "mdgl")
+
+
+def digits_settings(**overrides) -> dict:
+    """Arguments of :func:`compare_rules` for the default curvature experiment on real digits.
+
+    Sequential digits (:class:`~neurosim.rnn.tasks.Digits`, 300 training images so that
+    held-out images are measurably harder; rows held 5 steps), every rule of
+    :data:`DIGITS_RULES` on the same Dale's-law architecture (80 % excitatory units: ModProp
+    and MDGL need cell types, and one architecture for all keeps the comparison fair), N = 64,
+    1,500 Adam updates at lr 3e-3, 6 seeds, compared at training accuracy 0.7 (reached by nearly
+    every run of every rule within the budget; 0.8 is not) and at the end; gaps on the held-out
+    images (``conditions``) and on slower presentation (``timing``, rows held 10 steps).
+    Truncated BPTT uses K = 25 steps: with K = 20 (or 10) a truncation point falls exactly on the
+    response onset (step 40) and no error reaches the image rows, so it never learns. About 8
+    minutes on the 2-core machine under a load average of ~5 (``n_jobs=2``); less on idle cores.
+
+    Examples
+    --------
+    >>> s = digits_settings(seeds=(0,)); s["task"].name, s["rules"][:2], s["seeds"]
+    ('digits', ('bptt', 'tbptt'), (0,))
+    """
+    settings = dict(task=Digits(n_train=300), rules=DIGITS_RULES, seeds=tuple(range(6)), n_rec=64, steps=1500,
+                    lr=3e-3, batch_size=32, target_accuracy=0.7, tbptt_window=25, checkpoints=40,
+                    heldout=("conditions", "timing"), input_noise=0.0, n_trials=512, curvature_batch=64,
+                    model_options={"dale": True}, n_jobs=2)
+    unknown = set(overrides) - set(inspect.signature(compare_rules).parameters)
+    if unknown:
+        raise TypeError(f"digits_settings got unknown setting(s) {sorted(unknown)}; compare_rules takes "
+                        f"{sorted(inspect.signature(compare_rules).parameters)}")
+    settings.update(overrides)
+    return settings
+
+
+def _model_options(rule: str, options: dict) -> dict:
+    """``LeakyRNN`` options of one run: the cell-type rules (ModProp, MDGL) need Dale's law."""
+    return {**options, "dale": True} if rule in DALE_RULES else dict(options)
 
 
 def _one_run(job: dict) -> dict:
@@ -47,7 +88,9 @@ def _one_run(job: dict) -> dict:
         options = {"window": job["tbptt_window"]} if rule == "tbptt" else {}
         if rule == "eprop-random":
             options["feedback_seed"] = seed
-        model = LeakyRNN(task.n_in, job["n_rec"], task.n_out, seed=seed, **job["model_options"])
+        if rule == "fa":
+            options["feedback_seed"] = seed
+        model = LeakyRNN(task.n_in, job["n_rec"], task.n_out, seed=seed, **_model_options(rule, job["model_options"]))
         run = train(model, task, rule=rule, steps=job["steps"], lr=job["lr"], batch_size=job["batch_size"],
                     seed=seed, checkpoints=job["checkpoints"], rule_options=options, progress=False)
         ck = run.checkpoints
@@ -65,10 +108,13 @@ def _one_run(job: dict) -> dict:
                                                                       max_iter=job["max_iter"])[0])
             if job["trace_samples"] and not label:
                 out["hessian_trace"] = hessian_trace(m, curv_batch, n_samples=job["trace_samples"]).value
+        at_end = {"accuracy_final": float(ck["accuracy"].iloc[-1])}
         for kind in job["heldout"]:
             g = generalization_gap(run, heldout=kind, input_noise=job["input_noise"] if kind == job["heldout"][0] else 0.0,
-                                   n_trials=job["n_trials"], seed=job["eval_seed"], steps=[step])
-            r = g.set_index("step").loc[step]
+                                   n_trials=job["n_trials"], seed=job["eval_seed"], steps=sorted({step, final}))
+            g = g.set_index("step")
+            at_end[f"gap_loss_{kind}_final"] = float(g.loc[final, "gap_loss"])
+            r = g.loc[step]
             out[f"train_loss"] = float(r["train_loss"])
             out[f"train_accuracy"] = float(r["train_accuracy"])
             out[f"gap_loss_{kind}"] = float(r["gap_loss"])
@@ -76,6 +122,7 @@ def _one_run(job: dict) -> dict:
             if "noisy_gap_loss" in r:
                 out["gap_loss_noisy"] = float(r["noisy_gap_loss"])
                 out["gap_accuracy_noisy"] = float(r["noisy_gap_accuracy"])
+        out.update(at_end)  # after the matched-accuracy gaps: the first gap column stays the matched one
         return out
 
 
@@ -200,6 +247,15 @@ def compare_rules(
     return table
 
 
+def _brown_forsythe(x, y) -> float:
+    """p-value of the Brown-Forsythe test of equal spread (nan when undefined, e.g. 2 seeds)."""
+    if len(x) < 2 or len(y) < 2:
+        return float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = float(stats.levene(x, y, center="median").pvalue)
+    return p
+
+
 def _direction(diff: float, up: str, down: str) -> str:
     return up if diff > 0 else down if diff < 0 else "equal"
 
@@ -252,9 +308,10 @@ def curvature_trajectories(
     for rule in rules:
         rule = check_rule(rule, {"window": tbptt_window} if rule == "tbptt" else {})
         options = {"window": int(tbptt_window)} if rule == "tbptt" else {}
-        if rule == "eprop-random":
+        if rule in ("eprop-random", "fa"):
             options["feedback_seed"] = int(seed)
-        model = LeakyRNN(task.n_in, int(n_rec), task.n_out, seed=int(seed), **dict(model_options or {}))
+        model = LeakyRNN(task.n_in, int(n_rec), task.n_out, seed=int(seed),
+                         **_model_options(rule, dict(model_options or {})))
         run = train(model, task, rule=rule, steps=int(steps), lr=float(lr), batch_size=int(batch_size),
                     seed=int(seed), checkpoints=int(checkpoints), rule_options=options, progress=False)
         idx = np.unique(np.round(np.linspace(0, len(run.steps) - 1, min(int(n_points), len(run.steps)))).astype(int))
@@ -328,6 +385,10 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
                 entry[f"{c}_p"] = float(stats.mannwhitneyu(sub[c], ref[c], alternative="two-sided").pvalue)
             else:
                 entry[f"{c}_p"] = float("nan")
+            # spread over seeds: SD ratio and the Brown-Forsythe test of equal variances
+            sd_ref = float(ref[c].std())
+            entry[f"{c}_sd_ratio"] = float(sub[c].std()) / sd_ref if sd_ref > 0 else float("nan")
+            entry[f"{c}_levene_p"] = _brown_forsythe(sub[c], ref[c])
         versus[rule] = entry
     x, y = table["lambda_max"].to_numpy(float), table[gap].to_numpy(float)
     log = bool(np.all(x > 0))
@@ -363,6 +424,9 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
                      f"{e['lambda_max_median_diff']:+.4g}, Δmean = {e['lambda_max_diff']:+.4g}, Mann-Whitney "
                      f"p = {e['lambda_max_p']:.3g}); {larger_g} median {gap} (Δmedian = "
                      f"{e[f'{gap}_median_diff']:+.4g}, Δmean = {e[f'{gap}_diff']:+.4g}, p = {e[f'{gap}_p']:.3g})")
+        lines.append(f"    spread over seeds: SD ratio {rule}/{reference} of {gap} = {e[f'{gap}_sd_ratio']:.3g} "
+                     f"(Brown-Forsythe p = {e[f'{gap}_levene_p']:.3g}), of λ_max = {e['lambda_max_sd_ratio']:.3g} "
+                     f"(p = {e['lambda_max_levene_p']:.3g})")
         if "lambda_max_final_p" in e:
             lines.append(f"    at the last training step: {_direction(e['lambda_max_final_median_diff'], 'higher', 'lower')} "
                          f"median curvature (Δmedian = {e['lambda_max_final_median_diff']:+.4g}, "
@@ -373,6 +437,91 @@ def summarize_rules(table: pd.DataFrame, *, reference: str = "bptt", gap: str | 
     return {"per_rule": per_rule, "versus": versus, "correlation": corr, "gap": gap, "text": "\n".join(lines)}
 
 
+
+
+def _verdict(direction_ok: bool, p: float, alpha: float) -> str:
+    if not direction_ok:
+        return "no"
+    return "yes" if p < alpha else "direction only (not significant)"
+
+
+def check_claims(table: pd.DataFrame, *, reference: str = "bptt", gap: str | None = None,
+                 alpha: float = 0.05) -> pd.DataFrame:
+    """Whether each claim of Liu et al. (2022) holds in a :func:`compare_rules` table.
+
+    Per approximate rule (every rule but ``reference``):
+
+    * ``larger gap``: median ``gap`` above the reference's (two-sided Mann-Whitney U over seeds);
+    * ``more variable gap``: SD over seeds of ``gap`` above the reference's (Brown-Forsythe test);
+    * ``higher curvature (matched)``: median ``lambda_max`` above the reference's (Mann-Whitney);
+    * ``higher curvature (end)``: the same for ``lambda_max_final`` (if present);
+
+    the same claims for all approximate rules pooled (``rule = "all approximate"``, when there
+    are several), and once, over all runs: ``curvature predicts gap``: Spearman correlation of
+    ``lambda_max`` with ``gap`` positive. ``holds`` is ``"yes"`` (right direction, ``p < alpha``),
+    ``"direction only (not significant)"`` or ``"no"`` (wrong direction).
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`compare_rules`.
+    reference : str
+    gap : str, optional
+        Gap column (default: the first ``gap_loss_*``, the gap at matched accuracy).
+    alpha : float
+        Significance level.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``claim``, ``rule``, ``rule_value``, ``reference_value`` (medians, SDs for the
+        spread claim, Spearman ρ for the correlation), ``p``, ``holds``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"rule": ["bptt"] * 4 + ["eprop"] * 4, "seed": list(range(4)) * 2,
+    ...                   "lambda_max": [1.0, 2, 3, 4, 10, 20, 30, 40],
+    ...                   "gap_loss_conditions": [0.1, 0.11, 0.12, 0.13, 0.3, 0.5, 0.9, 0.2]})
+    >>> c = check_claims(t).query("rule == 'eprop'").set_index("claim")
+    >>> c.loc["larger gap", "holds"], c.loc["more variable gap", "holds"]
+    ('yes', 'direction only (not significant)')
+    """
+    s = summarize_rules(table, reference=reference, gap=gap)
+    gap = s["gap"]
+    ref = table[table["rule"] == reference]
+    rows = []
+    for rule, e in s["versus"].items():
+        sub = table[table["rule"] == rule]
+        rows.append({"claim": "larger gap", "rule": rule, "rule_value": float(sub[gap].median()),
+                     "reference_value": float(ref[gap].median()), "p": e[f"{gap}_p"],
+                     "holds": _verdict(e[f"{gap}_median_diff"] > 0, e[f"{gap}_p"], alpha)})
+        rows.append({"claim": "more variable gap", "rule": rule, "rule_value": float(sub[gap].std()),
+                     "reference_value": float(ref[gap].std()), "p": e[f"{gap}_levene_p"],
+                     "holds": _verdict(e[f"{gap}_sd_ratio"] > 1, e[f"{gap}_levene_p"], alpha)})
+        for c, label in (("lambda_max", "higher curvature (matched)"), ("lambda_max_final", "higher curvature (end)")):
+            if f"{c}_p" in e:
+                rows.append({"claim": label, "rule": rule, "rule_value": float(sub[c].median()),
+                             "reference_value": float(ref[c].median()), "p": e[f"{c}_p"],
+                             "holds": _verdict(e[f"{c}_median_diff"] > 0, e[f"{c}_p"], alpha)})
+    apx = table[table["rule"] != reference]
+    if apx["rule"].nunique() > 1 and len(ref) > 1:  # every approximate rule pooled against the reference
+        pooled = [("larger gap", gap, "median"), ("more variable gap", gap, "std"),
+                  ("higher curvature (matched)", "lambda_max", "median")]
+        if "lambda_max_final" in table:
+            pooled.append(("higher curvature (end)", "lambda_max_final", "median"))
+        for label, c, stat in pooled:
+            mine, theirs = float(getattr(apx[c], stat)()), float(getattr(ref[c], stat)())
+            p = (_brown_forsythe(apx[c], ref[c]) if stat == "std"
+                 else float(stats.mannwhitneyu(apx[c], ref[c], alternative="two-sided").pvalue))
+            rows.append({"claim": label, "rule": "all approximate", "rule_value": mine, "reference_value": theirs,
+                         "p": p, "holds": _verdict(mine > theirs, p, alpha)})
+    corr = s["correlation"]
+    rows.append({"claim": "curvature predicts gap", "rule": "all", "rule_value": corr["spearman_r"],
+                 "reference_value": float("nan"), "p": corr["spearman_p"],
+                 "holds": _verdict(corr["spearman_r"] > 0, corr["spearman_p"], alpha)})
+    out = pd.DataFrame(rows)
+    out.attrs["gap"] = gap
+    return out
 
 
 def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> str:
@@ -436,6 +585,10 @@ def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> st
             f"at matched accuracy (p = {d_lam['lambda_max_p']:.3g}){final}; median gap larger on "
             f"{len(bigger)}/{len(gaps)} gap measures ({', '.join(bigger) or 'none'})")
     parts.append("\n".join(verdict))
+    claims = check_claims(table, reference=reference, gap=first[0])
+    parts.append(f"CLAIMS of Liu et al. 2022 ({first[0]}; α = 0.05; values = medians, SDs for the spread, "
+                 "Spearman ρ for the correlation)\n"
+                 + claims.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     text = "\n\n".join(parts) + "\n"
 
     write_csv(table, out / "runs.csv")

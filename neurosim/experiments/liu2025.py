@@ -5,18 +5,25 @@ Liu, Yang & Cueva (ICML 2025), measured with neurosim's public API only:
 1. train leaky RNNs on :class:`~neurosim.rnn.tasks.CenterOutReach` (built from
    the Hatsopoulos 2007 kinematics) with BPTT, e-prop and random-feedback e-prop,
    several seeds and initial gains (:mod:`neurosim.experiments.sweep`);
-2. at every checkpoint compare the noise-free activity with the M1 rates,
-   ``neurosim.compare(run.activity(step), rates, metric="procrustes",
-   normalize=True, window=window)``, against the condition-average baseline and
-   the split-half ceiling (:mod:`neurosim.baselines`);
+2. at every checkpoint compare the noise-free activity with the M1 rates under
+   every clock alignment of the config (``"liu2025"``: model step 185 <-> 0 ms as
+   the released analysis; ``"onset"``: the task's true movement onset; see
+   :mod:`neurosim.experiments.alignment`), ``neurosim.compare(run.activity(step),
+   rates, metric="procrustes", normalize=True, window=window, lag=lag)``, against
+   the condition-average baseline and the split-half ceiling
+   (:mod:`neurosim.baselines`) on the same window, and sweep the lag
+   (-500..+500 ms) at initialization and at matched accuracy;
 3. match accuracy (:func:`neurosim.matching.accuracy_matched`), decompose the
    variance of the matched distances into rule / gain / seed
    (:func:`~neurosim.experiments.decomposition.variance_decomposition`),
    compute model-model distances (:func:`neurosim.pairwise`) and dynamics
    (:mod:`neurosim.rnn.analysis.dynamics`) at matched accuracy;
-4. write a results folder: ``results.csv`` / ``results.nc`` (one row per run and
-   level), ``training.csv`` (every checkpoint), ``effects.csv``, ``dynamics.csv``,
-   ``model_distances.nc``, ``config.json``, three PNG figures and ``report.md``.
+4. write a results folder: ``results.csv`` / ``results.nc`` (one row per run,
+   level and alignment), ``training.csv`` (every checkpoint and alignment),
+   ``lag_sweep.csv``, ``effects.csv``, ``dynamics.csv``, ``model_distances.nc``,
+   ``config.json``, PNG figures (distance vs accuracy and rule vs init per
+   alignment, the lag sweep, model-model distances, trajectories in M1's PCs) and
+   ``report.md``.
 
 Outputs are built in a staging folder inside ``out`` and moved into place with
 ``os.replace`` only when everything succeeded, so a crash or Ctrl-C never
@@ -46,6 +53,7 @@ from neurosim._threads import blas_threads as limit_blas_threads
 from neurosim.baselines import condition_average, normalized_distance, split_half_ceiling
 from neurosim.compare import compare
 from neurosim.datasets import load
+from neurosim.experiments.alignment import alignment_label, alignment_lag, lag_sweep
 from neurosim.experiments.decomposition import variance_decomposition
 from neurosim.experiments.report import fmt, table_to_netcdf, write_csv
 from neurosim.experiments.sweep import grid, sweep
@@ -54,9 +62,11 @@ from neurosim.matching import accuracy_matched, model_distances, run_table
 from neurosim.plot import (
     order_rules,
     plot_distance_along_training,
+    plot_lag_sweep,
     plot_matched_distances,
     plot_model_distances,
     save_figure,
+    trajectories_grid,
 )
 from neurosim.rnn import default_checkpoints
 from neurosim.rnn.analysis.dynamics import fit_linear_dynamics, participation_ratio, spectral_radius, spectrum_distance
@@ -65,49 +75,65 @@ from neurosim.rnn.tasks import CenterOutReach
 __all__ = ["ReproduceConfig", "reproduce", "RESULT_COLUMNS"]
 
 #: columns every ``results.csv`` has (more follow)
-RESULT_COLUMNS = ("rule", "seed", "g0", "level", "step", "accuracy", "distance", "distance_normalized")
+RESULT_COLUMNS = ("rule", "seed", "g0", "level", "step", "accuracy", "distance", "distance_normalized", "alignment")
+#: columns of ``training.csv`` (one row per run, checkpoint and alignment)
+TRAINING_COLUMNS = ("run", "rule", "seed", "g0", "step", "accuracy", "distance", "alignment")
 
 @dataclass(frozen=True)
 class ReproduceConfig:
     """Settings of a reproduce run (see :meth:`default`, :meth:`full`, :meth:`tiny`).
 
-    ``window`` is the data time range (ms, 0 = movement onset) compared; the
-    evaluation trial cues the reach direction at -600 ms, so the default window
-    starts there and runs to the end of the recording.
+    ``design`` is the centre-out trial design (``"liu2025"``: the paper's transient cue;
+    ``"sustained"``: the ablation whose direction input stays on). ``window`` is the data time
+    range (ms, 0 = movement onset) compared, ``alignments`` the clock alignments every distance
+    is computed under (:mod:`neurosim.experiments.alignment`), ``lags`` the lag sweep (ms).
+    ``activity_l2`` is the initial weight of the activity penalty and ``activity_l2_schedule``
+    its schedule (the paper's: ``10``, ``"adaptive"``); ``readout_init="torch"`` is the paper's
+    readout initialization.
     """
 
     rules: tuple[str, ...] = ("bptt", "eprop", "eprop-random")
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    g0s: tuple[float, ...] = (0.5, 1.5)
-    n_rec: int = 50
-    steps: int = 400
+    seeds: tuple[int, ...] = (0, 1, 2)
+    g0s: tuple[float, ...] = (0.5, 1.0)
+    n_rec: int = 100
+    steps: int = 300
     lr: float = 1e-3
     batch_size: int = 32
-    levels: tuple[float, ...] = (0.8, 0.9, 0.95)
-    window: tuple[float, float] = (-600.0, 400.0)
+    levels: tuple[float, ...] = (0.4, 0.6, 0.8, 0.9)
+    window: tuple[float, float] = (-800.0, 400.0)
     n_checkpoints: int = 31
     n_splits: int = 100
-    bootstrap: int = 500  # condition resamples per matched distance (its ci_low / ci_high)
+    bootstrap: int = 100  # condition resamples per matched distance (its ci_low / ci_high; ~0.1 s each)
     dynamics_components: int = 8
     activity_l2: float = 0.0
+    activity_l2_schedule: str = "constant"
+    readout_init: str = "torch"
+    design: str = "liu2025"
+    alignments: tuple = ("liu2025", "onset")
+    lags: tuple[float, ...] = tuple(float(v) for v in range(-500, 501, 50))
     label: str = "default"
     extra: dict = field(default_factory=dict, compare=False)
 
     @classmethod
     def default(cls) -> "ReproduceConfig":
-        """≤ 5 min on 2 cores: N=50, 400 Adam updates (lr 1e-3), 5 seeds, gains 0.5 and 1.5."""
+        """≤ 5 min on 2 cores: the paper's task, N=100, 300 Adam updates (lr 1e-3, batch 32), 3 seeds,
+        gains 0.5 and 1.0, no activity penalty (see docs/experiments.md for why)."""
         return cls()
 
     @classmethod
-    def full(cls) -> "ReproduceConfig":
-        """Paper scale: N=200, 1000 updates at the paper's lr 3e-4, 5 seeds, gains 0.5 and 1.5."""
-        return cls(seeds=(0, 1, 2, 3, 4), n_rec=200, steps=1000, lr=3e-4, n_checkpoints=41, label="full")
+    def full(cls, gain_sweep: bool = False) -> "ReproduceConfig":
+        """Paper scale: N=200, T=300, batch 100, 1000 updates at lr 3e-4, activity penalty 10 with the
+        adaptive schedule, g0 = 1 (``gain_sweep=True``: 0.5, 1.0, 1.5), 5 seeds, 3 rules."""
+        return cls(seeds=(0, 1, 2, 3, 4), g0s=(0.5, 1.0, 1.5) if gain_sweep else (1.0,), n_rec=200, steps=1000,
+                   lr=3e-4, batch_size=100, activity_l2=10.0, activity_l2_schedule="adaptive",
+                   levels=(0.4, 0.6, 0.8, 0.9, 0.95), n_checkpoints=41, label="full")
 
     @classmethod
     def tiny(cls) -> "ReproduceConfig":
         """Seconds: a smoke test of the whole pipeline (levels low enough to be reached)."""
         return cls(seeds=(0, 1), g0s=(0.5, 1.0), n_rec=12, steps=30, lr=1e-2, batch_size=8,
-                   levels=(0.0, 0.3), n_checkpoints=7, n_splits=10, bootstrap=20, dynamics_components=3, label="tiny")
+                   levels=(-0.5, 0.0), n_checkpoints=7, n_splits=10, bootstrap=20, dynamics_components=3,
+                   lags=(-320.0, 0.0), label="tiny")
 
     def checkpoint_steps(self) -> tuple[int, ...]:
         """Log-spaced early steps (fast early learning) plus an even grid (for matching)."""
@@ -120,21 +146,56 @@ class ReproduceConfig:
         return d
 
 
-def training_curves(runs: dict, rates: xr.DataArray, window, ceiling: float, *, progress: bool = False) -> pd.DataFrame:
-    """Distance to data at every checkpoint of every run (one row per run and step)."""
+def alignment_lags(alignments, task) -> dict:
+    """``{label: lag in ms}`` for the config's alignments (see :mod:`neurosim.experiments.alignment`)."""
+    return {alignment_label(a): alignment_lag(a, task) for a in alignments}
+
+
+def training_curves(runs: dict, rates: xr.DataArray, window, ceiling: float, *, lags: dict | None = None,
+                    progress: bool = False) -> pd.DataFrame:
+    """Distance to data at every checkpoint of every run, one row per run, step and alignment.
+
+    ``lags`` maps alignment labels to lags in ms (model time ``t`` <-> data time ``t + lag``);
+    default ``{"onset": 0}``.
+    """
+    lags = {"onset": 0.0} if lags is None else dict(lags)
     meta = run_table(runs).set_index("run")
     rows = []
     total = sum(len(r.checkpoints) for r in runs.values())
     with tqdm(total=total, disable=not progress, desc="distance along training", unit="ckpt") as bar:
         for name, run in runs.items():
             for rec in run.checkpoints.itertuples(index=False):
-                d = float(compare(run.activity(int(rec.step)), rates, metric="procrustes", normalize=True,
-                                  window=window))
-                rows.append({"run": name, "rule": meta.loc[name, "rule"], "seed": meta.loc[name, "seed"],
-                             "g0": meta.loc[name, "g0"], "step": int(rec.step), "loss": float(rec.loss),
-                             "accuracy": float(rec.accuracy), "distance": d,
-                             "distance_normalized": normalized_distance(d, ceiling)})
+                act = run.activity(int(rec.step))
+                for label, lag in lags.items():
+                    d = float(compare(act, rates, metric="procrustes", normalize=True, window=window, lag=lag))
+                    rows.append({"run": name, "rule": meta.loc[name, "rule"], "seed": meta.loc[name, "seed"],
+                                 "g0": meta.loc[name, "g0"], "step": int(rec.step), "loss": float(rec.loss),
+                                 "accuracy": float(rec.accuracy), "distance": d,
+                                 "distance_normalized": normalized_distance(d, ceiling), "alignment": label})
                 bar.update()
+    return pd.DataFrame(rows)
+
+
+def lag_sweeps(runs: dict, matched: pd.DataFrame, task, rates, window, lags, levels: dict) -> pd.DataFrame:
+    """Distance vs lag for every run at initialization (step 0) and at matched accuracy.
+
+    ``levels`` maps each rule to its matched level (e.g. the highest level most of its runs
+    reach; a missing rule or ``None`` = initialization only). One row per run, stage (``"init"``
+    or ``"matched"``) and lag (ms, 0 = the task's onset).
+    """
+    rows = []
+    for name, run in runs.items():
+        level = levels.get(run.rule)
+        at = matched[(matched["level"] == level) & matched["reached"]].drop_duplicates("run").set_index("run")
+        stages = [("init", 0)]
+        if level is not None and name in at.index:
+            stages.append(("matched", int(at.loc[name, "step"])))
+        for stage, step in stages:
+            table = lag_sweep(run.activity(step), task, rates, lags=lags, window=window)
+            for r in table.itertuples(index=False):
+                rows.append({"run": name, "rule": run.rule, "g0": float(run.config["g0"]), "seed": run.seed,
+                             "stage": stage, "step": step, "level": level if stage == "matched" else np.nan,
+                             "lag": r.lag, "distance": r.distance})
     return pd.DataFrame(rows)
 
 
@@ -252,17 +313,69 @@ def dynamics_distances(fits: dict, level: float, matched: pd.DataFrame) -> xr.Da
 # ---------------------------------------------------------------------------
 # figures and report
 # ---------------------------------------------------------------------------
-def _figures(folder: Path, training, matched, eff, D, baselines, cfg) -> list[str]:
+_ALIGNMENT_TITLES = {"liu2025": "alignment liu2025: model step 185 ↔ 0 ms (the released analysis)",
+                     "onset": "alignment onset: the task's movement onset ↔ 0 ms"}
+
+
+def _alignment_title(label: str) -> str:
+    return _ALIGNMENT_TITLES.get(label, f"alignment {label}")
+
+
+def _trajectory_models(runs: dict, matched: pd.DataFrame, level: float) -> dict:
+    """One run per rule (lowest gain, lowest seed that reached ``level``) at step 0 and at its matched step."""
+    ok = matched[matched["reached"].astype(bool) & (matched["level"] == level)]
+    models = {}
+    for rule in order_rules(ok["rule"].unique()):
+        pick = ok[ok["rule"] == rule].sort_values(["g0", "seed"]).iloc[0]
+        run = runs[pick["run"]]
+        col = f"{rule} (g0 {pick['g0']:g}, seed {int(pick['seed'])})"
+        models[("at initialisation", col)] = run.activity(0)
+        models[(f"at accuracy {level:g}", col)] = run.activity(int(pick["step"]))
+    return models
+
+
+def _figures(folder: Path, training, matched, eff, D, baselines, cfg, lag_table=None, lags=None, runs=None,
+             rates=None) -> list[str]:
     """Draw the pipeline's figures into ``folder``; returns the file names written."""
-    figures = {
-        "distance_vs_accuracy.png": lambda: plot_distance_along_training(training, matched, baselines, cfg.levels),
-        "rule_vs_init.png": lambda: plot_matched_distances(training, matched, eff, baselines, cfg.levels),
-    }
+    figures = {}
+    labels = list(dict.fromkeys(training["alignment"])) if "alignment" in training else [None]
+    for label in labels:
+        tr = training if label is None else training[training["alignment"] == label]
+        mt = matched if label is None else matched[matched["alignment"] == label]
+        ef = eff if label is None or "alignment" not in eff else eff[eff["alignment"] == label]
+        suffix = "" if label is None else f"_{label}"
+        title = "" if label is None else _alignment_title(label)
+        figures[f"distance_vs_accuracy{suffix}.png"] = (
+            lambda tr=tr, mt=mt, title=title: plot_distance_along_training(tr, mt, baselines, cfg.levels,
+                                                                           title=title))
+        figures[f"rule_vs_init{suffix}.png"] = (
+            lambda tr=tr, mt=mt, ef=ef, title=title: _titled(plot_matched_distances(tr, mt, ef, baselines,
+                                                                                    cfg.levels), title))
+    if lag_table is not None and len(lag_table):
+        figures["lag_sweep.png"] = lambda: plot_lag_sweep(lag_table, baselines, marks=lags)
     if D is not None:
-        figures["model_distances.png"] = lambda: plot_model_distances(D, baselines)
+        figures["model_distances.png"] = lambda: plot_model_distances(D)
+    if "alignment" in matched:   # trajectories are drawn on the model's own (onset) clock
+        own = "onset" if (matched["alignment"] == "onset").any() else matched["alignment"].iloc[0]
+        matched = matched[matched["alignment"] == own]
+    reached = matched[matched["reached"].astype(bool)]
+    if runs is not None and rates is not None and len(reached):
+        level = float(D.attrs["level"]) if D is not None and "level" in D.attrs else float(reached["level"].max())
+        figures["trajectories.png"] = lambda: trajectories_grid(
+            _trajectory_models(runs, matched, level), rates, window=tuple(cfg.window),
+            alignment="0 ms = movement onset", data_label="M1 (Hatsopoulos 2007)",
+            title=f"Trajectories in M1's top 2 PCs, at initialisation and at accuracy {level:g}, "
+                  f"window {cfg.window[0]:g} to {cfg.window[1]:g} ms (0 = movement onset)")
     for name, draw in figures.items():
         save_figure(draw(), folder / name, dpi=120)
     return list(figures)
+
+
+def _titled(fig, title: str):
+    if title:
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
 
 
 def _trend_verdict(tr: dict) -> str:
@@ -279,93 +392,204 @@ def _trend_verdict(tr: dict) -> str:
     return f"no — distance rises by {change:.3f} from untrained to trained (run-to-run SD {sd:.3f})."
 
 
-def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timings, files, reused=0) -> str:
-    ok = matched[matched["reached"]]
+def _ms(values) -> str:
+    """``mean ± SD (n)`` of a series, or ``n/a``."""
+    v = pd.Series(values, dtype=float).dropna()
+    if not len(v):
+        return "n/a"
+    sd = f" ± {v.std(ddof=1):.3f}" if len(v) > 1 else ""
+    return f"{v.mean():.3f}{sd} ({len(v)})"
+
+
+def fall_table(training: pd.DataFrame, matched: pd.DataFrame, levels) -> pd.DataFrame:
+    """Per alignment, rule and stage (init, each level, final): distances over runs and the paired fall.
+
+    ``fall`` = distance at initialization − distance at the stage, per run (positive = closer to the
+    data after training); ``mean``/``sd``/``n`` over the runs that reached the stage.
+    """
+    rows = []
+    for (label, rule), g in training.groupby(["alignment", "rule"], sort=False):
+        g = g.sort_values("step")
+        init = g.groupby("run").head(1).set_index("run")["distance"]
+        final = g.groupby("run").tail(1).set_index("run")
+        stages = [("init", init), ("final", final["distance"])]
+        m = matched[(matched["alignment"] == label) & (matched["rule"] == rule) & matched["reached"]]
+        for lv in levels:
+            stages.insert(-1, (f"{lv:g}", m[m["level"] == lv].set_index("run")["distance"]))
+        for stage, d in stages:
+            fall = (init.reindex(d.index) - d).dropna()
+            rows.append({"alignment": label, "rule": rule, "stage": stage, "n": int(d.size),
+                         "distance_mean": float(d.mean()) if d.size else np.nan,
+                         "distance_sd": float(d.std(ddof=1)) if d.size > 1 else np.nan,
+                         "fall_mean": float(fall.mean()) if fall.size else np.nan,
+                         "fall_sd": float(fall.std(ddof=1)) if fall.size > 1 else np.nan,
+                         "accuracy_final_mean": float(final["accuracy"].mean())})
+    return pd.DataFrame(rows)
+
+
+def _highest_common_level(matched: pd.DataFrame, rule: str, levels) -> float | None:
+    m = matched[(matched["rule"] == rule)]
+    runs = m["run"].nunique()
+    best = None
+    for lv in levels:
+        n = m[(m["level"] == lv) & m["reached"]]["run"].nunique()
+        if runs and n * 2 > runs:
+            best = lv
+    return best
+
+
+def _checks(falls: pd.DataFrame, matched: pd.DataFrame, levels, label="liu2025") -> list[str]:
+    """The pipeline's acceptance checks, stated with the numbers."""
+    out = []
+    f = falls[falls["alignment"] == label]
+    m = matched[matched["alignment"] == label]
+    if not len(f):
+        return out
+    row = f[(f["rule"] == "bptt") & (f["stage"] == "0.9")]
+    if len(row) and np.isfinite(row["fall_mean"].iloc[0]):
+        v = float(row["fall_mean"].iloc[0])
+        out.append(f"- BPTT at accuracy 0.9 ({label} alignment): distance falls by {v:+.3f} from initialization "
+                   f"(target ≥ 0.05: **{'met' if v >= 0.05 else 'not met'}**).")
+    for rule in ("eprop", "eprop-random"):
+        lv = _highest_common_level(m, rule, levels)
+        if lv is None:
+            out.append(f"- {rule}: no level is reached by most runs.")
+            continue
+        row = f[(f["rule"] == rule) & (f["stage"] == f"{lv:g}")]
+        v = float(row["fall_mean"].iloc[0]) if len(row) else np.nan
+        ok = lv >= 0.6 and np.isfinite(v) and v >= 0.03
+        out.append(f"- {rule}: highest level reached by most runs = {lv:g}; distance falls there by {fmt(v)} "
+                   f"({label} alignment; target level ≥ 0.6 and fall ≥ 0.03: **{'met' if ok else 'not met'}**).")
+    return out
+
+
+def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_D, timings, files, reused=0, *,
+            lag_table=None, lags=None, level_lag=None) -> str:
+    labels = list(dict.fromkeys(training["alignment"]))
+    ref = labels[0]
     n_runs = matched["run"].nunique()
+    levels = list(cfg.levels)
+    falls = fall_table(training, matched, levels)
+    penalty = (f"activity penalty λ·mean(r²) with λ0 = {cfg.activity_l2:g} ({cfg.activity_l2_schedule} schedule)"
+               if cfg.activity_l2 > 0 else "no activity penalty")
     lines = [f"# neurosim reproduce — e-prop vs BPTT similarity to M1 ({cfg.label} configuration)", ""]
     lines += [
         f"{n_runs} RNNs (N={cfg.n_rec}, rules {', '.join(cfg.rules)}; gains g0 = "
         f"{', '.join(f'{g:g}' for g in cfg.g0s)}; seeds {', '.join(map(str, cfg.seeds))}) trained for "
-        f"{cfg.steps} Adam updates (lr {cfg.lr:g}, batch {cfg.batch_size}) on centre-out reaching with the "
-        f"recorded Hatsopoulos 2007 kinematics. Distance = rotation-only Procrustes, angular, divided by π/2, "
-        f"window {cfg.window[0]:g}…{cfg.window[1]:g} ms around movement onset, model vs 141 M1 units.",
+        f"{cfg.steps} Adam updates (lr {cfg.lr:g}, batch {cfg.batch_size}, {penalty}, readout init "
+        f"{cfg.readout_init!r}) on centre-out reaching with the recorded Hatsopoulos 2007 kinematics, trial "
+        f"design {cfg.design!r}. Accuracy = 1 − normalized error on the 8 evaluation trials (one per "
+        f"direction, onset at step {_eval_onset(cfg)}). Distance = rotation-only Procrustes, angular, divided by "
+        f"π/2, data window {cfg.window[0]:g}…{cfg.window[1]:g} ms around movement onset, model vs 141 M1 units.",
         "",
-        "## Baselines",
+        "Every distance is computed under each clock alignment: "
+        + "; ".join(f"`{k}` (lag {v:+g} ms)" for k, v in (lags or {}).items())
+        + ". `liu2025` is the released analysis of the paper (model step 185 ↔ 0 ms, 32 steps after the "
+        "task's movement onset); `onset` is the task's true movement onset.",
+        "",
+        "## Baselines (same window; they compare data with data, so no alignment enters)",
         f"- split-half ceiling (data vs itself, {cfg.n_splits} random halves): **{fmt(baselines['ceiling'])}** "
         f"(95% of draws in {fmt(baselines['ceiling_ci_low'])}–{fmt(baselines['ceiling_ci_high'])}, "
         f"SD {fmt(baselines['ceiling_sd'])})",
         f"- condition-average baseline: **{fmt(baselines['condition_average'])}**",
         "- `distance_normalized` = (d − ceiling) / (1 − ceiling): 0 = as close as the data is to itself.",
         "",
-        "## 1. Does distance fall as accuracy rises?",
-        f"- untrained networks (step 0): mean distance {fmt(tr['distance_init_mean'])}; after training: "
-        f"{fmt(tr['distance_final_mean'])} (mean final accuracy {fmt(tr['accuracy_final_mean'])}).",
-        f"- Spearman ρ(accuracy, distance) over checkpoints with accuracy ≥ 0, per run: median "
-        f"**{fmt(tr['rho_median'], 2)}**; negative in {100 * tr['fraction_negative']:.0f}% of runs.",
-        "- verdict: " + _trend_verdict(tr),
+        "## 1. Does distance fall with training? (mean ± SD over runs (runs); fall = paired init − stage)",
+        "",
+        "| rule | stage | " + " | ".join(f"distance, {k}" for k in labels) + " | "
+        + " | ".join(f"fall, {k}" for k in labels) + " |",
+        "|---|---|" + "---|" * (2 * len(labels)),
     ]
-    bins = [-np.inf, 0.0, 0.5, 0.8, 0.9, 0.95, 1.0 + 1e-12]
-    labels = ["< 0", "0–0.5", "0.5–0.8", "0.8–0.9", "0.9–0.95", "≥ 0.95"]
-    binned = training.assign(acc_bin=pd.cut(training["accuracy"], bins, labels=labels, right=False))
-    table = binned.groupby("acc_bin", observed=True)["distance"].agg(["mean", "std", "count"])
-    lines += ["", "| accuracy (all checkpoints) | mean distance | SD | checkpoints |", "|---|---|---|---|"]
-    lines += [f"| {b} | {fmt(r['mean'])} | {fmt(r['std'])} | {int(r['count'])} |" for b, r in table.iterrows()]
-    lines.append("")
-    lv_means = ok.groupby("level")["distance"].agg(["mean", "std", "count"])
-    for lv, r in lv_means.iterrows():
-        lines.append(f"- at accuracy {lv:g}: mean distance {fmt(r['mean'])} ± {fmt(r['std'])} (SD, {int(r['count'])} runs)")
-    unreached = matched[~matched["reached"]]
-    if len(unreached):
-        lines.append(f"- not reached: " + ", ".join(f"{r.run} @ {r.level:g}" for r in unreached.itertuples()))
-    else:
-        lines.append("- every run reached every level.")
-    ref = "bptt"
-    lines += ["", "## 2. At matched accuracy: rule difference vs seed-to-seed spread", "",
-              "| level | rule | runs | mean distance | SD over runs | diff vs BPTT (paired by g0, seed) | SD of diff | pooled seed SD |",
+    for rule in order_rules(falls["rule"].unique()):
+        for stage in ["init", *[f"{lv:g}" for lv in levels], "final"]:
+            cells, fcells = [], []
+            for k in labels:
+                r = falls[(falls["alignment"] == k) & (falls["rule"] == rule) & (falls["stage"] == stage)]
+                if not len(r) or r["n"].iloc[0] == 0:
+                    cells.append("not reached"), fcells.append("")
+                    continue
+                r = r.iloc[0]
+                sd = f" ± {r['distance_sd']:.3f}" if np.isfinite(r["distance_sd"]) else ""
+                cells.append(f"{r['distance_mean']:.3f}{sd} ({int(r['n'])})")
+                fsd = f" ± {r['fall_sd']:.3f}" if np.isfinite(r["fall_sd"]) else ""
+                fcells.append("" if stage == "init" else f"{r['fall_mean']:+.3f}{fsd}")
+            name = {"init": "initialization", "final": f"final (step {cfg.steps})"}.get(stage, f"accuracy {stage}")
+            lines.append(f"| {rule} | {name} | " + " | ".join(cells) + " | " + " | ".join(fcells) + " |")
+    lines += [""] + _checks(falls, matched, levels)
+    for k in labels:
+        tr = trs[k]
+        lines.append(f"- {k}: Spearman ρ(accuracy, distance) per run over checkpoints with accuracy ≥ 0: median "
+                     f"{fmt(tr['rho_median'], 2)}, negative in {100 * tr['fraction_negative']:.0f}% of runs; "
+                     "verdict: " + _trend_verdict(tr))
+    # reached counts
+    first = matched[matched["alignment"] == ref]
+    lines += ["", "## 2. Runs that do not reach each level", "",
+              "| rule | " + " | ".join(f"{lv:g}" for lv in levels) + " |", "|---|" + "---|" * len(levels)]
+    for rule in order_rules(first["rule"].unique()):
+        g = first[first["rule"] == rule]
+        total = g["run"].nunique()
+        cells = [f"{total - g[(g['level'] == lv) & g['reached']]['run'].nunique()} of {total}" for lv in levels]
+        lines.append(f"| {rule} | " + " | ".join(cells) + " |")
+    # rule difference
+    lines += ["", "## 3. e-prop − BPTT at matched accuracy (paired by g0 and seed) vs the seed-to-seed spread", "",
+              "| level | rule | " + " | ".join(f"diff vs BPTT, {k} | pooled seed SD, {k}" for k in labels) + " |",
+              "|---|---|" + "---|" * (2 * len(labels))]
+    keys = rv[["level", "rule"]].drop_duplicates().itertuples(index=False) if len(rv) else []
+    for lv, rule in keys:
+        if rule == "bptt":
+            continue
+        cells = []
+        for k in labels:
+            r = rv[(rv["alignment"] == k) & (rv["level"] == lv) & (rv["rule"] == rule)]
+            if not len(r):
+                cells += ["n/a", "n/a"]
+                continue
+            r = r.iloc[0]
+            sd = r["diff_vs_bptt_sd"]
+            cells += [f"{fmt(r['diff_vs_bptt_mean'])}" + (f" ± {sd:.3f}" if np.isfinite(sd) else "")
+                      + f" ({int(r['n_pairs'])})", fmt(r["seed_sd_pooled"])]
+        lines.append(f"| {lv:g} | {rule} | " + " | ".join(cells) + " |")
+    # init / gain effect
+    lines += ["", "## 4. Initialization (gain g0) vs learning rule at matched accuracy", "",
+              "η² = share of the variance in matched distance explained by each factor (Type II sums of squares, "
+              "main-effects linear model); range = max − min of the factor's level means.", "",
+              "| alignment | level | runs | η² rule | η² g0 | η² seed | range rule | range g0 |",
               "|---|---|---|---|---|---|---|---|"]
-    for r in rv.itertuples(index=False):
-        d = getattr(r, f"diff_vs_{ref}_mean")
-        s = getattr(r, f"diff_vs_{ref}_sd")
-        lines.append(f"| {r.level:g} | {r.rule} | {r.n} | {fmt(r.distance_mean)} | {fmt(r.distance_sd)} | "
-                     f"{fmt(d)} | {fmt(s)} | {fmt(r.seed_sd_pooled)} |")
-    lines.append("")
-    for lv, g in rv.groupby("level"):
-        e = g[g["rule"] == "eprop"]
-        if len(e) and np.isfinite(e[f"diff_vs_{ref}_mean"].iloc[0]):
-            diff, sd = float(e[f"diff_vs_{ref}_mean"].iloc[0]), float(e["seed_sd_pooled"].iloc[0])
-            ratio = abs(diff) / sd if sd > 0 else np.inf
-            verdict = "smaller than" if ratio < 1 else "larger than"
-            lines.append(f"- accuracy {lv:g}: e-prop − BPTT = {diff:+.3f}, {verdict} the seed-to-seed SD "
-                         f"{sd:.3f} (|diff| / SD = {ratio:.2f}).")
-    lines += ["", "## 3. Rule vs initialization, side by side", "",
-              "η² = share of the variance in matched distance explained by each factor "
-              "(Type II sums of squares, main-effects linear model; see docs/experiments.md). "
-              "Range = max − min of the factor's level means.", "",
-              "| level | runs | η² rule | η² g0 (init) | η² seed | η² residual | range rule | range g0 | p rule | p g0 |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in eff.itertuples(index=False):
-        g = lambda k: getattr(r, k, np.nan)  # noqa: E731
-        lines.append(f"| {r.level:g} | {r.n} | {fmt(g('eta_sq_rule'))} | {fmt(g('eta_sq_g0'))} | "
-                     f"{fmt(g('eta_sq_seed'))} | {fmt(g('eta_sq_residual'))} | {fmt(g('range_rule'))} | "
-                     f"{fmt(g('range_g0'))} | {fmt(g('p_rule'), 3)} | {fmt(g('p_g0'), 3)} |")
-    if len(eff):
+        g = lambda key: getattr(r, key, np.nan)  # noqa: E731
+        lines.append(f"| {r.alignment} | {r.level:g} | {r.n} | {fmt(g('eta_sq_rule'))} | {fmt(g('eta_sq_g0'))} | "
+                     f"{fmt(g('eta_sq_seed'))} | {fmt(g('range_rule'))} | {fmt(g('range_g0'))} |")
+    init_g = training[training["step"] == 0].groupby(["alignment", "g0"])["distance"].mean()
+    if len(init_g):
         lines.append("")
-        for r in eff.itertuples(index=False):
-            er, eg = getattr(r, "eta_sq_rule", np.nan), getattr(r, "eta_sq_g0", np.nan)
-            if np.isfinite(er) and np.isfinite(eg):
-                bigger = "initial gain" if eg > er else "learning rule"
-                lines.append(f"- accuracy {r.level:g}: the {bigger} explains more variance "
-                             f"(η² g0 = {eg:.2f} vs η² rule = {er:.2f}).")
+        lines.append("- distance at initialization by gain: " + "; ".join(
+            f"{k} g0={g0:g}: {v:.3f}" for (k, g0), v in init_g.items()))
+    # alignment paragraph
+    lines += ["", "## 5. What the alignment does to the conclusions", ""]
+    lines.append(_alignment_paragraph(falls, baselines, labels, levels, lag_table, lags))
+    if lag_table is not None and len(lag_table):
+        lines += ["", "| rule | stage | best lag (ms) | distance there | distance at " +
+                  " | distance at ".join(labels) + " |", "|---|---|---|---|" + "---|" * len(labels)]
+        for (rule, stage), g in lag_table.groupby(["rule", "stage"], sort=False):
+            mean = g.groupby("lag")["distance"].mean()
+            at = [fmt(mean.get(float(lags[k]), np.nan)) for k in labels]
+            name = stage if stage == "init" else f"matched {level_lag[rule]:g}"
+            lines.append(f"| {rule} | {name} | {mean.idxmin():+g} | {mean.min():.3f} | " + " | ".join(at) + " |")
+        lines.append("")
+        lines.append("(`lag_sweep.png`, `lag_sweep.csv`: mean over runs of distance vs lag; a model aligns best "
+                     "where its curve is lowest.)")
     if D is not None:
         gr, gg = _group_means(D, "rule"), _group_means(D, "g0")
-        lines += ["", f"## 4. Model-model distances at accuracy {D.attrs['level']:g}",
+        lines += ["", f"## 6. Model-model distances at accuracy {D.attrs['level']:g}",
                   f"- same rule {fmt(gr['within'])} vs different rules {fmt(gr['between'])}; "
                   f"same g0 {fmt(gg['within'])} vs different g0 {fmt(gg['between'])} "
-                  f"(mean Procrustes distance over pairs; data ceiling {fmt(baselines['ceiling'])})."]
+                  f"(mean Procrustes distance over pairs, no alignment involved; data ceiling "
+                  f"{fmt(baselines['ceiling'])})."]
     if len(dyn):
-        lines += ["", "## 5. Dynamics at matched accuracy",
-                  f"(participation ratio of the activity in the window; spectral radius of W_rec; a linear "
-                  f"system z_(t+1) = A z_t + b fitted in the top {cfg.dynamics_components} PCs)", "",
+        lines += ["", "## 7. Dynamics at matched accuracy",
+                  f"(participation ratio of the activity in the window on the model's onset clock; spectral "
+                  f"radius of W_rec; a linear system z_(t+1) = A z_t + b fitted in the top "
+                  f"{cfg.dynamics_components} PCs)", "",
                   "| level | rule | g0 | participation ratio | spectral radius W_rec | LDS R² | max abs eig(A) |",
                   "|---|---|---|---|---|---|---|"]
         agg = dyn.groupby(["level", "rule", "g0"])[["participation_ratio", "spectral_radius_W_rec", "lds_r2",
@@ -386,6 +610,38 @@ def _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timin
     lines += ["", "Numbers are what this run measured; re-run with `neurosim reproduce` (default) or "
               "`neurosim reproduce --full` (paper scale)."]
     return "\n".join(lines) + "\n"
+
+
+def _eval_onset(cfg) -> str:
+    return "153" if cfg.design == "liu2025" else "80"
+
+
+def _alignment_paragraph(falls, baselines, labels, levels, lag_table, lags) -> str:
+    """Plain-language comparison of the conclusions under each alignment, from the numbers."""
+    ca = baselines["condition_average"]
+    parts = []
+    for k in labels:
+        f = falls[(falls["alignment"] == k)]
+        init = f[f["stage"] == "init"]["distance_mean"].mean()
+        fin = f[f["stage"] == "final"]
+        below = [r.rule for r in fin.itertuples() if r.distance_mean < ca]
+        above = [r.rule for r in fin.itertuples() if r.distance_mean >= ca]
+        fall = fin["fall_mean"].mean()
+        parts.append(f"Under `{k}`, untrained networks sit at {init:.3f} on average and training lowers the "
+                     f"distance by {fall:+.3f} (mean over rules of the paired fall to the last checkpoint); after "
+                     f"training, rules below the condition-average baseline ({ca:.3f}): {', '.join(below) or 'none'}; "
+                     f"above it: {', '.join(above) or 'none'}.")
+    diffs = []
+    for k in labels:
+        f = falls[(falls["alignment"] == k) & (falls["stage"] == "final")].set_index("rule")["distance_mean"]
+        if "bptt" in f and "eprop" in f:
+            diffs.append(f"{k}: {f['eprop'] - f['bptt']:+.3f}")
+    if diffs:
+        parts.append("The final e-prop − BPTT difference is " + ", ".join(diffs) + ".")
+    parts.append("The alignment shifts every absolute number (and decides whether trained networks beat the "
+                 "condition-average baseline), so it is reported with every distance; the comparison between "
+                 "rules at matched accuracy is made within one alignment.")
+    return " ".join(parts)
 
 
 # ---------------------------------------------------------------------------
@@ -439,13 +695,14 @@ def reproduce(
 
     ds = load("hatsopoulos2007", path=data)  # FileNotFoundError says how to fetch the data
     rates = ds["rates"]
-    task = CenterOutReach.from_dataset(ds)
+    task = CenterOutReach.from_dataset(ds, design=cfg.design)
     folder.mkdir(parents=True, exist_ok=True)
 
     # 1. train ------------------------------------------------------------------
     t0 = time.perf_counter()
     specs = grid(cfg.rules, cfg.seeds, cfg.g0s, n_rec=cfg.n_rec, steps=cfg.steps, lr=cfg.lr,
-                 batch_size=cfg.batch_size, checkpoints=cfg.checkpoint_steps(), activity_l2=cfg.activity_l2)
+                 batch_size=cfg.batch_size, checkpoints=cfg.checkpoint_steps(), activity_l2=cfg.activity_l2,
+                 activity_l2_schedule=cfg.activity_l2_schedule, readout_init=cfg.readout_init)
     own_cluster = None
     if client is None and workers > 1:
         from dask.distributed import Client, LocalCluster  # optional dependency
@@ -468,10 +725,10 @@ def reproduce(
     # the analyses below multiply small matrices: one BLAS thread is fastest (and
     # avoids busy-waiting BLAS threads fighting over a loaded machine)
     with limit_blas_threads(blas_threads):
-        return _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused)
+        return _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused, task=task)
 
 
-def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused=0) -> dict:
+def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused=0, *, task) -> dict:
     # 2. baselines + distance along training --------------------------------------
     t0 = time.perf_counter()
     window = tuple(float(w) for w in cfg.window)
@@ -480,45 +737,58 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
     baselines = {"ceiling": float(ceiling), "ceiling_ci_low": float(ceiling.ci[0]),
                  "ceiling_ci_high": float(ceiling.ci[1]), "ceiling_sd": float(np.std(ceiling.values)),
                  "condition_average": float(cond)}
-    training = training_curves(runs, rates, window, float(ceiling), progress=progress)
+    lags = alignment_lags(cfg.alignments, task)
+    training = training_curves(runs, rates, window, float(ceiling), lags=lags, progress=progress)
     timings["distances along training"] = time.perf_counter() - t0
 
-    # 3. matched accuracy, effects, model-model distances, dynamics --------------------
+    # 3. matched accuracy (per alignment), effects, lag sweep, model-model distances, dynamics --------
     t0 = time.perf_counter()
-    matched = accuracy_matched(runs, rates, metric="procrustes", levels=cfg.levels, window=window,
-                               ceiling=ceiling, normalize=True, bootstrap=cfg.bootstrap, seed=0)
     front = ["run", "rule", "seed", "g0", "n_rec", "activation", "level", "reached", "step", "accuracy",
-             "distance", "distance_normalized", "ceiling", "ci_low", "ci_high"]
-    matched = matched[[c for c in front if c in matched.columns]]
+             "distance", "distance_normalized", "alignment", "ceiling", "ci_low", "ci_high"]
+    parts, trs, rvs, effs = [], {}, [], []
+    for label, lag in lags.items():
+        m = accuracy_matched(runs, rates, metric="procrustes", levels=cfg.levels, window=window,
+                             ceiling=ceiling, normalize=True, lag=lag, bootstrap=cfg.bootstrap, seed=0)
+        m["alignment"] = label
+        parts.append(m[[c for c in front if c in m.columns]])
+        trs[label] = trend(training[training["alignment"] == label])
+        rvs.append(rule_vs_seed(parts[-1]).assign(alignment=label))
+        effs.append(effects(parts[-1]).assign(alignment=label))
+    matched = pd.concat(parts, ignore_index=True)
     matched["condition_average"] = baselines["condition_average"]
-    tr = trend(training)
-    rv = rule_vs_seed(matched)
-    eff = effects(matched)
-    counts = matched[matched["reached"]].groupby("level")["run"].nunique()
+    rv = pd.concat(rvs, ignore_index=True)
+    eff = pd.concat(effs, ignore_index=True)
+    first = matched[matched["alignment"] == next(iter(lags))]
+    counts = first[first["reached"]].groupby("level")["run"].nunique()
     full_levels = [lv for lv in cfg.levels if counts.get(lv, 0) == len(runs)]
     some_levels = [lv for lv in cfg.levels if counts.get(lv, 0) >= 2]
     level_D = (full_levels or some_levels or [None])[-1]
+    # the lag sweep at each rule's highest level that most of its runs reach
+    level_lag = {rule: _highest_common_level(first, rule, cfg.levels) for rule in first["rule"].unique()}
+    sweep_lags = sorted(set(float(v) for v in cfg.lags) | set(float(v) for v in lags.values()))
+    lag_table = lag_sweeps(runs, first, task, rates, window, sweep_lags, level_lag)
     D = None
     if level_D is not None:
         D = model_distances(runs, level_D, metric="procrustes", window=window, normalize=True)
-    dyn, fits = dynamics_table(runs, matched, window, cfg.dynamics_components)
+    dyn, fits = dynamics_table(runs, first, window, cfg.dynamics_components)
     dyn_D = None
     if level_D is not None and len(dyn):
-        dyn_D = dynamics_distances(fits, level_D, matched)
+        dyn_D = dynamics_distances(fits, level_D, first)
         dyn_D.attrs["level"] = float(level_D)
-    timings["matching, effects, dynamics"] = time.perf_counter() - t0
+    timings["matching, effects, lag sweep, dynamics"] = time.perf_counter() - t0
 
     # 4. write everything into a staging folder, then move into place -----------------
     t0 = time.perf_counter()
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
     try:
-        files = ["results.csv", "results.nc", "training.csv", "effects.csv", "rule_vs_seed.csv",
+        files = ["results.csv", "results.nc", "training.csv", "lag_sweep.csv", "effects.csv", "rule_vs_seed.csv",
                  "dynamics.csv", "baselines.json", "config.json"]
         write_csv(matched, staging / "results.csv")
         table_to_netcdf(matched, staging / "results.nc",
                          {"description": "distance to Hatsopoulos 2007 M1 at matched accuracy",
                           "config": json.dumps(cfg.to_dict()), **{f"baseline_{k}": v for k, v in baselines.items()}})
         write_csv(training, staging / "training.csv")
+        write_csv(lag_table, staging / "lag_sweep.csv")
         write_csv(eff, staging / "effects.csv")
         write_csv(rv, staging / "rule_vs_seed.csv")
         write_csv(dyn, staging / "dynamics.csv")
@@ -532,10 +802,12 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
         if dyn_D is not None:
             save(dyn_D, staging / "dynamics_distances.nc")
             files.append("dynamics_distances.nc")
-        files += _figures(staging, training, matched, eff, D, baselines, cfg)
+        files += _figures(staging, training, matched, eff, D, baselines, cfg, lag_table, lags, runs=runs,
+                          rates=rates)
         timings["writing + figures"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_all
-        report = _report(cfg, baselines, tr, training, matched, rv, eff, dyn, D, dyn_D, timings, files + ["report.md"], reused)
+        report = _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_D, timings,
+                         files + ["report.md"], reused, lag_table=lag_table, lags=lags, level_lag=level_lag)
         (staging / "report.md").write_text(report)
         files.append("report.md")
         # every file is complete in staging; move them in (report last)
@@ -544,5 +816,6 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {"folder": folder, "files": files, "results": matched, "training": training, "effects": eff,
-            "rule_vs_seed": rv, "dynamics": dyn, "runs_reused": reused, "baselines": baselines, "trend": tr, "timings": timings,
+            "rule_vs_seed": rv, "dynamics": dyn, "runs_reused": reused, "baselines": baselines, "trend": trs,
+            "lag_sweep": lag_table, "timings": timings,
             "model_distances": D, "dynamics_distances": dyn_D}

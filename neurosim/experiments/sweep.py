@@ -24,6 +24,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from neurosim.rnn import LeakyRNN, load_run, train
+from neurosim.rnn.rules import DALE_RULES
 
 __all__ = ["RunSpec", "grid", "sweep", "train_spec"]
 
@@ -52,6 +53,8 @@ class RunSpec:
     batch_size: int = 32
     checkpoints: tuple[int, ...] | None = None
     activity_l2: float = 0.0
+    activity_l2_schedule: str = "constant"
+    readout_init: str = "normal"
     rule_options: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -81,6 +84,8 @@ def grid(
     >>> specs = grid(["bptt", "eprop"], seeds=range(2), g0s=(0.5, 1.5), n_rec=20, steps=10)
     >>> len(specs), specs[0].name, specs[-1].name
     (8, 'bptt_g0.5_n20_retanh_s0', 'eprop_g1.5_n20_retanh_s1')
+    >>> grid(["modprop"], seeds=[0], n_rec=20)[0].name
+    'modprop_g1_n20_retanh_dale_s0'
     """
     if not rules:
         raise ValueError("rules is empty: name at least one learning rule, e.g. ['bptt', 'eprop']")
@@ -89,8 +94,10 @@ def grid(
         raise ValueError("seeds is empty: give at least one seed")
     n_list = list(n_recs) if n_recs is not None else [common.pop("n_rec", 200)]
     a_list = list(activations) if activations is not None else [common.pop("activation", "retanh")]
+    # the cell-type rules (ModProp, MDGL) need Dale's law: their runs get it
+    dale = bool(common.pop("dale", False))
     specs = [
-        RunSpec(rule=r, seed=int(s), g0=float(g), n_rec=int(n), activation=a, **common)
+        RunSpec(rule=r, seed=int(s), g0=float(g), n_rec=int(n), activation=a, dale=dale or r in DALE_RULES, **common)
         for r, g, n, a, s in itertools.product(rules, g0s, n_list, a_list, seeds)
     ]
     names = [s.name for s in specs]
@@ -115,6 +122,10 @@ def _matches(run: Any, spec: RunSpec, task: Any) -> bool:
     for key, value in (("dale", spec.dale), ("activity_l2", spec.activity_l2)):
         if key in cfg and cfg[key] != value:
             return False
+    if cfg.get("readout_init", "normal") != spec.readout_init:
+        return False
+    if cfg.get("activity_l2_schedule", "constant") != spec.activity_l2_schedule:
+        return False
     return all(cfg.get(k) == v for k, v in want.items()) and bool(getattr(run, "complete", True))
 
 
@@ -130,13 +141,15 @@ def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, prog
             if run is not None and _matches(run, spec, task):
                 return run
     model = LeakyRNN(task.n_in, spec.n_rec, task.n_out, g0=spec.g0, seed=spec.seed,
-                     activation=spec.activation, dale=spec.dale, activity_l2=spec.activity_l2)
+                     activation=spec.activation, dale=spec.dale, activity_l2=spec.activity_l2,
+                     readout_init=spec.readout_init)
     options = dict(spec.rule_options)
     if spec.rule == "eprop-random":
         options.setdefault("feedback_seed", spec.seed)
     run = train(model, task, rule=spec.rule, steps=spec.steps, lr=spec.lr, batch_size=spec.batch_size,
                 seed=spec.seed, checkpoints=None if spec.checkpoints is None else list(spec.checkpoints),
-                rule_options=options or None, progress=progress, resume=False, blas_threads=1)
+                rule_options=options or None, progress=progress, resume=False, blas_threads=1,
+                activity_l2_schedule=spec.activity_l2_schedule)
     if path is not None:
         run.save(path)
     return run

@@ -5,6 +5,8 @@
 * :mod:`~neurosim.metrics.cca` -- canonical correlations, mean / mean² / SVCCA / PWCCA.
 * :mod:`~neurosim.metrics.cka` -- linear / RBF CKA, biased and debiased HSIC.
 * :mod:`~neurosim.metrics.rsa` -- RDMs and RDM comparators.
+* :mod:`~neurosim.metrics.dynamics` -- Dynamical Similarity Analysis on
+  ``(trajectories, time, units)`` arrays (``.input == "trajectories"``).
 * :mod:`~neurosim.metrics.registry` -- similarity-repository ids -> callables.
 
 Direction: ``*_distance`` (0 = identical, lower is closer; angular ones in radians),
@@ -14,6 +16,7 @@ callable carries ``.direction``.  See ``docs/metrics.md`` for definitions.
 
 from neurosim.metrics.cca import canonical_correlations, cca_similarity
 from neurosim.metrics.cka import cka
+from neurosim.metrics.dynamics import DMDFit, dsa_compare, dsa_distance, dsa_prepare
 from neurosim.metrics.registry import Measure, make, measures
 from neurosim.metrics.rsa import compare_rdms, rdm, rsa
 from neurosim.metrics.shape import (
@@ -40,6 +43,10 @@ __all__ = [
     "rdm",
     "compare_rdms",
     "rsa",
+    "dsa_distance",
+    "dsa_prepare",
+    "dsa_compare",
+    "DMDFit",
     "Measure",
     "make",
     "measures",

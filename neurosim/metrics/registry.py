@@ -2,8 +2,10 @@
 
 ``make(name)`` returns a :class:`Measure`: a callable ``measure(X, Y, **options) -> float``
 that also carries ``.name``, ``.direction`` (``"distance"``: 0 = identical, lower is
-closer; ``"similarity"``: 1 = identical, higher is closer), ``.units`` and
-``.description``.  ``measures()`` lists the ids.
+closer; ``"similarity"``: 1 = identical, higher is closer), ``.units``, ``.description``
+and ``.input``: ``"samples"`` for kernels on ``(samples, features)`` matrices,
+``"trajectories"`` for kernels that need ``(trajectories, time, units)`` arrays (DSA,
+``dsa-score=…``), which a caller must not flatten.  ``measures()`` lists the ids.
 
 Ids follow Cloos, Yang & Cueva (2024), e.g. ``"procrustes-distance=angular"``,
 ``"cka-kernel=linear-hsic=gretton-score"``, ``"rsa-rdm=correlation-compare=spearman"``,
@@ -19,6 +21,7 @@ shape       :func:`~neurosim.metrics.shape.shape_distance` (``alpha=``)  distanc
 cca         :func:`~neurosim.metrics.shape.cca_distance`                 distance
 cka         :func:`~neurosim.metrics.cka.cka`                            similarity
 rsa         :func:`~neurosim.metrics.rsa.rsa`                            similarity
+dsa         :func:`~neurosim.metrics.dynamics.dsa_distance` (trajectories)  distance
 ========== ============================================================ ===========
 """
 
@@ -33,6 +36,7 @@ import numpy as np
 
 from neurosim.metrics.cca import cca_similarity
 from neurosim.metrics.cka import cka
+from neurosim.metrics.dynamics import TRAJECTORY_INPUT, dsa_distance
 from neurosim.metrics.rsa import rsa
 from neurosim.metrics.shape import cca_distance, procrustes_distance, shape_distance
 
@@ -54,6 +58,7 @@ class Measure:
     description: str
     options: dict = field(default_factory=dict)
     transform: Callable | None = None
+    input: str = "samples"
 
     def __call__(self, X, Y, **options) -> float:
         clash = sorted(set(options) & set(self.options))
@@ -118,6 +123,18 @@ def _populate() -> None:
 
 _populate()
 
+
+def _populate_dynamics() -> None:
+    units = {"angular": "radians", "wasserstein": "eigenvalue units"}
+    for score, unit in units.items():
+        name = f"dsa-score={score}"
+        _REGISTRY[name] = Measure(name, dsa_distance, "distance", unit,
+                                  f"Dynamical Similarity Analysis, {score} score (Ostrow et al. 2023)",
+                                  {"score": score}, None, TRAJECTORY_INPUT)
+
+
+_populate_dynamics()
+
 _ALIASES: dict[str, Measure] = {
     "procrustes": Measure("procrustes", procrustes_distance, "distance", "radians",
                           "angular Procrustes distance (options pass through)"),
@@ -126,6 +143,8 @@ _ALIASES: dict[str, Measure] = {
     "cca": Measure("cca", cca_distance, "distance", "radians", "angular CCA shape distance"),
     "cka": Measure("cka", cka, "similarity", "unitless [0, 1]", "linear CKA (options pass through)"),
     "rsa": Measure("rsa", rsa, "similarity", "unitless [-1, 1]", "RSA, correlation RDMs + Spearman"),
+    "dsa": Measure("dsa", dsa_distance, "distance", "radians",
+                   "DSA, angular score (options pass through)", input=TRAJECTORY_INPUT),
 }
 
 _SHAPE_RE = re.compile(r"^shape_metric-alpha=([0-9]*\.?[0-9]+)-distance=(angular|euclidean)$")

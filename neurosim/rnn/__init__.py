@@ -9,13 +9,23 @@
 """
 
 from neurosim.rnn import tasks
-from neurosim.rnn.model import Batch, Forward, LeakyRNN, loss
+from neurosim.rnn.model import Batch, Forward, LeakyRNN, load_torch_checkpoint, loss
 from neurosim.rnn.optim import Adam
 from neurosim.rnn.rules import RULES, gradients, random_feedback, value_and_gradients
-from neurosim.rnn.train import Run, TrainingDiverged, activity, default_checkpoints, evaluate, load_run, train
+from neurosim.rnn.train import (
+    ResumeConflict,
+    Run,
+    TrainingDiverged,
+    activity,
+    default_checkpoints,
+    evaluate,
+    load_run,
+    train,
+)
 from neurosim.rnn import analysis  # noqa: E402  (after the names analysis modules import)
 from neurosim.rnn.analysis.alignment import gradient_alignment
 
-__all__ = ["LeakyRNN", "Batch", "Forward", "loss", "gradients", "value_and_gradients", "RULES",
-           "random_feedback", "Adam", "tasks", "train", "Run", "TrainingDiverged", "load_run", "activity",
+__all__ = ["LeakyRNN", "load_torch_checkpoint", "Batch", "Forward", "loss", "gradients", "value_and_gradients",
+           "RULES", "random_feedback", "Adam", "tasks", "train", "Run", "TrainingDiverged", "ResumeConflict",
+           "load_run", "activity",
            "evaluate", "default_checkpoints", "gradient_alignment", "analysis"]

@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import copy as _copy
 import difflib
+import pickle
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 PARAM_NAMES = ("W_in", "W_rec", "b", "W_out", "b_out", "v0")
 ACTIVATIONS = ("retanh", "tanh", "relu")
+READOUT_INITS = ("normal", "torch")
 LOSSES = ("mse", "ce")
 
 
@@ -196,12 +200,23 @@ class LeakyRNN:
         Standard deviation ``sigma`` of the voltage noise ``sqrt(2a) sigma xi_t`` (0 = no noise). The
         noise samples are passed explicitly to the forward pass / rules, so losses stay deterministic.
     activity_l2 : float
-        ``lambda_r``, weight of the activity penalty ``mean(r^2)`` in :func:`loss`.
+        ``lambda_r``, weight of the activity penalty ``mean(r^2)`` in :func:`loss` (the trainer
+        can adapt it along training: ``train(..., activity_l2_schedule="adaptive")``).
+    readout_init : {"normal", "torch"}
+        Initialization of the readout. ``"normal"``: ``W_out ~ N(0, 1/N)``, ``b_out = 0``.
+        ``"torch"``: the paper's readout, PyTorch's default weight of ``nn.Linear(N, O)``,
+        ``W_out ~ U(-1/sqrt(N), 1/sqrt(N))`` (a third of the normal init's variance), and
+        ``b_out = 0`` (the paper's code overrides PyTorch's bias with zeros; its released initial
+        checkpoint has ``b_out = 0``).
 
     Notes
     -----
-    Initialization (Liu, Yang & Cueva 2025): ``W_in ~ N(0, 1/I)``, ``W_rec ~ N(0, (1.5 g0)^2/N)``,
-    ``W_out ~ N(0, 1/N)``, ``b = b_out = v0 = 0``. Parameters are float64 arrays in
+    Initialization: ``W_in ~ N(0, 1/I)``, ``W_rec ~ N(0, (1.5 g0)^2/N)``, ``b = v0 = 0`` as in
+    Liu, Yang & Cueva (2025), whose code draws the same; the readout follows ``readout_init``
+    (the paper's is ``"torch"``; ``"normal"`` is kept as the default for reproducibility of
+    earlier runs). Draw order from ``default_rng(seed)``: ``W_in``, ``W_rec``, ``W_out``,
+    connectivity mask, so ``W_in`` and ``W_rec`` do not depend on ``readout_init``.
+    Parameters are float64 arrays in
     :attr:`params`: ``W_in`` (N, I), ``W_rec`` (N, N), ``b`` (N,), ``W_out`` (O, N), ``b_out`` (O,),
     ``v0`` (N,).
 
@@ -230,6 +245,7 @@ class LeakyRNN:
         connectivity: float = 1.0,
         noise_std: float = 0.0,
         activity_l2: float = 0.0,
+        readout_init: str = "normal",
     ):
         for name, val in (("n_in", n_in), ("n_rec", n_rec), ("n_out", n_out)):
             if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 1:
@@ -244,6 +260,8 @@ class LeakyRNN:
             raise ValueError(f"exc_fraction must be in (0, 1); got {exc_fraction}")
         if noise_std < 0 or activity_l2 < 0 or g0 < 0:
             raise ValueError("noise_std, activity_l2 and g0 must be non-negative")
+        if readout_init not in READOUT_INITS:
+            raise ValueError(f"unknown readout_init {readout_init!r}: " + _did_you_mean(readout_init, READOUT_INITS))
         self.n_in, self.n_rec, self.n_out = int(n_in), int(n_rec), int(n_out)
         self.tau, self.dt = float(tau), float(dt)
         self.activation = activation
@@ -254,12 +272,18 @@ class LeakyRNN:
         self.connectivity = float(connectivity)
         self.noise_std = float(noise_std)
         self.activity_l2 = float(activity_l2)
+        self.readout_init = readout_init
 
         rng = np.random.default_rng(seed)
         N, I, O = self.n_rec, self.n_in, self.n_out
         W_in = rng.normal(0.0, 1.0 / np.sqrt(I), size=(N, I))
         W_rec = rng.normal(0.0, 1.5 * self.g0 / np.sqrt(N), size=(N, N))
-        W_out = rng.normal(0.0, 1.0 / np.sqrt(N), size=(O, N))
+        if readout_init == "torch":
+            bound = 1.0 / np.sqrt(N)
+            W_out = rng.uniform(-bound, bound, size=(O, N))
+        else:
+            W_out = rng.normal(0.0, 1.0 / np.sqrt(N), size=(O, N))
+        b_out = np.zeros(O)
         self.rec_mask = None
         if self.connectivity < 1.0:
             self.rec_mask = (rng.random((N, N)) < self.connectivity).astype(np.float64)
@@ -276,7 +300,7 @@ class LeakyRNN:
             "W_rec": W_rec,
             "b": np.zeros(N),
             "W_out": W_out,
-            "b_out": np.zeros(O),
+            "b_out": b_out,
             "v0": np.zeros(N),
         }
 
@@ -294,7 +318,7 @@ class LeakyRNN:
             "dt": self.dt, "activation": self.activation, "g0": self.g0, "seed": self.seed,
             "dale": self.dale, "exc_fraction": self.exc_fraction,
             "connectivity": self.connectivity, "noise_std": self.noise_std,
-            "activity_l2": self.activity_l2,
+            "activity_l2": self.activity_l2, "readout_init": self.readout_init,
         }
 
     def copy(self) -> "LeakyRNN":
@@ -500,3 +524,152 @@ def loss(model: LeakyRNN, batch: Batch, *, params: Mapping | None = None, noise:
     if model.activity_l2 > 0:
         E += model.activity_l2 * float(np.mean(fw.r * fw.r))
     return E
+
+
+# ---------------------------------------------------------------------- PyTorch checkpoints
+#: Globals a PyTorch state-dict pickle may name; everything else is refused.
+TORCH_PICKLE_GLOBALS = (("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
+                        ("torch", "FloatStorage"))
+#: The CTRNN layout of Liu, Yang & Cueva (2025): tensor name -> neurosim parameter.
+TORCH_PARAM_NAMES = {"fc_x2ah.weight": "W_in", "fc_x2ah.bias": "b", "fc_h2ah.weight": "W_rec",
+                     "fc_h2y.weight": "W_out", "fc_h2y.bias": "b_out", "ah0": "v0"}
+
+
+class _FloatStorage:
+    """Stand-in for ``torch.FloatStorage``: only used as a marker in persistent ids."""
+
+
+class _StateDict(dict):
+    """Stand-in for ``collections.OrderedDict`` (a plain dict that accepts the ``_metadata`` attribute)."""
+
+
+@dataclass
+class _Storage:
+    key: str
+    numel: int
+
+
+def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
+    """Rebuild a tensor as a numpy view description (the data is read after unpickling)."""
+    if not isinstance(storage, _Storage):
+        raise pickle.UnpicklingError("tensor without a FloatStorage; not a float32 CPU state dict")
+    return ("tensor", storage, int(offset), tuple(int(v) for v in size), tuple(int(v) for v in stride))
+
+
+class _TorchUnpickler(pickle.Unpickler):
+    """Admits only :data:`TORCH_PICKLE_GLOBALS` and float32 storages; refuses anything else."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) == ("collections", "OrderedDict"):
+            return _StateDict
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _rebuild_tensor
+        if (module, name) == ("torch", "FloatStorage"):
+            return _FloatStorage
+        raise pickle.UnpicklingError(
+            f"refusing to load global '{module}.{name}' from a PyTorch checkpoint: only "
+            + ", ".join(f"{m}.{n}" for m, n in TORCH_PICKLE_GLOBALS) + " are allowed (a float32 state dict)")
+
+    def persistent_load(self, pid):
+        if (not isinstance(pid, tuple) or len(pid) != 5 or pid[0] != "storage" or pid[1] is not _FloatStorage
+                or pid[3] != "cpu"):
+            raise pickle.UnpicklingError(f"unsupported storage {pid!r}: only float32 CPU storages are read")
+        return _Storage(str(pid[2]), int(pid[4]))
+
+
+def _tensor_array(zf: zipfile.ZipFile, prefix: str, spec) -> np.ndarray:
+    _, storage, offset, size, stride = spec
+    raw = np.frombuffer(zf.read(f"{prefix}/data/{storage.key}"), dtype="<f4")
+    if raw.size != storage.numel:
+        raise ValueError(f"storage {storage.key} holds {raw.size} floats, the pickle says {storage.numel}")
+    need = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1 if all(size) else offset
+    if need > raw.size:
+        raise ValueError(f"tensor of shape {size} runs past its storage ({raw.size} floats)")
+    view = np.lib.stride_tricks.as_strided(raw[offset:], shape=size, strides=tuple(4 * s for s in stride))
+    return np.array(view, dtype=np.float64)
+
+
+def read_torch_state_dict(path) -> tuple[dict, dict]:
+    """Read a PyTorch ``.pth`` zip archive's tensors without torch.
+
+    Returns ``(tensors, extras)``: ``tensors`` maps the ``model_state_dict`` names to float64
+    arrays; ``extras`` holds the checkpoint's other plain entries (numbers, strings). The pickle
+    is read by a restricted unpickler that admits only ``collections.OrderedDict``,
+    ``torch._utils._rebuild_tensor_v2`` and ``torch.FloatStorage`` and raises
+    :class:`pickle.UnpicklingError` naming any other global before it can run.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no PyTorch checkpoint at {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a zip archive; only PyTorch's zip checkpoint format (torch >= 1.6) is read")
+    with zipfile.ZipFile(path) as zf:
+        pkl = [n for n in zf.namelist() if n.endswith("/data.pkl")]
+        if len(pkl) != 1:
+            raise ValueError(f"{path} holds {len(pkl)} data.pkl files; expected one (a torch.save archive)")
+        prefix = pkl[0][: -len("/data.pkl")]
+        obj = _TorchUnpickler(zf.open(pkl[0])).load()
+        if not isinstance(obj, dict):
+            raise ValueError(f"{path} does not hold a dict (got {type(obj).__name__})")
+        state = obj.get("model_state_dict", obj)
+        tensors, extras = {}, {}
+        for k, v in state.items():
+            if isinstance(v, tuple) and v and v[0] == "tensor":
+                tensors[str(k)] = _tensor_array(zf, prefix, v)
+        for k, v in obj.items():
+            if k != "model_state_dict" and isinstance(v, (int, float, str, bool)):
+                extras[str(k)] = v
+    return tensors, extras
+
+
+def load_torch_checkpoint(path, *, tau: float = 10.0, activation: str = "retanh") -> LeakyRNN:
+    """Open a PyTorch checkpoint of Liu, Yang & Cueva's CTRNN as a :class:`LeakyRNN`, without torch.
+
+    The archive's ``model_state_dict`` must hold ``fc_x2ah.weight`` (N, I) -> ``W_in``,
+    ``fc_x2ah.bias`` (N,) -> ``b``, ``fc_h2ah.weight`` (N, N) -> ``W_rec`` (row = post),
+    ``fc_h2y.weight`` (O, N) -> ``W_out``, ``fc_h2y.bias`` (O,) -> ``b_out`` and ``ah0`` (N,)
+    -> ``v0``. Their model, ``v_t = v_{t-1} + (1/tau)(-v_{t-1} + W_rec r_{t-1} + W_in x_t + b)``,
+    ``r_t = retanh(v_t)``, ``r_0 = retanh(ah0)``, is :class:`LeakyRNN` with ``a = 1/tau``.
+    float32 tensors become float64 parameters. The activity-penalty weight the checkpoint stored
+    (``regularization_activityL2``), if any, becomes ``activity_l2``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.pth`` file written by ``torch.save`` (zip format).
+    tau : float
+        Time constant in steps (the paper's ``Tau = 10``, ``dt = 1``).
+    activation : {"retanh", "tanh", "relu"}
+
+    Returns
+    -------
+    LeakyRNN
+
+    Raises
+    ------
+    pickle.UnpicklingError
+        If the pickle names any global besides ``collections.OrderedDict``,
+        ``torch._utils._rebuild_tensor_v2`` and ``torch.FloatStorage`` (it is never called).
+    ValueError
+        If tensors are missing or their shapes do not fit one network.
+
+    Examples
+    --------
+    >>> m = load_torch_checkpoint("bptt_lr3e-4_update1000.pth")  # doctest: +SKIP
+    >>> m.n_rec, m.params["W_rec"].dtype  # doctest: +SKIP
+    (200, dtype('float64'))
+    """
+    tensors, extras = read_torch_state_dict(path)
+    missing = [k for k in TORCH_PARAM_NAMES if k not in tensors]
+    if missing:
+        raise ValueError(f"{path} lacks tensors {missing}; expected the CTRNN layout {sorted(TORCH_PARAM_NAMES)}")
+    p = {TORCH_PARAM_NAMES[k]: tensors[k] for k in TORCH_PARAM_NAMES}
+    if p["W_in"].ndim != 2 or p["W_out"].ndim != 2:
+        raise ValueError(f"{path}: fc_x2ah.weight and fc_h2y.weight must be matrices")
+    N, I = p["W_in"].shape
+    O = p["W_out"].shape[0]
+    lam = float(extras.get("regularization_activityL2", 0.0))
+    model = LeakyRNN(I, N, O, tau=tau, dt=1.0, activation=activation, activity_l2=max(lam, 0.0),
+                     readout_init="torch")
+    model.params = model.check_params(p)
+    return model

@@ -4,8 +4,11 @@ One training step ``s`` (``s = 0 .. steps``) with parameters ``theta_s`` (after 
 
     batch_s  = task.batch(batch_size, rng)            (and noise_s if model.noise_std > 0)
     E_s, g_s = value_and_gradients(model, batch_s, rule)   at theta_s
-    if s is a checkpoint: record step, loss = E_s, accuracy and eval_loss on task.conditions(), theta_s
+    if s is a checkpoint: record step, loss = E_s, accuracy and eval_loss on task.conditions(),
+                          activity_l2 = lambda_s, theta_s
     theta_{s+1} = Adam(theta_s, g_s)                  (not done at s = steps)
+    lambda_{s+1} = lambda_s, or (2/3) lambda_s if the schedule is "adaptive" and
+                   lambda_s mean(r^2) >= task_loss_s / 2       (Liu, Yang & Cueva 2025)
 
 All randomness after the model's initialization comes from ``np.random.default_rng(seed)``, so the
 same arguments give a bit-identical run. With ``out=path`` the file is rewritten atomically at
@@ -16,7 +19,9 @@ run an uninterrupted call would have produced.
 
 from __future__ import annotations
 
+import functools
 import json
+import numbers
 import os
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -26,6 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from neurosim._threads import blas_threads as blas_threads_limit
+from neurosim.io import check_output_file, lock as writer_lock, sweep_stale
 from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, loss as _loss
 from neurosim.rnn.optim import Adam
 from neurosim.rnn.rules import check_rule, random_feedback, value_and_gradients
@@ -37,6 +43,7 @@ _PARAM_DIMS = {
 }
 FORMAT = "neurosim-rnn-run-1"
 _COLUMNS = ("loss", "accuracy", "eval_loss")  # recorded at every checkpoint, besides ``record=``
+L2_SCHEDULES = ("constant", "adaptive")
 
 
 class TrainingDiverged(FloatingPointError):
@@ -45,6 +52,50 @@ class TrainingDiverged(FloatingPointError):
     def __init__(self, message: str, run: "Run"):
         super().__init__(message)
         self.run = run
+
+
+class ResumeConflict(ValueError):
+    """``out=`` holds something training cannot resume from (another run's settings, or no run).
+
+    ``reason`` says what was found; the message adds the fix for Python callers
+    (``resume=False``); the command line offers ``--force`` instead.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(f"{reason}; pass resume=False to overwrite it, or choose another out=")
+        self.reason = reason
+
+
+def _one_writer(fn):
+    """Check ``out=`` up front and hold its writer's lock for the whole run (one writer per file)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = kwargs.get("out")
+        if out is None:
+            return fn(*args, **kwargs)
+        out = check_output_file(out, "out")
+        with writer_lock(out):
+            sweep_stale(out)  # temporary files of killed earlier runs
+            return fn(*args, **{**kwargs, "out": out})
+
+    return wrapper
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
+    return int(value)
+
+
+def _check_positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number; got {value!r} ({type(value).__name__})")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number; got {value}")
+    return float(value)
 
 
 def default_checkpoints(steps: int, n: int = 30) -> np.ndarray:
@@ -103,8 +154,9 @@ class Run:
     ----------
     checkpoints : pandas.DataFrame
         Columns ``step``, ``loss`` (training-batch loss at that step), ``accuracy`` and
-        ``eval_loss`` (on ``task.conditions()``), then one column per ``record=`` measurement
-        given to :func:`train` (e.g. ``lambda_max``).
+        ``eval_loss`` (on ``task.conditions()``), ``activity_l2`` (the activity-penalty weight
+        used at that step; only with ``activity_l2_schedule="adaptive"``), then one column per
+        ``record=`` measurement given to :func:`train` (e.g. ``lambda_max``).
     rule, seed : str, int
     config : dict
         Model architecture (``n_rec``, ``g0``, ``activation``, ...) and training settings.
@@ -142,8 +194,13 @@ class Run:
         return list(self.settings.get("record", []))
 
     @property
+    def _columns(self) -> list[str]:
+        adaptive = self.settings.get("activity_l2_schedule", "constant") == "adaptive"
+        return [*_COLUMNS, *(["activity_l2"] if adaptive else []), *self.recorded]
+
+    @property
     def checkpoints(self) -> pd.DataFrame:
-        return pd.DataFrame(self._records, columns=["step", *_COLUMNS, *self.recorded])
+        return pd.DataFrame(self._records, columns=["step", *self._columns])
 
     @property
     def steps(self) -> list[int]:
@@ -166,6 +223,8 @@ class Run:
         """The :class:`LeakyRNN` at checkpoint ``step`` (default: the last one)."""
         m = LeakyRNN(**self._model_config)
         m.params = self.params(step)
+        rec = next(r for r in self._records if r["step"] == self._step(step))
+        m.activity_l2 = float(rec.get("activity_l2", m.activity_l2))
         return m
 
     def activity(self, step: int | None = None) -> xr.DataArray:
@@ -181,7 +240,7 @@ class Run:
     def to_dataset(self, resume_state: dict | None = None) -> xr.Dataset:
         steps = self.steps
         ds = xr.Dataset(coords={"step": np.asarray(steps, dtype=np.int64)})
-        for col in (*_COLUMNS, *self.recorded):
+        for col in self._columns:
             ds[col] = ("step", np.array([r[col] for r in self._records], dtype=np.float64))
         for k in PARAM_NAMES:
             ds[k] = (("step",) + _PARAM_DIMS[k], np.stack([self._params[s][k] for s in steps]))
@@ -199,6 +258,7 @@ class Run:
             attrs["adam_k"] = int(resume_state["adam"]["k"])
             attrs["resume_step"] = int(resume_state["step"])
             attrs["rng_state"] = json.dumps(resume_state["rng"])
+            attrs["resume_activity_l2"] = float(resume_state["activity_l2"])
         ds.attrs = attrs
         return ds
 
@@ -220,7 +280,9 @@ def _read(path) -> tuple[Run, dict | None]:
         raise ValueError(f"{path} is not a neurosim RNN run (format attr {ds.attrs.get('format')!r})")
     steps = [int(s) for s in ds["step"].values]
     settings = json.loads(ds.attrs["settings"])
-    columns = (*_COLUMNS, *settings.get("record", []))
+    adaptive = settings.get("activity_l2_schedule", "constant") == "adaptive"
+    columns = (*_COLUMNS, *(["activity_l2"] if adaptive else []), *settings.get("record", []))
+    lam0 = float(json.loads(ds.attrs["model_config"]).get("activity_l2", 0.0))
     records = [{"step": s, **{c: float(ds[c].values[i]) for c in columns}} for i, s in enumerate(steps)]
     params = {s: {k: np.array(ds[k].values[i], dtype=np.float64) for k in PARAM_NAMES} for i, s in enumerate(steps)}
     run = Run(model_config=json.loads(ds.attrs["model_config"]), task=from_config(json.loads(ds.attrs["task_config"])),
@@ -231,6 +293,7 @@ def _read(path) -> tuple[Run, dict | None]:
     state = None
     if "resume_step" in ds.attrs:
         state = {"step": int(ds.attrs["resume_step"]), "rng": json.loads(ds.attrs["rng_state"]),
+                 "activity_l2": float(ds.attrs.get("resume_activity_l2", lam0)),
                  "adam": {"k": int(ds.attrs["adam_k"]),
                           "m": {k: np.array(ds[f"adam_m_{k}"].values) for k in PARAM_NAMES if f"adam_m_{k}" in ds},
                           "s": {k: np.array(ds[f"adam_s_{k}"].values) for k in PARAM_NAMES if f"adam_s_{k}" in ds}}}
@@ -257,11 +320,13 @@ def _finite(E, grads) -> bool:
     return bool(np.isfinite(E)) and all(np.all(np.isfinite(g)) for g in grads.values())
 
 
+@_one_writer
 def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000, lr: float = 3e-4,
           batch_size: int = 64, seed: int = 0, checkpoints: Iterable[int] | int | None = None, out=None,
           rule_options: dict | None = None, clip: float | None = None, progress: bool = True,
           resume: bool = True, blas_threads: int | None = 1,
-          record: Mapping[str, Callable[[LeakyRNN, Task], float]] | None = None) -> Run:
+          record: Mapping[str, Callable[[LeakyRNN, Task], float]] | None = None,
+          activity_l2_schedule: str = "constant") -> Run:
     """Train a copy of ``model`` on ``task`` with a learning rule and Adam.
 
     Parameters
@@ -270,7 +335,9 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         Initial network (not modified; the run holds the trained copies).
     task : Task
         E.g. ``ContextDependentIntegration()`` or ``CenterOutReach.from_dataset(ds)``.
-    rule : {"bptt", "tbptt", "eprop", "eprop-random"}
+    rule : {"bptt", "tbptt", "eprop", "eprop-random", "rtrl", "modprop", "mdgl", "fa"}
+        See ``docs/trainer.md`` for each rule's equations; ``modprop`` and ``mdgl`` need a
+        model with Dale's law (cell types).
     steps : int
         Number of Adam updates.
     lr : float
@@ -285,7 +352,9 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     out : path, optional
         netCDF file rewritten atomically at every checkpoint (with optimizer and RNG state).
         If it exists and ``resume`` is true, training continues from its last checkpoint
-        (the arguments must match those that created it).
+        (the arguments must match those that created it). The run holds a writer's lock on
+        ``out`` (:func:`neurosim.io.lock`), so a second process training into the same file
+        gets a :class:`~neurosim.io.LockError`; temporary files left by killed runs are removed.
     rule_options : dict, optional
         E.g. ``{"window": 20}`` for ``"tbptt"``, ``{"feedback_seed": 1}`` for ``"eprop-random"``.
     clip : float, optional
@@ -307,6 +376,13 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
 
         The callables must not draw from the training random stream (they have their own), so a
         run with ``record=`` has the same parameters as one without.
+    activity_l2_schedule : {"constant", "adaptive"}
+        ``"constant"``: the activity penalty weight stays ``model.activity_l2``. ``"adaptive"``
+        (Liu, Yang & Cueva 2025; their ``lambda_0 = 10``): after each step, if the penalty
+        ``lambda mean(r^2)`` of that step's batch is at least half its task loss, ``lambda`` is
+        multiplied by 2/3 for the next step (it never grows). The weight used at each checkpoint
+        is column ``activity_l2`` of ``run.checkpoints``. (The paper's checkpoint files store the
+        weight after that step's adjustment, i.e. the next step's.)
 
     Returns
     -------
@@ -317,6 +393,10 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     TrainingDiverged
         If the loss or a gradient becomes NaN/inf; the last good checkpoint stays in ``out``
         and in the exception's ``.run``.
+    ResumeConflict
+        (a ValueError) if ``out`` exists with another run's settings or is not a run.
+    neurosim.io.LockError
+        If another process is writing ``out``.
 
     Examples
     --------
@@ -332,12 +412,18 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         raise TypeError(f"model must be a neurosim.rnn.LeakyRNN; got {type(model).__name__}")
     if not isinstance(task, Task):
         raise TypeError(f"task must be a neurosim.rnn.tasks.Task; got {type(task).__name__}")
+    if activity_l2_schedule not in L2_SCHEDULES:
+        raise ValueError(f"activity_l2_schedule must be one of {list(L2_SCHEDULES)}; got {activity_l2_schedule!r}")
     if (model.n_in, model.n_out) != (task.n_in, task.n_out):
         raise ValueError(f"model has n_in={model.n_in}, n_out={model.n_out} but the task needs "
                          f"n_in={task.n_in}, n_out={task.n_out}")
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
     steps = int(steps)
+    seed = _check_int("seed", seed, 0)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    lr = _check_positive("lr", lr)
+    clip = None if clip is None else _check_positive("clip", clip)
     opts = dict(rule_options or {})
     rule = check_rule(rule, opts)
     if checkpoints is None:
@@ -353,7 +439,7 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     for name, fn in record.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"record names must be identifiers (they become table columns); got {name!r}")
-        if name in ("step", *_COLUMNS, *PARAM_NAMES):
+        if name in ("step", "activity_l2", *_COLUMNS, *PARAM_NAMES):
             raise ValueError(f"record name {name!r} clashes with a built-in column or parameter; rename it")
         if not callable(fn):
             raise TypeError(f"record[{name!r}] must be a callable f(model, task) -> float; got {type(fn).__name__}")
@@ -369,6 +455,9 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
                 "checkpoints": sorted(ck_set),
                 "rule_options": {k: v for k, v in opts.items() if k != "feedback"},
                 "record": list(record)}
+    if activity_l2_schedule != "constant":
+        settings["activity_l2_schedule"] = activity_l2_schedule
+    adaptive = activity_l2_schedule == "adaptive"
     rng = np.random.default_rng(seed)
     opt = Adam(lr=lr, clip=clip)
     run = Run(model_config=model.config, task=task, rule=rule, seed=seed, settings=settings, records=[],
@@ -376,13 +465,15 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     start = 0
     out = None if out is None else Path(out)
     if out is not None and out.exists() and resume:
-        old, state = _read(out)
+        try:
+            old, state = _read(out)
+        except (ValueError, KeyError) as err:
+            raise ResumeConflict(f"{out} exists but is not a neurosim run to resume ({err})") from None
         mine = json.loads(json.dumps(run.config, default=str))
         theirs = json.loads(json.dumps(old.config, default=str))
         if mine != theirs or old.task.config() != json.loads(json.dumps(task.config())):
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ValueError(f"{out} holds a run with different settings ({diff or 'task'}); "
-                             "pass resume=False to overwrite it or choose another out=")
+            raise ResumeConflict(f"{out} holds a run with different settings ({diff or 'task'})")
         run._records, run._params = old._records, old._params
         if state is None or old.complete:
             run.complete = True
@@ -391,6 +482,7 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         start = state["step"]
         model.params = run.params(start)
         rng.bit_generator.state = state["rng"]
+        model.activity_l2 = state["activity_l2"]
         opt.load_state_dict(state["adam"])
         if feedback is not None:
             opts["feedback"] = old.feedback
@@ -410,7 +502,10 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
                 noise = None
                 if model.noise_std > 0:
                     noise = rng.standard_normal((len(batch), batch.inputs.shape[1], N))
-                E, grads = value_and_gradients(model, batch, rule, noise=noise, **opts)
+                if adaptive:
+                    E, grads, parts = value_and_gradients(model, batch, rule, noise=noise, parts=True, **opts)
+                else:
+                    E, grads = value_and_gradients(model, batch, rule, noise=noise, **opts)
                 if not _finite(E, grads):
                     last = run._records[-1]["step"] if run._records else None
                     raise TrainingDiverged(
@@ -420,15 +515,19 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
                 if rng_state is not None:
                     ev_loss, acc = evaluate(model, task)
                     extra = {name: float(fn(model.copy(), task)) for name, fn in record.items()}
+                    lam = {"activity_l2": model.activity_l2} if adaptive else {}
                     run._records.append({"step": s, "loss": float(E), "accuracy": float(acc),
-                                         "eval_loss": float(ev_loss), **extra})
+                                         "eval_loss": float(ev_loss), **lam, **extra})
                     run._params[s] = {k: v.copy() for k, v in model.params.items()}
                     run.complete = s == steps
                     if out is not None:
-                        state = None if s == steps else {"step": s, "rng": rng_state, "adam": opt.state_dict()}
+                        state = None if s == steps else {"step": s, "rng": rng_state, "adam": opt.state_dict(),
+                                                         "activity_l2": model.activity_l2}
                         run.save(out, state)
                     if bar is not None:
                         bar.set_postfix(loss=f"{E:.4g}", acc=f"{acc:.3f}")
+                if adaptive and parts["activity"] >= parts["task"] / 2:
+                    model.activity_l2 *= 2.0 / 3.0
                 if s < steps:
                     opt.step(model.params, grads)
                     if bar is not None:

@@ -27,6 +27,15 @@ def XY(rng):
     return X, X @ rng.normal(size=(5, 4)) + rng.normal(size=(20, 4))
 
 
+def _inputs(m, X, Y):
+    """Trajectory measures (DSA) take (trajectories, time, units) arrays, not (samples, features)."""
+    if m.input != "trajectories":
+        return X, Y
+    rng = np.random.default_rng(3)
+    T = rng.normal(size=(3, 40, X.shape[1])).cumsum(axis=1)
+    return T, T @ rng.normal(size=(X.shape[1], Y.shape[1])) + rng.normal(size=(3, 40, Y.shape[1]))
+
+
 def test_ids_give_the_right_values(XY):
     X, Y = XY
     assert make("procrustes-distance=angular")(X, Y) == procrustes_distance(X, Y)
@@ -54,7 +63,7 @@ def test_every_listed_measure_runs_and_declares_direction(XY):
     for name in names:
         m = make(name)
         assert m.direction in ("distance", "similarity"), name
-        same = m(X, X)
+        same = m(*_inputs(m, X, X)[:1] * 2)
         assert np.isfinite(same), name
         if m.direction == "distance":
             assert abs(same) < 1e-6, name
@@ -149,7 +158,8 @@ def test_every_measure_accepts_float32(XY):
     X, Y = XY
     for name in measures():
         m = make(name)
-        v64 = m(X, Y)
-        v32 = m(X.astype(np.float32), Y.astype(np.float32))
+        Xm, Ym = _inputs(m, X, Y)
+        v64 = m(Xm, Ym)
+        v32 = m(Xm.astype(np.float32), Ym.astype(np.float32))
         assert isinstance(v32, float), name
         assert abs(v32 - v64) < 1e-4 * max(1.0, abs(v64)), name

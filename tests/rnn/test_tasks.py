@@ -16,8 +16,9 @@ pytestmark = []
 # ---------------------------------------------------------------- centre-out
 @pytest.mark.data
 def test_center_out_targets_are_the_recording_on_its_time_axis(hatsopoulos):
+    """The sustained design (the ablation); the paper's design is tested in test_liu2025.py."""
     ds = hatsopoulos
-    task = CenterOutReach.from_dataset(ds)
+    task = CenterOutReach.from_dataset(ds, design="sustained")
     b = task.conditions()
     assert list(b.conditions) == list(ds["condition"].values)
     assert np.all(np.diff(b.time) == 10.0) and b.time[task.eval_onset] == 0.0
@@ -36,8 +37,8 @@ def test_center_out_targets_are_the_recording_on_its_time_axis(hatsopoulos):
 @pytest.mark.data
 def test_center_out_time_axis_does_not_depend_on_trial_timing(hatsopoulos):
     """Shifting the go cue moves the onset step but not what happens at a given time in ms."""
-    t1 = CenterOutReach.from_dataset(hatsopoulos, eval_timing=(20, 50))
-    t2 = CenterOutReach.from_dataset(hatsopoulos, eval_timing=(30, 65))
+    t1 = CenterOutReach.from_dataset(hatsopoulos, design="sustained", eval_timing=(20, 50))
+    t2 = CenterOutReach.from_dataset(hatsopoulos, design="sustained", eval_timing=(30, 65))
     b1, b2 = t1.conditions(), t2.conditions()
     assert t2.eval_onset - t1.eval_onset == 25
     common = np.intersect1d(b1.time, b2.time)
@@ -54,7 +55,7 @@ def test_center_out_time_axis_does_not_depend_on_trial_timing(hatsopoulos):
 
 @pytest.mark.data
 def test_center_out_training_batches(hatsopoulos, rng):
-    task = CenterOutReach.from_dataset(hatsopoulos, output="hand")
+    task = CenterOutReach.from_dataset(hatsopoulos, output="hand", design="sustained")
     b = task.batch(50, rng)
     onset, go, cue = b.info["onset"], b.info["go"], b.info["cue"]
     assert len(np.unique(onset)) > 5  # random delays

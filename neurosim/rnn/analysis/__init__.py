@@ -1,4 +1,4 @@
-"""Descriptors of one trained RNN: gradient alignment, dynamics, curvature, generalization.
+"""Descriptors of one trained RNN: gradient alignment, dynamics, fixed points, curvature, generalization.
 
 One module per concept; this package only re-exports.
 """
@@ -25,4 +25,5 @@ from neurosim.rnn.analysis.dynamics import (  # noqa: F401
     spectral_radius,
     spectrum_distance,
 )
+from neurosim.rnn.analysis.fixed_points import FixedPoints, find_fixed_points, fixed_point_speed  # noqa: F401
 from neurosim.rnn.analysis.generalization import HELDOUT_KINDS, generalization_gap, heldout_task  # noqa: F401

@@ -72,6 +72,8 @@ def heldout_task(task, kind: str = "conditions"):
     ``CenterOutReach``                not available (a new reach       cue-to-go delays
                                       direction has no recorded        ``(hi+1, hi+w)``
                                       kinematics): ``ValueError``
+    ``Digits``                        the held-out images of the       the training images with
+                                      fixed split (``split="test"``)   every row held twice as long
     ================================  ==========================================================
 
     ``(lo, hi)`` is the training range in steps and ``w = max(hi - lo, 10)``: every held-out
@@ -108,6 +110,8 @@ def heldout_task(task, kind: str = "conditions"):
             cfg["coherences"] = _geometric_midpoints(cfg["coherences"])
         elif name == "delayed-match-to-sample":
             cfg["angles"] = _circular_midpoints(cfg["angles"])
+        elif name == "digits":
+            cfg["split"] = "test"
         elif name == "center-out":
             raise ValueError(
                 "center-out has no held-out condition set: a reach direction outside the recording "
@@ -116,6 +120,8 @@ def heldout_task(task, kind: str = "conditions"):
             )
         else:
             raise ValueError(f"no held-out condition rule for task {name!r}; pass test_task= yourself")
+    elif name == "digits":
+        cfg["hold"] = 2 * int(cfg["hold"])
     else:
         key = {"perceptual-decision": "stimulus"}.get(name, "delay")
         if key not in cfg:

@@ -6,6 +6,13 @@
 ``"eprop"``          e-prop with symmetric feedback (``B_fb = W_out``)
 ``"eprop-random"``   e-prop with a fixed random feedback matrix (option ``feedback_seed`` or
                      ``feedback=`` array)
+``"rtrl"``           exact gradient by real-time recurrent learning (influence tensor; small N)
+``"modprop"``        ModProp: constant ``mu`` and cell-type-averaged ``W_rec`` in the non-local
+                     term (options ``mu``, ``cell_types``; Dale's law for the default types)
+``"mdgl"``           MDGL: e-prop + cell-type-specific modulation one synapse away (options
+                     ``cell_types``, ``modulatory``; Dale's law for the default types)
+``"fa"``             feedback alignment: BPTT with the readout error sent back through a fixed
+                     random matrix (options ``feedback_seed`` or ``feedback=`` array)
 ===================  =========================================================================
 
 All rules descend the same loss (task loss + activity penalty); the readout ``W_out``, ``b_out``
@@ -21,16 +28,26 @@ import numpy as np
 from neurosim.rnn.model import Batch, LeakyRNN, _did_you_mean
 from neurosim.rnn.rules.bptt import bptt
 from neurosim.rnn.rules.eprop import eprop, random_feedback
+from neurosim.rnn.rules.fa import feedback_alignment
+from neurosim.rnn.rules.mdgl import mdgl
+from neurosim.rnn.rules.modprop import modprop
+from neurosim.rnn.rules.rtrl import rtrl
 from neurosim.rnn.rules.tbptt import tbptt
 
-RULES = ("bptt", "tbptt", "eprop", "eprop-random")
+RULES = ("bptt", "tbptt", "eprop", "eprop-random", "rtrl", "modprop", "mdgl", "fa")
 
 _OPTIONS = {
     "bptt": set(),
     "tbptt": {"window"},
     "eprop": {"chunk", "learning_signal", "learning_signal_init"},
     "eprop-random": {"chunk", "feedback", "feedback_seed"},
+    "rtrl": set(),
+    "modprop": {"mu", "cell_types"},
+    "mdgl": {"cell_types", "modulatory", "chunk"},
+    "fa": {"feedback", "feedback_seed"},
 }
+# rules whose default cell types come from Dale's law populations
+DALE_RULES = ("modprop", "mdgl")
 
 
 def check_rule(rule: str, options: Mapping | None = None) -> str:
@@ -48,9 +65,25 @@ def check_rule(rule: str, options: Mapping | None = None) -> str:
     return name
 
 
+def _split(model: LeakyRNN, batch: Batch, params, noise, result, parts: bool):
+    """Append ``{"task", "activity"}`` to a rule's ``(loss, grads)`` (one extra forward pass)."""
+    if not parts:
+        return result
+    E, grads = result
+    act = 0.0
+    if model.activity_l2 > 0:
+        r = model.run(batch.inputs, params=params, noise=noise).r
+        act = model.activity_l2 * float(np.mean(r * r))
+    return E, grads, {"task": E - act, "activity": act}
+
+
 def value_and_gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None, noise=None,
-                        **options) -> tuple[float, dict]:
+                        parts: bool = False, **options) -> tuple:
     """``(loss, gradients)`` in one pass (the loss is :func:`neurosim.rnn.loss` at ``params``).
+
+    With ``parts=True`` a third element ``{"task": ..., "activity": ...}`` splits the loss into
+    the task loss and the activity penalty ``lambda_r * mean(r^2)`` (what the adaptive penalty
+    schedule of :func:`neurosim.rnn.train` compares).
 
     Examples
     --------
@@ -63,16 +96,25 @@ def value_and_gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, pa
         raise TypeError(f"batch must be a neurosim.rnn.Batch (from task.batch(...)); got {type(batch).__name__}")
     name = check_rule(rule, options)
     if name == "bptt":
-        return bptt(model, batch, params=params, noise=noise)
+        return bptt(model, batch, params=params, noise=noise, parts=parts)
     if name == "tbptt":
-        return tbptt(model, batch, params=params, noise=noise, window=options["window"])
+        return tbptt(model, batch, params=params, noise=noise, window=options["window"], parts=parts)
     if name == "eprop":
-        return eprop(model, batch, params=params, noise=noise, **options)
+        return eprop(model, batch, params=params, noise=noise, parts=parts, **options)
+    if name == "rtrl":
+        return _split(model, batch, params, noise, rtrl(model, batch, params=params, noise=noise), parts)
+    if name == "modprop":
+        return _split(model, batch, params, noise, modprop(model, batch, params=params, noise=noise, **options), parts)
+    if name == "mdgl":
+        return _split(model, batch, params, noise, mdgl(model, batch, params=params, noise=noise, **options), parts)
+    if name == "fa":
+        return _split(model, batch, params, noise,
+                      feedback_alignment(model, batch, params=params, noise=noise, **options), parts)
     fb = options.pop("feedback", None)
     seed = options.pop("feedback_seed", 0)
     if fb is None:
         fb = random_feedback(model.n_out, model.n_rec, seed)
-    return eprop(model, batch, params=params, noise=noise, feedback=fb, **options)
+    return eprop(model, batch, params=params, noise=noise, feedback=fb, parts=parts, **options)
 
 
 def gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None, noise=None, **options) -> dict:
@@ -83,14 +125,15 @@ def gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None,
     model : LeakyRNN
     batch : Batch
         From ``task.batch(batch_size, rng)`` or ``task.conditions()``.
-    rule : {"bptt", "tbptt", "eprop", "eprop-random"}
+    rule : {"bptt", "tbptt", "eprop", "eprop-random", "rtrl", "modprop", "mdgl", "fa"}
     params : dict, optional
         Evaluate at these parameters instead of ``model.params`` (same keys and shapes).
     noise : array (B, T, N), optional
         Voltage-noise samples for a noisy model (``model.noise_std > 0``).
     **options
-        Rule options: ``window`` (tbptt), ``chunk`` (e-prop), ``feedback`` / ``feedback_seed``
-        (eprop-random), ``learning_signal`` / ``learning_signal_init`` (eprop, for verification).
+        Rule options: ``window`` (tbptt), ``chunk`` (e-prop, mdgl), ``feedback`` / ``feedback_seed``
+        (eprop-random, fa), ``learning_signal`` / ``learning_signal_init`` (eprop, for
+        verification), ``mu`` / ``cell_types`` (modprop), ``cell_types`` / ``modulatory`` (mdgl).
 
     Returns
     -------
@@ -107,4 +150,5 @@ def gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None,
     return value_and_gradients(model, batch, rule, params=params, noise=noise, **options)[1]
 
 
-__all__ = ["RULES", "gradients", "value_and_gradients", "random_feedback", "bptt", "eprop", "tbptt", "check_rule"]
+__all__ = ["RULES", "DALE_RULES", "gradients", "value_and_gradients", "random_feedback", "bptt", "eprop", "tbptt",
+           "rtrl", "modprop", "mdgl", "feedback_alignment", "check_rule"]

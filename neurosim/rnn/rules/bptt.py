@@ -24,7 +24,7 @@ from neurosim.rnn.model import Batch, LeakyRNN, output_error, phi_prime
 
 
 def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int | None = None,
-         return_signal: bool = False):
+         return_signal: bool = False, parts: bool = False):
     """Loss and exact (or truncated) gradient by a hand-written backward pass.
 
     Parameters
@@ -40,10 +40,13 @@ def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int 
     return_signal : bool
         Also return the total derivatives ``rho_t = dE/dr_t`` as (B, T, N) and ``rho_{-1}`` (B, N)
         (the "exact learning signal" used to check e-prop).
+    parts : bool
+        Also return ``{"task": task loss, "activity": lambda_r * mean(r^2)}`` (their sum is the
+        loss), as the last element.
 
     Returns
     -------
-    (loss, grads) or (loss, grads, rho, rho_init)
+    (loss, grads) or (loss, grads, rho, rho_init), with the parts dict appended if ``parts``
 
     Examples
     --------
@@ -59,8 +62,9 @@ def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int 
     T, B, N = r.shape
     a = model.alpha
     lam = model.activity_l2
-    if lam > 0:
-        E += lam * float(np.mean(r * r))
+    E_task = E
+    E_act = lam * float(np.mean(r * r)) if lam > 0 else 0.0
+    E = E_task + E_act
     if window is not None:
         if int(window) != window or window < 1:
             raise ValueError(f"window must be a positive integer number of steps; got {window!r}")
@@ -104,6 +108,5 @@ def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int 
         "b_out": e_tm.reshape(T * B, -1).sum(0),
         "v0": grad_v0,
     }
-    if return_signal:
-        return E, grads, rho.transpose(1, 0, 2), rho_init
-    return E, grads
+    out = (E, grads, rho.transpose(1, 0, 2), rho_init) if return_signal else (E, grads)
+    return (*out, {"task": E_task, "activity": E_act}) if parts else out

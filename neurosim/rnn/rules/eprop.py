@@ -43,7 +43,7 @@ def random_feedback(n_out: int, n_rec: int, seed: int = 0) -> np.ndarray:
 
 
 def eprop(model: LeakyRNN, batch: Batch, *, params=None, noise=None, feedback=None,
-          learning_signal=None, learning_signal_init=None, chunk: int = 32):
+          learning_signal=None, learning_signal_init=None, chunk: int = 32, parts: bool = False):
     """Loss and e-prop gradient (online, presynaptic traces).
 
     Parameters
@@ -63,10 +63,12 @@ def eprop(model: LeakyRNN, batch: Batch, *, params=None, noise=None, feedback=No
     chunk : int
         Steps per BLAS accumulation chunk (an implementation detail; does not change the result
         beyond rounding).
+    parts : bool
+        Also return ``{"task": task loss, "activity": lambda_r * mean(r^2)}`` as a third element.
 
     Returns
     -------
-    (loss, grads)
+    (loss, grads) or (loss, grads, parts)
 
     Examples
     --------
@@ -194,8 +196,9 @@ def eprop(model: LeakyRNN, batch: Batch, *, params=None, noise=None, feedback=No
         gWout += ef.T @ R.reshape(k * B, N)
         gbout += ef.sum(0)
 
-    if lam > 0:
-        E += lam * pen_E / (B * T * N)
+    E_task = E
+    E_act = lam * pen_E / (B * T * N) if lam > 0 else 0.0
+    E = E_task + E_act
     grads = {
         "W_in": gWin,
         "W_rec": model.recurrent_grad_to_param(gW, p["W_rec"]),
@@ -204,4 +207,4 @@ def eprop(model: LeakyRNN, batch: Batch, *, params=None, noise=None, feedback=No
         "b_out": gbout,
         "v0": gv0,
     }
-    return E, grads
+    return (E, grads, {"task": E_task, "activity": E_act}) if parts else (E, grads)

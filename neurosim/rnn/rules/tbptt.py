@@ -12,7 +12,7 @@ from neurosim.rnn.model import Batch, LeakyRNN
 from neurosim.rnn.rules.bptt import bptt
 
 
-def tbptt(model: LeakyRNN, batch: Batch, *, window: int, params=None, noise=None):
+def tbptt(model: LeakyRNN, batch: Batch, *, window: int, params=None, noise=None, parts: bool = False):
     """Loss and truncated-BPTT gradient with non-overlapping windows of ``window`` steps.
 
     Examples
@@ -27,4 +27,4 @@ def tbptt(model: LeakyRNN, batch: Batch, *, window: int, params=None, noise=None
     """
     if window is None:
         raise ValueError("tbptt needs window=K (steps per truncation window)")
-    return bptt(model, batch, params=params, noise=noise, window=window)
+    return bptt(model, batch, params=params, noise=noise, window=window, parts=parts)

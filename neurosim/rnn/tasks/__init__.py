@@ -3,7 +3,7 @@ set with the recordings' condition labels, and an ``accuracy``.
 
 >>> from neurosim.rnn import tasks
 >>> sorted(tasks.TASKS)
-['center-out', 'context-dependent-integration', 'delayed-match-to-sample', 'perceptual-decision']
+['center-out', 'context-dependent-integration', 'delayed-match-to-sample', 'digits', 'perceptual-decision']
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from neurosim.rnn.model import _did_you_mean
 from neurosim.rnn.tasks.base import Task
 from neurosim.rnn.tasks.center_out import CenterOutReach
 from neurosim.rnn.tasks.decision import ContextDependentIntegration, DelayedMatchToSample, PerceptualDecision
+from neurosim.rnn.tasks.digits import Digits
 
 TASKS = {
     "center-out": CenterOutReach,
     "context-dependent-integration": ContextDependentIntegration,
     "perceptual-decision": PerceptualDecision,
     "delayed-match-to-sample": DelayedMatchToSample,
+    "digits": Digits,
 }
 ALIASES = {"centre-out": "center-out", "cdi": "context-dependent-integration", "mante": "context-dependent-integration",
            "context": "context-dependent-integration", "dms": "delayed-match-to-sample",
@@ -61,5 +63,5 @@ def from_config(config: dict) -> Task:
     return cls(**cfg)
 
 
-__all__ = ["Task", "CenterOutReach", "ContextDependentIntegration", "PerceptualDecision", "DelayedMatchToSample",
+__all__ = ["Task", "CenterOutReach", "ContextDependentIntegration", "PerceptualDecision", "DelayedMatchToSample", "Digits",
            "TASKS", "make", "from_config"]
