@@ -767,6 +767,12 @@ def compare(
     n_perm = _parse_permutations(permutations)
     if cv_spec is not None and bs_spec is not None:
         raise ValueError("cv and bootstrap cannot be combined in one call; run the bootstrap over compare(..., cv=...) yourself.")
+    if n_perm is not None and m.input == "trajectories":
+        raise ValueError(
+            f"permutations re-pair the model's conditions with the data's, but {m.name!r} compares dynamics "
+            "fitted to all conditions together, so every permutation gives the same value (p = 1); "
+            "test it against other networks (neurosim.pairwise) instead."
+        )
     if cv_spec is not None and n_perm is not None:
         raise ValueError("cv and permutations cannot be combined in one call; the permutation null is of the "
                          "full-data value (drop cv=, or permute yourself around compare(..., cv=...)).")

@@ -124,6 +124,8 @@ def test_bad_permutation_arguments():
         compare(model, data, permutations=0)
     with pytest.raises(ValueError, match="cv and permutations"):
         compare(model, data, cv="loo", permutations=10)
+    with pytest.raises(ValueError, match="every permutation gives the same value"):
+        compare(model, data, metric="dsa", permutations=10)
 
 
 def test_progress_is_off_when_stderr_is_not_a_terminal(capfd):
