@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 
+_CONTROLLER = None  # threadpoolctl.ThreadpoolController, built on first use
+
 
 @contextlib.contextmanager
 def blas_threads(n: int | None):
@@ -25,7 +27,12 @@ def blas_threads(n: int | None):
     if n is None:
         yield
         return
-    from threadpoolctl import threadpool_limits  # imported on first use: it inspects every loaded library
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        # imported and built on first use: it inspects every loaded library (~10 ms), so it is
+        # built once (numpy's and scipy's BLAS are loaded by then) instead of on every call
+        from threadpoolctl import ThreadpoolController
 
-    with threadpool_limits(limits=int(n), user_api="blas"):
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=int(n), user_api="blas"):
         yield

@@ -16,7 +16,10 @@ explicit, recorded argument here:
    :mod:`neurosim.metrics` (by name or callable) with its options;
 5. optional **cross-validation** fits the alignment (a :class:`neurosim.metrics.ShapeMetric`)
    on training folds and scores held-out ones; optional **bootstrap** resamples
-   conditions (or trials) for a confidence interval.
+   conditions (or trials) for a confidence interval; optional **permutations** re-pair the
+   model's conditions with the data's for a null distribution and a p-value. Metrics with
+   sufficient statistics (shape family, mean CCA, linear CKA) resample per-condition blocks
+   (:mod:`neurosim.metrics.blocks`) instead of the samples.
 
 The result is a :class:`Score`. See ``docs/compare.md``.
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,10 +38,13 @@ import pandas as pd
 import xarray as xr
 
 from neurosim import metrics as M
+from neurosim._progress import progress_bar
+from neurosim._threads import blas_threads
+from neurosim.metrics import blocks as B
 from neurosim.trajectories import condition_index, flatten, trajectories, validate_trajectories
 
 __all__ = ["Score", "compare", "align", "prepare", "Aligned", "resolve_metric", "cross_validated_values",
-           "bootstrap_values", "NAN_POLICIES"]
+           "bootstrap_values", "permutation_values", "permutation_p_value", "NAN_POLICIES"]
 
 NAN_POLICIES = ("raise", "drop-units", "drop-conditions")
 
@@ -71,6 +78,14 @@ class Score:
         resampling, sizes, CV folds, bootstrap spec, seed, NaN handling.
     samples : numpy.ndarray or None
         Bootstrap replicates.
+    null : numpy.ndarray or None
+        Values under the permutation null (``permutations=``): the model's condition
+        labels shuffled against the data's.
+    p_value : float or None
+        Permutation p-value with the +1 correction, ``(1 + #{null at least as close as
+        value}) / (N + 1)``: "at least as close" is ``null <= value`` for a distance and
+        ``null >= value`` for a similarity. Small = the model is closer to the data than
+        chance pairings of conditions.
 
     Examples
     --------
@@ -84,14 +99,17 @@ class Score:
     values: np.ndarray = field(default_factory=lambda: np.array([]))
     settings: dict = field(default_factory=dict)
     samples: np.ndarray | None = None
+    null: np.ndarray | None = None
+    p_value: float | None = None
 
     def __float__(self) -> float:
         return float(self.value)
 
     @property
     def std(self) -> float:
-        """Standard deviation of :attr:`values` (fold / draw spread; NaN for one value)."""
-        v = np.asarray(self.values, dtype=float)
+        """Spread of the estimate: the standard deviation (ddof=1) of the bootstrap replicates
+        when there are any, else of :attr:`values` (fold / draw spread; NaN for one value)."""
+        v = np.asarray(self.samples if self.samples is not None else self.values, dtype=float)
         return float(v.std(ddof=1)) if v.size > 1 else float("nan")
 
     def __repr__(self) -> str:
@@ -100,6 +118,8 @@ class Score:
             parts.append(f"ci=({self.ci[0]:.4g}, {self.ci[1]:.4g})")
         if len(self.values) > 1:
             parts.append(f"n_values={len(self.values)}")
+        if self.p_value is not None:
+            parts.append(f"p={self.p_value:.3g}")
         parts.append(f"metric={self.settings.get('metric')!r}")
         return f"Score({', '.join(parts)})"
 
@@ -115,6 +135,7 @@ class Score:
             "ci_high": None if self.ci is None else float(self.ci[1]),
             "std": self.std,
             "n_values": int(len(self.values)),
+            "p_value": None if self.p_value is None else float(self.p_value),
         }
         for key, val in self.settings.items():
             if isinstance(val, (str, int, float, bool, type(None), np.number)):
@@ -135,6 +156,33 @@ class _Metric:
     # "samples": fn takes flattened (conditions × time, units) arrays; "trajectories": fn takes
     # (conditions, time, units) arrays (dynamics metrics such as DSA)
     input: str = "samples"
+    # sufficient-statistics fast paths (neurosim.metrics.blocks); None = general path only
+    moments_fn: Callable[[B.Moments], float] | None = None  # the metric from centred moments
+    fitted_fn: Callable[[B.Moments, B.Moments], float] | None = None  # held-out score of the estimator
+    fitted_full: bool = False  # fitted_fn needs the full moments (not only traces)
+
+
+def _fitted_shape(alpha: float, options: dict) -> Callable[[B.Moments, B.Moments], float] | None:
+    """``ShapeMetric(alpha, **options)``'s fit-on-train / score-on-test from moments, when it has one."""
+    opts = {"kind": "angular", "center": True, "normalize": False, **options}
+    if set(opts) - {"kind", "center", "normalize"} or opts.pop("center") is not True:
+        return None
+
+    def fitted(train: B.Moments, test: B.Moments) -> float:
+        return B.fitted_shape_score(train, test, alpha=alpha, **opts)
+
+    return fitted
+
+
+def _with_transform(fn: Callable | None, transform: Callable | None) -> Callable | None:
+    if fn is None or transform is None:
+        return fn
+
+    def wrapped(mo: B.Moments) -> float:
+        return float(transform(fn(mo)))
+
+    wrapped.full = getattr(fn, "full", True)
+    return wrapped
 
 
 def _is_estimator(obj: Any) -> bool:
@@ -180,7 +228,12 @@ def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
             def est() -> Any:
                 return M.ShapeMetric(**est_opts)
 
-            return _Metric(key.removesuffix("-distance"), dict(options), fn, est)
+            out = _Metric(key.removesuffix("-distance"), dict(options), fn, est)
+            out.moments_fn = B.metric_from_moments(M.shape_distance, **fn_opts)
+            shape_alpha = float(fn_opts.get("alpha", 1.0))
+            out.fitted_fn = _fitted_shape(shape_alpha, {k: v for k, v in est_opts.items() if k != "alpha"})
+            out.fitted_full = shape_alpha != 1.0
+            return out
         make = getattr(M, "make", None)
         if make is None:
             raise ValueError(
@@ -190,6 +243,9 @@ def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
         obj = make(metric)
         resolved = _from_object(obj, metric, options)
         resolved.direction = getattr(obj, "direction", None)
+        if isinstance(obj, M.Measure):
+            resolved.moments_fn = _with_transform(
+                B.metric_from_moments(obj.func, **{**obj.options, **options}), obj.transform)
         resolved.input = getattr(obj, "input", "samples")
         # registry ids of the shape family get the ShapeMetric estimator, so cv= works
         alpha = {M.procrustes_distance: 1.0, M.cca_distance: 0.0}.get(getattr(obj, "func", None))
@@ -202,6 +258,8 @@ def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
                 return M.ShapeMetric(alpha=alpha, **est_opts)
 
             resolved.estimator = est_from_id
+            resolved.fitted_fn = _fitted_shape(float(alpha), est_opts)
+            resolved.fitted_full = float(alpha) != 1.0
         return resolved
     if isinstance(metric, type) and _is_estimator(metric):
         cls = metric
@@ -240,8 +298,10 @@ def _from_object(obj: Any, name: str, options: dict) -> _Metric:
     def fn2(X: np.ndarray, Y: np.ndarray) -> float:
         return float(obj(X, Y, **options))
 
-    return _Metric(name, dict(options), fn2, None, getattr(obj, "direction", "distance"),
-                   getattr(obj, "input", "samples"))
+    out = _Metric(name, dict(options), fn2, None, getattr(obj, "direction", "distance"),
+                  getattr(obj, "input", "samples"))
+    out.moments_fn = B.metric_from_moments(obj, **options)  # the metric functions themselves have one
+    return out
 
 
 # --------------------------------------------------------------------------- alignment
@@ -601,6 +661,11 @@ def compare(
     seed: int | None = None,
     nan_policy: str = "raise",
     dims: Any = None,
+    permutations: int | None = None,
+    threads: int | None = 1,
+    jobs: int = 1,
+    progress: Any = "auto",
+    fast: bool = True,
     **metric_options: Any,
 ) -> Score:
     """Compare model activity with recordings: match, align, flatten, measure.
@@ -635,13 +700,34 @@ def compare(
     bootstrap : None, int or dict
         ``n`` resamples of conditions with replacement (the same draw for model and
         data), or ``{"n": 1000, "dim": "condition" | "trial", "ci": 0.95}``; gives
-        a percentile interval in ``Score.ci``. Not combined with ``cv``.
+        a percentile interval in ``Score.ci`` and the replicates' standard deviation in
+        ``Score.std``. Not combined with ``cv``.
     seed : int, optional
-        Seed for bootstrap draws and shuffled folds; the same seed gives the same result.
+        Seed for bootstrap draws, permutations and shuffled folds; the same seed gives the
+        same result.
     nan_policy : {"raise", "drop-units", "drop-conditions"}
         NaN handling; the default refuses NaN with a message saying where they are.
     dims : sequence of str, optional
         Axis names for plain numpy inputs.
+    permutations : int, optional
+        Null distribution of ``N`` random pairings of the model's conditions with the
+        data's (the model's condition labels shuffled, time kept): ``Score.null`` holds
+        the values, ``Score.p_value = (1 + #{null at least as close}) / (N + 1)``
+        (``null <= value`` for a distance, ``>=`` for a similarity). Not combined with ``cv``.
+    threads : int or None
+        BLAS threads for the loops of small products (default 1, fastest for these
+        sizes and never oversubscribing a shared machine); None leaves BLAS alone.
+    jobs : int
+        Evaluate fast-path bootstrap replicates and permutations in this many threads
+        (each with ``threads`` BLAS threads; LAPACK releases the GIL). Default 1; 2 on an
+        otherwise idle 2-core machine roughly halves the time. Values do not depend on it.
+    progress : bool or "auto"
+        tqdm bar over bootstrap replicates, folds and permutations; ``"auto"`` shows it
+        only when stderr is an interactive terminal.
+    fast : bool
+        Use the sufficient-statistics fast path (:mod:`neurosim.metrics.blocks`) when the
+        metric has one (shape family, mean CCA, linear CKA; resampling over conditions).
+        ``False`` recomputes the metric on every resampled array (same values to rounding).
     **metric_options
         Passed to the metric, e.g. ``normalize=True``, ``kind="euclidean"``.
 
@@ -673,10 +759,23 @@ def compare(
     (4, (50.0, 150.0))
     """
     m = resolve_metric(metric, **metric_options)
+    if not fast:
+        m = copy.copy(m)
+        m.moments_fn = m.fitted_fn = None
     cv_spec = _parse_cv(cv, seed)
     bs_spec = _parse_bootstrap(bootstrap)
+    n_perm = _parse_permutations(permutations)
     if cv_spec is not None and bs_spec is not None:
         raise ValueError("cv and bootstrap cannot be combined in one call; run the bootstrap over compare(..., cv=...) yourself.")
+    if n_perm is not None and m.input == "trajectories":
+        raise ValueError(
+            f"permutations re-pair the model's conditions with the data's, but {m.name!r} compares dynamics "
+            "fitted to all conditions together, so every permutation gives the same value (p = 1); "
+            "test it against other networks (neurosim.pairwise) instead."
+        )
+    if cv_spec is not None and n_perm is not None:
+        raise ValueError("cv and permutations cannot be combined in one call; the permutation null is of the "
+                         "full-data value (drop cv=, or permute yourself around compare(..., cv=...)).")
     if cv_spec is not None and m.estimator is None:
         raise ValueError(
             f"cv needs a metric with a fitted alignment (an estimator with fit/score, e.g. "
@@ -686,21 +785,28 @@ def compare(
     al = prepare(model, data, window=window, lag=lag, resample=resample, nan_policy=nan_policy, dims=dims,
                  keep_trials=keep_trials)
     settings = _settings(m, al, window=window, lag=lag, resample=resample, nan_policy=nan_policy, seed=seed)
-    if cv_spec is not None:
-        settings["cv"] = dict(cv_spec)
-        values, tests = cross_validated_values(m, al, cv_spec)
-        settings["cv_test_sets"] = tests
-        return Score(float(values.mean()), None, values, settings)
-    if m.input == "trajectories":
-        settings["metric_input"] = "trajectories"
-    value = m.fn(*metric_inputs(m, al))
-    if bs_spec is None:
-        return Score(float(value), None, np.array([value]), settings)
-    settings["bootstrap"] = dict(bs_spec)
-    reps = bootstrap_values(m, al, bs_spec, np.random.default_rng(seed))
-    a = (1 - bs_spec["ci"]) / 2
-    lo, hi = np.quantile(reps, [a, 1 - a])
-    return Score(float(value), (float(lo), float(hi)), np.array([value]), settings, reps)
+    with blas_threads(threads):
+        if cv_spec is not None:
+            settings["cv"] = dict(cv_spec)
+            values, tests = cross_validated_values(m, al, cv_spec, progress=progress)
+            settings["cv_test_sets"] = tests
+            return Score(float(values.mean()), None, values, settings)
+        if m.input == "trajectories":
+            settings["metric_input"] = "trajectories"
+        value = m.fn(*metric_inputs(m, al))
+        rng = np.random.default_rng(seed)
+        ci, reps, null, p_value = None, None, None, None
+        if bs_spec is not None:
+            settings["bootstrap"] = dict(bs_spec)
+            reps = bootstrap_values(m, al, bs_spec, rng, progress=progress, jobs=jobs)
+            a = (1 - bs_spec["ci"]) / 2
+            lo, hi = np.quantile(reps, [a, 1 - a])
+            ci = (float(lo), float(hi))
+        if n_perm is not None:
+            settings["permutations"] = n_perm
+            null = permutation_values(m, al, n_perm, rng, progress=progress, jobs=jobs)
+            p_value = permutation_p_value(value, null, m.direction)
+    return Score(float(value), ci, np.array([value]), settings, reps, null, p_value)
 
 
 # --------------------------------------------------------------------------- the steps of compare
@@ -810,17 +916,42 @@ def _settings(m: _Metric, al: Aligned, *, window, lag, resample, nan_policy, see
     return settings
 
 
-def cross_validated_values(m: _Metric, al: Aligned, cv_spec: dict) -> tuple[np.ndarray, list]:
+def _condition_blocks(al: Aligned, cross: bool = False) -> B.ConditionBlocks | None:
+    """Per-condition blocks of the aligned pair, or None when they would not fit in memory."""
+    try:
+        return B.ConditionBlocks(al.X, al.Y, al.n_conditions, cross=cross)
+    except ValueError:
+        return None
+
+
+def cross_validated_values(m: _Metric, al: Aligned, cv_spec: dict, *, progress: Any = False) -> tuple[np.ndarray, list]:
     """Held-out scores of ``m``'s fitted alignment, one per fold, and each fold's test labels.
 
     ``cv_spec`` is a parsed ``cv=`` argument of :func:`compare` (``dim``, ``folds``, ``shuffle``,
     ``seed``); the estimator is fitted on the training part and scores the held-out part.
+    Folds over conditions of a shape metric use per-condition blocks (one pass over the
+    samples, then one small SVD per fold); other folds refit on the sliced arrays.
     """
     am, ad = al.model, al.data
     dim = cv_spec["dim"]
     n = {"condition": ad.sizes["condition"], "time": ad.sizes["time"], "trial": al.n_trials or 0}[dim]
+    splits = _splits(n, cv_spec)
+    blocks = _condition_blocks(al) if dim == "condition" and m.fitted_fn is not None else None
+    if blocks is not None:
+        labels = condition_index(ad)
+        values = np.empty(len(splits))
+        with progress_bar(len(splits), progress, "cross-validation", "fold") as bar:
+            for k, (train, test) in enumerate(splits):
+                w_test = np.zeros(n)
+                w_test[test] = 1.0
+                tr = blocks.moments(weights=1.0 - w_test, full=m.fitted_full)
+                te = blocks.moments(weights=w_test, center=(tr.mean_x, tr.mean_y), full=m.fitted_full)
+                values[k] = m.fitted_fn(tr, te)
+                bar.update()
+        return values, [labels[test].tolist() for _, test in splits]
     values, tests = [], []
-    for train, test in _splits(n, cv_spec):
+    bar = progress_bar(len(splits), progress, "cross-validation", "fold")
+    for train, test in splits:
         if dim == "trial":
             Xtr = Xte = al.X
             Ytr = flatten(al.data_trials.isel(trial=train).mean("trial"))
@@ -834,6 +965,8 @@ def cross_validated_values(m: _Metric, al: Aligned, cv_spec: dict) -> tuple[np.n
         est = m.estimator()
         est.fit(Xtr, Ytr)
         values.append(float(est.score(Xte, Yte)))
+        bar.update()
+    bar.close()
     return np.asarray(values), tests
 
 
@@ -846,33 +979,118 @@ def metric_inputs(m: _Metric, al: Aligned) -> tuple[np.ndarray, np.ndarray]:
     return al.X, al.Y
 
 
-def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Generator) -> np.ndarray:
+def _evaluate(fn: Callable[[Any], float], items: list, jobs: int, bar: Any) -> np.ndarray:
+    """``[fn(item) for item in items]`` as an array, in ``jobs`` threads, advancing ``bar``."""
+    out = np.empty(len(items))
+    if not (isinstance(jobs, (int, np.integer)) and jobs >= 1):
+        raise ValueError(f"jobs must be a positive int (threads evaluating replicates); got {jobs!r}.")
+    if jobs == 1:
+        for k, item in enumerate(items):
+            out[k] = fn(item)
+            bar.update()
+        return out
+    with ThreadPoolExecutor(int(jobs)) as pool:
+        for k, value in enumerate(pool.map(fn, items)):
+            out[k] = value
+            bar.update()
+    return out
+
+
+def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Generator, *,
+                     progress: Any = False, jobs: int = 1) -> np.ndarray:
     """``bs_spec["n"]`` values of ``m`` on resamples (with replacement) of conditions or trials.
 
     Over conditions the same draw is applied to model and data; over trials the data's trials
-    are resampled and averaged, the model is used whole.
+    are resampled and averaged, the model is used whole. A metric with a sufficient-statistics
+    fast path (``m.moments_fn``) resamples conditions as integer weights on per-condition
+    blocks; the draws, and so the values, are those of the general path.
     """
     X, Y = al.X, al.Y
     trajectories_in = m.input == "trajectories"
-    reps = np.empty(bs_spec["n"])
-    if bs_spec["dim"] == "condition":
-        C = al.n_conditions
-        if C < 2:
-            raise ValueError("bootstrap over conditions needs at least 2 conditions.")
-        Xc = X.reshape(C, -1, X.shape[1])
-        Yc = Y.reshape(C, -1, Y.shape[1])
-        for b in range(bs_spec["n"]):
-            idx = rng.integers(0, C, size=C)
-            if trajectories_in:
-                reps[b] = m.fn(Xc[idx], Yc[idx])
-            else:
-                reps[b] = m.fn(Xc[idx].reshape(-1, X.shape[1]), Yc[idx].reshape(-1, Y.shape[1]))
-    else:
-        K = al.data_trials.sizes["trial"]
-        Xm = metric_inputs(m, al)[0]
-        for b in range(bs_spec["n"]):
-            idx = rng.integers(0, K, size=K)
-            resampled = al.data_trials.isel(trial=idx).mean("trial")
-            Yb = resampled.transpose("condition", "time", "unit").values if trajectories_in else flatten(resampled)
-            reps[b] = m.fn(Xm, Yb)
+    n = bs_spec["n"]
+    reps = np.empty(n)
+    with progress_bar(n, progress, "bootstrap", "resample") as bar:
+        if bs_spec["dim"] == "condition":
+            C = al.n_conditions
+            if C < 2:
+                raise ValueError("bootstrap over conditions needs at least 2 conditions.")
+            blocks = _condition_blocks(al) if m.moments_fn is not None and not trajectories_in else None
+            if blocks is not None:
+                full = getattr(m.moments_fn, "full", True)
+                draws = [np.bincount(rng.integers(0, C, size=C), minlength=C) for _ in range(n)]
+                return _evaluate(lambda w: m.moments_fn(blocks.moments(weights=w, full=full)), draws, jobs, bar)
+            Xc = X.reshape(C, -1, X.shape[1])
+            Yc = Y.reshape(C, -1, Y.shape[1])
+            for b in range(n):
+                idx = rng.integers(0, C, size=C)
+                if trajectories_in:
+                    reps[b] = m.fn(Xc[idx], Yc[idx])
+                else:
+                    reps[b] = m.fn(Xc[idx].reshape(-1, X.shape[1]), Yc[idx].reshape(-1, Y.shape[1]))
+                bar.update()
+        else:
+            K = al.data_trials.sizes["trial"]
+            Xm = metric_inputs(m, al)[0]
+            for b in range(n):
+                idx = rng.integers(0, K, size=K)
+                resampled = al.data_trials.isel(trial=idx).mean("trial")
+                Yb = resampled.transpose("condition", "time", "unit").values if trajectories_in else flatten(resampled)
+                reps[b] = m.fn(Xm, Yb)
+                bar.update()
     return reps
+
+
+def permutation_values(m: _Metric, al: Aligned, n: int, rng: np.random.Generator, *,
+                       progress: Any = False, jobs: int = 1) -> np.ndarray:
+    """``n`` values of ``m`` with the model's conditions randomly re-paired with the data's.
+
+    Draw ``k`` pairs data condition ``c`` with model condition ``π_k(c)``,
+    ``π_k = rng.permutation(C)`` (time bins stay matched). With a fast path the ``C × C``
+    cross-condition blocks are computed once and a draw costs one decomposition.
+    """
+    C = al.n_conditions
+    if C < 2:
+        raise ValueError("permutations need at least 2 conditions to shuffle.")
+    fast = m.moments_fn is not None and m.input != "trajectories"
+    blocks = _condition_blocks(al, cross=True) if fast else None
+    Xc = al.X.reshape(C, -1, al.X.shape[1])
+    perms = [rng.permutation(C) for _ in range(n)]
+    with progress_bar(n, progress, "permutations", "perm") as bar:
+        if blocks is not None:
+            full = getattr(m.moments_fn, "full", True)
+            return _evaluate(lambda perm: m.moments_fn(blocks.moments(pairing=perm, full=full)), perms, jobs, bar)
+        if m.input == "trajectories":
+            Yc = al.Y.reshape(C, -1, al.Y.shape[1])
+            return _evaluate(lambda perm: m.fn(Xc[perm], Yc), perms, 1, bar)
+        return _evaluate(lambda perm: m.fn(Xc[perm].reshape(-1, al.X.shape[1]), al.Y), perms, 1, bar)
+
+
+def permutation_p_value(value: float, null: np.ndarray, direction: str | None) -> float:
+    """``(1 + #{null at least as close as value}) / (N + 1)``: ``<=`` for distances, ``>=`` for similarities.
+
+    Examples
+    --------
+    >>> permutation_p_value(0.1, np.array([0.5, 0.4, 0.05]), "distance")
+    0.5
+    >>> permutation_p_value(0.9, np.array([0.5, 0.4, 0.95]), "similarity")
+    0.5
+    """
+    null = np.asarray(null, dtype=float)
+    if direction == "distance":
+        hits = int(np.sum(null <= value))
+    elif direction == "similarity":
+        hits = int(np.sum(null >= value))
+    else:
+        raise ValueError(
+            f"a permutation p-value needs the metric's direction ('distance' or 'similarity'), got {direction!r}; "
+            "give the callable a .direction attribute"
+        )
+    return (1 + hits) / (null.size + 1)
+
+
+def _parse_permutations(permutations: Any) -> int | None:
+    if permutations is None or permutations is False:
+        return None
+    if not (isinstance(permutations, (int, np.integer)) and not isinstance(permutations, bool) and permutations >= 1):
+        raise ValueError(f"permutations must be a positive int (number of shuffles) or None; got {permutations!r}.")
+    return int(permutations)

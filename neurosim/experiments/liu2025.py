@@ -105,6 +105,7 @@ class ReproduceConfig:
     window: tuple[float, float] = (-800.0, 400.0)
     n_checkpoints: int = 31
     n_splits: int = 100
+    bootstrap: int = 100  # condition resamples per matched distance (its ci_low / ci_high; ~0.1 s each)
     fixed_point_starts: int = 24
     activity_l2: float = 0.0
     activity_l2_schedule: str = "constant"
@@ -133,7 +134,7 @@ class ReproduceConfig:
     def tiny(cls) -> "ReproduceConfig":
         """Seconds: a smoke test of the whole pipeline (levels low enough to be reached)."""
         return cls(seeds=(0, 1), g0s=(0.5, 1.0), n_rec=12, steps=30, lr=1e-2, batch_size=8,
-                   levels=(-0.5, 0.0), n_checkpoints=7, n_splits=10, fixed_point_starts=4,
+                   levels=(-0.5, 0.0), n_checkpoints=7, n_splits=10, bootstrap=20, fixed_point_starts=4,
                    lags=(-320.0, 0.0), label="tiny")
 
     def checkpoint_steps(self) -> tuple[int, ...]:
@@ -766,7 +767,7 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
     parts, trs, rvs, effs = [], {}, [], []
     for label, lag in lags.items():
         m = accuracy_matched(runs, rates, metric="procrustes", levels=cfg.levels, window=window,
-                             ceiling=ceiling, normalize=True, lag=lag)
+                             ceiling=ceiling, normalize=True, lag=lag, bootstrap=cfg.bootstrap, seed=0)
         m["alignment"] = label
         parts.append(m[[c for c in front if c in m.columns]])
         trs[label] = trend(training[training["alignment"] == label])

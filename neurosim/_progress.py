@@ -1,0 +1,44 @@
+"""One place for progress bars of long loops (bootstrap, cross-validation, permutations, ceilings).
+
+``progress="auto"`` (the default of the inference functions) shows a tqdm bar only when
+standard error is an interactive terminal, so scripts, tests and CI print nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from tqdm.auto import tqdm
+
+
+def show_progress(progress: Any) -> bool:
+    """Resolve a ``progress=`` argument: True / False, or ``"auto"`` = stderr is a TTY.
+
+    Examples
+    --------
+    >>> show_progress(False), show_progress(True)
+    (False, True)
+    """
+    if isinstance(progress, str):
+        if progress != "auto":
+            raise ValueError(f"progress must be True, False or 'auto'; got {progress!r}.")
+        stream = sys.stderr
+        return bool(getattr(stream, "isatty", None) and stream.isatty())
+    if progress is None:
+        return False
+    if not isinstance(progress, (bool, int)):
+        raise TypeError(f"progress must be True, False or 'auto'; got {type(progress).__name__}.")
+    return bool(progress)
+
+
+def progress_bar(total: int, progress: Any, desc: str, unit: str = "it"):
+    """A tqdm bar over ``total`` steps, disabled unless :func:`show_progress` says so.
+
+    Examples
+    --------
+    >>> with progress_bar(3, False, "demo") as bar:
+    ...     for _ in range(3):
+    ...         bar.update()
+    """
+    return tqdm(total=int(total), disable=not show_progress(progress), desc=desc, unit=unit, leave=False)
