@@ -37,8 +37,6 @@ from neurosim import baselines, datasets, io  # noqa: E402
 from neurosim.compare import Score, compare  # noqa: E402
 from neurosim.trajectories import trajectories, validate_trajectories  # noqa: E402
 
-# the trainer (neurosim.rnn.LeakyRNN, neurosim.rnn.train, ...)
-from neurosim import rnn  # noqa: E402,F401
 
 # accuracy matching and many-network distance matrices. neurosim.experiments (the papers'
 # pipelines) sits on top of everything and is imported explicitly; nothing in the package
@@ -47,3 +45,14 @@ from neurosim import matching  # noqa: E402,F401
 from neurosim.matching import accuracy_matched, match_accuracy  # noqa: E402,F401
 # the function shadows the module of the same name on purpose: neurosim.pairwise(...)
 from neurosim.pairwise import pairwise  # noqa: E402,F401
+
+
+def __getattr__(name: str):
+    # the trainer (neurosim.rnn.LeakyRNN, neurosim.rnn.train, ...) is imported on first use:
+    # it is not needed to score activity against data, and it adds ~30 ms to `import neurosim`
+    # (benchmarks/import_time.py)
+    if name == "rnn":
+        import importlib
+
+        return importlib.import_module("neurosim.rnn")
+    raise AttributeError(f"module 'neurosim' has no attribute {name!r}")

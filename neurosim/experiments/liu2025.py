@@ -267,16 +267,16 @@ def effects(matched: pd.DataFrame, factors=("rule", "g0", "seed")) -> pd.DataFra
 
 
 def _dynamics_level(matched: pd.DataFrame, levels) -> float | None:
-    """The highest level that at least two runs of each of at least two rules reached (where rules
-    can be compared at equal accuracy), else the highest level at least two runs reached."""
+    """Where rules can be compared at equal accuracy: the highest level that at least two runs of
+    each of at least two rules reached; else the highest that at least two rules reached with
+    three runs in all; else the highest that at least two runs reached."""
     ok = matched[matched["reached"]]
-    for lv in sorted(levels, reverse=True):
-        per_rule = ok[ok["level"] == lv].groupby("rule")["run"].nunique()
-        if (per_rule >= 2).sum() >= 2:
-            return float(lv)
-    for lv in sorted(levels, reverse=True):
-        if ok[ok["level"] == lv]["run"].nunique() >= 2:
-            return float(lv)
+    per_level = {lv: ok[ok["level"] == lv].groupby("rule")["run"].nunique() for lv in sorted(levels, reverse=True)}
+    for wanted in (lambda r: (r >= 2).sum() >= 2, lambda r: (r >= 1).sum() >= 2 and r.sum() >= 3,
+                   lambda r: r.sum() >= 2):
+        for lv, per_rule in per_level.items():
+            if len(per_rule) and wanted(per_rule):
+                return float(lv)
     return None
 
 
@@ -588,8 +588,8 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
                   f"Activity of the window {st['window'][0]:g} … {st['window'][1]:g} ms on the `{labels[0]}` clock "
                   f"(lag {st['lag']:+g} ms). "
                   f"Fixed points under the delay-period input {st['delay_inputs']} "
-                  f"({st['fixed_point_starts']} starts per network). Level chosen as the highest that ≥ 2 runs "
-                  "of ≥ 2 rules reached.", "",
+                  f"({st['fixed_point_starts']} starts per network). Level: the highest where rules can be compared "
+                  "(≥ 2 runs of ≥ 2 rules; else ≥ 2 rules and ≥ 3 runs).", "",
                   "| rule | networks | DSA to M1 (rad), mean ± SD | fixed points | stable | participation ratio | "
                   "spectral radius W_rec |", "|---|---|---|---|---|---|---|"]
         for rule in order_rules(nets["rule"].unique()):

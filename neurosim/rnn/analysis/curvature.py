@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from neurosim._threads import blas_threads as _blas_threads
 from neurosim.rnn.model import _did_you_mean, mask_total, output_error, phi_prime
@@ -194,6 +193,9 @@ def top_eigenvalues(
         order = np.argsort(w)[::-1][:k]
         vals, vecs = w[order], V[:, order]
     else:
+        # imported on first use: measured import cost
+        from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
         op = LinearOperator((dim, dim), matvec=matvec, dtype=float)
         v0 = rng.standard_normal(dim)
         try:
