@@ -12,6 +12,13 @@ True
 
 __version__ = "0.1.0"
 
+__all__ = [
+    "ShapeMetric", "canonical_correlations", "cca_distance", "cca_similarity", "cka", "compare_rdms",
+    "dsa_distance", "make", "measures", "procrustes_distance", "rdm", "rsa", "shape_distance",
+    "baselines", "datasets", "io", "Score", "compare", "trajectories", "validate_trajectories",
+    "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise",
+]
+
 # metric kernels: arrays in, numbers out
 from neurosim.metrics import (  # noqa: E402
     ShapeMetric,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import json
 import numbers
-import os
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import neurosim.rnn as R
-from neurosim.rnn.model import Batch, phi, phi_prime
+from neurosim.rnn.model import Batch, phi
 from neurosim.rnn.rules import RULES, bptt, eprop, value_and_gradients
 from neurosim.rnn.rules.modprop import approximate_bptt, cell_type_labels, type_averaged
 

@@ -23,6 +23,34 @@ import numpy as np
 from neurosim.rnn.model import Batch, LeakyRNN, output_error, phi_prime
 
 
+def parameter_gradients(model: LeakyRNN, p: dict, fw, batch: Batch, gamma: np.ndarray, e_tm: np.ndarray,
+                        grad_v0: np.ndarray) -> dict:
+    """Parameter gradients from the voltage credit ``gamma`` (T, B, N) of any BPTT-like recursion.
+
+    ``∇W_rec = a Σ_t γ_tᵀ r_{t−1}`` (``r_{−1} = φ(v0)``), ``∇W_in = a Σ_t γ_tᵀ x_t``,
+    ``∇b = a Σ_t γ_t``; the readout gets its exact gradient from the output error ``e_tm``
+    (T, B, O); ``grad_v0`` is the rule's own credit of the initial voltage.
+    """
+    r = fw.r_tm
+    T, B, N = r.shape
+    a = model.alpha
+    G = gamma.reshape(T * B, N)
+    dW = fw.r_init.T @ gamma[0]
+    if T > 1:
+        dW += r[:-1].reshape(-1, N).T @ gamma[1:].reshape(-1, N)
+    dW = a * dW.T
+    x_tm = batch.inputs.transpose(1, 0, 2).reshape(T * B, -1)
+    grads = {
+        "W_in": a * (G.T @ x_tm),
+        "W_rec": model.recurrent_grad_to_param(dW, p["W_rec"]),
+        "b": a * G.sum(0),
+        "W_out": e_tm.reshape(T * B, -1).T @ r.reshape(T * B, N),
+        "b_out": e_tm.reshape(T * B, -1).sum(0),
+        "v0": grad_v0,
+    }
+    return grads
+
+
 def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int | None = None,
          return_signal: bool = False, parts: bool = False):
     """Loss and exact (or truncated) gradient by a hand-written backward pass.
@@ -94,19 +122,6 @@ def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int 
     rho_init = g_next @ aW                                         # dE/dr_{-1}
     grad_v0 = (rho_init * phi_prime(fw.v_init, fw.r_init, model.activation) + (1.0 - a) * g_next).sum(0)
 
-    G = gamma.reshape(T * B, N)
-    dW = fw.r_init.T @ gamma[0]
-    if T > 1:
-        dW += r[:-1].reshape(-1, N).T @ gamma[1:].reshape(-1, N)
-    dW = a * dW.T
-    x_tm = batch.inputs.transpose(1, 0, 2).reshape(T * B, -1)
-    grads = {
-        "W_in": a * (G.T @ x_tm),
-        "W_rec": model.recurrent_grad_to_param(dW, p["W_rec"]),
-        "b": a * G.sum(0),
-        "W_out": e_tm.reshape(T * B, -1).T @ r.reshape(T * B, N),
-        "b_out": e_tm.reshape(T * B, -1).sum(0),
-        "v0": grad_v0,
-    }
+    grads = parameter_gradients(model, p, fw, batch, gamma, e_tm, grad_v0)
     out = (E, grads, rho.transpose(1, 0, 2), rho_init) if return_signal else (E, grads)
     return (*out, {"task": E_task, "activity": E_act}) if parts else out

@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.rnn.model import Batch, LeakyRNN, output_error, phi_prime
+from neurosim.rnn.rules.bptt import parameter_gradients
 
 MODPROP_MU = 0.2  # the released code's constant activation derivative (ReLU networks)
 
@@ -213,20 +214,7 @@ def approximate_bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, 
     d_init = phi_prime(fw.v_init, fw.r_init, model.activation) if mu is None else mu
     grad_v0 = (rho_init * d_init + (1.0 - a) * g_next).sum(0)
 
-    G = gamma.reshape(T * B, N)
-    dW = fw.r_init.T @ gamma[0]
-    if T > 1:
-        dW += r[:-1].reshape(-1, N).T @ gamma[1:].reshape(-1, N)
-    dW = a * dW.T
-    x_tm = batch.inputs.transpose(1, 0, 2).reshape(T * B, -1)
-    grads = {
-        "W_in": a * (G.T @ x_tm),
-        "W_rec": model.recurrent_grad_to_param(dW, p["W_rec"]),
-        "b": a * G.sum(0),
-        "W_out": e_tm.reshape(T * B, -1).T @ r.reshape(T * B, N),
-        "b_out": e_tm.reshape(T * B, -1).sum(0),
-        "v0": grad_v0,
-    }
+    grads = parameter_gradients(model, p, fw, batch, gamma, e_tm, grad_v0)
     return E, grads
 
 
