@@ -1285,7 +1285,8 @@ def plot_lag_sweep(table: pd.DataFrame, baselines: dict | None = None, *, marks:
     ax.set_xlabel("lag (ms): model time t ↔ data time t + lag (0 = the task's movement onset)")
     ax.set_ylabel("Procrustes distance to M1")
     ax.set_title("Where does each model align best? (▼ = minimum of the mean curve)", fontsize=10)
-    ax.legend(fontsize=7, loc="best", ncol=2)
+    # the legend sits below the axes, off the curves and the ceiling band
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -357,8 +357,8 @@ def _figures(folder: Path, training, matched, eff, D, baselines, cfg, lag_table=
         figures["trajectories.png"] = lambda: trajectories_grid(
             _trajectory_models(runs, matched, level), rates, window=tuple(cfg.window),
             alignment="0 ms = movement onset", data_label="M1 (Hatsopoulos 2007)",
-            title=f"Trajectories in M1's top 2 PCs, at initialisation and at accuracy {level:g}, "
-                  f"window {cfg.window[0]:g} to {cfg.window[1]:g} ms (0 = movement onset)")
+            title=f"In M1's top 2 PCs: initialisation and accuracy {level:g} · "
+                  f"{cfg.window[0]:g} to {cfg.window[1]:g} ms · alignment onset")
     for name, draw in figures.items():
         save_figure(draw(), folder / name, dpi=120)
     return list(figures)
@@ -616,6 +616,10 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
             lines.append(f"- e-prop − BPTT in DSA to M1: {v['to_data_diff']:+.3f} rad (pooled seed SD "
                          f"{fmt(v['to_data_seed_sd'])}).")
         claim = ("holds" if v["holds"] else "does not hold") if len(v) > 1 else "cannot be tested"
+        few = {rule: int(n) for rule, n in nets.groupby("rule").size().items() if n < 3}
+        if few and claim != "cannot be tested":
+            claim += (" — a weak test: only " + ", ".join(f"{n} {rule} network(s)" for rule, n in few.items())
+                      + " reached this level")
         lines.append(f"- **Verdict:** on this run the claim of similar dynamics at matched accuracy {claim} "
                      "(criteria: the rule's effect on the operators is within the initialization's spread, and "
                      "the e-prop − BPTT difference in DSA to M1 is within the seed SD). `dynamics.png`, "
