@@ -11,6 +11,7 @@ function needs them, so they do not count here.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -22,9 +23,15 @@ CASES = {
 }
 
 
+# bytecode caches are allowed (as in a normal installation): with PYTHONDONTWRITEBYTECODE set,
+# neurosim's own modules would be compiled from source at every import while the dependencies
+# come precompiled from site-packages
+_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _once(code: str) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, env=_ENV)
     return time.perf_counter() - t0
 
 
@@ -32,7 +39,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=15, help="runs of each case (interleaved)")
     args = p.parse_args(argv)
-    for code in CASES.values():  # warm the file cache
+    for code in CASES.values():  # warm the file cache (and write the bytecode caches)
         _once(code)
     times = {name: [] for name in CASES}
     for _ in range(args.repeats):
