@@ -784,6 +784,10 @@ def compare(
     keep_trials = (cv_spec or bs_spec or {}).get("dim") == "trial"
     al = prepare(model, data, window=window, lag=lag, resample=resample, nan_policy=nan_policy, dims=dims,
                  keep_trials=keep_trials)
+    if keep_trials and al.n_trials < 2:
+        raise ValueError(f"cv/bootstrap over 'trial' needs at least 2 trials; the data has {al.n_trials} "
+                         "(a resample of one trial is that trial: the interval would have zero width). "
+                         "Resample conditions instead (bootstrap=n), or pass trial-level data.")
     settings = _settings(m, al, window=window, lag=lag, resample=resample, nan_policy=nan_policy, seed=seed)
     with blas_threads(threads):
         if cv_spec is not None:

@@ -317,3 +317,15 @@ def test_compare_dsa_takes_trajectories_with_matching_window_and_bootstrap():
     assert b.samples.shape == (5,) and np.all(np.isfinite(b.samples))
     with pytest.raises(ValueError, match="cv needs a metric with a fitted alignment"):
         compare(model, data, metric="dsa", cv="loo")
+
+
+def test_bootstrap_over_a_single_trial_is_refused():
+    # one trial resampled is that trial: a zero-width interval would look like certainty
+    from neurosim.trajectories import trajectories
+
+    d = trajectories(np.random.default_rng(0).normal(size=(4, 10, 3, 1)), conditions=[0, 1, 2, 3],
+                     time=np.arange(10.0), dims=("condition", "time", "unit", "trial"))
+    with pytest.raises(ValueError, match="needs at least 2 trials; the data has 1"):
+        compare(d.mean("trial"), d, bootstrap={"n": 10, "dim": "trial"})
+    with pytest.raises(ValueError, match="needs at least 2 trials"):
+        compare(d.mean("trial"), d, cv={"dim": "trial", "folds": 2})
