@@ -618,7 +618,7 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike, *, provenance:
     if multi:
         out.attrs[_MULTI] = json.dumps(multi)
     if provenance:
-        from neurosim import __version__
+        from neurosim import __version__  # the package face imports io: read it when writing
 
         out.attrs.setdefault("neurosim_version", __version__)
         out.attrs["saved_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -34,10 +34,14 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from tqdm.auto import tqdm
 
 from neurosim._threads import blas_threads
 from neurosim.metrics import make
+from neurosim.metrics._validate import check_count, check_flag, check_matrix
 from neurosim.metrics.dynamics import TRAJECTORY_INPUT, dsa_compare, dsa_distance, dsa_prepare
+from neurosim.metrics.shape import prepare, prepared_distance
+from neurosim.trajectories import flatten
 
 __all__ = ["pairwise", "SHAPE_METRICS"]
 
@@ -51,11 +55,9 @@ _KINDS = ("angular", "euclidean")
 # ---------------------------------------------------------------------------
 def _to_matrix(name: str, value: Any) -> tuple[np.ndarray, Any]:
     """(samples, features) float64 array and a sample key used to check alignment."""
-    from neurosim.metrics._validate import check_matrix
 
     if isinstance(value, xr.DataArray):
         if {"condition", "time", "unit"} <= set(value.dims):
-            from neurosim.trajectories import flatten
 
             da = value.mean("trial") if "trial" in value.dims else value
             da = da.transpose("condition", "time", "unit")
@@ -146,7 +148,6 @@ def _resolve_metric(metric: Any, alpha: float | None, kind: str | None,
                 f"unexpected option(s) {unknown} for metric {metric!r}; it takes: alpha (metric='shape' only), "
                 "kind, center, normalize"
             )
-        from neurosim.metrics._validate import check_flag
 
         center = check_flag(metric_options.get("center", True), "center")
         normalize = check_flag(metric_options.get("normalize", False), "normalize")
@@ -191,7 +192,6 @@ def _resolve_metric(metric: Any, alpha: float | None, kind: str | None,
 # tasks (module-level so dask can pickle them)
 # ---------------------------------------------------------------------------
 def _prepare_task(X: np.ndarray, alpha: float, center: bool, threads: int | None) -> np.ndarray:
-    from neurosim.metrics.shape import prepare
 
     with blas_threads(threads):
         return prepare(X, alpha=alpha, center=center)
@@ -199,7 +199,6 @@ def _prepare_task(X: np.ndarray, alpha: float, center: bool, threads: int | None
 
 def _pairs_task(pairs: list[tuple[int, int]], prepared: dict, kind: str, normalize: bool,
                 threads: int | None) -> list[float]:
-    from neurosim.metrics.shape import prepared_distance
 
     with blas_threads(threads):
         return [float(prepared_distance(prepared[i], prepared[j], kind=kind, normalize=normalize))
@@ -284,7 +283,6 @@ def _pairwise_trajectories(collection: Any, metric: Any, progress: bool, options
     D = np.zeros((K, K))
     pairs = [(i, j) for i in range(K) for j in range(i + 1, K)]
     is_dsa = getattr(m, "func", m) is dsa_distance
-    from tqdm.auto import tqdm
 
     with tqdm(total=len(pairs), disable=not progress, desc="pairwise", unit="pair") as bar:
         if is_dsa:
@@ -377,7 +375,6 @@ def pairwise(
     ...                 procrustes_distance(nets["net0"], nets["net2"])))
     True
     """
-    from neurosim.metrics._validate import check_count
 
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, got {progress!r}")
@@ -402,7 +399,6 @@ def pairwise(
         if symmetric:
             D[j, i] = d
 
-    from tqdm.auto import tqdm
 
     bar = tqdm(total=len(pairs), disable=not progress, desc="pairwise", unit="pair")
     try:
@@ -418,7 +414,7 @@ def pairwise(
                     store(i, j, spec(mats[i], mats[j]))
                     bar.update()
         else:
-            from dask.distributed import as_completed
+            from dask.distributed import as_completed  # optional dependency
 
             threads = _worker_threads(client)
             n_threads = max(1, sum(int(w.get("nthreads", 1)) for w in client.scheduler_info()["workers"].values()))

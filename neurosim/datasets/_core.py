@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import platformdirs
 import xarray as xr
 
+from neurosim.datasets._safe_npy import load_npy
 from neurosim.datasets.registry import DatasetInfo, FileInfo, get
 from neurosim.io import atomic_path
 
@@ -32,8 +34,6 @@ def cache_dir() -> Path:
     >>> cache_dir().name
     'neurosim'
     """
-    import platformdirs
-
     return Path(platformdirs.user_cache_dir("neurosim", appauthor=False))
 
 
@@ -379,7 +379,6 @@ def load(name: str, path: str | os.PathLike | None = None, *, verify: bool = Tru
 
 
 def _load_hatsopoulos(file: Path, info: DatasetInfo) -> xr.Dataset:
-    from neurosim.datasets._safe_npy import load_npy
 
     if file.suffix == ".npz":
         with np.load(file, allow_pickle=False) as z:
@@ -431,7 +430,7 @@ def _load_hatsopoulos(file: Path, info: DatasetInfo) -> xr.Dataset:
 
 
 def _load_churchland(file: Path, info: DatasetInfo) -> xr.Dataset:
-    import scipy.io
+    import scipy.io  # imported on first use: measured import cost (only the .mat loaders need it)
 
     m = scipy.io.loadmat(file)
     tensor = np.asarray(m["dataTensor"], dtype=np.float64)  # (time, unit, condition)
@@ -453,7 +452,7 @@ def _load_churchland(file: Path, info: DatasetInfo) -> xr.Dataset:
 
 
 def _load_kriegeskorte(file: Path, info: DatasetInfo) -> xr.Dataset:
-    import scipy.io
+    import scipy.io  # imported on first use: measured import cost (only the .mat loaders need it)
     from scipy.spatial.distance import squareform
 
     supp = file.parent / info.files[0].name

@@ -212,7 +212,7 @@ def sweep(
                 runs[s.name] = train_spec(s, task, paths[s.name])
                 bar.update()
         else:
-            from dask.distributed import as_completed
+            from dask.distributed import as_completed  # optional dependency
 
             futures = {client.submit(train_spec, s, task, paths[s.name], pure=False): s.name for s in specs}
             for fut in as_completed(list(futures)):

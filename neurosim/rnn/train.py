@@ -28,13 +28,16 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 import xarray as xr
+from tqdm.auto import tqdm
 
 from neurosim._threads import blas_threads as blas_threads_limit
-from neurosim.io import check_output_file, lock as writer_lock, sweep_stale
+from neurosim.io import check_output_file, load, save, sweep_stale
+from neurosim.io import lock as writer_lock
 from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, loss as _loss
 from neurosim.rnn.optim import Adam
 from neurosim.rnn.rules import check_rule, random_feedback, value_and_gradients
 from neurosim.rnn.tasks import Task, from_config
+from neurosim.trajectories import trajectories
 
 _PARAM_DIMS = {
     "W_in": ("post", "input"), "W_rec": ("post", "pre"), "b": ("post",),
@@ -126,7 +129,6 @@ def activity(model: LeakyRNN, task: Task, *, params=None) -> xr.DataArray:
     >>> da = activity(m, task); da.dims, da.sizes["condition"], da["time"].attrs["units"]
     (('condition', 'time', 'unit'), 10, 'ms')
     """
-    from neurosim.trajectories import trajectories
 
     batch = task.conditions()
     fw = model.run(batch.inputs, params=params)
@@ -263,7 +265,6 @@ class Run:
 
     def save(self, path, resume_state: dict | None = None) -> Path:
         """Write the run to netCDF atomically (temp file in the same folder + ``os.replace``)."""
-        from neurosim.io import save
 
         path = save(self.to_dataset(resume_state), path)
         self.path = Path(path)
@@ -271,7 +272,6 @@ class Run:
 
 
 def _read(path) -> tuple[Run, dict | None]:
-    from neurosim.io import load
 
     path = Path(path)
     ds = load(path)
@@ -488,7 +488,6 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
 
     bar = None
     if progress:
-        from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, initial=start, desc=f"{rule} on {task.name}", unit="step")
     N = model.n_rec
