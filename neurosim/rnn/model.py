@@ -374,6 +374,14 @@ class LeakyRNN:
             raise ValueError(f"inputs must be (batch, time, {self.n_in}); got shape {x.shape}")
         return x
 
+    def _check_batch(self, batch) -> np.ndarray:
+        """The batch's inputs as float64 (B, T, n_in), after checking its targets are (B, T, n_out)."""
+        x = self._check_inputs(batch.inputs)
+        B, T, _ = x.shape
+        if batch.targets.shape != (B, T, self.n_out):
+            raise ValueError(f"targets {batch.targets.shape} do not match outputs {(B, T, self.n_out)}; check n_out")
+        return x
+
     def _check_noise(self, noise, shape) -> np.ndarray | None:
         if noise is None:
             return None

@@ -79,11 +79,9 @@ def eprop(model: LeakyRNN, batch: Batch, *, params=None, noise=None, feedback=No
     True
     """
     p = model.check_params(params)
-    x = model._check_inputs(batch.inputs)
+    x = model._check_batch(batch)
     B, T, I = x.shape
     N, O = model.n_rec, model.n_out
-    if batch.targets.shape != (B, T, O):
-        raise ValueError(f"targets {batch.targets.shape} do not match outputs {(B, T, O)}; check n_out")
     a = model.alpha
     act = model.activation
     lam = model.activity_l2

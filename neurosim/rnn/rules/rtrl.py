@@ -52,11 +52,9 @@ def rtrl(model: LeakyRNN, batch: Batch, *, params=None, noise=None):
     True
     """
     p = model.check_params(params)
-    x = model._check_inputs(batch.inputs)
+    x = model._check_batch(batch)
     B, T, I = x.shape
     N, O = model.n_rec, model.n_out
-    if batch.targets.shape != (B, T, O):
-        raise ValueError(f"targets {batch.targets.shape} do not match outputs {(B, T, O)}; check n_out")
     n_theta = N * N + N * I + 2 * N
     if 8 * B * N * n_theta > MAX_INFLUENCE_BYTES:
         raise ValueError(f"RTRL's influence tensor would need {8 * B * N * n_theta / 2**30:.1f} GiB "
