@@ -7,6 +7,7 @@ lives here. ``neurosim --help`` lists the sub-commands.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import sys
@@ -24,7 +25,8 @@ from neurosim.experiments.liu2022 import (
 from neurosim.experiments.liu2025 import ReproduceConfig, reproduce
 from neurosim.io import check_output_file, check_output_folder, lock
 from neurosim.rnn.tasks import make
-from neurosim.rnn.rules import DALE_RULES, RULES
+from neurosim.rnn.model import DTYPES
+from neurosim.rnn.rules import DALE_RULES, FLOAT32_RULES, RULES
 from neurosim.rnn.train import ResumeConflict
 
 
@@ -178,6 +180,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="modprop's constant activation derivative, or 'exact' (None: the rule's default)")
     p.add_argument("--checkpoints", type=int, default=30, help="number of log-spaced checkpoints")
     p.add_argument("--clip", type=float, default=None, help="global gradient-norm clipping (None: off)")
+    p.add_argument("--dtype", choices=DTYPES, default="float64",
+                   help="floating-point type of each step's gradient (float32: about 2x faster for "
+                        f"{', '.join(FLOAT32_RULES)}; parameters and optimizer stay float64)")
     p.add_argument("--data", default=None,
                    help="folder of the recordings (center-out; None: $NEUROSIM_DATA, the cache, then the "
                         "copy embedded in the package)")
@@ -226,7 +231,8 @@ def _train_command(args) -> int:
     try:
         run = rnn.train(model, task, args.rule, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
                         seed=args.seed, checkpoints=args.checkpoints, out=args.out, rule_options=opts,
-                        clip=args.clip, progress=not args.no_progress, resume=not args.force)
+                        clip=args.clip, progress=not args.no_progress, resume=not args.force,
+                        dtype=args.dtype)
     except ResumeConflict as err:
         raise ValueError(f"{err.reason}; pass --force to overwrite it, or choose another --out") from None
     _say("train", f"done in {time.perf_counter() - t0:.1f} s")
@@ -249,6 +255,9 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--full", action="store_true", help="paper-scale run (N=200, 1000 updates, 5 seeds, g0 = 1)")
     p.add_argument("--gain-sweep", action="store_true", help="with --full: gains 0.5, 1.0 and 1.5")
+    p.add_argument("--dtype", choices=DTYPES, default=None,
+                   help="floating-point type of the training gradients (None: float64 by default, float32 "
+                        "with --full, which halves its training time; analyses are always float64)")
     p.add_argument("--out", default="results", help="results folder")
     p.add_argument("--data", default=None,
                    help="folder holding hatsopoulos2007_m1_center_out/ (None: $NEUROSIM_DATA, the cache, "
@@ -283,6 +292,8 @@ def _reproduce_command(args: argparse.Namespace) -> int:
         except ImportError:
             workers = 1
     cfg = ReproduceConfig.full(gain_sweep=args.gain_sweep) if args.full else ReproduceConfig.default()
+    if args.dtype is not None:
+        cfg = dataclasses.replace(cfg, dtype=args.dtype)
     _say("reproduce", f"training, scoring against M1 and writing the report into {args.out}/ "
                       f"({'paper scale' if args.full else 'default scale, about 5 min'}, {workers} worker(s))")
     with lock(args.out):  # one writer per results folder; a second one fails at once

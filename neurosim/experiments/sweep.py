@@ -55,6 +55,7 @@ class RunSpec:
     activity_l2: float = 0.0
     activity_l2_schedule: str = "constant"
     readout_init: str = "normal"
+    dtype: str = "float64"
     rule_options: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -126,6 +127,8 @@ def _matches(run: Any, spec: RunSpec, task: Any) -> bool:
         return False
     if cfg.get("activity_l2_schedule", "constant") != spec.activity_l2_schedule:
         return False
+    if cfg.get("dtype", "float64") != spec.dtype:
+        return False
     return all(cfg.get(k) == v for k, v in want.items()) and bool(getattr(run, "complete", True))
 
 
@@ -149,7 +152,7 @@ def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, prog
     run = train(model, task, rule=spec.rule, steps=spec.steps, lr=spec.lr, batch_size=spec.batch_size,
                 seed=spec.seed, checkpoints=None if spec.checkpoints is None else list(spec.checkpoints),
                 rule_options=options or None, progress=progress, resume=False, blas_threads=1,
-                activity_l2_schedule=spec.activity_l2_schedule)
+                activity_l2_schedule=spec.activity_l2_schedule, dtype=spec.dtype)
     if path is not None:
         run.save(path)
     return run

@@ -35,12 +35,36 @@ PARAM_NAMES = ("W_in", "W_rec", "b", "W_out", "b_out", "v0")
 ACTIVATIONS = ("retanh", "tanh", "relu")
 READOUT_INITS = ("normal", "torch")
 LOSSES = ("mse", "ce")
+#: Floating-point types the forward pass and the BPTT / e-prop kernels compute in (see :func:`check_dtype`).
+DTYPES = ("float64", "float32")
 
 
 def _did_you_mean(name: str, options) -> str:
     close = difflib.get_close_matches(str(name), list(options), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return f"choose one of {sorted(options)}.{hint}"
+
+
+def check_dtype(dtype) -> np.dtype:
+    """``dtype`` as a numpy dtype, which must be float64 or float32 (what the kernels compute in).
+
+    float32 halves the cost of the per-step products of a training run; parameters, optimizer
+    state and gradients handed to the optimizer stay float64 (see :func:`neurosim.rnn.train`).
+
+    Examples
+    --------
+    >>> check_dtype("float32"), check_dtype(None)
+    (dtype('float32'), dtype('float64'))
+    """
+    if dtype is None:
+        return np.dtype(np.float64)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DTYPES:
+        raise ValueError(f"dtype must be one of {list(DTYPES)}; got {dtype!r}")
+    return dt
 
 
 def phi(v: np.ndarray, activation: str) -> np.ndarray:
@@ -329,8 +353,8 @@ class LeakyRNN:
         return (f"LeakyRNN(n_in={self.n_in}, n_rec={self.n_rec}, n_out={self.n_out}, tau={self.tau}, "
                 f"activation={self.activation!r}, g0={self.g0})")
 
-    def check_params(self, params: Mapping[str, np.ndarray] | None = None) -> dict:
-        """Validate a parameter dict (names, shapes, finiteness) and return it as float64 arrays."""
+    def check_params(self, params: Mapping[str, np.ndarray] | None = None, dtype=np.float64) -> dict:
+        """Validate a parameter dict (names, shapes, finiteness) and return it as ``dtype`` arrays (float64)."""
         params = self.params if params is None else params
         missing = [k for k in PARAM_NAMES if k not in params]
         if missing:
@@ -338,7 +362,7 @@ class LeakyRNN:
         shapes = self.param_shapes()
         out = {}
         for k in PARAM_NAMES:
-            p = np.asarray(params[k], dtype=np.float64)
+            p = np.asarray(params[k], dtype=dtype)
             if p.shape != shapes[k]:
                 raise ValueError(f"params[{k!r}] has shape {p.shape}; this model needs {shapes[k]}")
             if not np.all(np.isfinite(p)):
@@ -368,30 +392,31 @@ class LeakyRNN:
             g = g * self.dale_sign[None, :] * np.sign(W_rec)
         return g
 
-    def _check_inputs(self, inputs: np.ndarray) -> np.ndarray:
-        x = np.asarray(inputs, dtype=np.float64)
+    def _check_inputs(self, inputs: np.ndarray, dtype=np.float64) -> np.ndarray:
+        x = np.asarray(inputs, dtype=dtype)
         if x.ndim != 3 or x.shape[2] != self.n_in:
             raise ValueError(f"inputs must be (batch, time, {self.n_in}); got shape {x.shape}")
         return x
 
-    def _check_batch(self, batch) -> np.ndarray:
-        """The batch's inputs as float64 (B, T, n_in), after checking its targets are (B, T, n_out)."""
-        x = self._check_inputs(batch.inputs)
+    def _check_batch(self, batch, dtype=np.float64) -> np.ndarray:
+        """The batch's inputs as ``dtype`` (B, T, n_in), after checking its targets are (B, T, n_out)."""
+        x = self._check_inputs(batch.inputs, dtype)
         B, T, _ = x.shape
         if batch.targets.shape != (B, T, self.n_out):
             raise ValueError(f"targets {batch.targets.shape} do not match outputs {(B, T, self.n_out)}; check n_out")
         return x
 
-    def _check_noise(self, noise, shape) -> np.ndarray | None:
+    def _check_noise(self, noise, shape, dtype=np.float64) -> np.ndarray | None:
         if noise is None:
             return None
-        noise = np.asarray(noise, dtype=np.float64)
+        noise = np.asarray(noise, dtype=dtype)
         if noise.shape != shape:
             raise ValueError(f"noise must have shape (batch, time, n_rec) = {shape}; got {noise.shape}")
         return noise
 
     # ------------------------------------------------------------------ dynamics
-    def run(self, inputs: np.ndarray, *, params: Mapping | None = None, noise: np.ndarray | None = None) -> Forward:
+    def run(self, inputs: np.ndarray, *, params: Mapping | None = None, noise: np.ndarray | None = None,
+            dtype=np.float64) -> Forward:
         """Forward pass over a batch.
 
         Parameters
@@ -401,14 +426,17 @@ class LeakyRNN:
             Parameters to use instead of :attr:`params`.
         noise : array (B, T, N), optional
             Standard-normal samples ``xi_t``; the voltage gets ``sqrt(2a) * noise_std * xi_t``.
+        dtype : {"float64", "float32"}
+            Floating-point type of the computation and of the arrays returned (default float64).
 
         Returns
         -------
         Forward
             ``v``, ``r`` (B, T, N), ``y`` (B, T, O), initial ``v_init``, ``r_init`` (B, N).
         """
-        p = self.check_params(params)
-        x = self._check_inputs(inputs)
+        dtype = check_dtype(dtype)
+        p = self.check_params(params, dtype)
+        x = self._check_inputs(inputs, dtype)
         B, T, _ = x.shape
         N = self.n_rec
         a = self.alpha
@@ -419,15 +447,15 @@ class LeakyRNN:
         # a (W_in x_t + b) for all steps at once (one BLAS call), time-major (T, B, N)
         drive = np.matmul(x.transpose(1, 0, 2), a * p["W_in"].T)
         drive += a * p["b"]
-        noise = self._check_noise(noise, (B, T, N))
+        noise = self._check_noise(noise, (B, T, N), dtype)
         if noise is not None and self.noise_std > 0:
             drive += (np.sqrt(2 * a) * self.noise_std) * noise.transpose(1, 0, 2)
         v = drive  # overwritten in place, step by step
-        r = np.empty((T, B, N))
+        r = np.empty((T, B, N), dtype)
         v_prev = np.broadcast_to(p["v0"], (B, N)).copy()
         r_prev = phi(v_prev, act)
         v_init, r_init = v_prev, r_prev
-        tmp = np.empty((B, N))
+        tmp = np.empty((B, N), dtype)
         for t in range(T):
             vt = v[t]
             np.matmul(r_prev, W_scaled, out=tmp)
@@ -498,7 +526,9 @@ def output_error(y: np.ndarray, batch: Batch) -> tuple[float, np.ndarray]:
     if y.shape != batch.targets.shape:
         raise ValueError(f"outputs {y.shape} and targets {batch.targets.shape} differ; check n_out")
     mask = batch.mask_full if batch.loss == "mse" else _class_mask(batch.mask)
-    return error_terms(y, batch.targets, mask, batch.loss, mask_total(batch))
+    dt = y.dtype
+    return error_terms(y, batch.targets.astype(dt, copy=False), mask.astype(dt, copy=False), batch.loss,
+                       mask_total(batch))
 
 
 def loss(model: LeakyRNN, batch: Batch, *, params: Mapping | None = None, noise: np.ndarray | None = None) -> float:

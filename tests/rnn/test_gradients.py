@@ -243,3 +243,37 @@ def test_bad_inputs_raise_clear_errors():
         Batch(np.full((1, 2, 3), np.nan), np.zeros((1, 2, 2)), np.ones((1, 2)))
     with pytest.raises(ValueError, match="activation"):
         R.LeakyRNN(2, 3, 1, activation="sigmoid")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(f"{v}" for v in c.values()))
+@pytest.mark.parametrize("rule,opts", [("bptt", {}), ("tbptt", {"window": 4}), ("eprop", {}),
+                                       ("eprop-random", {"feedback_seed": 2})])
+def test_float32_pass_agrees_with_float64(case, rule, opts):
+    """float32 is an option of the pass only: same loss and gradients to single-precision rounding,
+    returned as float64 (the float64 results above are the ones checked against references)."""
+    m, batch, noise = _tiny(**case)
+    E64, g64, parts64 = R.value_and_gradients(m, batch, rule, noise=noise, parts=True, **opts)
+    E32, g32, parts32 = R.value_and_gradients(m, batch, rule, noise=noise, parts=True, dtype="float32", **opts)
+    assert isinstance(E32, float) and abs(E32 - E64) <= 1e-5 * abs(E64)
+    assert abs(parts32["activity"] - parts64["activity"]) <= 1e-5 * abs(parts64["activity"]) + 1e-12
+    for k in g64:
+        assert g32[k].dtype == np.float64
+        assert _relerr(g32[k], g64[k]) < 1e-4, k
+    # and it is really computed in single precision (not a silent float64 pass)
+    assert any(not np.array_equal(g32[k], g64[k]) for k in g64)
+
+
+def test_float32_at_training_size_and_its_limits(rng):
+    task = R.tasks.PerceptualDecision()
+    m = R.LeakyRNN(task.n_in, 60, task.n_out, seed=1, activity_l2=0.5)
+    batch = task.batch(16, rng)
+    for rule in ("bptt", "eprop"):
+        g64 = R.gradients(m, batch, rule)
+        g32 = R.gradients(m, batch, rule, dtype=np.float32)
+        assert max(_relerr(g32[k], g64[k]) for k in g64) < 1e-4
+    fw = m.run(batch.inputs, dtype="float32")
+    assert fw.r.dtype == np.float32 and fw.y.dtype == np.float32
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        R.gradients(m, batch, "bptt", dtype="float16")
+    with pytest.raises(ValueError, match="computes in float64 only"):
+        R.gradients(m, batch, "rtrl", dtype="float32")

@@ -260,6 +260,46 @@ def test_adaptive_run_resumes_bit_identically(tmp_path, monkeypatch, rule):
     assert R.load_run(tmp_path / "cut.nc").checkpoints.equals(full.checkpoints)
 
 
+@pytest.mark.parametrize("rule", ["bptt", "eprop"])
+def test_float32_training_tracks_float64_and_resumes(tmp_path, monkeypatch, rule):
+    """``dtype="float32"`` rounds each step's gradient to single precision and nothing else: the
+    parameters stay float64, the run follows the float64 run closely, and it resumes bit-identically."""
+    m, task, args = _small_run()
+    ref = R.train(m, task, rule, **args)
+    run = R.train(m, task, rule, out=tmp_path / "f32.nc", dtype="float32", **args)
+    assert run.config["dtype"] == "float32" and "dtype" not in ref.config
+    end = args["steps"]
+    assert run.params(end)["W_rec"].dtype == np.float64
+    assert not np.array_equal(run.params(end)["W_rec"], ref.params(end)["W_rec"])
+    for k, v in ref.params(end).items():
+        assert np.linalg.norm(run.params(end)[k] - v) <= 1e-3 * max(np.linalg.norm(v), 1e-3), k
+    np.testing.assert_allclose(run.checkpoints["accuracy"], ref.checkpoints["accuracy"], atol=1e-3)
+    np.testing.assert_array_equal(run.checkpoints["activity_l2"], ref.checkpoints["activity_l2"])
+    # a float64 run cannot resume a float32 file, and a cut float32 run resumes exactly
+    with pytest.raises(R.ResumeConflict, match="different settings"):
+        R.train(m, task, rule, out=tmp_path / "f32.nc", **args)
+    train_mod = importlib.import_module("neurosim.rnn.train")
+    real = train_mod.value_and_gradients
+    calls = {"n": 0}
+
+    def stop(*a, **k):
+        calls["n"] += 1
+        if calls["n"] > 7:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(train_mod, "value_and_gradients", stop)
+    with pytest.raises(KeyboardInterrupt):
+        R.train(m, task, rule, out=tmp_path / "cut.nc", dtype="float32", **args)
+    monkeypatch.setattr(train_mod, "value_and_gradients", real)
+    resumed = R.train(m, task, rule, out=tmp_path / "cut.nc", dtype="float32", **args)
+    for s in run.steps:
+        for k, v in run.params(s).items():
+            np.testing.assert_array_equal(resumed.params(s)[k], v)
+    with pytest.raises(ValueError, match="float64 only"):
+        R.train(m, task, "rtrl", dtype="float32", **args)
+
+
 # ---------------------------------------------------------------- PyTorch checkpoints without torch
 def _fake_pth(path, payload_pickle: bytes, tensors: dict[str, np.ndarray]):
     with zipfile.ZipFile(path, "w") as zf:

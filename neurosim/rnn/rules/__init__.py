@@ -25,7 +25,7 @@ from typing import Mapping
 
 import numpy as np
 
-from neurosim.rnn.model import Batch, LeakyRNN, _did_you_mean
+from neurosim.rnn.model import Batch, LeakyRNN, _did_you_mean, check_dtype
 from neurosim.rnn.rules.bptt import bptt
 from neurosim.rnn.rules.eprop import eprop, random_feedback
 from neurosim.rnn.rules.fa import feedback_alignment
@@ -48,6 +48,8 @@ _OPTIONS = {
 }
 # rules whose default cell types come from Dale's law populations
 DALE_RULES = ("modprop", "mdgl")
+#: rules that can compute in float32 (``dtype="float32"``); the others compute in float64 only
+FLOAT32_RULES = ("bptt", "tbptt", "eprop", "eprop-random")
 
 
 def check_rule(rule: str, options: Mapping | None = None) -> str:
@@ -78,12 +80,13 @@ def _split(model: LeakyRNN, batch: Batch, params, noise, result, parts: bool):
 
 
 def value_and_gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None, noise=None,
-                        parts: bool = False, **options) -> tuple:
+                        parts: bool = False, dtype="float64", **options) -> tuple:
     """``(loss, gradients)`` in one pass (the loss is :func:`neurosim.rnn.loss` at ``params``).
 
     With ``parts=True`` a third element ``{"task": ..., "activity": ...}`` splits the loss into
     the task loss and the activity penalty ``lambda_r * mean(r^2)`` (what the adaptive penalty
-    schedule of :func:`neurosim.rnn.train` compares).
+    schedule of :func:`neurosim.rnn.train` compares). ``dtype="float32"`` computes the pass in
+    single precision (rules in :data:`FLOAT32_RULES`; the gradients come back as float64).
 
     Examples
     --------
@@ -95,12 +98,16 @@ def value_and_gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, pa
     if not isinstance(batch, Batch):
         raise TypeError(f"batch must be a neurosim.rnn.Batch (from task.batch(...)); got {type(batch).__name__}")
     name = check_rule(rule, options)
+    dtype = check_dtype(dtype)
+    if dtype != np.float64 and name not in FLOAT32_RULES:
+        raise ValueError(f"dtype={dtype.name!r} is available for rules {list(FLOAT32_RULES)}; rule {name!r} "
+                         "computes in float64 only (pass dtype='float64')")
     if name == "bptt":
-        return bptt(model, batch, params=params, noise=noise, parts=parts)
+        return bptt(model, batch, params=params, noise=noise, parts=parts, dtype=dtype)
     if name == "tbptt":
-        return tbptt(model, batch, params=params, noise=noise, window=options["window"], parts=parts)
+        return tbptt(model, batch, params=params, noise=noise, window=options["window"], parts=parts, dtype=dtype)
     if name == "eprop":
-        return eprop(model, batch, params=params, noise=noise, parts=parts, **options)
+        return eprop(model, batch, params=params, noise=noise, parts=parts, dtype=dtype, **options)
     if name == "rtrl":
         return _split(model, batch, params, noise, rtrl(model, batch, params=params, noise=noise), parts)
     if name == "modprop":
@@ -114,10 +121,11 @@ def value_and_gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, pa
     seed = options.pop("feedback_seed", 0)
     if fb is None:
         fb = random_feedback(model.n_out, model.n_rec, seed)
-    return eprop(model, batch, params=params, noise=noise, feedback=fb, parts=parts, **options)
+    return eprop(model, batch, params=params, noise=noise, feedback=fb, parts=parts, dtype=dtype, **options)
 
 
-def gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None, noise=None, **options) -> dict:
+def gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None, noise=None, dtype="float64",
+              **options) -> dict:
     """Gradient estimate of :func:`neurosim.rnn.loss` under a learning rule.
 
     Parameters
@@ -130,6 +138,9 @@ def gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None,
         Evaluate at these parameters instead of ``model.params`` (same keys and shapes).
     noise : array (B, T, N), optional
         Voltage-noise samples for a noisy model (``model.noise_std > 0``).
+    dtype : {"float64", "float32"}
+        Floating-point type of the pass (float32: rules in :data:`FLOAT32_RULES`, about twice as
+        fast; gradient checks and parity tests use float64).
     **options
         Rule options: ``window`` (tbptt), ``chunk`` (e-prop, mdgl), ``feedback`` / ``feedback_seed``
         (eprop-random, fa), ``learning_signal`` / ``learning_signal_init`` (eprop, for
@@ -147,8 +158,8 @@ def gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None,
     >>> g = gradients(m, b, rule="bptt"); g["W_in"].shape
     (6, 2)
     """
-    return value_and_gradients(model, batch, rule, params=params, noise=noise, **options)[1]
+    return value_and_gradients(model, batch, rule, params=params, noise=noise, dtype=dtype, **options)[1]
 
 
-__all__ = ["RULES", "DALE_RULES", "gradients", "value_and_gradients", "random_feedback", "bptt", "eprop", "tbptt",
+__all__ = ["RULES", "DALE_RULES", "FLOAT32_RULES", "gradients", "value_and_gradients", "random_feedback", "bptt", "eprop", "tbptt",
            "rtrl", "modprop", "mdgl", "feedback_alignment", "check_rule"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.rnn.model import Batch, LeakyRNN, output_error, phi_prime
+from neurosim.rnn.model import Batch, LeakyRNN, check_dtype, output_error, phi_prime
 
 
 def parameter_gradients(model: LeakyRNN, p: dict, fw, batch: Batch, gamma: np.ndarray, e_tm: np.ndarray,
@@ -39,7 +39,7 @@ def parameter_gradients(model: LeakyRNN, p: dict, fw, batch: Batch, gamma: np.nd
     if T > 1:
         dW += r[:-1].reshape(-1, N).T @ gamma[1:].reshape(-1, N)
     dW = a * dW.T
-    x_tm = batch.inputs.transpose(1, 0, 2).reshape(T * B, -1)
+    x_tm = batch.inputs.transpose(1, 0, 2).reshape(T * B, -1).astype(G.dtype, copy=False)
     grads = {
         "W_in": a * (G.T @ x_tm),
         "W_rec": model.recurrent_grad_to_param(dW, p["W_rec"]),
@@ -52,7 +52,7 @@ def parameter_gradients(model: LeakyRNN, p: dict, fw, batch: Batch, gamma: np.nd
 
 
 def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int | None = None,
-         return_signal: bool = False, parts: bool = False):
+         return_signal: bool = False, parts: bool = False, dtype=np.float64):
     """Loss and exact (or truncated) gradient by a hand-written backward pass.
 
     Parameters
@@ -71,6 +71,10 @@ def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int 
     parts : bool
         Also return ``{"task": task loss, "activity": lambda_r * mean(r^2)}`` (their sum is the
         loss), as the last element.
+    dtype : {"float64", "float32"}
+        Floating-point type of the forward and backward pass. float32 is about twice as fast on
+        the per-step products; its gradient agrees with float64's to about 1e-5 relative (tests
+        check it) and is returned as float64, like every gradient.
 
     Returns
     -------
@@ -83,8 +87,9 @@ def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int 
     >>> E, g = bptt(m, b); sorted(g) == sorted(m.params)
     True
     """
-    p = model.check_params(params)
-    fw = model.run(batch.inputs, params=p, noise=noise)
+    dtype = check_dtype(dtype)
+    p = model.check_params(params, dtype)
+    fw = model.run(batch.inputs, params=p, noise=noise, dtype=dtype)
     E, e = output_error(fw.y, batch)
     r, v = fw.r_tm, fw.v_tm
     T, B, N = r.shape
@@ -106,8 +111,8 @@ def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int 
     W_eff = model.effective_recurrent(p["W_rec"])
     aW = a * W_eff
     gamma = dphi  # overwritten in place: gamma[t] = dE/dv_t
-    g_next = np.zeros((B, N))
-    tmp = np.empty((B, N))
+    g_next = np.zeros((B, N), dtype)
+    tmp = np.empty((B, N), dtype)
     for t in range(T - 1, -1, -1):
         rho_t = rho[t]
         if t < T - 1:
@@ -118,10 +123,13 @@ def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int 
         np.multiply(g_next, 1.0 - a, out=tmp)
         gt += tmp
         cut = window is not None and t > 0 and t % window == 0
-        g_next = np.zeros((B, N)) if cut else gt
+        g_next = np.zeros((B, N), dtype) if cut else gt
     rho_init = g_next @ aW                                         # dE/dr_{-1}
     grad_v0 = (rho_init * phi_prime(fw.v_init, fw.r_init, model.activation) + (1.0 - a) * g_next).sum(0)
 
     grads = parameter_gradients(model, p, fw, batch, gamma, e_tm, grad_v0)
+    if dtype != np.float64:
+        grads = {k: g.astype(np.float64) for k, g in grads.items()}
+        rho, rho_init = rho.astype(np.float64), rho_init.astype(np.float64)
     out = (E, grads, rho.transpose(1, 0, 2), rho_init) if return_signal else (E, grads)
     return (*out, {"task": E_task, "activity": E_act}) if parts else out

@@ -12,8 +12,11 @@ from neurosim.rnn.model import Batch, LeakyRNN
 from neurosim.rnn.rules.bptt import bptt
 
 
-def tbptt(model: LeakyRNN, batch: Batch, *, window: int, params=None, noise=None, parts: bool = False):
+def tbptt(model: LeakyRNN, batch: Batch, *, window: int, params=None, noise=None, parts: bool = False,
+          dtype="float64"):
     """Loss and truncated-BPTT gradient with non-overlapping windows of ``window`` steps.
+
+    ``dtype`` is the floating-point type of the computation, as in :func:`bptt`.
 
     Examples
     --------
@@ -27,4 +30,4 @@ def tbptt(model: LeakyRNN, batch: Batch, *, window: int, params=None, noise=None
     """
     if window is None:
         raise ValueError("tbptt needs window=K (steps per truncation window)")
-    return bptt(model, batch, params=params, noise=noise, window=window, parts=parts)
+    return bptt(model, batch, params=params, noise=noise, window=window, parts=parts, dtype=dtype)
