@@ -92,10 +92,11 @@ def speed(args):
 
     with threadpool_limits(limits=args.threads, user_api="blas"):
         for rule in ("bptt", "eprop"):
-            def step(rule=rule):
-                E, g = R.value_and_gradients(model, batch, rule)
-                opt.step(model.params, g)
-            res[rule] = _median_time(step, args.repeats)
+            for dtype in ("float64", "float32"):
+                def step(rule=rule, dtype=dtype):
+                    E, g = R.value_and_gradients(model, batch, rule, dtype=dtype)
+                    opt.step(model.params, g)
+                res[rule if dtype == "float64" else f"{rule} float32"] = _median_time(step, args.repeats)
         res["forward only"] = _median_time(lambda: model.run(batch.inputs), args.repeats)
     try:
         import torch
@@ -110,11 +111,13 @@ def speed(args):
         res["torch autograd"] = _median_time(_torch_update(model, batch, args.threads), args.repeats)
     except ImportError:
         print("PyTorch not installed (pip install torch==2.13.0 for the comparison)")
-    print(f"time per update, N={N}, batch {B}, T={T}, float64, {args.threads} BLAS thread(s), "
+    print(f"time per update, N={N}, batch {B}, T={T}, float64 unless noted, {args.threads} BLAS thread(s), "
           f"median of {args.repeats}:")
     for k, v in res.items():
         print(f"  {k:16s} {v * 1000:8.1f} ms")
     print(f"  e-prop / BPTT         = {res['eprop'] / res['bptt']:.2f}")
+    for rule in ("bptt", "eprop"):
+        print(f"  {rule} float64 / float32 = {res[rule] / res[f'{rule} float32']:.2f}")
     if "torch autograd" in res:
         print(f"  numpy BPTT / torch    = {res['bptt'] / res['torch autograd']:.2f}")
     return res

@@ -250,14 +250,14 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
         "(several seeds, two initial gains) on the paper's task, compare them with the Hatsopoulos 2007 M1 "
         "recordings along training and at matched accuracy under both clock alignments (liu2025: model "
         "step 185 = 0 ms as the released analysis; onset: the task's movement onset), and write "
-        "results.csv/.nc, figures and report.md. Default: about 5 minutes on 2 cores; --full: paper scale "
-        "(N=200, batch 100, lr 3e-4, 1000 updates, adaptive activity penalty, 5 seeds).",
+        "results.csv/.nc, figures and report.md. Default: about 4 minutes on 2 cores; --full: paper scale "
+        "(N=200, batch 100, lr 3e-4, 1000 updates, adaptive activity penalty, 5 seeds; about 20 minutes).",
     )
     p.add_argument("--full", action="store_true", help="paper-scale run (N=200, 1000 updates, 5 seeds, g0 = 1)")
     p.add_argument("--gain-sweep", action="store_true", help="with --full: gains 0.5, 1.0 and 1.5")
     p.add_argument("--dtype", choices=DTYPES, default=None,
-                   help="floating-point type of the training gradients (None: float64 by default, float32 "
-                        "with --full, which halves its training time; analyses are always float64)")
+                   help="floating-point type of the training gradients (None: the configuration's, float32, "
+                        "which halves the training time; parameters, optimizer and analyses are float64)")
     p.add_argument("--out", default="results", help="results folder")
     p.add_argument("--data", default=None,
                    help="folder holding hatsopoulos2007_m1_center_out/ (None: $NEUROSIM_DATA, the cache, "

@@ -382,3 +382,23 @@ def test_reproduce_cli_holds_the_folder_lock_and_clears_dead_staging(tmp_path, m
     assert main(["reproduce", "--out", str(out), "--quiet", "--workers", "1"]) == 0
     assert seen == {"inside": ["report.md"], "second writer blocked": True}
     assert capsys.readouterr().err.startswith("neurosim reproduce: training, scoring against M1")
+
+
+def test_reproduce_library_call_holds_the_folder_lock_for_the_whole_job(tmp_path):
+    """`reproduce()` itself (not only the CLI) is one writer per folder: a second process holding the
+    folder's lock stops it before it trains or touches the run cache."""
+    from neurosim.experiments.liu2025 import ReproduceConfig, reproduce
+
+    out = tmp_path / "res"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time, filelock; l = filelock.FileLock(sys.argv[1]); l.acquire(); "
+                               "print('held', flush=True); time.sleep(60)", str(tmp_path / ".res.lock")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(nio.LockError, match="another process"):
+            reproduce(out, config=ReproduceConfig.tiny(), progress=False)
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()

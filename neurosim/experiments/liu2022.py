@@ -115,8 +115,8 @@ def _one_run(job: dict) -> dict:
             g = g.set_index("step")
             at_end[f"gap_loss_{kind}_final"] = float(g.loc[final, "gap_loss"])
             r = g.loc[step]
-            out[f"train_loss"] = float(r["train_loss"])
-            out[f"train_accuracy"] = float(r["train_accuracy"])
+            out["train_loss"] = float(r["train_loss"])
+            out["train_accuracy"] = float(r["train_accuracy"])
             out[f"gap_loss_{kind}"] = float(r["gap_loss"])
             out[f"gap_accuracy_{kind}"] = float(r["gap_accuracy"])
             if "noisy_gap_loss" in r:
