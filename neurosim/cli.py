@@ -263,8 +263,7 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
                    help="folder holding hatsopoulos2007_m1_center_out/ (None: $NEUROSIM_DATA, the cache, "
                         "then the copy embedded in the package)")
     p.add_argument("--workers", type=int, default=None,
-                   help="training processes on a local dask cluster (None: 2 if dask is installed and "
-                   "there are >= 2 cores, else 1)")
+                   help="local training processes (None: 2 if there are >= 2 cores, else 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_reproduce_command)
 
@@ -285,12 +284,7 @@ def _reproduce_command(args: argparse.Namespace) -> int:
     _at_least(args, workers=1)
     workers = args.workers
     if workers is None:
-        try:
-            import dask.distributed  # noqa: F401  (optional dependency: only probe for it)
-
-            workers = 2 if (os.cpu_count() or 1) >= 2 else 1
-        except ImportError:
-            workers = 1
+        workers = 2 if (os.cpu_count() or 1) >= 2 else 1
     cfg = ReproduceConfig.full(gain_sweep=args.gain_sweep) if args.full else ReproduceConfig.default()
     if args.dtype is not None:
         cfg = dataclasses.replace(cfg, dtype=args.dtype)

@@ -178,6 +178,23 @@ def test_reproduce_missing_data_says_how_to_get_it(tmp_path, capsys):
     assert not (tmp_path / "out").exists()  # nothing written before the data are found
 
 
+def test_sweep_on_local_processes_equals_local(tmp_path):
+    from neurosim.experiments.sweep import grid, sweep
+    from neurosim.rnn.tasks import PerceptualDecision
+
+    task = PerceptualDecision()
+    specs = grid(["bptt", "eprop"], seeds=[0, 1], n_rec=6, steps=3, batch_size=4, lr=1e-2, dtype="float32")
+    local = sweep(specs, task, progress=False)
+    pooled = sweep(specs, task, out=tmp_path, workers=2, progress=False)
+    assert list(pooled) == [s.name for s in specs]
+    for name in local:  # same seeds -> bit-identical training in another process
+        pd.testing.assert_frame_equal(local[name].checkpoints, pooled[name].checkpoints)
+        np.testing.assert_array_equal(local[name].model().params["W_rec"], pooled[name].model().params["W_rec"])
+    assert sorted(p.name for p in tmp_path.glob("*.nc")) == sorted(f"{s.name}.nc" for s in specs)
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        sweep(specs, task, workers=0, progress=False)
+
+
 def test_sweep_on_local_cluster_equals_local_and_resumes(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     from neurosim.experiments.sweep import grid, sweep

@@ -718,8 +718,8 @@ def reproduce(
     client : dask.distributed.Client, optional
         Train the runs on this cluster.
     workers : int
-        Without a client: ``> 1`` starts a local dask cluster of that many
-        single-threaded worker processes for training (needs ``dask[distributed]``).
+        Without a client: ``> 1`` trains on that many local single-threaded processes
+        (:func:`neurosim.experiments.sweep.sweep`).
     progress : bool
         Progress bars.
     blas_threads : int or None
@@ -758,21 +758,9 @@ def _reproduce(folder: Path, data, cfg: ReproduceConfig, client, workers: int, p
     specs = grid(cfg.rules, cfg.seeds, cfg.g0s, n_rec=cfg.n_rec, steps=cfg.steps, lr=cfg.lr,
                  batch_size=cfg.batch_size, checkpoints=cfg.checkpoint_steps(), activity_l2=cfg.activity_l2,
                  activity_l2_schedule=cfg.activity_l2_schedule, readout_init=cfg.readout_init, dtype=cfg.dtype)
-    own_cluster = None
-    if client is None and workers > 1:
-        from dask.distributed import Client, LocalCluster  # optional dependency
-
-        own_cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=":0")
-        client = Client(own_cluster)
     cache = folder / "runs"
     before = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.nc")} if cache.is_dir() else {}
-    try:
-        runs = sweep(specs, task, out=cache, client=client, progress=progress)
-    finally:
-        if own_cluster is not None:
-            client.close()
-            own_cluster.close()
+    runs = sweep(specs, task, out=cache, client=client, workers=int(workers), progress=progress)
     timings["training"] = time.perf_counter() - t0
     reused = sum(1 for s in specs if before.get(f"{s.name}.nc") is not None
                  and (cache / f"{s.name}.nc").stat().st_mtime_ns == before[f"{s.name}.nc"])

@@ -7,16 +7,23 @@ run is saved (atomically, by ``Run.save``) to ``out/<spec.name>.nc`` and a later
 sweep into the same folder loads it instead of training again, so an interrupted
 sweep resumes where it stopped.
 
-With ``client=`` (a :class:`dask.distributed.Client`) each run is one task; BLAS
-is limited to one thread per run (``train(..., blas_threads=1)``), so a cluster of
-``n`` single-threaded workers keeps ``n`` cores busy without oversubscription.
-Without a client the runs execute one after another in this process.
+Runs execute one after another in this process, on ``workers`` local processes
+(the standard library's process pool; each run is one task), or with ``client=``
+(a :class:`dask.distributed.Client`) on a dask cluster. BLAS is limited to one
+thread per run (``train(..., blas_threads=1)``), so ``n`` single-threaded workers
+keep ``n`` cores busy without oversubscription. On one machine the process pool is
+the faster choice: measured on 2 cores, 4 runs of the default reproduce settings
+took 41 s on two pool processes against 60–72 s on a two-worker dask
+``LocalCluster`` (whose workers' event loop and profiler share the GIL with the
+training loop).
 """
 
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,6 +171,7 @@ def sweep(
     *,
     out: str | Path | None = None,
     client: Any = None,
+    workers: int = 1,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train every spec on ``task``; returns ``{spec.name: Run}`` in the order of ``specs``.
@@ -177,7 +185,11 @@ def sweep(
         Save each run to ``out/<name>.nc``; finished runs already there with the same
         settings are loaded instead of retrained (resume after a crash).
     client : dask.distributed.Client, optional
-        Train one run per task on the cluster. Default: sequentially, here.
+        Train one run per task on the cluster.
+    workers : int
+        Without a client: ``> 1`` trains on that many local processes (started with the
+        ``spawn`` method, so a script calling this needs the usual
+        ``if __name__ == "__main__":`` guard); 1 (default) trains here, one run after another.
     progress : bool
         tqdm progress bar over runs.
 
@@ -203,6 +215,8 @@ def sweep(
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ValueError("specs contain duplicate runs (same rule, gain, size, activation and seed)")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer (local training processes); got {workers!r}")
     folder = None if out is None else Path(out)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -210,15 +224,26 @@ def sweep(
     runs: dict[str, Any] = {}
     bar = tqdm(total=len(specs), disable=not progress, desc="training", unit="run")
     try:
-        if client is None:
+        if client is None and (workers == 1 or len(specs) == 1):
             for s in specs:
                 runs[s.name] = train_spec(s, task, paths[s.name])
                 bar.update()
+        elif client is None:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=context) as pool:
+                futures = {pool.submit(train_spec, s, task, paths[s.name]): s.name for s in specs}
+                try:
+                    for fut in as_completed(futures):
+                        runs[futures[fut]] = fut.result()
+                        bar.update()
+                except BaseException:  # Ctrl-C or a failed run: do not start the queued runs
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
         else:
-            from dask.distributed import as_completed  # optional dependency
+            from dask.distributed import as_completed as dask_completed  # optional dependency
 
             futures = {client.submit(train_spec, s, task, paths[s.name], pure=False): s.name for s in specs}
-            for fut in as_completed(list(futures)):
+            for fut in dask_completed(list(futures)):
                 runs[futures[fut]] = fut.result()
                 bar.update()
     finally:

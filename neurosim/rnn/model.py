@@ -104,10 +104,12 @@ def phi_prime(v: np.ndarray, r: np.ndarray, activation: str) -> np.ndarray:
     >>> v = np.array([-1.0, 0.5]); phi_prime(v, phi(v, "tanh"), "tanh").round(4).tolist()
     [0.42, 0.7864]
     """
-    if activation == "retanh":
-        return (1.0 - r * r) * (v > 0)
-    if activation == "tanh":
-        return 1.0 - r * r
+    if activation in ("retanh", "tanh"):
+        out = np.multiply(r, r)
+        np.subtract(1.0, out, out=out)
+        if activation == "retanh":
+            out *= v > 0
+        return out
     if activation == "relu":
         return (v > 0).astype(v.dtype)
     raise ValueError(f"unknown activation {activation!r}: " + _did_you_mean(activation, ACTIVATIONS))

@@ -130,6 +130,8 @@ def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int 
     grads = parameter_gradients(model, p, fw, batch, gamma, e_tm, grad_v0)
     if dtype != np.float64:
         grads = {k: g.astype(np.float64) for k, g in grads.items()}
-        rho, rho_init = rho.astype(np.float64), rho_init.astype(np.float64)
-    out = (E, grads, rho.transpose(1, 0, 2), rho_init) if return_signal else (E, grads)
+    if return_signal:
+        out = (E, grads, rho.transpose(1, 0, 2).astype(np.float64, copy=False), rho_init.astype(np.float64, copy=False))
+    else:
+        out = (E, grads)
     return (*out, {"task": E_task, "activity": E_act}) if parts else out
