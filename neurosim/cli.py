@@ -288,8 +288,9 @@ def _reproduce_command(args: argparse.Namespace) -> int:
     cfg = ReproduceConfig.full(gain_sweep=args.gain_sweep) if args.full else ReproduceConfig.default()
     if args.dtype is not None:
         cfg = dataclasses.replace(cfg, dtype=args.dtype)
+    scale = "paper scale, about 20 min" if args.full else "default scale, about 4 min"
     _say("reproduce", f"training, scoring against M1 and writing the report into {args.out}/ "
-                      f"({'paper scale' if args.full else 'default scale, about 5 min'}, {workers} worker(s))")
+                      f"({scale}, {workers} worker(s))")
     with lock(args.out):  # one writer per results folder; a second one fails at once
         _sweep_staging(Path(args.out))
         result = reproduce(args.out, data=args.data, config=cfg, workers=workers, progress=not args.quiet)

@@ -1221,9 +1221,10 @@ def distance_vs_accuracy(table: pd.DataFrame, *, hue: str = "rule", style: str |
     handles, labs = axes[0].get_legend_handles_labels()
     handles += [Line2D([], [], color=palette[h], lw=2) for h in hues]
     labs += [f"{hue} = {h}" if hue != "rule" else h for h in hues]
-    if style:
-        handles += [Line2D([], [], color="0.35", ls=s) for s in styles.values()]
-        labs += [f"{style} = {v:g}" if isinstance(v, (int, float, np.number)) else f"{style} = {v}" for v in styles]
+    if style and len(styles) > 1:  # one value: every line is solid, nothing to tell apart
+        handles += [Line2D([], [], color="0.6", lw=1.2, ls=s) for s in styles.values()]
+        labs += [f"line style: {style} = {v:g}" if isinstance(v, (int, float, np.number))
+                 else f"line style: {style} = {v}" for v in styles]
     if matched is not None:
         handles.append(Line2D([], [], marker="o", color="k", ls="none", ms=4))
         labs.append("matched checkpoints")

@@ -7,6 +7,7 @@ no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -293,15 +294,25 @@ def test_cli_errors_in_real_processes(files):
         _assert_one_line_error(p.returncode, err, pattern)
 
 
-def test_second_writer_of_a_run_gets_a_clear_error(files, capsys):
-    """A process holding the run's lock (as a running `neurosim train` does) blocks a second writer."""
-    out = files / "locked.nc"
+@contextlib.contextmanager
+def _lock_held_elsewhere(lock_file):
+    """Another process holds the OS file lock ``lock_file`` for the duration of the block."""
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time, filelock; l = filelock.FileLock(sys.argv[1]); l.acquire(); "
-                               "print('held', flush=True); time.sleep(60)", str(files / ".locked.nc.lock")],
+                               "print('held', flush=True); time.sleep(60)", str(lock_file)],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_second_writer_of_a_run_gets_a_clear_error(files, capsys):
+    """A process holding the run's lock (as a running `neurosim train` does) blocks a second writer."""
+    out = files / "locked.nc"
+    with _lock_held_elsewhere(files / ".locked.nc.lock"):
         code = _run_main(["train", *TINY, "--seed", "1", "--out", str(out)])
         _assert_one_line_error(code, capsys.readouterr().err, r"locked\.nc is being written by another process")
         with pytest.raises(nio.LockError, match="another process"):
@@ -310,9 +321,6 @@ def test_second_writer_of_a_run_gets_a_clear_error(files, capsys):
             with nio.atomic_directory(files / "locked.nc"):
                 pass
         assert not out.exists()
-    finally:
-        holder.kill()
-        holder.wait()
     # once the holder is gone, the same command works
     assert _run_main(["train", *TINY, "--seed", "1", "--out", str(out)]) == 0
     assert R.load_run(out).seed == 1
@@ -390,15 +398,7 @@ def test_reproduce_library_call_holds_the_folder_lock_for_the_whole_job(tmp_path
     from neurosim.experiments.liu2025 import ReproduceConfig, reproduce
 
     out = tmp_path / "res"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time, filelock; l = filelock.FileLock(sys.argv[1]); l.acquire(); "
-                               "print('held', flush=True); time.sleep(60)", str(tmp_path / ".res.lock")],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with _lock_held_elsewhere(tmp_path / ".res.lock"):
         with pytest.raises(nio.LockError, match="another process"):
             reproduce(out, config=ReproduceConfig.tiny(), progress=False)
         assert not out.exists()
-    finally:
-        holder.kill()
-        holder.wait()

@@ -260,8 +260,11 @@ def test_distance_vs_accuracy_panels_styles_and_matched_points(rng):
         y0, y1 = ax.get_ylim()
         assert y0 < 0.3 and 0.7 < y1  # the matched points are inside too
     labels = [tx.get_text() for tx in fig.legends[0].get_texts()]
-    assert "g0 = 1" in labels and "g0 = 1.5" in labels and "matched checkpoints" in labels
+    assert "line style: g0 = 1" in labels and "line style: g0 = 1.5" in labels and "matched checkpoints" in labels
     _assert_legend_off_axes(fig, fig.legends[0])
+    # one gain: no line-style entry (it would look like the solid ceiling line)
+    one = plot.distance_vs_accuracy(t[t["g0"] == 1.0], col="rule", style="g0")
+    assert not [tx.get_text() for tx in one.legends[0].get_texts() if tx.get_text().startswith("line style")]
 
 
 def test_distance_vs_accuracy_refuses_bad_tables(rng):

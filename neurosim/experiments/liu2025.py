@@ -587,7 +587,7 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
         for (rule, stage), g in lag_table.groupby(["rule", "stage"], sort=False):
             mean = g.groupby("lag")["distance"].mean()
             at = [fmt(mean.get(float(lags[k]), np.nan)) for k in labels]
-            name = stage if stage == "init" else f"matched {level_lag[rule]:g}"
+            name = stage if stage == "init" else f"matched {level_lag[rule]:g} ({g['run'].nunique()} runs)"
             lines.append(f"| {rule} | {name} | {mean.idxmin():+g} | {mean.min():.3f} | " + " | ".join(at) + " |")
         lines.append("")
         lines.append("(`lag_sweep.png`, `lag_sweep.csv`: mean over runs of distance vs lag; a model aligns best "
@@ -806,8 +806,12 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
     full_levels = [lv for lv in cfg.levels if counts.get(lv, 0) == len(runs)]
     some_levels = [lv for lv in cfg.levels if counts.get(lv, 0) >= 2]
     level_D = (full_levels or some_levels or [None])[-1]
-    # the lag sweep at each rule's highest level that most of its runs reach
+    # the lag sweep at each rule's highest level that most of its runs reach (else that two of them reach)
     level_lag = {rule: _highest_common_level(first, rule, cfg.levels) for rule in first["rule"].unique()}
+    for rule, lv in level_lag.items():
+        if lv is None:
+            got = first[(first["rule"] == rule) & first["reached"]].groupby("level")["run"].nunique()
+            level_lag[rule] = next((v for v in reversed(cfg.levels) if got.get(v, 0) >= 2), None)
     sweep_lags = sorted(set(float(v) for v in cfg.lags) | set(float(v) for v in lags.values()))
     lag_table = lag_sweeps(runs, first, task, rates, window, sweep_lags, level_lag)
     D = None

@@ -234,24 +234,29 @@ def test_adaptive_activity_penalty_follows_the_papers_rule():
         R.train(m, task, "bptt", **{**args, "activity_l2_schedule": "decay"})
 
 
-@pytest.mark.parametrize("rule", ["bptt", "eprop"])
-def test_adaptive_run_resumes_bit_identically(tmp_path, monkeypatch, rule):
-    m, task, args = _small_run()
-    full = R.train(m, task, rule, out=tmp_path / "full.nc", **args)
+def _interrupted_train(monkeypatch, model, task, rule, out, after=7, **kw):
+    """Train into ``out`` and press Ctrl-C (KeyboardInterrupt) in the gradient call number ``after + 1``."""
     train_mod = importlib.import_module("neurosim.rnn.train")
     real = train_mod.value_and_gradients
     calls = {"n": 0}
 
     def stop(*a, **k):
         calls["n"] += 1
-        if calls["n"] > 7:
+        if calls["n"] > after:
             raise KeyboardInterrupt
         return real(*a, **k)
 
     monkeypatch.setattr(train_mod, "value_and_gradients", stop)
     with pytest.raises(KeyboardInterrupt):
-        R.train(m, task, rule, out=tmp_path / "cut.nc", **args)
+        R.train(model, task, rule, out=out, **kw)
     monkeypatch.setattr(train_mod, "value_and_gradients", real)
+
+
+@pytest.mark.parametrize("rule", ["bptt", "eprop"])
+def test_adaptive_run_resumes_bit_identically(tmp_path, monkeypatch, rule):
+    m, task, args = _small_run()
+    full = R.train(m, task, rule, out=tmp_path / "full.nc", **args)
+    _interrupted_train(monkeypatch, m, task, rule, tmp_path / "cut.nc", **args)
     resumed = R.train(m, task, rule, out=tmp_path / "cut.nc", **args)
     assert resumed.checkpoints.equals(full.checkpoints)
     for s in full.steps:
@@ -278,20 +283,7 @@ def test_float32_training_tracks_float64_and_resumes(tmp_path, monkeypatch, rule
     # a float64 run cannot resume a float32 file, and a cut float32 run resumes exactly
     with pytest.raises(R.ResumeConflict, match="different settings"):
         R.train(m, task, rule, out=tmp_path / "f32.nc", **args)
-    train_mod = importlib.import_module("neurosim.rnn.train")
-    real = train_mod.value_and_gradients
-    calls = {"n": 0}
-
-    def stop(*a, **k):
-        calls["n"] += 1
-        if calls["n"] > 7:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(train_mod, "value_and_gradients", stop)
-    with pytest.raises(KeyboardInterrupt):
-        R.train(m, task, rule, out=tmp_path / "cut.nc", dtype="float32", **args)
-    monkeypatch.setattr(train_mod, "value_and_gradients", real)
+    _interrupted_train(monkeypatch, m, task, rule, tmp_path / "cut.nc", dtype="float32", **args)
     resumed = R.train(m, task, rule, out=tmp_path / "cut.nc", dtype="float32", **args)
     for s in run.steps:
         for k, v in run.params(s).items():
