@@ -251,7 +251,7 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
         "recordings along training and at matched accuracy under both clock alignments (liu2025: model "
         "step 185 = 0 ms as the released analysis; onset: the task's movement onset), and write "
         "results.csv/.nc, figures and report.md. Default: about 4 minutes on 2 cores; --full: paper scale "
-        "(N=200, batch 100, lr 3e-4, 1000 updates, adaptive activity penalty, 5 seeds; about 20 minutes).",
+        "(N=200, batch 100, lr 3e-4, 1000 updates, adaptive activity penalty, 5 seeds; about 15 minutes).",
     )
     p.add_argument("--full", action="store_true", help="paper-scale run (N=200, 1000 updates, 5 seeds, g0 = 1)")
     p.add_argument("--gain-sweep", action="store_true", help="with --full: gains 0.5, 1.0 and 1.5")
@@ -288,7 +288,7 @@ def _reproduce_command(args: argparse.Namespace) -> int:
     cfg = ReproduceConfig.full(gain_sweep=args.gain_sweep) if args.full else ReproduceConfig.default()
     if args.dtype is not None:
         cfg = dataclasses.replace(cfg, dtype=args.dtype)
-    scale = "paper scale, about 20 min" if args.full else "default scale, about 4 min"
+    scale = "paper scale, about 15 min" if args.full else "default scale, about 4 min"
     _say("reproduce", f"training, scoring against M1 and writing the report into {args.out}/ "
                       f"({scale}, {workers} worker(s))")
     with lock(args.out):  # one writer per results folder; a second one fails at once

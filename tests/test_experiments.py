@@ -139,6 +139,10 @@ def test_reproduce_end_to_end_tiny(data_root, tmp_path, monkeypatch):
     assert f"{r['baselines']['ceiling']:.3f}" in report and "condition-average baseline" in report
     assert "e-prop − BPTT" in report and "What the alignment does" in report
     assert "Runs that do not reach each level" in report
+    # the approximate rules' target is checked over all runs and at each gain
+    assert "- eprop (liu2025 alignment), all runs: " in report
+    assert "  - at g0 = 0.5: " in report and "  - at g0 = 1: " in report
+    assert "| eprop | 0.5 | " in report and "| eprop | all | " in report
     # the dynamics section: DSA to data and between networks, fixed points, a verdict line
     assert "## 7. Dynamics at matched accuracy" in report and "**Verdict:**" in report
     dyn = pd.read_csv(out / "dynamics.csv")
