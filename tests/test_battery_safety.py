@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -402,3 +403,45 @@ def test_reproduce_library_call_holds_the_folder_lock_for_the_whole_job(tmp_path
         with pytest.raises(nio.LockError, match="another process"):
             reproduce(out, config=ReproduceConfig.tiny(), progress=False)
         assert not out.exists()
+
+
+def test_ctrl_c_during_a_pooled_sweep_stops_every_process_and_leaves_whole_runs(tmp_path):
+    """SIGINT to the process group (what Ctrl-C sends) during `sweep(..., workers=2)`: the sweep
+    stops, its pool processes exit, and `out` holds only complete run files (no temporaries)."""
+    if shutil.which("pgrep") is None:
+        pytest.skip("needs pgrep (procps) to see the pool processes")
+    out = tmp_path / "runs"
+    script = (
+        "import sys\n"
+        "from neurosim.experiments.sweep import grid, sweep\n"
+        "from neurosim.rnn.tasks import PerceptualDecision\n"
+        "if __name__ == '__main__':\n"
+        "    specs = grid(['bptt', 'eprop'], seeds=range(4), n_rec=24, steps=4000, batch_size=8, lr=1e-3)\n"
+        "    print('start', flush=True)\n"
+        "    sweep(specs, PerceptualDecision(), out=sys.argv[1], workers=2, progress=False)\n"
+    )
+    (tmp_path / "pooled.py").write_text(script)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    p = subprocess.Popen([sys.executable, str(tmp_path / "pooled.py"), str(out)], cwd=tmp_path, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert p.stdout.readline().strip() == "start"
+        time.sleep(4.0)  # the pool processes are training by now
+        assert p.poll() is None, "the sweep finished before it could be interrupted; make it longer"
+        children = subprocess.run(["pgrep", "-g", str(p.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) >= 3  # the sweep and its two pool processes
+        os.killpg(p.pid, signal.SIGINT)
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    assert p.returncode != 0 and "KeyboardInterrupt" in p.stderr.read()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and subprocess.run(["pgrep", "-g", str(p.pid)]).returncode == 0:
+        time.sleep(0.1)
+    assert subprocess.run(["pgrep", "-g", str(p.pid)]).returncode != 0, "pool processes outlived the sweep"
+    left = sorted(q.name for q in out.iterdir()) if out.exists() else []
+    assert not [n for n in left if not n.endswith(".nc") or n.startswith(".")], left
+    for name in left:  # whatever was written is a whole, loadable run
+        assert R.load_run(out / name).complete
