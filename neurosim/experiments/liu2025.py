@@ -426,13 +426,14 @@ def fall_table(training: pd.DataFrame, matched: pd.DataFrame, levels) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def _highest_common_level(matched: pd.DataFrame, rule: str, levels) -> float | None:
+def _highest_common_level(matched: pd.DataFrame, rule: str, levels, min_runs: int | None = None) -> float | None:
+    """The highest level reached by most of ``rule``'s runs (or by at least ``min_runs`` of them)."""
     m = matched[(matched["rule"] == rule)]
     runs = m["run"].nunique()
     best = None
     for lv in levels:
         n = m[(m["level"] == lv) & m["reached"]]["run"].nunique()
-        if runs and n * 2 > runs:
+        if runs and (n * 2 > runs if min_runs is None else n >= min_runs):
             best = lv
     return best
 
@@ -815,8 +816,7 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
     level_lag = {rule: _highest_common_level(first, rule, cfg.levels) for rule in first["rule"].unique()}
     for rule, lv in level_lag.items():
         if lv is None:
-            got = first[(first["rule"] == rule) & first["reached"]].groupby("level")["run"].nunique()
-            level_lag[rule] = next((v for v in reversed(cfg.levels) if got.get(v, 0) >= 2), None)
+            level_lag[rule] = _highest_common_level(first, rule, cfg.levels, min_runs=2)
     sweep_lags = sorted(set(float(v) for v in cfg.lags) | set(float(v) for v in lags.values()))
     lag_table = lag_sweeps(runs, first, task, rates, window, sweep_lags, level_lag)
     D = None

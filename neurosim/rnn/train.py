@@ -33,9 +33,9 @@ from tqdm.auto import tqdm
 from neurosim._threads import blas_threads as blas_threads_limit
 from neurosim.io import check_output_file, load, save, sweep_stale
 from neurosim.io import lock as writer_lock
-from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, check_dtype, loss as _loss
+from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, loss as _loss
 from neurosim.rnn.optim import Adam
-from neurosim.rnn.rules import FLOAT32_RULES, check_rule, random_feedback, value_and_gradients
+from neurosim.rnn.rules import check_rule, check_rule_dtype, random_feedback, value_and_gradients
 from neurosim.rnn.tasks import Task, from_config
 from neurosim.trajectories import trajectories
 
@@ -431,10 +431,7 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     clip = None if clip is None else _check_positive("clip", clip)
     opts = dict(rule_options or {})
     rule = check_rule(rule, opts)
-    dtype = check_dtype(dtype).name
-    if dtype != "float64" and rule not in FLOAT32_RULES:
-        raise ValueError(f"dtype={dtype!r} is available for rules {list(FLOAT32_RULES)}; rule {rule!r} trains "
-                         "in float64 only (pass dtype='float64')")
+    dtype = check_rule_dtype(rule, dtype).name  # fails before any training
     if checkpoints is None:
         ck = default_checkpoints(steps)
     elif isinstance(checkpoints, (int, np.integer)):

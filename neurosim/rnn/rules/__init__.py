@@ -67,6 +67,21 @@ def check_rule(rule: str, options: Mapping | None = None) -> str:
     return name
 
 
+def check_rule_dtype(rule: str, dtype) -> np.dtype:
+    """``dtype`` as a numpy dtype after checking that ``rule`` (a canonical name) can compute in it.
+
+    Examples
+    --------
+    >>> check_rule_dtype("eprop", "float32")
+    dtype('float32')
+    """
+    dt = check_dtype(dtype)
+    if dt != np.float64 and rule not in FLOAT32_RULES:
+        raise ValueError(f"dtype={dt.name!r} is available for rules {list(FLOAT32_RULES)}; rule {rule!r} "
+                         "computes in float64 only (pass dtype='float64')")
+    return dt
+
+
 def _split(model: LeakyRNN, batch: Batch, params, noise, result, parts: bool):
     """Append ``{"task", "activity"}`` to a rule's ``(loss, grads)`` (one extra forward pass)."""
     if not parts:
@@ -98,10 +113,7 @@ def value_and_gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, pa
     if not isinstance(batch, Batch):
         raise TypeError(f"batch must be a neurosim.rnn.Batch (from task.batch(...)); got {type(batch).__name__}")
     name = check_rule(rule, options)
-    dtype = check_dtype(dtype)
-    if dtype != np.float64 and name not in FLOAT32_RULES:
-        raise ValueError(f"dtype={dtype.name!r} is available for rules {list(FLOAT32_RULES)}; rule {name!r} "
-                         "computes in float64 only (pass dtype='float64')")
+    dtype = check_rule_dtype(name, dtype)
     if name == "bptt":
         return bptt(model, batch, params=params, noise=noise, parts=parts, dtype=dtype)
     if name == "tbptt":
@@ -161,5 +173,5 @@ def gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, params=None,
     return value_and_gradients(model, batch, rule, params=params, noise=noise, dtype=dtype, **options)[1]
 
 
-__all__ = ["RULES", "DALE_RULES", "FLOAT32_RULES", "gradients", "value_and_gradients", "random_feedback", "bptt", "eprop", "tbptt",
+__all__ = ["RULES", "DALE_RULES", "FLOAT32_RULES", "check_rule_dtype", "gradients", "value_and_gradients", "random_feedback", "bptt", "eprop", "tbptt",
            "rtrl", "modprop", "mdgl", "feedback_alignment", "check_rule"]
