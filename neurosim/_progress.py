@@ -11,9 +11,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from neurosim.metrics._validate import check_flag
 
-def show_progress(progress: Any) -> bool:
-    """Resolve a ``progress=`` argument: True / False, or ``"auto"`` = stderr is a TTY.
+
+def show_progress(progress: Any, name: str = "progress", *, allow_auto: bool = True) -> bool:
+    """Resolve a ``progress=`` argument: True / False (None = False), or ``"auto"`` = stderr is a TTY.
+
+    Any other string (``"yes"``, ``"no"``) and any number are refused: a string would otherwise
+    be taken as true.
 
     Examples
     --------
@@ -21,15 +26,14 @@ def show_progress(progress: Any) -> bool:
     (False, True)
     """
     if isinstance(progress, str):
-        if progress != "auto":
-            raise ValueError(f"progress must be True, False or 'auto'; got {progress!r}.")
+        if progress != "auto" or not allow_auto:
+            choices = "True, False or 'auto'" if allow_auto else "True or False"
+            raise ValueError(f"{name} must be {choices}; got the string {progress!r}.")
         stream = sys.stderr
         return bool(getattr(stream, "isatty", None) and stream.isatty())
     if progress is None:
         return False
-    if not isinstance(progress, (bool, int)):
-        raise TypeError(f"progress must be True, False or 'auto'; got {type(progress).__name__}.")
-    return bool(progress)
+    return check_flag(progress, name)
 
 
 def progress_bar(total: int, progress: Any, desc: str, unit: str = "it"):

@@ -35,6 +35,7 @@ __all__ = [
     "check_count",
     "check_finite",
     "check_flag",
+    "check_number",
     "check_not_constant",
     "check_seed",
     "check_memory",
@@ -223,10 +224,62 @@ def check_count(value, name: str, *, minimum: int = 1, allow_none: bool = False)
 
 
 def check_flag(value, name: str) -> bool:
-    """A True/False option (``center``, ``normalize``, ``debiased`` ...); strings and numbers are refused."""
+    """A True/False option (``center``, ``resample``, ``fast``, ``resume`` ...): the one strict-boolean check.
+
+    Only ``True``/``False`` (and numpy booleans) pass: a string such as ``"no"`` would be truthy,
+    and a number hides a mistake, so both are refused with a message naming the argument.
+
+    Examples
+    --------
+    >>> check_flag(False, "resample")
+    False
+    >>> check_flag("no", "resample")
+    Traceback (most recent call last):
+    ...
+    TypeError: resample must be True or False, got 'no' (str); pass the boolean itself, e.g. resample=False
+    """
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise TypeError(
+            f"{name} must be True or False, got {value!r} ({type(value).__name__}); pass the boolean itself, "
+            f"e.g. {name}=False"
+        )
     return bool(value)
+
+
+def check_number(value, name: str, *, minimum: float | None = None, maximum: float | None = None,
+                 low_open: bool = False, high_open: bool = False, allow_none: bool = False):
+    """A real, finite number argument (``lag``, ``ci``, ``sigma`` ...) in ``[minimum, maximum]``.
+
+    Strings, booleans, None (unless ``allow_none``) and NaN/inf are refused with a message naming
+    ``name``; ``low_open``/``high_open`` exclude the bounds.  Returns a Python float.
+
+    Examples
+    --------
+    >>> check_number(0.5, "ci", minimum=0, maximum=1, low_open=True, high_open=True)
+    0.5
+    >>> check_number("ten", "lag")
+    Traceback (most recent call last):
+    ...
+    TypeError: lag must be a real number, got 'ten' (str)
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number{' or None' if allow_none else ''}, got {value!r} "
+                        f"({type(value).__name__})")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {v}")
+    lo_bad = minimum is not None and (v <= minimum if low_open else v < minimum)
+    hi_bad = maximum is not None and (v >= maximum if high_open else v > maximum)
+    if lo_bad or hi_bad:
+        lo = "" if minimum is None else f"{'(' if low_open else '['}{minimum:g}"
+        hi = "" if maximum is None else f"{maximum:g}{')' if high_open else ']'}"
+        where = (f"in {lo}, {hi}" if minimum is not None and maximum is not None
+                 else f"{'>' if low_open else '>='} {minimum:g}" if minimum is not None
+                 else f"{'<' if high_open else '<='} {maximum:g}")
+        raise ValueError(f"{name} must be {where}, got {v:g}")
+    return v
 
 
 def check_seed(seed, name: str = "seed"):
@@ -263,11 +316,13 @@ def memory_limit() -> float:
     if text in ("0", "NONE", "INF", "OFF"):
         return float("inf")
     m = re.fullmatch(r"([0-9]*\.?[0-9]+(?:E[0-9]+)?)([KMGT]I?B|B)?", text)
+    hint = "use bytes or a number with a unit, e.g. '16GB' or '500MB' ('none' turns the check off)"
     if not m:
-        raise ValueError(
-            f"NEUROSIM_MAX_MEMORY={raw!r} is not a size; use bytes or a number with a unit, e.g. '16GB' or '500MB'"
-        )
-    return float(m.group(1)) * _UNITS[m.group(2) or ""]
+        raise ValueError(f"NEUROSIM_MAX_MEMORY={raw!r} is not a size; {hint}")
+    value = float(m.group(1)) * _UNITS[m.group(2) or ""]
+    if not (np.isfinite(value) and 1.0 <= value <= 2.0**64):
+        raise ValueError(f"NEUROSIM_MAX_MEMORY={raw!r} is not a usable size (between 1 byte and 16 EiB); {hint}")
+    return value
 
 
 def check_memory(nbytes: float, what: str, alternatives: str) -> None:
@@ -294,11 +349,12 @@ def check_choice(value, options: Iterable[str], name: str) -> str:
 
 
 def check_alpha(alpha) -> float:
-    """The shape-metric regularisation must be a number in [0, 1]."""
-    try:
-        a = float(alpha)
-    except (TypeError, ValueError):
-        raise TypeError(f"alpha must be a number in [0, 1], got {alpha!r}") from None
+    """The shape-metric regularisation must be a real number in [0, 1] (strings and booleans refused)."""
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"alpha must be a number in [0, 1] (1 = Procrustes, 0 = CCA), got {alpha!r} ({type(alpha).__name__})"
+        )
+    a = float(alpha)
     if not 0.0 <= a <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1] (1 = Procrustes, 0 = CCA), got {a}")
     return a

@@ -31,6 +31,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from neurosim.metrics._validate import check_count, check_flag, check_number
+
 PARAM_NAMES = ("W_in", "W_rec", "b", "W_out", "b_out", "v0")
 ACTIVATIONS = ("retanh", "tanh", "relu")
 READOUT_INITS = ("normal", "torch")
@@ -278,14 +280,20 @@ class LeakyRNN:
                 raise ValueError(f"{name} must be a positive integer; got {val!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}: " + _did_you_mean(activation, ACTIVATIONS))
+        for name, val in (("tau", tau), ("dt", dt), ("g0", g0), ("exc_fraction", exc_fraction),
+                          ("connectivity", connectivity), ("noise_std", noise_std), ("activity_l2", activity_l2)):
+            check_number(val, name)  # a real, finite number (NaN, inf, strings and booleans refused)
+        check_count(seed, "seed", minimum=0)
+        check_flag(dale, "dale")
         if not (np.isfinite(tau) and np.isfinite(dt) and tau > 0 and 0 < dt <= tau):
             raise ValueError(f"need 0 < dt <= tau (a = dt/tau in (0, 1]); got dt={dt}, tau={tau}")
         if not (0.0 < connectivity <= 1.0):
             raise ValueError(f"connectivity must be in (0, 1]; got {connectivity}")
         if not (0.0 < exc_fraction < 1.0):
             raise ValueError(f"exc_fraction must be in (0, 1); got {exc_fraction}")
-        if noise_std < 0 or activity_l2 < 0 or g0 < 0:
-            raise ValueError("noise_std, activity_l2 and g0 must be non-negative")
+        for name, val in (("noise_std", noise_std), ("activity_l2", activity_l2), ("g0", g0)):
+            if val < 0:
+                raise ValueError(f"{name} must be non-negative; got {val}")
         if readout_init not in READOUT_INITS:
             raise ValueError(f"unknown readout_init {readout_init!r}: " + _did_you_mean(readout_init, READOUT_INITS))
         self.n_in, self.n_rec, self.n_out = int(n_in), int(n_rec), int(n_out)
@@ -414,6 +422,8 @@ class LeakyRNN:
         noise = np.asarray(noise, dtype=dtype)
         if noise.shape != shape:
             raise ValueError(f"noise must have shape (batch, time, n_rec) = {shape}; got {noise.shape}")
+        if not np.isfinite(noise).all():
+            raise ValueError("noise contains NaN or inf values; pass finite noise (or noise=None for none)")
         return noise
 
     # ------------------------------------------------------------------ dynamics

@@ -30,9 +30,12 @@ import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
 
+from neurosim._progress import show_progress
 from neurosim._threads import blas_threads as blas_threads_limit
+from neurosim._threads import check_threads
 from neurosim.io import check_output_file, load, save, sweep_stale
 from neurosim.io import lock as writer_lock
+from neurosim.metrics._validate import check_flag
 from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, loss as _loss
 from neurosim.rnn.optim import Adam
 from neurosim.rnn.rules import check_rule, check_rule_dtype, random_feedback, value_and_gradients
@@ -432,12 +435,23 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     opts = dict(rule_options or {})
     rule = check_rule(rule, opts)
     dtype = check_rule_dtype(rule, dtype).name  # fails before any training
+    resume = check_flag(resume, "resume")
+    progress = show_progress(progress, "progress", allow_auto=False)
+    blas_threads = check_threads(blas_threads, "blas_threads")
     if checkpoints is None:
         ck = default_checkpoints(steps)
-    elif isinstance(checkpoints, (int, np.integer)):
-        ck = default_checkpoints(steps, int(checkpoints))
+    elif isinstance(checkpoints, (int, np.integer, bool, np.bool_)):
+        ck = default_checkpoints(steps, _check_int("checkpoints", checkpoints, 1))
     else:
-        ck = np.asarray(sorted(set(int(c) for c in checkpoints)), dtype=int)
+        if isinstance(checkpoints, (str, bytes, Mapping)) or not isinstance(checkpoints, Iterable):
+            raise TypeError(f"checkpoints must be an int (how many) or a list of integer steps; got "
+                            f"{type(checkpoints).__name__}")
+        items = list(np.asarray(checkpoints).ravel()) if isinstance(checkpoints, np.ndarray) else list(checkpoints)
+        bad = [c for c in items if isinstance(c, (bool, np.bool_)) or not isinstance(c, numbers.Integral)]
+        if bad:
+            raise TypeError(f"checkpoints must be integer training steps; got {bad[0]!r} ({type(bad[0]).__name__}) "
+                            "among them: round the steps yourself (e.g. [int(s) for s in steps])")
+        ck = np.asarray(sorted(set(int(c) for c in items)), dtype=int)
         if ck.size and (ck[0] < 0 or ck[-1] > steps):
             raise ValueError(f"checkpoints must lie in [0, steps={steps}]; got {ck[0]}..{ck[-1]}")
     ck_set = set(int(c) for c in ck) | {0, steps}

@@ -641,7 +641,7 @@ def hessian_vector_product(model, batch, v, params=("W_rec",), *, hvp: str = "ex
             )
     if not np.all(np.isfinite(flat)):
         raise ValueError("v contains NaN or inf")
-    with _blas_threads(blas_threads):
+    with _blas_threads(blas_threads, "blas_threads"):
         out = op(flat)
     return _unflatten(out, model.params, names) if isinstance(v, Mapping) else out
 
@@ -719,7 +719,7 @@ def hessian_top_eigenvalues(
     """
     names = _resolve_params(model, params)
     op = _Hessian(model, batch, names, eps, hvp)
-    with _blas_threads(blas_threads):
+    with _blas_threads(blas_threads, "blas_threads"):
         return top_eigenvalues(
             op, op.dim, k, tol=tol, max_iter=max_iter, method=method, seed=seed,
             return_eigenvectors=return_eigenvectors,
@@ -773,7 +773,7 @@ def hessian_trace(
     """
     names = _resolve_params(model, params)
     op = _Hessian(model, batch, names, eps, hvp)
-    with _blas_threads(blas_threads):
+    with _blas_threads(blas_threads, "blas_threads"):
         return hutchinson_trace(op, op.dim, n_samples, distribution=distribution, seed=seed)
 
 
@@ -815,7 +815,7 @@ def dense_hessian(model, batch, params=("W_rec",), *, hvp: str = "exact", eps: f
             f"dense Hessian of dim={op.dim} exceeds max_dim={max_dim} ({op.dim}**2 entries, "
             f"{2 * op.dim} gradients); use hessian_top_eigenvalues, or raise max_dim"
         )
-    with _blas_threads(blas_threads):
+    with _blas_threads(blas_threads, "blas_threads"):
         return _materialise(op, op.dim)
 
 

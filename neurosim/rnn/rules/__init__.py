@@ -25,12 +25,13 @@ from typing import Mapping
 
 import numpy as np
 
+from neurosim.metrics._validate import check_count
 from neurosim.rnn.model import Batch, LeakyRNN, _did_you_mean, check_dtype
 from neurosim.rnn.rules.bptt import bptt
 from neurosim.rnn.rules.eprop import eprop, random_feedback
 from neurosim.rnn.rules.fa import feedback_alignment
 from neurosim.rnn.rules.mdgl import mdgl
-from neurosim.rnn.rules.modprop import modprop
+from neurosim.rnn.rules.modprop import _check_mu, modprop
 from neurosim.rnn.rules.rtrl import rtrl
 from neurosim.rnn.rules.tbptt import tbptt
 
@@ -64,6 +65,11 @@ def check_rule(rule: str, options: Mapping | None = None) -> str:
         raise TypeError(f"rule {name!r} does not take option(s) {sorted(bad)}; it takes {sorted(_OPTIONS[name]) or 'none'}")
     if name == "tbptt" and "window" not in (options or {}):
         raise TypeError("rule 'tbptt' needs window=K (truncation window in steps)")
+    for key, minimum in (("window", 1), ("chunk", 1), ("feedback_seed", 0)):
+        if key in (options or {}) and not (key == "chunk" and options[key] is None):
+            check_count(options[key], key, minimum=minimum)
+    if "mu" in (options or {}):
+        _check_mu(options["mu"])
     return name
 
 

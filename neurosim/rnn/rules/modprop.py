@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurosim.metrics._validate import check_number
+
 from neurosim.rnn.model import Batch, LeakyRNN, output_error, phi_prime
 from neurosim.rnn.rules.bptt import parameter_gradients
 
@@ -130,10 +132,8 @@ def _check_mu(mu):
         if mu != "exact":
             raise ValueError(f"mu must be a number or 'exact' (the true activation derivative); got {mu!r}")
         return None
-    mu = float(mu)
-    if not np.isfinite(mu):
-        raise ValueError(f"mu must be finite; got {mu}")
-    return mu
+    # the activation derivatives mu stands in for are non-negative (retanh, tanh, relu)
+    return check_number(mu, "mu", minimum=0.0)
 
 
 def approximate_bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, feedback=None,

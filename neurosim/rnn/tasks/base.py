@@ -40,6 +40,45 @@ class Task:
         return f"{type(self).__name__}({args})"
 
 
+def check_steps(value, name: str, minimum: int = 0) -> int:
+    """A duration in time steps: an integer >= ``minimum`` (floats, strings and booleans refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer number of time steps >= {minimum}; got {value!r} "
+                        f"({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer number of time steps >= {minimum}; got {value}")
+    return int(value)
+
+
+def check_span(value, name: str, minimum: int = 0) -> tuple[int, int]:
+    """A period drawn per trial: ``(lo, hi)`` integer steps with ``minimum <= lo <= hi``."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise TypeError(f"{name} must be a (min, max) pair of integer time steps; got {value!r}")
+    lo, hi = (check_steps(v, f"{name}[{i}]", minimum) for i, v in enumerate(value))
+    if lo > hi:
+        raise ValueError(f"{name} must be a (min, max) pair with min <= max; got {tuple(value)}")
+    return lo, hi
+
+
+def check_eval_timing(value, periods: dict) -> tuple[int, ...]:
+    """Fixed durations of the evaluation trials: one integer per drawn period, each >= that
+    period's minimum (``periods`` maps the period's name to its minimum number of steps)."""
+    names = list(periods)
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != len(periods):
+        raise TypeError(f"eval_timing must give {len(periods)} integer durations ({', '.join(names)}); got {value!r}")
+    return tuple(check_steps(v, f"eval_timing[{i}] ({name})", minimum)
+                 for i, (v, (name, minimum)) in enumerate(zip(value, periods.items())))
+
+
+def check_noise_level(noise, name: str = "noise") -> float:
+    """Input-noise standard deviation: a real, finite number >= 0."""
+    if isinstance(noise, (bool, np.bool_)) or not isinstance(noise, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number >= 0 (noise standard deviation); got {noise!r}")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"{name} must be >= 0 and finite (noise standard deviation); got {noise}")
+    return float(noise)
+
+
 def check_batch_size(batch_size) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")

@@ -47,7 +47,8 @@ import numpy as np
 import pandas as pd
 
 from neurosim.rnn.model import Batch
-from neurosim.rnn.tasks.base import Task, check_batch_size, check_outputs, check_rng, draw
+from neurosim.rnn.tasks.base import (Task, check_batch_size, check_eval_timing, check_outputs, check_rng, check_span,
+                                     check_steps, draw)
 
 _OUTPUTS = {"joint": ("shoulder_angle", "elbow_angle"), "hand": ("hand_x", "hand_y")}
 DESIGNS = ("liu2025", "sustained")
@@ -159,9 +160,13 @@ class CenterOutReach(Task):
         self.kinematics, self.kin_time, self.directions = kin, kt, d
         self.labels = (np.round(d).astype(int) if conditions is None else np.asarray(conditions))
         defaults = _DEFAULTS[design]
-        self.cue = tuple(int(v) for v in (defaults["cue"] if cue is None else cue))
-        self.delay = tuple(int(v) for v in (defaults["delay"] if delay is None else delay))
-        self.eval_timing = tuple(int(v) for v in (defaults["eval_timing"] if eval_timing is None else eval_timing))
+        self.cue = check_span(defaults["cue"] if cue is None else cue, "cue")
+        self.delay = check_span(defaults["delay"] if delay is None else delay, "delay")
+        self.eval_timing = check_eval_timing(defaults["eval_timing"] if eval_timing is None else eval_timing,
+                                             {"cue": 0, "delay": 0})
+        for name, val in (("reaction", reaction), ("after", after), ("T", T), ("T_eval", T_eval)):
+            if val is not None:
+                check_steps(val, name, 0)
         self.output_names = tuple(output_names)
         if len(self.cue) != 2 or len(self.delay) != 2 or len(self.eval_timing) != 2:
             raise ValueError("cue, delay and eval_timing must be pairs of integers")

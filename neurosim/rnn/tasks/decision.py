@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from neurosim.rnn.model import Batch
-from neurosim.rnn.tasks.base import (Task, check_batch_size, check_rng, choice_accuracy, class_targets, draw,
+from neurosim.rnn.tasks.base import (Task, check_eval_timing, check_noise_level, check_span, check_steps, check_batch_size, check_rng, choice_accuracy, class_targets, draw,
                                      window)
 
 
@@ -75,16 +75,16 @@ class ContextDependentIntegration(_Decision):
     def __init__(self, *, coherences=(0.05, 0.15, 0.5), noise: float = 0.5, fixation=(10, 30),
                  stimulus=(40, 80), delay=(0, 20), decision: int = 20, eval_timing=(20, 50, 10)):
         c = np.sort(np.asarray(coherences, dtype=np.float64))
-        if c.ndim != 1 or c.size < 1 or np.any(c <= 0):
+        if c.ndim != 1 or c.size < 1 or not np.all(np.isfinite(c) & (c > 0)):
             raise ValueError(f"coherences must be positive levels (their negatives are added); got {coherences}")
-        if noise < 0:
-            raise ValueError(f"noise must be >= 0; got {noise}")
         self.coherences = tuple(float(v) for v in c)
         self.signed = np.concatenate([-c[::-1], c])
-        self.noise = float(noise)
-        self.fixation, self.stimulus, self.delay = tuple(fixation), tuple(stimulus), tuple(delay)
-        self.decision = int(decision)
-        self.eval_timing = tuple(int(v) for v in eval_timing)
+        self.noise = check_noise_level(noise)
+        self.fixation, self.stimulus = check_span(fixation, "fixation"), check_span(stimulus, "stimulus", 1)
+        self.delay = check_span(delay, "delay")
+        self.decision = check_steps(decision, "decision", 1)
+        self.eval_timing = check_eval_timing(
+            eval_timing, {"fixation": 0, "stimulus": 1, "delay": 0})
         self.T = self.fixation[1] + self.stimulus[1] + self.delay[1] + self.decision
 
     def config(self) -> dict:
@@ -166,15 +166,13 @@ class PerceptualDecision(_Decision):
     def __init__(self, *, coherences=(0.032, 0.064, 0.128, 0.256, 0.512), noise: float = 0.3,
                  fixation=(10, 20), stimulus=(30, 60), decision: int = 20, eval_timing=(10, 40)):
         c = np.asarray(coherences, dtype=np.float64)
-        if c.ndim != 1 or c.size < 1 or np.any(c <= 0):
+        if c.ndim != 1 or c.size < 1 or not np.all(np.isfinite(c) & (c > 0)):
             raise ValueError(f"coherences must be positive; got {coherences}")
-        if noise < 0:
-            raise ValueError(f"noise must be >= 0; got {noise}")
         self.coherences = tuple(float(v) for v in c)
-        self.noise = float(noise)
-        self.fixation, self.stimulus = tuple(fixation), tuple(stimulus)
-        self.decision = int(decision)
-        self.eval_timing = tuple(int(v) for v in eval_timing)
+        self.noise = check_noise_level(noise)
+        self.fixation, self.stimulus = check_span(fixation, "fixation"), check_span(stimulus, "stimulus", 1)
+        self.decision = check_steps(decision, "decision", 1)
+        self.eval_timing = check_eval_timing(eval_timing, {"fixation": 0, "stimulus": 1})
         self.T = self.fixation[1] + self.stimulus[1] + self.decision
 
     def config(self) -> dict:
@@ -247,11 +245,13 @@ class DelayedMatchToSample(_Decision):
         a = np.asarray(angles, dtype=np.float64)
         if a.ndim != 1 or a.size < 2:
             raise ValueError(f"angles needs at least two stimulus angles (degrees); got {angles}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"angles must be finite (degrees); got {angles}")
         self.angles = tuple(float(v) for v in a)
-        self.noise = float(noise)
-        self.fixation, self.delay = tuple(fixation), tuple(delay)
-        self.sample, self.test = int(sample), int(test)
-        self.eval_timing = tuple(int(v) for v in eval_timing)
+        self.noise = check_noise_level(noise)
+        self.fixation, self.delay = check_span(fixation, "fixation"), check_span(delay, "delay")
+        self.sample, self.test = check_steps(sample, "sample", 1), check_steps(test, "test", 1)
+        self.eval_timing = check_eval_timing(eval_timing, {"fixation": 0, "delay": 0})
         self.T = self.fixation[1] + self.sample + self.delay[1] + self.test
 
     def config(self) -> dict:

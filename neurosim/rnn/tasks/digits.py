@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from neurosim.rnn.model import Batch
-from neurosim.rnn.tasks.base import Task, check_batch_size, check_outputs, check_rng
+from neurosim.rnn.tasks.base import Task, check_batch_size, check_noise_level, check_outputs, check_rng
 
 SPLITS = ("train", "test")
 
@@ -95,12 +95,13 @@ class Digits(Task):
         for name, val in (("hold", hold), ("response", response)):
             if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
                 raise ValueError(f"{name} must be a positive integer number of steps; got {val!r}")
-        if not 0.0 < float(test_fraction) < 1.0:
+        if isinstance(test_fraction, (str, bool, np.bool_)) or not 0.0 < float(test_fraction) < 1.0:
             raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
         if split not in SPLITS:
             raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
-        if noise < 0:
-            raise ValueError(f"noise must be >= 0; got {noise}")
+        check_noise_level(noise)
+        if isinstance(split_seed, (bool, np.bool_)) or not isinstance(split_seed, (int, np.integer)) or split_seed < 0:
+            raise ValueError(f"split_seed must be an integer >= 0; got {split_seed!r}")
         self.hold, self.response = int(hold), int(response)
         self.test_fraction, self.split_seed = float(test_fraction), int(split_seed)
         self.noise = float(noise)
