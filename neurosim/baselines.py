@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurosim._progress import progress_bar
-from neurosim._threads import blas_threads
+from neurosim._progress import progress_bar, show_progress
+from neurosim._threads import blas_threads, check_threads
 from neurosim.compare import Score, _align_time, _as_trajectories, resolve_metric
-from neurosim.metrics._validate import check_count, check_seed
+from neurosim.metrics._validate import check_count, check_flag, check_seed
 from neurosim.metrics.blocks import UnitCovariance
 from neurosim.trajectories import flatten
 
@@ -131,6 +131,9 @@ def split_half_ceiling(
     """
     n_splits = check_count(n_splits, "n_splits")
     seed = check_seed(seed, "seed")
+    threads = check_threads(threads, "threads")
+    fast = check_flag(fast, "fast")
+    show_progress(progress)  # refuses "yes"/"no" and numbers
     da, _ = _as_trajectories(data, "data", None)
     if "trial" in da.dims:
         da = da.mean("trial")
@@ -203,4 +206,10 @@ def normalized_distance(d: Any, ceiling: Any) -> float:
             f"the ceiling must be < 1 for (d - d0) / (1 - d0); got {d0}. Use normalized distances "
             "(e.g. normalize=True for angular Procrustes)."
         )
+    for name, v in (("d", d), ("ceiling", d0)):
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(
+                f"{name} must be a normalized distance in [0, 1]; got {v}. Pass distances on the [0, 1] scale "
+                "(e.g. normalize=True for angular Procrustes), not raw angles, similarities or differences."
+            )
     return (d - d0) / (1.0 - d0)

@@ -39,8 +39,10 @@ import xarray as xr
 
 from neurosim import metrics as M
 from neurosim._progress import progress_bar
-from neurosim._threads import blas_threads
+from neurosim._progress import show_progress
+from neurosim._threads import blas_threads, check_threads
 from neurosim.metrics import blocks as B
+from neurosim.metrics._validate import _refuse_masked, check_count, check_flag, check_metric_value, check_number, check_seed
 from neurosim.trajectories import condition_index, flatten, trajectories, validate_trajectories
 
 __all__ = ["Score", "compare", "align", "prepare", "Aligned", "resolve_metric", "cross_validated_values",
@@ -288,15 +290,15 @@ def _from_object(obj: Any, name: str, options: dict) -> _Metric:
         def fn(X: np.ndarray, Y: np.ndarray) -> float:
             e = est()
             if callable(getattr(e, "fit_score", None)):
-                return float(e.fit_score(X, Y))
-            return float(e.fit(X, Y).score(X, Y))
+                return check_metric_value(e.fit_score(X, Y), name)
+            return check_metric_value(e.fit(X, Y).score(X, Y), name)
 
         return _Metric(name, dict(options), fn, est)
     if not callable(obj):
         raise TypeError(f"metric {name!r} resolved to a non-callable {type(obj).__name__}")
 
     def fn2(X: np.ndarray, Y: np.ndarray) -> float:
-        return float(obj(X, Y, **options))
+        return check_metric_value(obj(X, Y, **options), name)
 
     out = _Metric(name, dict(options), fn2, None, getattr(obj, "direction", "distance"),
                   getattr(obj, "input", "samples"))
@@ -323,7 +325,8 @@ def _as_trajectories(obj: Any, name: str, dims: Any) -> tuple[xr.DataArray, bool
                 "dims=('condition', 'time', 'unit'), or pass an xarray.DataArray "
                 "(neurosim.trajectories(array, ...))."
             )
-        return trajectories(np.asarray(obj), dims=dims), True
+        # masked entries would be compared as the numbers beneath the mask: refuse them
+        return trajectories(np.asarray(_refuse_masked(obj, name)), dims=dims), True
     raise TypeError(f"{name} must be an xarray.DataArray (or a numpy array with dims=); got {type(obj).__name__}.")
 
 
@@ -335,8 +338,21 @@ def _set_condition_coords(target: xr.DataArray, source: xr.DataArray) -> xr.Data
     return target.assign_coords(xr.Coordinates(coords, indexes={k: v for k, v in source.xindexes.items() if k in coords}))
 
 
+def _check_labels(index: pd.Index, name: str) -> None:
+    """Conditions are matched by label: a missing (NaN/None) label can match nothing."""
+    missing = np.flatnonzero(np.asarray(pd.isna(index.to_frame(index=False)).any(axis=1)))
+    if missing.size:
+        raise ValueError(
+            f"the {name}'s condition labels contain {missing.size} missing value(s) (NaN/None) at position(s) "
+            f"{missing[:10].tolist()}; conditions are matched by label, so give every condition a real label "
+            "(neurosim.trajectories(..., conditions=...)) or drop those conditions."
+        )
+
+
 def _match_conditions(model: xr.DataArray, data: xr.DataArray) -> xr.DataArray:
     mi, di = condition_index(model), condition_index(data)
+    _check_labels(mi, "model")
+    _check_labels(di, "data")
     if isinstance(mi, pd.MultiIndex) != isinstance(di, pd.MultiIndex):
         raise ValueError(
             f"condition labels do not match: the model's are {'a MultiIndex' if isinstance(mi, pd.MultiIndex) else 'flat'} "
@@ -543,6 +559,8 @@ def _align(
     resample: bool,
     nan_policy: str,
 ) -> tuple[xr.DataArray, xr.DataArray, dict]:
+    lag = check_number(lag, "lag")
+    resample = check_flag(resample, "resample")
     info: dict[str, Any] = {}
     for plain, this, other, name in ((m_plain, model, data, "model"), (d_plain, data, model, "data")):
         if plain and not (m_plain and d_plain):
@@ -587,8 +605,8 @@ def _parse_cv(cv: Any, seed: Any) -> dict | None:
         spec = {
             "dim": cv.get("dim", "condition"),
             "folds": cv.get("folds", "loo"),
-            "shuffle": bool(cv.get("shuffle", False)),
-            "seed": cv.get("seed", seed),
+            "shuffle": check_flag(cv.get("shuffle", False), "cv['shuffle']"),
+            "seed": check_seed(cv.get("seed", seed), "cv['seed']" if "seed" in cv else "seed"),
         }
     else:
         raise TypeError(f"cv must be None, 'loo', an int or a dict; got {type(cv).__name__}.")
@@ -612,7 +630,10 @@ def _parse_bootstrap(bootstrap: Any) -> dict | None:
         unknown = set(bootstrap) - {"n", "dim", "ci"}
         if unknown:
             raise ValueError(f"unknown bootstrap keys {sorted(unknown)}; allowed: n, dim, ci.")
-        spec = {"n": int(bootstrap.get("n", 1000)), "dim": bootstrap.get("dim", "condition"), "ci": float(bootstrap.get("ci", 0.95))}
+        spec = {"n": check_count(bootstrap.get("n", 1000), "bootstrap['n']", minimum=2),
+                "dim": bootstrap.get("dim", "condition"),
+                "ci": check_number(bootstrap.get("ci", 0.95), "bootstrap['ci']", minimum=0.0, maximum=1.0,
+                                   low_open=True, high_open=True)}
     else:
         raise TypeError(f"bootstrap must be None, an int (number of resamples) or a dict; got {type(bootstrap).__name__}.")
     if spec["n"] < 2:
@@ -758,6 +779,11 @@ def compare(
     >>> len(s.values), s.settings["time_range"]
     (4, (50.0, 150.0))
     """
+    fast = check_flag(fast, "fast")
+    threads = check_threads(threads, "threads")
+    jobs = check_count(jobs, "jobs", minimum=1)
+    show_progress(progress)  # refuses "yes"/"no" and numbers now, not only when a bar is drawn
+    seed = check_seed(seed)
     m = resolve_metric(metric, **metric_options)
     if not fast:
         m = copy.copy(m)

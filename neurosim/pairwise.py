@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from neurosim._threads import blas_threads
 from neurosim.metrics import make
-from neurosim.metrics._validate import check_count, check_flag, check_matrix
+from neurosim.metrics._validate import check_alpha, check_count, check_flag, check_matrix, check_metric_value
 from neurosim.metrics.dynamics import TRAJECTORY_INPUT, dsa_compare, dsa_distance, dsa_prepare
 from neurosim.metrics.shape import prepare, prepared_distance
 from neurosim.trajectories import flatten
@@ -133,7 +133,8 @@ def _resolve_metric(metric: Any, alpha: float | None, kind: str | None,
                 "gets its own options through **metric_options"
             )
         symmetric = getattr(metric, "symmetric", False) is True
-        return "generic", (lambda X, Y: float(metric(X, Y, **metric_options))), symmetric
+        label = getattr(metric, "__name__", type(metric).__name__)
+        return "generic", (lambda X, Y: check_metric_value(metric(X, Y, **metric_options), label)), symmetric
     if not isinstance(metric, str):
         raise TypeError(f"metric must be a name or a callable f(X, Y) -> float; got {type(metric).__name__}")
     if kind is not None and kind not in _KINDS:
@@ -154,9 +155,11 @@ def _resolve_metric(metric: Any, alpha: float | None, kind: str | None,
         if metric in SHAPE_METRICS:
             k = "angular" if kind is None else kind
             a = SHAPE_METRICS[metric]
+            if alpha is not None:
+                alpha = check_alpha(alpha)
             if metric == "shape":
-                a = 1.0 if alpha is None else float(alpha)
-            elif alpha is not None and float(alpha) != a:
+                a = 1.0 if alpha is None else alpha
+            elif alpha is not None and alpha != a:
                 raise ValueError(f"metric={metric!r} fixes alpha={a}; use metric='shape' for alpha={alpha}")
             if not 0.0 <= a <= 1.0:
                 raise ValueError(f"alpha must lie in [0, 1]; got {a}")
@@ -164,7 +167,7 @@ def _resolve_metric(metric: Any, alpha: float | None, kind: str | None,
             k = metric.split("=", 1)[1]
             if kind is not None and kind != k:
                 raise ValueError(f"metric={metric!r} fixes kind={k!r}; got kind={kind!r}")
-            if alpha is not None and float(alpha) != 1.0:
+            if alpha is not None and check_alpha(alpha) != 1.0:
                 raise ValueError(f"metric={metric!r} is Procrustes (alpha=1); use metric='shape' for alpha={alpha}")
             a = 1.0
         if normalize and k != "angular":
@@ -185,7 +188,7 @@ def _resolve_metric(metric: Any, alpha: float | None, kind: str | None,
         fn.check_options(opts)
     except TypeError as exc:
         raise TypeError(f"pairwise(metric={metric!r}): {exc}") from None
-    return "generic", (lambda X, Y: float(fn(X, Y, **opts))), bool(fn.symmetric)
+    return "generic", (lambda X, Y: check_metric_value(fn(X, Y, **opts), metric)), bool(fn.symmetric)
 
 
 # ---------------------------------------------------------------------------
@@ -293,7 +296,8 @@ def _pairwise_trajectories(collection: Any, metric: Any, progress: bool, options
                 bar.update()
         else:
             for i, j in pairs:
-                D[i, j] = D[j, i] = float(m(trajs[i], trajs[j], **user_options))
+                D[i, j] = D[j, i] = check_metric_value(m(trajs[i], trajs[j], **user_options),
+                                                       str(getattr(m, "__name__", metric)))
                 bar.update()
     return xr.DataArray(D, dims=("network", "network_b"), coords={"network": names, "network_b": names},
                         name="distance", attrs={"metric": str(getattr(metric, "__name__", metric)),
@@ -376,8 +380,7 @@ def pairwise(
     True
     """
 
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress must be True or False, got {progress!r}")
+    progress = check_flag(progress, "progress")
     block_size = check_count(block_size, "block_size", allow_none=True)
     if _trajectory_measure(metric) is not None:
         if client is not None or alpha is not None or kind is not None:

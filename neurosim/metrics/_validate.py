@@ -36,6 +36,7 @@ __all__ = [
     "check_finite",
     "check_flag",
     "check_number",
+    "check_metric_value",
     "check_not_constant",
     "check_seed",
     "check_memory",
@@ -291,6 +292,28 @@ def check_seed(seed, name: str = "seed"):
     if seed < 0:
         raise ValueError(f"{name} must be a non-negative integer (numpy seeds cannot be negative), got {seed}")
     return int(seed)
+
+
+def check_metric_value(value, metric: str) -> float:
+    """The value a user-supplied metric returned: a real, finite number, or a clear error naming the metric.
+
+    A NaN would otherwise flow silently into scores, confidence intervals and pairwise matrices.
+
+    Examples
+    --------
+    >>> check_metric_value(0.25, "my_metric")
+    0.25
+    """
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"metric {metric!r} returned {value!r} ({type(value).__name__}); a metric must return one "
+                        "real number (a float)")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"metric {metric!r} returned {v}; a metric must return a finite number -- check its inputs "
+                         "(constant or NaN data?) or make it raise a clear error itself")
+    return v
 
 
 _UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20,

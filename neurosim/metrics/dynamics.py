@@ -89,7 +89,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.metrics._validate import check_choice
+from neurosim.metrics._validate import _refuse_masked, check_choice, check_memory, check_number, check_seed, rescale
 
 __all__ = [
     "TRAJECTORY_INPUT",
@@ -131,7 +131,7 @@ def _check_int(value, name: str, minimum: int) -> int:
 
 
 def _as_float(arr, name: str) -> np.ndarray:
-    a = np.asarray(arr)
+    a = np.asarray(_refuse_masked(arr, name))
     if a.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must hold real numbers, got dtype {a.dtype}; convert it with np.asarray({name}, dtype=float)"
@@ -386,9 +386,16 @@ def dsa_prepare(
             f"rank={r} exceeds the {n_transitions} transitions available in {name}: the operator would be "
             "under-determined; lower rank or provide longer/more trajectories"
         )
+    # the Gram matrix of the smaller side, its eigenvectors and the basis P: estimated before allocating
+    k = min(M, D)
+    check_memory(8.0 * (3.0 * k * k + (M + D) * r), f"DSA's rank reduction of {name} (Hankel matrix {M}x{D}, rank {r})",
+                 "pass a smaller rank= (e.g. rank=10) or fewer n_delays, or subsample the trajectories")
+    # the operator does not change under a scale of the data: compute on H * 2**-e (exact), so
+    # the Gram matrix neither overflows (data near 1e300) nor underflows (near 1e-300)
+    H, _ = rescale(H)
     with _one_blas_thread():
         P, s = _leading_left_singular(H, r)
-    if not s[0] > 0:
+    if not (np.all(np.isfinite(s)) and s[0] > 0):
         raise ValueError(f"{name} is all zeros after embedding: there are no dynamics to fit")
     numerical = int(np.sum(s > _RANK_RTOL * s[0]))
     if numerical < r:
@@ -630,8 +637,8 @@ def dsa_compare(
         A, B = B, A
     n_restarts = _check_int(n_restarts, "n_restarts", 0)
     maxiter = _check_int(maxiter, "maxiter", 1)
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
+    tol = check_number(tol, "tol", minimum=0.0, low_open=True)
+    seed = check_seed(seed, "seed")
     n = max(A.shape[0], B.shape[0])
     A, B = _pad(A, n), _pad(B, n)
     na, nb = np.linalg.norm(A), np.linalg.norm(B)
