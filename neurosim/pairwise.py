@@ -38,9 +38,9 @@ from tqdm.auto import tqdm
 
 from neurosim._threads import blas_threads
 from neurosim.metrics import make
-from neurosim.metrics._validate import check_alpha, check_count, check_flag, check_matrix, check_metric_value
+from neurosim.metrics._validate import check_alpha, check_count, check_flag, check_matrix, check_memory, check_metric_value
 from neurosim.metrics.dynamics import TRAJECTORY_INPUT, dsa_compare, dsa_distance, dsa_prepare
-from neurosim.metrics.shape import prepare, prepared_distance
+from neurosim.metrics.shape import prepare, prepared_distance, shape_memory
 from neurosim.trajectories import flatten
 
 __all__ = ["pairwise", "SHAPE_METRICS"]
@@ -211,6 +211,23 @@ def _pairs_task(pairs: list[tuple[int, int]], prepared: dict, kind: str, normali
 def _generic_task(pairs: list[tuple[int, int]], mats: dict, fn: Callable, threads: int | None) -> list[float]:
     with blas_threads(threads):
         return [fn(mats[i], mats[j]) for i, j in pairs]
+
+
+def _check_cache_memory(mats: list, alpha: float) -> None:
+    """Estimate, before preparing anything, the cached per-network arrays (n x k each: k = the
+    features, or n once a wide network is compressed / whitened), the largest single preparation
+    and the largest pair's cross product with its SVD workspace."""
+    n = mats[0].shape[0]
+    ks = [m.shape[1] if (alpha == 1.0 and m.shape[1] <= n) else min(n, m.shape[1]) for m in mats]
+    widest = max(m.shape[1] for m in mats)
+    k_max = max(ks)
+    cached = 8.0 * n * sum(ks)
+    transient = max(shape_memory(n, widest, widest, alpha) / 2.0, 8.0 * 3.0 * k_max * k_max)
+    check_memory(cached + transient,
+                 f"pairwise shape distances of {len(mats)} networks ({n} samples; cached prepared arrays of "
+                 f"{sum(ks)} columns in all)",
+                 "reduce each network's features first (e.g. PCA to a few hundred components), subsample the "
+                 "samples, or compute the matrix in parts (pairwise over subsets of networks)")
 
 
 def _worker_threads(client: Any) -> int:
@@ -390,6 +407,8 @@ def pairwise(
     names, mats = _as_collection(collection)
     mode, spec, symmetric = _resolve_metric(metric, alpha, kind, dict(metric_options))
     K = len(names)
+    if mode == "shape":
+        _check_cache_memory(mats, spec[0])
     diag = mode == "shape"
     if symmetric:
         pairs = [(i, j) for i in range(K) for j in range(i if not diag else i + 1, K)]

@@ -23,7 +23,7 @@ from neurosim.metrics._validate import (
     check_pair,
     rescale,
 )
-from neurosim.metrics.shape import _svd, _thin_svd
+from neurosim.metrics.shape import _svd, _thin_svd, check_shape_memory
 
 __all__ = ["canonical_correlations", "cca_similarity"]
 
@@ -120,6 +120,7 @@ def canonical_correlations(X, Y, *, n_components=None, reg: float = 0.0, center:
     1.0
     """
     X, Y = check_pair(X, Y)
+    check_shape_memory(X.shape[0], X.shape[1], Y.shape[1], 0.0, "canonical_correlations")
     rho, _, _ = _cca(X, Y, _check_reg(reg), check_flag(center, "center"))
     return rho[: _check_n_components(n_components, rho.size)].copy()
 
@@ -197,6 +198,7 @@ def cca_similarity(
     kind = check_choice(kind, _KINDS, "kind")
     center = check_flag(center, "center")
     X, Y = check_pair(X, Y)
+    check_shape_memory(X.shape[0], X.shape[1], Y.shape[1], 0.0, "cca_similarity")
     reg = _check_reg(reg)
     if keep is not None and kind != "svcca":
         raise ValueError(f"keep applies to kind='svcca' only (got kind={kind!r}); drop keep=")

@@ -154,7 +154,20 @@ def cka(X, Y, *, kernel: str = "linear", debiased: bool = False, sigma=None) -> 
     if kernel == "linear" and sigma is not None:
         raise ValueError("sigma is an RBF bandwidth; it does not apply to kernel='linear'")
     X, Y = check_pair(X, Y, min_samples=4 if debiased else 2)
-    n = X.shape[0]
+    n, p, q = X.shape[0], X.shape[1], Y.shape[1]
+    # every quadratic allocation is estimated from the shapes, before any copy is made
+    feature_space = kernel == "linear" and p * q + p * p + q * q <= n * (p + q + n)
+    if kernel == "rbf":
+        check_memory(6 * 8.0 * n * n, f"RBF CKA on {n} samples (several {n}x{n} kernel matrices)",
+                     "subsample the samples (e.g. every k-th time bin), or use kernel='linear', which works "
+                     "in feature space without any n x n matrix")
+    elif feature_space:
+        check_memory(2 * 8.0 * max(p * q, p * p, q * q),
+                     f"linear CKA in feature space ({p}x{q}, {p}x{p} and {q}x{q} cross products)",
+                     "reduce the features first (e.g. PCA to a few hundred components)")
+    else:
+        check_memory(3 * 8.0 * n * n, f"linear CKA on {n} samples (two {n}x{n} Gram matrices)",
+                     "subsample the samples (e.g. every k-th time bin), or reduce the features first (PCA)")
     check_not_constant(X, "X")
     check_not_constant(Y, "Y")
     # CKA is invariant to each side's scale: compute on data rescaled by powers of two (exact),
@@ -168,11 +181,6 @@ def cka(X, Y, *, kernel: str = "linear", debiased: bool = False, sigma=None) -> 
     check_nonzero(float(np.linalg.norm(Yc)), "Y")
 
     if kernel == "linear":
-        p, q = X.shape[1], Y.shape[1]
-        feature_space = p * q + p * p + q * q <= n * (p + q + n)
-        if not feature_space:
-            check_memory(3 * 8.0 * n * n, f"linear CKA on {n} samples (two {n}x{n} Gram matrices)",
-                         "subsample the samples")
         if feature_space:
             xy = float(np.sum((Xc.T @ Yc) ** 2))
             xx = float(np.sum((Xc.T @ Xc) ** 2))
@@ -188,9 +196,6 @@ def cka(X, Y, *, kernel: str = "linear", debiased: bool = False, sigma=None) -> 
                 return float(np.vdot(K, L) / (np.linalg.norm(K) * np.linalg.norm(L)))
             hxy, hxx, hyy = _hsic_u_gram(K, L), _hsic_u_gram(K, K), _hsic_u_gram(L, L)
     else:
-        check_memory(6 * 8.0 * n * n, f"RBF CKA on {n} samples (several {n}x{n} kernel matrices)",
-                     "subsample the samples (e.g. every k-th time bin), or use kernel='linear', which works "
-                     "in feature space without any n x n matrix")
         sx = None if sigma is None else float(np.ldexp(sigma, -ex))
         sy = None if sigma is None else float(np.ldexp(sigma, -ey))
         K, L = _rbf_gram(Xc, sx, "X"), _rbf_gram(Yc, sy, "Y")

@@ -58,6 +58,25 @@ def _check_rdm_memory(K: int, copies: float, what: str) -> None:
                  "shape metric such as procrustes_distance, which needs no conditions x conditions matrix")
 
 
+def _check_compare_memory(a, b, method: str) -> None:
+    """Estimate :func:`compare_rdms`'s allocations from the input shapes, before any copy is made:
+    about four float64 copies of each stack (validation, rescaling, ranks, centring), the
+    ``N_a x N_b`` result, and for ``whitened_cosine`` a ``K x K`` matrix per RDM."""
+    def rows_and_size(x) -> tuple[int, int]:
+        shape = np.shape(x) if isinstance(x, np.ndarray) or hasattr(x, "shape") else ()
+        if not shape:
+            return 1, 0  # lists and scalars are checked (and sized) by check_rdms
+        size = int(np.prod(shape, dtype=float))
+        return (1 if len(shape) == 1 else int(shape[0])), size
+
+    na, sa = rows_and_size(a)
+    nb, sb = (na, 0) if b is None else rows_and_size(b)
+    copies = 8.0 if method == "whitened_cosine" else 4.0
+    check_memory(8.0 * (copies * (sa + sb) + na * nb),
+                 f"compare_rdms({method!r}) of {na} x {nb} RDMs ({sa + sb} dissimilarities in all)",
+                 "compare fewer RDMs per call (e.g. in blocks of rows of a) or over fewer conditions")
+
+
 def _distances(M: np.ndarray, squared: bool) -> np.ndarray:
     """(Squared) Euclidean distances between rows via one Gram matrix (features centred for accuracy).
 
@@ -359,6 +378,7 @@ def compare_rdms(a, b=None, method: str = "spearman"):
     [[1.0, -1.0], [-1.0, 1.0]]
     """
     method = check_choice(method, _COMPARE_METHODS, "compare method")
+    _check_compare_memory(a, b, method)
     A, single_a = check_rdms(a, "a")
     if b is None:
         B, single_b = A, single_a

@@ -32,6 +32,7 @@ from neurosim.metrics._validate import (
     check_choice,
     check_flag,
     check_matrix,
+    check_memory,
     check_nonzero,
     check_not_constant,
     check_pair,
@@ -54,6 +55,29 @@ _EPS = np.finfo(np.float64).eps
 
 
 # --------------------------------------------------------------------------- helpers
+def _side_bytes(n: int, p: int, alpha: float) -> float:
+    """Float64 bytes of one side's preparation: the centred copy, and for ``alpha < 1`` the Gram
+    matrix of its smaller side, its eigenvectors and the whitened basis (n x min(n, p))."""
+    k = min(n, p)
+    return 8.0 * (n * p + (0 if alpha == 1.0 else 2.0 * k * k + n * k))
+
+
+def shape_memory(n: int, p: int, q: int, alpha: float = 1.0) -> float:
+    """Bytes a shape distance between (n, p) and (n, q) arrays allocates at its peak (an estimate).
+
+    Both sides' preparation (:func:`_side_bytes`), the cross product (``p x q``, or ``n x n`` once
+    both sides are compressed) and the SVD's workspace (about twice the smaller square).
+    """
+    kp, kq = (min(n, p), min(n, q)) if alpha != 1.0 or (p > n and q > n) else (p, q)
+    return _side_bytes(n, p, alpha) + _side_bytes(n, q, alpha) + 8.0 * (kp * kq + 2.0 * min(kp, kq) ** 2)
+
+
+def check_shape_memory(n: int, p: int, q: int, alpha: float, what: str) -> None:
+    """Refuse (MemoryError) a shape-metric computation whose estimate exceeds the memory limit."""
+    check_memory(shape_memory(n, p, q, alpha), f"{what} of ({n}, {p}) and ({n}, {q}) arrays (alpha={alpha:g})",
+                 "reduce the features first (e.g. PCA to a few hundred components) or subsample the samples")
+
+
 def _center(X: np.ndarray, center: bool) -> np.ndarray:
     return X - X.mean(axis=0) if center else X
 
@@ -257,7 +281,11 @@ def prepare(X, *, alpha: float = 1.0, center: bool = True) -> np.ndarray:
     True
     """
     X = check_matrix(X, "X")
-    P, e = _prepare_validated(X, check_alpha(alpha), check_flag(center, "center"))
+    alpha = check_alpha(alpha)
+    check_memory(_side_bytes(X.shape[0], X.shape[1], alpha) + 8.0 * min(X.shape) ** 2,
+                 f"prepare of a {X.shape} array (alpha={alpha:g})",
+                 "reduce the features first (e.g. PCA to a few hundred components) or subsample the samples")
+    P, e = _prepare_validated(X, alpha, check_flag(center, "center"))
     return np.ldexp(P, e) if e else P
 
 
@@ -373,6 +401,7 @@ def shape_distance(
     alpha = check_alpha(alpha)
     center = check_flag(center, "center")
     X, Y = check_pair(X, Y)
+    check_shape_memory(X.shape[0], X.shape[1], Y.shape[1], alpha, "shape_distance")
     # angular distances are invariant to each side's scale; euclidean ones keep one common scale
     if kind == "angular":
         ex = ey = None
@@ -546,6 +575,11 @@ class ShapeMetric:
         alpha = check_alpha(self.alpha)
         check_flag(self.center, "center")
         X, Y = check_pair(X, Y)
+        m = max(X.shape[1], Y.shape[1])
+        # whitening matrices (p x p, q x q) and the full SVD of the padded m x m cross product
+        check_memory(shape_memory(X.shape[0], X.shape[1], Y.shape[1], alpha) + 8.0 * (X.shape[1] ** 2 + Y.shape[1] ** 2 + 4.0 * m * m),
+                     f"ShapeMetric.fit of ({X.shape[0]}, {X.shape[1]}) and ({Y.shape[0]}, {Y.shape[1]}) arrays",
+                     "reduce the features first (e.g. PCA to a few hundred components)")
         if self.center:
             check_not_constant(X, "X")
             check_not_constant(Y, "Y")
