@@ -30,6 +30,7 @@ from neurosim.metrics._validate import (
     caller_stacklevel,
     check_alpha,
     check_choice,
+    check_finite,
     check_flag,
     check_matrix,
     check_memory,
@@ -37,7 +38,6 @@ from neurosim.metrics._validate import (
     check_not_constant,
     check_pair,
     clip_unit,
-    common_exponent,
     rescale,
 )
 
@@ -208,26 +208,82 @@ def _prepare_validated(X: np.ndarray, alpha: float, center: bool, name: str = "X
     return U * t, e
 
 
-def _centered_cross(X: np.ndarray, Y: np.ndarray):
-    """``(XcᵀYc, ‖Xc‖_F, ‖Yc‖_F)`` without forming the centred copies, or None.
+# sums of squares inside [2**-200, 2**200] need no rescaling: entries are then at most 2**100
+# (products and their sums over < 2**40 terms stay finite) and the largest is at least
+# 2**-120 (products stay normal numbers)
+_SAFE_SS = (2.0**-200, 2.0**200)
 
-    ``XcᵀYc = XᵀY − n·m_x m_yᵀ`` and ``‖Xc‖² = ‖X‖² − n‖m_x‖²`` save two passes that write
-    (samples × features) arrays. The subtraction cancels at most the energy the means carry, so
-    it is used only when the means hold at most half of each matrix's energy (then at most one
-    bit is lost); otherwise the caller centres explicitly. The product is taken on the narrower
-    side (the nuclear norm does not change under transposition).
+
+def _side_moments(A: np.ndarray, name: str):
+    """``(A·2**-e, e, column means, ‖A·2**-e‖²)`` for one side of the Procrustes fast path.
+
+    One pass (``vdot``) gives the sum of squares, which is finite exactly when ``A`` is finite
+    and does not overflow; only otherwise is ``A`` searched for NaN/inf (named error) or
+    rescaled by a power of two (exact) so no square over- or underflows.
+    """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        ss = float(np.vdot(A, A))
+    e = 0
+    if not _SAFE_SS[0] <= ss <= _SAFE_SS[1]:
+        if not np.isfinite(ss):
+            check_finite(A, name)  # raises if A holds NaN/inf; otherwise the squares overflowed
+        A, e = rescale(A)
+        with np.errstate(under="ignore"):
+            ss = float(np.vdot(A, A))
+    return A, e, A.mean(axis=0), ss
+
+
+def _centered_side(A: np.ndarray, m: np.ndarray, ss: float, name: str):
+    """``(A - m, ‖A - m‖_F)``; an (almost) zero result is checked for all-identical rows."""
+    Ac = A - m
+    nc = float(np.linalg.norm(Ac))
+    if not nc > 2.0**-20 * np.sqrt(ss):
+        # the centred data are a millionth of the raw norm or less: either every row is the same
+        # (what is left is rounding; refuse) or the signal rides on a huge offset (go on)
+        check_not_constant(A, name)
+    return Ac, nc
+
+
+def _procrustes_parts(X: np.ndarray, Y: np.ndarray):
+    """``(‖XcᵀYc‖_*, ‖Xc‖_F, ‖Yc‖_F, e_x, e_y)`` of the centred data times ``2**-e`` per side.
+
+    Cost: a sum of squares and the column means per side, then, when the means hold at most
+    half of each matrix's energy, ``XcᵀYc = XᵀY − n·m_x m_yᵀ`` and ``‖Xc‖² = ‖X‖² − n‖m_x‖²``
+    (the subtraction cancels at most one bit); otherwise both sides are centred explicitly,
+    the numpy floor's own work.  The product is taken on the narrower side.
     """
     n = X.shape[0]
-    mx, my = X.mean(axis=0), Y.mean(axis=0)
-    sx, sy = float(np.vdot(X, X)), float(np.vdot(Y, Y))
-    ex, ey = n * float(mx @ mx), n * float(my @ my)
-    if ex > 0.5 * sx or ey > 0.5 * sy:
-        return None
-    if X.shape[1] <= Y.shape[1]:
-        M = X.T @ Y - n * np.outer(mx, my)
+    X, ex, mx, sx = _side_moments(X, "X")
+    Y, ey, my, sy = _side_moments(Y, "Y")
+    qx, qy = n * float(mx @ mx), n * float(my @ my)
+    if qx <= 0.5 * sx and qy <= 0.5 * sy:
+        if X.shape[1] <= Y.shape[1]:
+            M = X.T @ Y - n * np.outer(mx, my)
+        else:
+            M = Y.T @ X - n * np.outer(my, mx)
+        na, nb = float(np.sqrt(sx - qx)), float(np.sqrt(sy - qy))
     else:
-        M = Y.T @ X - n * np.outer(my, mx)
-    return M, float(np.sqrt(sx - ex)), float(np.sqrt(sy - ey))
+        Xc, na = _centered_side(X, mx, sx, "X")
+        Yc, nb = _centered_side(Y, my, sy, "Y")
+        M = Xc.T @ Yc if Xc.shape[1] <= Yc.shape[1] else Yc.T @ Xc
+    check_nonzero(na, "X", "after centering")
+    check_nonzero(nb, "Y", "after centering")
+    return _nuclear_norm(M), na, nb, ex, ey
+
+
+def _euclidean_from_parts(nuc: float, na: float, nb: float, ea: int, eb: int) -> float:
+    """``sqrt(‖A‖² + ‖B‖² − 2‖AᵀB‖_*)`` for ``A = 2**ea·a``, ``B = 2**eb·b`` given the parts of
+    ``a``, ``b``: each side keeps its own binary scale, so a side far smaller than the other
+    contributes what it truly does (it is not rounded to an "all-constant" zero)."""
+    if ea == eb:
+        d = float(np.sqrt(max(na * na + nb * nb - 2.0 * nuc, 0.0)))
+        return float(np.ldexp(d, ea)) if ea else d
+    E = max(ea, eb)
+    a, b = float(np.ldexp(na, ea - E)), float(np.ldexp(nb, eb - E))
+    c = float(np.ldexp(nuc, ea + eb - 2 * E))
+    with np.errstate(under="ignore"):
+        d = float(np.sqrt(max(a * a + b * b - 2.0 * c, 0.0)))
+    return float(np.ldexp(d, E))
 
 
 def _distance_from_parts(nuc: float, na: float, nb: float, kind: str, normalize: bool) -> float:
@@ -331,23 +387,16 @@ def _pair_distance(A: np.ndarray, B: np.ndarray, kind: str, normalize: bool, exp
     (euclidean distances are returned in the units of the unscaled data).
     """
     ea0, eb0 = exponents if exponents is not None else (0, 0)
-    if kind == "angular":
-        A, _ = rescale(A)
-        B, _ = rescale(B)
-        e = 0
-    else:
-        if ea0 != eb0:  # pragma: no cover - callers use one common scale for euclidean
-            raise ValueError("euclidean distance needs both sides on one scale")
-        e = common_exponent(A, B)
-        A, _ = rescale(A, e)
-        B, _ = rescale(B, e)
-        e += ea0
+    A, ea = rescale(A)
+    B, eb = rescale(B)
     M = A.T @ B if A.shape[1] <= B.shape[1] else (B.T @ A)
     na, nb = float(np.linalg.norm(A)), float(np.linalg.norm(B))
     check_nonzero(na, "A", "")
     check_nonzero(nb, "B", "")
-    d = _distance_from_parts(_nuclear_norm(M), na, nb, kind, normalize)
-    return float(np.ldexp(d, e)) if e else d
+    nuc = _nuclear_norm(M)
+    if kind == "angular":
+        return _distance_from_parts(nuc, na, nb, kind, normalize)
+    return _euclidean_from_parts(nuc, na, nb, ea + ea0, eb + eb0)
 
 
 def shape_distance(
@@ -402,27 +451,16 @@ def shape_distance(
     center = check_flag(center, "center")
     X, Y = check_pair(X, Y)
     check_shape_memory(X.shape[0], X.shape[1], Y.shape[1], alpha, "shape_distance")
-    # angular distances are invariant to each side's scale; euclidean ones keep one common scale
-    if kind == "angular":
-        ex = ey = None
-    else:
-        ex = ey = common_exponent(X, Y)
     # compress a wide side only when both are wide (otherwise the product is already cheap)
     wide = X.shape[1] > X.shape[0] and Y.shape[1] > Y.shape[0]
     if alpha == 1.0 and center and not wide:
-        check_not_constant(X, "X")
-        check_not_constant(Y, "Y")
-        Xs, ex1 = rescale(X, ex)
-        Ys, ey1 = rescale(Y, ey)
-        parts = _centered_cross(Xs, Ys)
-        if parts is not None:
-            M, na, nb = parts
-            check_nonzero(na, "X", "after centering")
-            check_nonzero(nb, "Y", "after centering")
-            d = _distance_from_parts(_nuclear_norm(M), na, nb, kind, normalize)
-            return float(np.ldexp(d, ex1)) if (kind == "euclidean" and ex1) else d
-    A, ea = _prepare_validated(X, alpha, bool(center), "X", compress=wide, exponent=ex)
-    B, eb = _prepare_validated(Y, alpha, bool(center), "Y", compress=wide, exponent=ey)
+        nuc, na, nb, ex, ey = _procrustes_parts(X, Y)
+        if kind == "angular":  # invariant to each side's scale
+            return _distance_from_parts(nuc, na, nb, kind, normalize)
+        return _euclidean_from_parts(nuc, na, nb, ex, ey)
+    # each side on its own binary scale (exact); euclidean distances recombine the scales
+    A, ea = _prepare_validated(X, alpha, bool(center), "X", compress=wide)
+    B, eb = _prepare_validated(Y, alpha, bool(center), "Y", compress=wide)
     return _pair_distance(A, B, kind, normalize, (ea, eb))
 
 
@@ -583,14 +621,10 @@ class ShapeMetric:
         if self.center:
             check_not_constant(X, "X")
             check_not_constant(Y, "Y")
-        # compute on data rescaled by powers of two (exact); euclidean keeps one common scale
-        if kind == "angular":
-            Xs, ex = rescale(X)
-            Ys, ey = rescale(Y)
-        else:
-            ex = ey = common_exponent(X, Y)
-            Xs, _ = rescale(X, ex)
-            Ys, _ = rescale(Y, ey)
+        # compute on data rescaled by powers of two (exact), each side on its own scale (euclidean
+        # scores recombine the scales, see _score_aligned)
+        Xs, ex = rescale(X)
+        Ys, ey = rescale(Y)
         self._exponents = (ex, ey)
         mx = Xs.mean(axis=0) if self.center else np.zeros(X.shape[1])
         my = Ys.mean(axis=0) if self.center else np.zeros(Y.shape[1])
@@ -650,8 +684,13 @@ class ShapeMetric:
             check_nonzero(nb, "Y", "after the fitted alignment")
             theta = float(np.arccos(clip_unit(np.vdot(Xa, Ya) / (na * nb))))
             return theta / (np.pi / 2) if self.normalize else theta
-        e = self._exponents[0]
-        return float(np.ldexp(np.linalg.norm(Xa - Ya), e))
+        ex, ey = self._exponents
+        if ex == ey:
+            return float(np.ldexp(np.linalg.norm(Xa - Ya), ex))
+        E = max(ex, ey)
+        with np.errstate(under="ignore"):
+            diff = np.ldexp(Xa, ex - E) - np.ldexp(Ya, ey - E)
+        return float(np.ldexp(np.linalg.norm(diff), E))
 
     def score(self, X, Y) -> float:
         """Distance between ``X`` and ``Y`` under the fitted alignment (lower = closer)."""
