@@ -42,7 +42,7 @@ from neurosim._progress import progress_bar
 from neurosim._progress import show_progress
 from neurosim._threads import blas_threads, check_threads
 from neurosim.metrics import blocks as B
-from neurosim.metrics._validate import _refuse_masked, check_count, check_flag, check_metric_value, check_number, check_seed
+from neurosim.metrics._validate import _refuse_masked, check_alpha, check_count, check_flag, check_metric_value, check_number, check_seed
 from neurosim.trajectories import condition_index, flatten, trajectories, validate_trajectories
 
 __all__ = ["Score", "compare", "align", "prepare", "Aligned", "resolve_metric", "cross_validated_values",
@@ -216,6 +216,8 @@ def resolve_metric(metric: str | Callable | Any, **options: Any) -> _Metric:
         if key in _SHAPE_ALIASES:
             alpha = _SHAPE_ALIASES[key]
             opts = dict(options)
+            if "alpha" in opts:
+                opts["alpha"] = check_alpha(opts["alpha"])
             if alpha is not None:
                 if "alpha" in opts and float(opts["alpha"]) != alpha:
                     raise ValueError(f"metric={metric!r} fixes alpha={alpha}; use metric='shape' with alpha=...")
@@ -994,7 +996,7 @@ def cross_validated_values(m: _Metric, al: Aligned, cv_spec: dict, *, progress: 
             tests.append(labels)
         est = m.estimator()
         est.fit(Xtr, Ytr)
-        values.append(float(est.score(Xte, Yte)))
+        values.append(check_metric_value(est.score(Xte, Yte), m.name))
         bar.update()
     bar.close()
     return np.asarray(values), tests

@@ -20,6 +20,7 @@ from neurosim.metrics import (
     cca_similarity,
     cka,
     compare_rdms,
+    dsa_distance,
     make,
     prepare,
     prepared_distance,
@@ -280,6 +281,8 @@ NETS = {"a": X, "b": Z, "c": X @ RNG.normal(size=(5, 5)) + Z}
 K45_6, K45_6b, K45_6ref = known_cca(4.5e6)
 K45_7, K45_7b, K45_7ref = known_cca(4.5e7)
 TRAJ_M, TRAJ_D = traj(seed=1), traj(seed=2)
+DSA_T = np.random.default_rng(7).normal(size=(6, 40, 5)).cumsum(axis=1)
+DSA_U = np.random.default_rng(8).normal(size=(6, 40, 5)).cumsum(axis=1)
 
 # (id, thunk, reference thunk, absolute tolerance)
 GOOD = [
@@ -330,6 +333,27 @@ GOOD = [
      lambda: baselines.split_half_ceiling(traj(), n_splits=5, normalize=True).value, 1e-12),
     ("compare-cka-1e150", lambda: compare(TRAJ_M * 1e150, TRAJ_D * 1e150, metric="cka").value,
      lambda: compare(TRAJ_M, TRAJ_D, metric="cka").value, 1e-12),
+    # the DMD operator does not depend on the data's scale: a system against itself scaled by 1e300
+    ("dsa-1e300", lambda: dsa_distance(DSA_T, DSA_T * 1e300, n_delays=2, rank=5), lambda: 0.0, 1e-6),
+    ("dsa-1e300-other", lambda: dsa_distance(DSA_T, DSA_U * 1e300, n_delays=2, rank=5),
+     lambda: dsa_distance(DSA_T, DSA_U, n_delays=2, rank=5), 1e-9),
+    ("dsa-1e-300-other", lambda: dsa_distance(DSA_T * 1e-300, DSA_U, n_delays=2, rank=5),
+     lambda: dsa_distance(DSA_T, DSA_U, n_delays=2, rank=5), 1e-9),
+    # Euclidean: tiny but non-constant X is not "all-constant"; min_Q ‖Xc − YcQ‖ is then ‖Yc‖ to
+    # within ‖Xc‖ ≈ 1e-299 (textbook formula on the unscaled Y)
+    ("procrustes-euclid-tiny-X", lambda: procrustes_distance(1e-300 * X, Y, kind="euclidean"),
+     lambda: float(np.linalg.norm(Y - Y.mean(0))), 1e-12),
+    ("shape-euclid-tiny-X", lambda: shape_distance(1e-300 * X, Y, alpha=0.5, kind="euclidean"),
+     lambda: float(np.linalg.norm(Y - Y.mean(0))), 1e-12),
+    ("estimator-euclid-tiny-X", lambda: ShapeMetric(kind="euclidean").fit(1e-300 * X, Y).distance_,
+     lambda: float(np.linalg.norm(Y - Y.mean(0))), 1e-12),
+    ("procrustes-euclid-1e300-vs-1", lambda: procrustes_distance(1e300 * X, Y, kind="euclidean") / 1e300,
+     lambda: float(np.linalg.norm(X - X.mean(0))), 1e-12),
+    # large column means (firing rates): the centred path agrees with the textbook formula
+    ("procrustes-large-mean", lambda: procrustes_distance(X + 50.0, Y - 80.0), lambda: ref_procrustes(X, Y), 1e-11),
+    ("procrustes-large-mean-one-side", lambda: procrustes_distance(X + 50.0, Y), lambda: ref_procrustes(X, Y), 1e-11),
+    ("procrustes-euclid-large-mean", lambda: procrustes_distance(X + 50.0, Y - 80.0, kind="euclidean"),
+     lambda: procrustes_distance(X, Y, kind="euclidean"), 1e-10),
 ]
 
 

@@ -362,10 +362,9 @@ def dsa_prepare(
     tau = _check_int(delay_interval, "delay_interval", 1)
     _check_length(trajs, d, tau, name)
     n_units = trajs[0].shape[1]
-    blocks = [_embed(x, d, tau) for x in trajs]
-    H = np.concatenate(blocks, axis=0)
-    M, D = H.shape
-    n_transitions = M - len(blocks)
+    # the Hankel matrix's shape, known before it is built (so its memory is estimated first)
+    M, D = sum(x.shape[0] - (d - 1) * tau for x in trajs), d * n_units
+    n_transitions = M - len(trajs)
     max_rank = min(M, D)
     if rank is None:
         r = max_rank
@@ -386,10 +385,14 @@ def dsa_prepare(
             f"rank={r} exceeds the {n_transitions} transitions available in {name}: the operator would be "
             "under-determined; lower rank or provide longer/more trajectories"
         )
-    # the Gram matrix of the smaller side, its eigenvectors and the basis P: estimated before allocating
+    # the Hankel matrix (built in blocks, then joined), the Gram matrix of its smaller side, the
+    # eigenvectors and the basis P: estimated before anything is allocated
     k = min(M, D)
-    check_memory(8.0 * (3.0 * k * k + (M + D) * r), f"DSA's rank reduction of {name} (Hankel matrix {M}x{D}, rank {r})",
+    check_memory(8.0 * (2.0 * M * D + 3.0 * k * k + (M + D) * r),
+                 f"DSA's rank reduction of {name} (Hankel matrix {M}x{D}, rank {r})",
                  "pass a smaller rank= (e.g. rank=10) or fewer n_delays, or subsample the trajectories")
+    blocks = [_embed(x, d, tau) for x in trajs]
+    H = np.concatenate(blocks, axis=0)
     # the operator does not change under a scale of the data: compute on H * 2**-e (exact), so
     # the Gram matrix neither overflows (data near 1e300) nor underflows (near 1e-300)
     H, _ = rescale(H)
