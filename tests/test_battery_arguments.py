@@ -187,6 +187,23 @@ DSA_CASES = (
             ["1e-8", None, True], TypeError, lambda n: rf"{n} must be a real number")
 )
 
+NUMBER_SITES = {
+    "canonical_correlations.reg": ("reg", lambda v: canonical_correlations(X, Y, reg=v)),
+    "cca_similarity.reg": ("reg", lambda v: cca_similarity(X, Y, reg=v)),
+    "cka.sigma": ("sigma", lambda v: cka(X, Y, kernel="rbf", sigma=v)),
+}
+NUMBER_CASES = (
+    _rows(NUMBER_SITES, ["0.5", True, [1.0], 1j], TypeError, lambda n: rf"{n} must be a real number")
+    + _rows(NUMBER_SITES, [-1.0, np.nan, np.inf], ValueError, lambda n: rf"{n} must be")
+    + _rows({"cka.sigma": NUMBER_SITES["cka.sigma"]}, [0.0], ValueError, lambda n: rf"{n} must be > 0")
+    + _rows({"svcca.keep": ("keep", lambda v: cca_similarity(X, Y, "svcca", keep=v))},
+            ["0.9", True, False, [0.9], 1j], TypeError, lambda n: rf"{n} must be a variance fraction")
+    + _rows({"svcca.keep": ("keep", lambda v: cca_similarity(X, Y, "svcca", keep=v))},
+            [0.0, 1.5, -0.1, np.nan, 0, 99], ValueError, lambda n: rf"{n}")
+    + _rows({"train.rule_options": ("rule_options", lambda v: _train(rule_options=v))},
+            ["window=5", [("window", 5)], 5], TypeError, lambda n: rf"{n} must be a dict")
+)
+
 # ----------------------------------------------------------------------------- user metrics
 METRIC_RETURNS = [np.nan, np.inf, -np.inf]
 METRIC_BAD_TYPES = ["abc", None, [0.1, 0.2], np.array([0.1, 0.2]), True, 1j]
@@ -378,7 +395,7 @@ MEMORY_CASES = [
 
 # ----------------------------------------------------------------------------- all rows
 BAD = (FLAG_CASES + PROGRESS_CASES + THREAD_CASES + SEED_CASES + BOOTSTRAP_CASES + ALPHA_CASES + LAG_CASES
-       + NORMALIZED_CASES + DSA_CASES + METRIC_CASES + MASKED_CASES + LABEL_CASES + MODEL_CASES + RULE_CASES
+       + NORMALIZED_CASES + DSA_CASES + NUMBER_CASES + METRIC_CASES + MASKED_CASES + LABEL_CASES + MODEL_CASES + RULE_CASES
        + CHECKPOINT_CASES + TASK_CASES)
 
 

@@ -18,6 +18,7 @@ from neurosim.metrics._validate import (
     check_choice,
     check_count,
     check_flag,
+    check_number,
     check_nonzero,
     check_not_constant,
     check_pair,
@@ -44,13 +45,8 @@ def _basis(Xc: np.ndarray, name: str, centered: bool = True):
 
 
 def _check_reg(reg) -> float:
-    try:
-        reg = float(reg)
-    except (TypeError, ValueError):
-        raise TypeError(f"reg must be a non-negative number, got {reg!r}") from None
-    if not reg >= 0.0 or not np.isfinite(reg):
-        raise ValueError(f"reg must be a finite number >= 0, got {reg}")
-    return reg
+    """Ridge regularisation: a real, finite number >= 0 (strings and booleans refused)."""
+    return check_number(reg, "reg", minimum=0.0)
 
 
 def _cca(X: np.ndarray, Y: np.ndarray, reg: float, center: bool):
@@ -136,10 +132,10 @@ def _svcca_reduce(X: np.ndarray, keep, name: str) -> np.ndarray:
             raise ValueError(f"svcca keep={keep} dimensions but {name} has rank {s.size}")
         k = int(keep)
     else:
-        try:
-            frac = float(keep)
-        except (TypeError, ValueError):
-            raise TypeError(f"keep must be a variance fraction in (0, 1] or an int, got {keep!r}") from None
+        if not isinstance(keep, (float, np.floating)):
+            raise TypeError(f"keep must be a variance fraction in (0, 1] or an int, got {keep!r} "
+                            f"({type(keep).__name__})")
+        frac = float(keep)
         if not 0.0 < frac <= 1.0:
             raise ValueError(f"keep as a variance fraction must lie in (0, 1], got {frac}")
         cum = np.cumsum(s**2) / np.sum(s**2)

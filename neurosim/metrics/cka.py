@@ -18,6 +18,7 @@ from neurosim.metrics._validate import (
     check_choice,
     check_flag,
     check_memory,
+    check_number,
     check_nonzero,
     check_not_constant,
     check_pair,
@@ -86,15 +87,8 @@ def _rbf_gram(X: np.ndarray, sigma, name: str) -> np.ndarray:
 
 
 def _check_sigma(sigma):
-    if sigma is None:
-        return None
-    try:
-        s = float(sigma)
-    except (TypeError, ValueError):
-        raise TypeError(f"sigma must be a positive number or None, got {sigma!r}") from None
-    if not (s > 0.0 and np.isfinite(s)):
-        raise ValueError(f"sigma must be a finite positive bandwidth, got {s}")
-    return s
+    """RBF bandwidth: None (median heuristic) or a real, finite number > 0 (strings and booleans refused)."""
+    return check_number(sigma, "sigma", minimum=0.0, low_open=True, allow_none=True)
 
 
 def cka(X, Y, *, kernel: str = "linear", debiased: bool = False, sigma=None) -> float:

@@ -432,6 +432,9 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     batch_size = _check_int("batch_size", batch_size, 1)
     lr = _check_positive("lr", lr)
     clip = None if clip is None else _check_positive("clip", clip)
+    if rule_options is not None and not isinstance(rule_options, Mapping):
+        raise TypeError(f"rule_options must be a dict of the rule's options (e.g. {{'window': 20}}) or None; got "
+                        f"{type(rule_options).__name__}")
     opts = dict(rule_options or {})
     rule = check_rule(rule, opts)
     dtype = check_rule_dtype(rule, dtype).name  # fails before any training
