@@ -353,6 +353,10 @@ TASK_CASES = (
         r"coherences must be positive"),
        ("DelayedMatchToSample.angles=inf", lambda: DelayedMatchToSample(angles=[0.0, np.inf]), ValueError,
         r"angles must be finite"),
+       ("task.batch rng=-1", lambda: PerceptualDecision().batch(2, -1), ValueError, r"rng as an int seed must be >= 0"),
+       ("task.batch rng=True", lambda: PerceptualDecision().batch(2, True), TypeError, r"rng must be"),
+       ("random_feedback seed=-1", lambda: R.rules.random_feedback(2, 5, seed=-1), ValueError,
+        r"seed \(feedback_seed\) must be an integer >= 0"),
        ("LeakyRNN.run noise=nan", lambda: R.LeakyRNN(3, 4, 3).run(np.zeros((2, PerceptualDecision().T, 3)),
                                                                   noise=NOISE_ARRAY), ValueError, r"noise contains NaN")]
 )

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from neurosim._threads import blas_threads as _blas_threads
+from neurosim.metrics._validate import check_seed
 from neurosim.rnn.model import _did_you_mean, mask_total, output_error, phi_prime
 from neurosim.rnn.rules import gradients
 
@@ -180,7 +181,7 @@ def top_eigenvalues(
     max_iter = _check_pos_int("max_iter", max_iter)
     _check_choice("method", method, _METHODS)
     matvec = _wrap_hvp(hvp, dim)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
 
     if method == "power":
         if k != 1:
@@ -306,7 +307,7 @@ def hutchinson_trace(
     n_samples = _check_pos_int("n_samples", n_samples)
     _check_choice("distribution", distribution, _DISTRIBUTIONS)
     matvec = _wrap_hvp(hvp, dim)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     samples = np.empty(n_samples)
     for i in range(n_samples):
         if distribution == "rademacher":
@@ -847,7 +848,7 @@ def curvature_along_training(
     run : neurosim.rnn.Run
         A training run (``.checkpoints`` DataFrame with a ``step`` column, ``.model(step)``).
     batch : task batch, optional
-        The evaluation batch. If omitted, ``task.batch(batch_size, np.random.default_rng(seed))``.
+        The evaluation batch. If omitted, ``task.batch(batch_size, np.random.default_rng(check_seed(seed)))``.
     task : task, optional
         Where to draw the batch from when ``batch`` is omitted (default ``run.task``).
     params, k, tol, max_iter, hvp, eps, blas_threads
@@ -888,7 +889,7 @@ def curvature_along_training(
         task = getattr(run, "task", None) if task is None else task
         if task is None or not hasattr(task, "batch"):
             raise ValueError("give the evaluation batch, or the task (task=...) to draw one from")
-        batch = task.batch(_check_pos_int("batch_size", batch_size), np.random.default_rng(seed))
+        batch = task.batch(_check_pos_int("batch_size", batch_size), np.random.default_rng(check_seed(seed)))
     trace_samples = _check_pos_int("trace_samples", trace_samples, minimum=0)
     k = _check_pos_int("k", k)
     out = table.copy()

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurosim.metrics._validate import check_seed
 from neurosim.rnn.model import LeakyRNN, phi, phi_prime
 
 __all__ = ["FixedPoints", "find_fixed_points", "fixed_point_speed"]
@@ -204,7 +205,7 @@ def find_fixed_points(
             raise ValueError(f"{name} must be a positive number, got {val!r}")
     if not (np.isfinite(jitter) and jitter >= 0):
         raise ValueError(f"jitter must be a non-negative number, got {jitter!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     act, a, N = model.activation, model.alpha, model.n_rec
     starts = _sample_starts(model, p, W, u, initial_states, int(n_starts), int(n_steps), float(jitter), rng)
 

@@ -21,6 +21,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from neurosim.metrics._validate import check_seed
 from neurosim.rnn.model import _did_you_mean, loss
 from neurosim.rnn.tasks import Task, from_config
 
@@ -226,7 +227,7 @@ def generalization_gap(
     if not math.isfinite(input_noise) or input_noise < 0:
         raise ValueError(f"input_noise must be a finite standard deviation >= 0; got {input_noise}")
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     train_batch = task.batch(int(n_trials), rng)
     test_batch = test_task.batch(int(n_trials), rng)
     noisy_batch = _noisy(train_batch, input_noise, rng) if input_noise > 0 else None

@@ -40,6 +40,8 @@ def random_feedback(n_out: int, n_rec: int, seed: int = 0) -> np.ndarray:
     >>> B = random_feedback(2, 50, seed=3); B.shape, bool(np.array_equal(B, random_feedback(2, 50, seed=3)))
     ((2, 50), True)
     """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed (feedback_seed) must be an integer >= 0; got {seed!r}")
     rng = np.random.default_rng([0xE960, int(seed)])
     return rng.normal(0.0, 1.0 / np.sqrt(n_rec), size=(n_out, n_rec))
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.metrics._validate import check_number
-
 from neurosim.rnn.model import Batch, LeakyRNN, output_error, phi_prime
 from neurosim.rnn.rules.bptt import parameter_gradients
 

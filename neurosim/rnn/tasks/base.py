@@ -88,7 +88,9 @@ def check_batch_size(batch_size) -> int:
 def check_rng(rng) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, (bool, np.bool_))):
+        if rng is not None and rng < 0:
+            raise ValueError(f"rng as an int seed must be >= 0 (numpy seeds cannot be negative); got {rng}")
         return np.random.default_rng(rng)
     raise TypeError(f"rng must be a numpy Generator or an int seed; got {type(rng).__name__}")
 
