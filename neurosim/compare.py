@@ -907,6 +907,7 @@ def prepare(
     >>> al.X.shape, al.model.condition.values.tolist()
     ((8, 3), ['a', 'b'])
     """
+    keep_trials = check_flag(keep_trials, "keep_trials")
     model_da, m_plain = _as_trajectories(model, "model", dims)
     data_da, d_plain = _as_trajectories(data, "data", dims)
     if keep_trials and "trial" not in data_da.dims:

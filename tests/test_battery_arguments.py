@@ -28,6 +28,7 @@ from neurosim.metrics import (
     compare_rdms,
     dsa_compare,
     dsa_distance,
+    measures,
     prepare,
     prepared_distance,
     procrustes_distance,
@@ -104,6 +105,11 @@ FLAG_SITES = {
     "pairwise.center": ("center", lambda v: pairwise({"a": X, "b": 2 * X}, center=v)),
     "train.resume": ("resume", lambda v: _train(resume=v)),
     "LeakyRNN.dale": ("dale", lambda v: R.LeakyRNN(3, 4, 1, dale=v)),
+    "compare.prepare.keep_trials": ("keep_trials", lambda v: compare_prepare(TM, TDT, keep_trials=v)),
+    "measures.aliases": ("aliases", lambda v: measures(aliases=v)),
+    "mdgl.modulatory": ("modulatory", lambda v: _train(rule="mdgl", rule_options={"modulatory": v})),
+    "value_and_gradients.parts": ("parts", lambda v: R.value_and_gradients(
+        R.LeakyRNN(3, 4, 3), PerceptualDecision().batch(2, 0), "bptt", parts=v)),
 }
 FLAG_VALUES = ["no", "yes", "False", "", 0, 1, 2.5, [True]]
 FLAG_CASES = _rows(FLAG_SITES, FLAG_VALUES, TypeError, lambda n: rf"{n} must be True or False")

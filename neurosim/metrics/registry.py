@@ -35,6 +35,7 @@ from typing import Callable
 
 import numpy as np
 
+from neurosim.metrics._validate import check_flag
 from neurosim.metrics.cca import cca_similarity
 from neurosim.metrics.cka import cka
 from neurosim.metrics.dynamics import TRAJECTORY_INPUT, dsa_distance
@@ -191,7 +192,7 @@ def measures(*, aliases: bool = False) -> list[str]:
     True
     """
     names = sorted(_REGISTRY) + [f"shape_metric-alpha=0.5-distance={k}" for k in ("angular", "euclidean")]
-    if aliases:
+    if check_flag(aliases, "aliases"):
         names += sorted(_ALIASES)
     return names
 

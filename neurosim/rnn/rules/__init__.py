@@ -25,7 +25,7 @@ from typing import Mapping
 
 import numpy as np
 
-from neurosim.metrics._validate import check_count
+from neurosim.metrics._validate import check_count, check_flag
 from neurosim.rnn.model import Batch, LeakyRNN, _did_you_mean, check_dtype
 from neurosim.rnn.rules.bptt import bptt
 from neurosim.rnn.rules.eprop import eprop, random_feedback
@@ -70,6 +70,8 @@ def check_rule(rule: str, options: Mapping | None = None) -> str:
             check_count(options[key], key, minimum=minimum)
     if "mu" in (options or {}):
         _check_mu(options["mu"])
+    if "modulatory" in (options or {}):
+        check_flag(options["modulatory"], "modulatory")
     return name
 
 
@@ -120,6 +122,7 @@ def value_and_gradients(model: LeakyRNN, batch: Batch, rule: str = "bptt", *, pa
         raise TypeError(f"batch must be a neurosim.rnn.Batch (from task.batch(...)); got {type(batch).__name__}")
     name = check_rule(rule, options)
     dtype = check_rule_dtype(name, dtype)
+    parts = check_flag(parts, "parts")
     if name == "bptt":
         return bptt(model, batch, params=params, noise=noise, parts=parts, dtype=dtype)
     if name == "tbptt":
