@@ -42,7 +42,15 @@ from neurosim._progress import progress_bar
 from neurosim._progress import show_progress
 from neurosim._threads import blas_threads, check_threads
 from neurosim.metrics import blocks as B
-from neurosim.metrics._validate import _refuse_masked, check_alpha, check_count, check_flag, check_metric_value, check_number, check_seed
+from neurosim.metrics._validate import (
+    check_alpha,
+    check_count,
+    check_flag,
+    check_metric_value,
+    check_number,
+    check_seed,
+    refuse_masked,
+)
 from neurosim.trajectories import condition_index, flatten, trajectories, validate_trajectories
 
 __all__ = ["Score", "compare", "align", "prepare", "Aligned", "resolve_metric", "cross_validated_values",
@@ -328,7 +336,7 @@ def _as_trajectories(obj: Any, name: str, dims: Any) -> tuple[xr.DataArray, bool
                 "(neurosim.trajectories(array, ...))."
             )
         # masked entries would be compared as the numbers beneath the mask: refuse them
-        return trajectories(np.asarray(_refuse_masked(obj, name)), dims=dims), True
+        return trajectories(np.asarray(refuse_masked(obj, name)), dims=dims), True
     raise TypeError(f"{name} must be an xarray.DataArray (or a numpy array with dims=); got {type(obj).__name__}.")
 
 

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from neurosim.metrics._validate import refuse_masked
+
 __all__ = ["DIMS", "trajectories", "validate_trajectories", "flatten", "condition_index"]
 
 #: The canonical dims of a trajectory array (``"trial"`` may follow).
@@ -241,7 +243,8 @@ def trajectories(
     if isinstance(array, xr.DataArray):
         da = array.astype(np.float64) if array.dtype != np.float64 else array.copy()
     else:
-        values = np.asarray(array)
+        # masked entries would become the numbers beneath the mask: refuse them (fill or drop first)
+        values = np.asarray(refuse_masked(array, "array"))
         if values.dtype == object or not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
             raise TypeError(f"array must be numeric; got dtype {values.dtype}.")
         dims = tuple(dims)

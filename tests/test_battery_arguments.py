@@ -263,6 +263,8 @@ MASKED_CASES = [
      TypeError, r"model is a masked array.*filled"),
     ("masked:compare-data", lambda: compare(TM, _masked(TD.values), dims=("condition", "time", "unit")),
      TypeError, r"data is a masked array"),
+    ("masked:trajectories", lambda: trajectories(_masked(TM.values), time=TM.time.values), TypeError,
+     r"array is a masked array.*array\.filled"),
     ("masked:pairwise", lambda: pairwise({"a": X, "b": _masked(Y)}), TypeError, r"collection\['b'\] is a masked"),
     ("masked:compare_rdms", lambda: compare_rdms(_masked(RNG.random(6)), RNG.random(6)), TypeError,
      r"a is a masked array"),

@@ -89,7 +89,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.metrics._validate import _refuse_masked, check_choice, check_memory, check_number, check_seed, rescale
+from neurosim.metrics._validate import (
+    check_choice,
+    check_memory,
+    check_number,
+    check_seed,
+    refuse_masked,
+    rescale,
+)
 
 __all__ = [
     "TRAJECTORY_INPUT",
@@ -131,7 +138,7 @@ def _check_int(value, name: str, minimum: int) -> int:
 
 
 def _as_float(arr, name: str) -> np.ndarray:
-    a = np.asarray(_refuse_masked(arr, name))
+    a = np.asarray(refuse_masked(arr, name))
     if a.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must hold real numbers, got dtype {a.dtype}; convert it with np.asarray({name}, dtype=float)"
