@@ -146,6 +146,24 @@ SEED_SITES = {
 SEED_CASES = (_rows(SEED_SITES, [-1, -(2**40)], ValueError, lambda n: rf"{n} must be a.*(integer|>= 0)")
               + _rows(SEED_SITES, [1.5, "3", True], TypeError, lambda n: rf"{n} must be a.*integer"))
 
+COUNT_CASES = (
+    _rows({"compare.permutations": ("permutations", lambda v: compare(TM, TD, permutations=v))},
+          [0, -1, 2.5, "10", True], ValueError, lambda n: rf"{n} must be a positive int")
+    + _rows({"ceiling.n_splits": ("n_splits", lambda v: baselines.split_half_ceiling(TD, n_splits=v)),
+             "pairwise.block_size": ("block_size", lambda v: pairwise({"a": X, "b": 2 * X}, block_size=v)),
+             "dsa.n_delays": ("n_delays", lambda v: dsa_distance(T3, T3[::-1], n_delays=v, rank=3)),
+             "dsa.rank": ("rank", lambda v: dsa_distance(T3, T3[::-1], n_delays=2, rank=v)),
+             "dsa.n_restarts": ("n_restarts", lambda v: dsa_distance(T3, T3[::-1], n_delays=2, rank=3, n_restarts=v)),
+             "cc.n_components": ("n_components", lambda v: canonical_correlations(X, Y, n_components=v))},
+            [2.5, "3", True], TypeError, lambda n: rf"{n} must be an integer")
+    + _rows({"compare.cv-folds": ("cv folds", lambda v: compare(TM, TD, cv={"folds": v}))},
+            [1, 0, 2.5, "3", True], ValueError, lambda n: rf"{n} must be an int >= 2")
+    + _rows({"compare.window": ("window", lambda v: compare(TM, TD, window=v))},
+            ["a", 5, (10.0,), ("a", "b")], TypeError, lambda n: rf"{n} must be a \(start, stop\) pair")
+    + _rows({"compare.window": ("window", lambda v: compare(TM, TD, window=v))},
+            [(np.nan, 50.0), (50.0, 10.0), (0.0, np.inf)], ValueError, lambda n: rf"{n} must be finite")
+)
+
 BOOTSTRAP_CASES = (
     _rows({"bootstrap.n": (r"bootstrap\['n'\]", lambda v: compare(TM, TD, bootstrap={"n": v}))},
           [2.9, "abc", None, True, 10.0, [5]], TypeError, lambda n: rf"{n} must be an integer >= 2")
@@ -408,7 +426,7 @@ MEMORY_CASES = [
 ]
 
 # ----------------------------------------------------------------------------- all rows
-BAD = (FLAG_CASES + PROGRESS_CASES + THREAD_CASES + SEED_CASES + BOOTSTRAP_CASES + ALPHA_CASES + LAG_CASES
+BAD = (FLAG_CASES + PROGRESS_CASES + THREAD_CASES + COUNT_CASES + SEED_CASES + BOOTSTRAP_CASES + ALPHA_CASES + LAG_CASES
        + NORMALIZED_CASES + DSA_CASES + NUMBER_CASES + METRIC_CASES + MASKED_CASES + LABEL_CASES + MODEL_CASES + RULE_CASES
        + CHECKPOINT_CASES + TASK_CASES)
 
