@@ -176,6 +176,7 @@ def _trial_presence(values: np.ndarray, da: xr.DataArray, name: str) -> np.ndarr
     if partial.any():
         c, k = np.argwhere(partial)[0]
         label = condition_index(da)[c]
+        label = label.item() if isinstance(label, np.generic) else label
         raise ValueError(
             f"{name}: {int(partial.sum())} trial(s) are NaN in some but not all of their time bins and "
             f"units (first: condition {label!r}, trial position {int(k)}). With a 'trial' dim, NaN marks a "
