@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from neurosim._progress import progress_bar
@@ -37,7 +38,7 @@ from neurosim.metrics.blocks import UnitCovariance
 from neurosim.trajectories import _trial_presence, condition_index, flatten
 
 __all__ = ["condition_average", "split_half_ceiling", "normalized_distance", "trial_split_ceiling",
-           "split_half_reliability", "spearman_brown", "ceiled_score"]
+           "split_half_reliability", "spearman_brown", "ceiled_score", "reliability_curve"]
 
 
 def condition_average(data: xr.DataArray) -> xr.DataArray:
@@ -657,3 +658,85 @@ def ceiled_score(score: Score, ceiling: Any, *, model_ceiling: Any = None) -> Sc
     }
     value = min(float(ceiled), 1.0)
     return Score(value, ci, np.array([value]), settings, samples)
+
+
+def reliability_curve(
+    data: Any,
+    n_trials: Any = None,
+    *,
+    metric: Any = "cka",
+    n_splits: int = 20,
+    seed: int | None = 0,
+    **metric_options: Any,
+) -> pd.DataFrame:
+    """Reliability against the number of trials: how many trials does a ceiling need?
+
+    For each count ``n`` a random subset of ``n`` present trials per condition is drawn
+    (``default_rng(seed)``), and on it are computed the per-unit
+    :func:`split_half_reliability` (median and quartiles over units) and the population
+    :func:`trial_split_ceiling` with ``metric`` (its reliability ``ρ`` and the model
+    ceiling ``√ρ``, similarity scale). For a :func:`neurosim.datasets.simulate_trials`
+    Dataset (with ``means`` and ``noise_cov``) the true median unit reliability at ``n``
+    trials, ``median_u v_u / (v_u + Σ_uu / n)``, is added.
+
+    Parameters
+    ----------
+    data : xarray.DataArray or Dataset
+        Single trials ``(condition, time, unit, trial)``.
+    n_trials : sequence of int, optional
+        Counts to evaluate, each in ``[2, smallest count]``; default powers of two up to
+        the smallest count, and the smallest count itself.
+    metric, **metric_options
+        The population metric (default linear CKA).
+    n_splits : int
+        Random splits per count.
+    seed : int or None
+        Seed of the subsets and the splits.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per count: ``n_trials``, ``unit_median``, ``unit_q25``, ``unit_q75``,
+        ``population``, ``model_ceiling`` (and ``unit_true_median`` for simulated data).
+
+    Examples
+    --------
+    >>> from neurosim.datasets import simulate_trials
+    >>> sim = simulate_trials(n_conditions=6, n_trials=16, n_time=10, n_units=12, noise=2.0)
+    >>> t = reliability_curve(sim, n_splits=5)
+    >>> t["n_trials"].tolist(), bool(t["unit_median"].is_monotonic_increasing)
+    ([2, 4, 8, 16], True)
+    """
+    n_splits = check_count(n_splits, "n_splits")
+    seed = check_seed(seed, "seed")
+    truth = data if isinstance(data, xr.Dataset) and {"means", "noise_cov"} <= set(data.data_vars) else None
+    da, values, present = _trial_data(data, None)
+    counts = present.sum(axis=1)
+    lo = int(counts.min())
+    if n_trials is None:
+        n_trials = sorted({2 ** k for k in range(1, int(np.log2(lo)) + 1)} | {lo})
+    ns = [check_count(n, "n_trials", minimum=2) for n in np.atleast_1d(n_trials).tolist()]
+    if max(ns) > lo:
+        raise ValueError(f"n_trials asks for {max(ns)} trials per condition but a condition has only {lo}; "
+                         f"pass counts <= {lo}.")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in ns:
+        keep = np.stack([rng.permutation(np.flatnonzero(present[c]))[:n] for c in range(values.shape[0])])
+        sub = np.take_along_axis(values, keep[:, None, None, :], axis=3)
+        sub_da = da.isel(trial=slice(0, n)).copy(data=sub)
+        split_seed = int(rng.integers(0, 2**31))
+        rel = split_half_reliability(sub_da, n_splits, split_seed).values
+        pop = trial_split_ceiling(sub_da, metric, n_splits, split_seed, progress=False, **metric_options)
+        row = {"n_trials": int(n), "unit_median": float(np.median(rel)),
+               "unit_q25": float(np.quantile(rel, 0.25)), "unit_q75": float(np.quantile(rel, 0.75)),
+               "population": pop.settings["reliability"], "model_ceiling": pop.settings["model_ceiling_similarity"]}
+        if truth is not None:
+            mu = np.asarray(truth["means"].transpose("condition", "time", "unit").values)
+            v = mu.reshape(-1, mu.shape[-1]).var(axis=0)
+            noise = np.diag(np.asarray(truth["noise_cov"].values)) / n
+            row["unit_true_median"] = float(np.median(v / (v + noise)))
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.attrs = {"metric": str(metric), "n_splits": int(n_splits)}
+    return table

@@ -284,3 +284,19 @@ def test_ceiling_bad_input(sim):
     with pytest.raises(TypeError, match="ceiling must be a Score from trial_split_ceiling"):
         ceiled_score(Score(0.1, settings={"metric": "cka"}), 0.9)
 
+
+
+def test_reliability_curve_tracks_the_truth_and_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    from neurosim.baselines import reliability_curve
+    from neurosim.plot import reliability_vs_trials, save_figure
+
+    sim = simulate_trials(n_conditions=8, n_trials=16, n_time=20, n_units=30, noise=2.0, seed=0)
+    t = reliability_curve(sim, [4, 8, 16], n_splits=10)
+    assert t["n_trials"].tolist() == [4, 8, 16]
+    np.testing.assert_allclose(t["unit_median"], t["unit_true_median"], atol=0.06)
+    np.testing.assert_allclose(t["model_ceiling"], np.sqrt(t["population"]), rtol=1e-12)
+    path = save_figure(reliability_vs_trials(t), tmp_path / "rel.png")
+    assert path.stat().st_size > 10_000
+    with pytest.raises(ValueError, match="asks for 32 trials per condition but a condition has only 16"):
+        reliability_curve(sim, [32])
