@@ -128,6 +128,10 @@ class Score:
             parts.append(f"n_values={len(self.values)}")
         if self.p_value is not None:
             parts.append(f"p={self.p_value:.3g}")
+        if self.settings.get("ceiled"):  # a ceiled score (neurosim.baselines.ceiled_score)
+            parts.append(f"raw={self.settings['score_raw']:.4g}, ceiling={self.settings['ceiling']:.4g}")
+            if self.settings.get("clipped"):
+                parts.append(f"clipped from {self.settings['ceiled_unclipped']:.4g}")
         parts.append(f"metric={self.settings.get('metric')!r}")
         return f"Score({', '.join(parts)})"
 
