@@ -43,6 +43,7 @@ from neurosim._threads import blas_threads
 from neurosim.metrics import blocks as B
 from neurosim.trajectories import (
     _trial_presence,
+    as_dense,
     condition_index,
     flatten,
     trajectories,
@@ -338,7 +339,7 @@ def _as_trajectories(obj: Any, name: str, dims: Any) -> tuple[xr.DataArray, bool
                 "dims=('condition', 'time', 'unit'), or pass an xarray.DataArray "
                 "(neurosim.trajectories(array, ...))."
             )
-        return trajectories(np.asarray(obj), dims=dims), True
+        return trajectories(as_dense(obj, name), dims=dims), True
     raise TypeError(f"{name} must be an xarray.DataArray (or a numpy array with dims=); got {type(obj).__name__}.")
 
 

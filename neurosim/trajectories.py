@@ -356,6 +356,30 @@ def _condition_coord(conditions: Any, n: int) -> Any:
     return labels
 
 
+def as_dense(array: Any, name: str) -> np.ndarray:
+    """``np.asarray(array)``, with a clear error for ragged nested sequences (e.g. unequal trial counts).
+
+    Examples
+    --------
+    >>> as_dense([np.zeros((2, 3)), np.zeros((2, 4))], "data")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: data is ragged: ... pad each condition's missing trials with NaN up to the largest count ...
+    """
+    try:
+        return np.asarray(array)
+    except ValueError as err:
+        if "inhomogeneous" not in str(err):
+            raise
+        detail = str(err).split(". ", 1)[-1]
+        raise ValueError(
+            f"{name} is ragged: its nested sequences have different lengths (np.asarray says: "
+            f"{detail[:1].lower() + detail[1:]}). For unequal trial counts per condition, pad each "
+            "condition's missing trials with NaN up to the largest count (a missing trial is a whole NaN "
+            "(condition, trial) slab) and pass one array."
+        ) from None
+
+
 def trajectories(
     array: Any,
     *,
@@ -409,7 +433,7 @@ def trajectories(
     if isinstance(array, xr.DataArray):
         da = array.astype(np.float64) if array.dtype != np.float64 else array.copy()
     else:
-        values = np.asarray(array)
+        values = as_dense(array, "array")
         if values.dtype == object or not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
             raise TypeError(f"array must be numeric; got dtype {values.dtype}.")
         dims = tuple(dims)

@@ -73,6 +73,15 @@ def test_partial_nan_trial_and_empty_condition_are_refused():
         compare(_raw(x), mean)
 
 
+def test_unequal_trial_counts_without_padding_are_refused(sim):
+    # one (time, unit, trial) array per condition, with different trial counts: not an array
+    per_condition = [sim["rates"].values[c, ..., : 5 + c] for c in range(8)]
+    with pytest.raises(ValueError, match="data is ragged.*pad each condition's missing trials with NaN"):
+        compare(sim["means"], per_condition, dims=("condition", "time", "unit", "trial"))
+    with pytest.raises(ValueError, match="array is ragged"):
+        trajectories(per_condition, dims=TRIAL_DIMS)
+
+
 def test_trial_helpers_on_ragged_data(ragged):
     rates = ragged["rates"]
     m = trial_mean(rates)
