@@ -51,6 +51,8 @@ def condition_average(data: xr.DataArray) -> xr.DataArray:
     ----------
     data : xarray.DataArray
         Trajectories ``(condition, time, unit[, trial])`` (a Dataset with ``rates`` is accepted).
+        Single trials are averaged first (present trials only: NaN padding of ragged counts is
+        ignored), so the baseline is ``(condition, time, unit)``.
 
     Returns
     -------
@@ -65,6 +67,8 @@ def condition_average(data: xr.DataArray) -> xr.DataArray:
     [[3.0, 4.0], [3.0, 4.0]]
     """
     da, _ = _as_trajectories(data, "data", None)
+    if "trial" in da.dims:
+        da = da.mean("trial", skipna=True, keep_attrs=True)  # validated: NaN only as whole missing trials
     if np.isnan(da.values).any():
         raise ValueError("data holds NaN; the condition average would spread them. Clean or drop them first.")
     mean = da.mean("condition")

@@ -100,6 +100,14 @@ def test_trial_helpers_on_ragged_data(ragged):
         equalize_trials(rates, 7)
 
 
+def test_condition_average_of_ragged_trials(ragged):
+    from neurosim.baselines import condition_average
+
+    b = condition_average(ragged["rates"])
+    assert b.dims == ("condition", "time", "unit")
+    np.testing.assert_allclose(b.values[2], trial_mean(ragged["rates"]).values.mean(axis=0), rtol=1e-13)
+
+
 def test_compare_averages_present_trials_of_ragged_data(ragged):
     rates = ragged["rates"]
     model = ragged["means"].isel(condition=[5, 4, 3, 2, 1, 0])
