@@ -246,12 +246,20 @@ _SCALES: dict[str, tuple[Any, Any]] = {
     "cos": (np.cos, lambda s: np.arccos(np.clip(s, -1.0, 1.0))),
     "cos(pi/2 d)": (lambda d: np.cos(np.asarray(d) * np.pi / 2),
                     lambda s: np.arccos(np.clip(s, -1.0, 1.0)) / (np.pi / 2)),
+    # "angular scores" 1 − d / (π/2): back to the angle, then its cosine
+    "cos(pi/2 (1 - v))": (lambda v: np.cos((1.0 - np.asarray(v)) * np.pi / 2),
+                          lambda s: 1.0 - np.arccos(np.clip(s, -1.0, 1.0)) / (np.pi / 2)),
 }
 
 
 def _similarity_scale(metric: Any, m: Any, options: dict) -> str | None:
     """Name of the map from the metric's values to a correlation-like similarity (None: there is none)."""
     if m.direction == "similarity":
+        if isinstance(metric, str) and metric.strip().lower() not in _SHAPE_ALIASES:
+            measure = M.make(metric)
+            shape_funcs = (M.procrustes_distance, M.cca_distance, M.shape_distance)
+            if measure.func in shape_funcs and measure.transform is not None and measure.options.get("normalize"):
+                return "cos(pi/2 (1 - v))"  # e.g. procrustes-angular_score = 1 − d/(π/2)
         return "identity"
     if m.direction != "distance" or not isinstance(metric, str):
         return None
@@ -338,7 +346,8 @@ def trial_split_ceiling(
     similarity ``s`` between two replicate measurements (signal + independent noise). Each
     half value is mapped to that scale first, corrected, and mapped back:
 
-    * similarities (CKA, RSA, mean CCA, ``nbs``, ...): ``s = value``;
+    * similarities (CKA, RSA, mean CCA, ``nbs``, ...): ``s = value`` (the angular scores
+      ``1 − d/(π/2)`` of the shape family: ``s = cos(π (1 − value) / 2)``);
     * angular shape distances (Procrustes, CCA, ``shape`` with ``kind="angular"``, in
       radians): ``s = cos d`` (for Procrustes, the normalized Bures similarity);
       with ``normalize=True`` (``d`` in units of π/2): ``s = cos(π d / 2)``;

@@ -250,6 +250,14 @@ def test_perfect_model_is_ceiled_to_one_procrustes(sim, options):
     assert ceiled_score(raw, ceiling).settings["ceiled_unclipped"] == pytest.approx(1.0, abs=0.05)
 
 
+def test_every_angular_form_gives_the_same_reliability(sim):
+    # NBS = cos d, the angular score 1 − d/(π/2), d in radians and normalized: one similarity scale
+    rel = [trial_split_ceiling(sim, metric, n_splits=3, seed=1, progress=False, **opts).settings["reliability"]
+           for metric, opts in (("nbs", {}), ("procrustes-angular_score", {}), ("procrustes", {}),
+                                ("procrustes", {"normalize": True}), ("procrustes-distance=angular", {}))]
+    np.testing.assert_allclose(rel, rel[0], rtol=1e-12)
+
+
 def test_a_noisier_model_scores_below_one(sim):
     # a model that is the data's own half-trial average is as noisy as half the data: ceiled < 1
     half = trial_mean(sim["rates"].isel(trial=slice(0, 4)))
