@@ -811,11 +811,17 @@ def compare(
     keep_trials = (cv_spec or bs_spec or {}).get("dim") == "trial" or trial_input
     al = prepare(model, data, window=window, lag=lag, resample=resample, nan_policy=nan_policy, dims=dims,
                  keep_trials=keep_trials, keep_model_trials=trial_input)
+    if trial_input:
+        for name, da in (("model", al.model_trials), ("data", al.data_trials)):
+            fewest = int((~np.isnan(da.values).all(axis=(1, 2))).sum(axis=1).min())
+            if fewest < 2:
+                raise ValueError(f"metric {m.name!r} compares trial distributions and needs at least 2 trials; the "
+                                 f"{name} has {fewest} (in its condition with the fewest). Pass more trials, or "
+                                 "use a metric of means.")
     if keep_trials and al.n_trials < 2:
-        what = f"metric {m.name!r} compares trial distributions and" if trial_input else "cv/bootstrap over 'trial'"
-        raise ValueError(f"{what} needs at least 2 trials; the data has {al.n_trials} (in its condition with the fewest) "
-                         "(a resample of one trial is that trial: the interval would have zero width). "
-                         "Resample conditions instead (bootstrap=n), or pass trial-level data.")
+        raise ValueError(f"cv/bootstrap over 'trial' needs at least 2 trials; the data has {al.n_trials} (in its "
+                         "condition with the fewest) (a resample of one trial is that trial: the interval would "
+                         "have zero width). Resample conditions instead (bootstrap=n), or pass trial-level data.")
     if cv_spec is not None and cv_spec["dim"] == "trial" and al.trials_ragged:
         raise ValueError("cv over 'trial' needs the same number of trials in every condition of data (folds are "
                          "trial positions); use neurosim.trajectories.equalize_trials(data) first.")

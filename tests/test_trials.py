@@ -165,8 +165,10 @@ def test_trials_input_refuses_ragged_one_trial_and_averaged_model(sim, ragged):
         compare(equalize_trials(ragged["rates"]), ragged["rates"], _moment_distance)
     with pytest.raises(ValueError, match="model must have a 'trial' dim"):
         compare(sim["means"], sim["rates"], _moment_distance)
-    with pytest.raises(ValueError, match="needs at least 2 trials; the data has 1"):
+    with pytest.raises(ValueError, match="compares trial distributions and needs at least 2 trials; the data has 1"):
         compare(sim["rates"], sim["rates"].isel(trial=[0]), _moment_distance)
+    with pytest.raises(ValueError, match="needs at least 2 trials; the model has 1"):
+        compare(sim["rates"].isel(trial=[3]), sim["rates"], _moment_distance)
 
 
 # ------------------------------------------------------------------ bootstrap over trials
