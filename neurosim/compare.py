@@ -826,6 +826,9 @@ def compare(
         raise ValueError("cv over 'trial' needs the same number of trials in every condition of data (folds are "
                          "trial positions); use neurosim.trajectories.equalize_trials(data) first.")
     settings = _settings(m, al, window=window, lag=lag, resample=resample, nan_policy=nan_policy, seed=seed)
+    if trial_input:
+        settings["n_trials_model"] = int(al.model_trials.sizes["trial"])
+        settings["n_trials_data"] = int(al.data_trials.sizes["trial"])
     with blas_threads(threads):
         if cv_spec is not None:
             settings["cv"] = dict(cv_spec)

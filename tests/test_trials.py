@@ -142,6 +142,7 @@ def test_trials_input_gets_condition_time_samples(sim):
     ref = _moment_distance(trial_samples(model_sim["rates"].isel(time=keep)), trial_samples(data.isel(time=keep)))
     assert s.value == pytest.approx(ref, rel=1e-12)
     assert s.settings["metric_input"] == "trials"
+    assert (s.settings["n_trials_model"], s.settings["n_trials_data"]) == (7, 12)
 
 
 def test_trials_input_bootstrap_and_permutations_resample_conditions(sim):
