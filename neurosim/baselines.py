@@ -434,7 +434,7 @@ def trial_split_ceiling(
     to_sim, from_sim = _SCALES[scale] if scale is not None else (None, None)
     if scale is not None:
         sims = np.asarray(to_sim(raw), dtype=float)
-        rel = spearman_brown_fn(sims, k) if spearman_brown else sims
+        rel = _sb(sims, k) if spearman_brown else sims
         vals = np.asarray(from_sim(rel), dtype=float)
         rho = float(np.mean(rel))
         ceiling_sim = float(np.sqrt(max(rho, 0.0)))
@@ -471,7 +471,7 @@ def trial_split_ceiling(
     return Score(value, (float(lo), float(hi)), vals, settings)
 
 
-spearman_brown_fn = spearman_brown  # the function, under a name the ``spearman_brown=`` flag does not shadow
+_sb = spearman_brown  # the function, under a name the ``spearman_brown=`` flag does not shadow
 
 
 def split_half_reliability(
@@ -547,7 +547,7 @@ def split_half_reliability(
                 "split; their correlation is undefined. Drop them (da.drop_sel(unit=...))."
             )
         r = (A * B).sum(axis=0) / den
-        acc += spearman_brown_fn(r, k) if spearman_brown else r
+        acc += _sb(r, k) if spearman_brown else r
     out = xr.DataArray(acc / n_splits, dims=("unit",), coords={"unit": da["unit"].values}, name="reliability")
     counts = present.sum(axis=1)
     out.attrs = {"n_splits": int(n_splits), "spearman_brown": int(spearman_brown), "spearman_brown_factor": k,
