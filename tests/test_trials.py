@@ -145,6 +145,17 @@ def test_trials_input_gets_condition_time_samples(sim):
     assert (s.settings["n_trials_model"], s.settings["n_trials_data"]) == (7, 12)
 
 
+def test_a_registered_measure_with_trials_input_dispatches_the_same(sim):
+    from neurosim.metrics import Measure
+
+    measure = Measure("stand-in", _moment_distance, "distance", "data units", "stand-in trial metric",
+                      input="trials")
+    data = sim["rates"].isel(trial=slice(0, 6))
+    model = sim["rates"].isel(trial=slice(6, 10))
+    assert compare(model, data, measure).value == pytest.approx(
+        _moment_distance(trial_samples(model), trial_samples(data)), rel=1e-12)
+
+
 def test_trials_input_bootstrap_and_permutations_resample_conditions(sim):
     data = sim["rates"].isel(trial=slice(0, 6), time=slice(0, 5))
     model = simulate_trials(n_conditions=8, n_trials=4, n_time=20, n_units=30, seed=6)["rates"].isel(time=slice(0, 5))
