@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ShapeMetric", "canonical_correlations", "cca_distance", "cca_similarity", "cka", "compare_rdms",
     "dsa_distance", "make", "measures", "procrustes_distance", "rdm", "rsa", "shape_distance",
+    "ridge_predictivity", "simulate_trials", "trial_split_ceiling", "split_half_reliability", "ceiled_score",
     "baselines", "datasets", "io", "Score", "compare", "trajectories", "validate_trajectories",
     "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise",
 ]
@@ -32,6 +33,7 @@ from neurosim.metrics import (  # noqa: E402
     measures,
     procrustes_distance,
     rdm,
+    ridge_predictivity,
     rsa,
     shape_distance,
 )
@@ -43,6 +45,8 @@ from neurosim.metrics import (  # noqa: E402
 from neurosim import baselines, datasets, io  # noqa: E402
 from neurosim.compare import Score, compare  # noqa: E402
 from neurosim.trajectories import trajectories, validate_trajectories  # noqa: E402
+from neurosim.baselines import ceiled_score, split_half_reliability, trial_split_ceiling  # noqa: E402
+from neurosim.datasets import simulate_trials  # noqa: E402
 
 
 # accuracy matching and many-network distance matrices. neurosim.experiments (the papers'

@@ -51,9 +51,18 @@ from neurosim.metrics._validate import (
     check_seed,
     refuse_masked,
 )
-from neurosim.trajectories import condition_index, flatten, trajectories, validate_trajectories
+from neurosim.trajectories import (
+    _trial_presence,
+    as_dense,
+    condition_index,
+    flatten,
+    trajectories,
+    trial_samples,
+    validate_trajectories,
+)
 
 __all__ = ["Score", "compare", "align", "prepare", "Aligned", "resolve_metric", "cross_validated_values",
+           "resample_trials", "TRIAL_INPUT",
            "bootstrap_values", "permutation_values", "permutation_p_value", "NAN_POLICIES"]
 
 NAN_POLICIES = ("raise", "drop-units", "drop-conditions")
@@ -130,6 +139,10 @@ class Score:
             parts.append(f"n_values={len(self.values)}")
         if self.p_value is not None:
             parts.append(f"p={self.p_value:.3g}")
+        if self.settings.get("ceiled"):  # a ceiled score (neurosim.baselines.ceiled_score)
+            parts.append(f"raw={self.settings['score_raw']:.4g}, ceiling={self.settings['ceiling']:.4g}")
+            if self.settings.get("clipped"):
+                parts.append(f"clipped from {self.settings['ceiled_unclipped']:.4g}")
         parts.append(f"metric={self.settings.get('metric')!r}")
         return f"Score({', '.join(parts)})"
 
@@ -164,7 +177,10 @@ class _Metric:
     estimator: Callable[[], Any] | None  # factory of a fit/score object, for CV
     direction: str | None = "distance"
     # "samples": fn takes flattened (conditions × time, units) arrays; "trajectories": fn takes
-    # (conditions, time, units) arrays (dynamics metrics such as DSA)
+    # (conditions, time, units) arrays (dynamics metrics such as DSA); "conditions": the same
+    # (conditions, time, units) arrays for a metric whose conditions are exchangeable units
+    # (cross-validated predictivity: permutations are valid); "trials": fn takes
+    # (conditions × time, trials, units) single-trial samples (stochastic metrics)
     input: str = "samples"
     # sufficient-statistics fast paths (neurosim.metrics.blocks); None = general path only
     moments_fn: Callable[[B.Moments], float] | None = None  # the metric from centred moments
@@ -336,7 +352,7 @@ def _as_trajectories(obj: Any, name: str, dims: Any) -> tuple[xr.DataArray, bool
                 "(neurosim.trajectories(array, ...))."
             )
         # masked entries would be compared as the numbers beneath the mask: refuse them
-        return trajectories(np.asarray(refuse_masked(obj, name)), dims=dims), True
+        return trajectories(as_dense(refuse_masked(obj, name), name), dims=dims), True
     raise TypeError(f"{name} must be an xarray.DataArray (or a numpy array with dims=); got {type(obj).__name__}.")
 
 
@@ -732,7 +748,9 @@ def compare(
         ``n`` resamples of conditions with replacement (the same draw for model and
         data), or ``{"n": 1000, "dim": "condition" | "trial", "ci": 0.95}``; gives
         a percentile interval in ``Score.ci`` and the replicates' standard deviation in
-        ``Score.std``. Not combined with ``cv``.
+        ``Score.std``. ``dim="trial"`` resamples each condition's data trials within that
+        condition (as many draws as it has trials; the model is used whole). Not combined
+        with ``cv``.
     seed : int, optional
         Seed for bootstrap draws, permutations and shuffled folds; the same seed gives the
         same result.
@@ -769,7 +787,15 @@ def compare(
 
     Notes
     -----
-    A ``trial`` dim is averaged out unless ``cv``/``bootstrap`` use ``dim="trial"``.
+    **Trials.** Either side may have a ``trial`` dim, ragged counts being NaN-padded (a
+    missing trial is a whole NaN ``(condition, trial)`` slab; a trial with NaN in only some
+    bins is an error — see :mod:`neurosim.trajectories`). Metrics of means see the average
+    of each condition's present trials. A trial-level metric (``input="trials"``, e.g. a
+    stochastic shape metric) gets both sides' single trials as ``(conditions × time, trials,
+    units)`` arrays — each (condition, time bin) pair is one of its "conditions" — and needs
+    a ``trial`` dim on both sides with equal counts across conditions
+    (:func:`neurosim.trajectories.equalize_trials`); bootstrap and permutations resample
+    whole conditions (all their time bins) or trials within conditions.
     For the e-prop paper's pipeline use ``metric="procrustes", normalize=True``: the
     angular Procrustes distance ``arccos(‖X̃ᵀỸ‖_* / (‖X̃‖_F ‖Ỹ‖_F)) / (π/2)`` on the
     centred, flattened arrays.
@@ -817,22 +843,36 @@ def compare(
             f"cv needs a metric with a fitted alignment (an estimator with fit/score, e.g. "
             f"'procrustes', 'cca', 'shape'); {m.name!r} has none — it has nothing to fit on training folds."
         )
-    keep_trials = (cv_spec or bs_spec or {}).get("dim") == "trial"
+    trial_input = m.input == TRIAL_INPUT
+    keep_trials = (cv_spec or bs_spec or {}).get("dim") == "trial" or trial_input
     al = prepare(model, data, window=window, lag=lag, resample=resample, nan_policy=nan_policy, dims=dims,
-                 keep_trials=keep_trials)
+                 keep_trials=keep_trials, keep_model_trials=trial_input)
+    if trial_input:
+        for name, da in (("model", al.model_trials), ("data", al.data_trials)):
+            fewest = int((~np.isnan(da.values).all(axis=(1, 2))).sum(axis=1).min())
+            if fewest < 2:
+                raise ValueError(f"metric {m.name!r} compares trial distributions and needs at least 2 trials; the "
+                                 f"{name} has {fewest} (in its condition with the fewest). Pass more trials, or "
+                                 "use a metric of means.")
     if keep_trials and al.n_trials < 2:
-        raise ValueError(f"cv/bootstrap over 'trial' needs at least 2 trials; the data has {al.n_trials} "
-                         "(a resample of one trial is that trial: the interval would have zero width). "
-                         "Resample conditions instead (bootstrap=n), or pass trial-level data.")
+        raise ValueError(f"cv/bootstrap over 'trial' needs at least 2 trials; the data has {al.n_trials} (in its "
+                         "condition with the fewest) (a resample of one trial is that trial: the interval would "
+                         "have zero width). Resample conditions instead (bootstrap=n), or pass trial-level data.")
+    if cv_spec is not None and cv_spec["dim"] == "trial" and al.trials_ragged:
+        raise ValueError("cv over 'trial' needs the same number of trials in every condition of data (folds are "
+                         "trial positions); use neurosim.trajectories.equalize_trials(data) first.")
     settings = _settings(m, al, window=window, lag=lag, resample=resample, nan_policy=nan_policy, seed=seed)
+    if trial_input:
+        settings["n_trials_model"] = int(al.model_trials.sizes["trial"])
+        settings["n_trials_data"] = int(al.data_trials.sizes["trial"])
     with blas_threads(threads):
         if cv_spec is not None:
             settings["cv"] = dict(cv_spec)
             values, tests = cross_validated_values(m, al, cv_spec, progress=progress)
             settings["cv_test_sets"] = tests
             return Score(float(values.mean()), None, values, settings)
-        if m.input == "trajectories":
-            settings["metric_input"] = "trajectories"
+        if m.input != "samples":
+            settings["metric_input"] = m.input
         value = m.fn(*metric_inputs(m, al))
         rng = np.random.default_rng(seed)
         ci, reps, null, p_value = None, None, None, None
@@ -863,9 +903,15 @@ class Aligned:
     info : dict
         What alignment did (time range, interpolation, drops, where labels came from).
     n_trials : int or None
-        Trials the data was averaged over (None: it had no ``trial`` dim).
+        Trials the data was averaged over, in its condition with the fewest (None: it had
+        no ``trial`` dim).
     data_trials : xarray.DataArray (condition, time, unit, trial) or None
         The trial-level data restricted to what alignment kept (only with ``keep_trials=True``).
+    model_trials : xarray.DataArray (condition, time, unit, trial) or None
+        The model's trials, matched and time-aligned like ``model`` (only with
+        ``keep_model_trials=True``).
+    trials_ragged : bool
+        Whether the data's conditions have different trial counts (NaN-padded).
     """
 
     model: xr.DataArray
@@ -875,6 +921,8 @@ class Aligned:
     info: dict
     n_trials: int | None = None
     data_trials: xr.DataArray | None = None
+    model_trials: xr.DataArray | None = None
+    trials_ragged: bool = False
 
     @property
     def n_conditions(self) -> int:
@@ -891,6 +939,7 @@ def prepare(
     nan_policy: str = "raise",
     dims: Any = None,
     keep_trials: bool = False,
+    keep_model_trials: bool = False,
 ) -> Aligned:
     """Everything :func:`compare` does before scoring: average trials, match, align, flatten.
 
@@ -901,6 +950,14 @@ def prepare(
     keep_trials : bool
         Also keep the data's trial-level array (for cross-validation or bootstrap over trials);
         the data must then have a ``trial`` dim.
+    keep_model_trials : bool
+        Also keep the model's trial-level array (for trial-level metrics); the model must
+        then have a ``trial`` dim.
+
+    Notes
+    -----
+    Trials are averaged over the present trials of each condition: NaN padding marks
+    missing trials of ragged data (see :mod:`neurosim.trajectories`).
 
     Returns
     -------
@@ -919,20 +976,36 @@ def prepare(
     model_da, m_plain = _as_trajectories(model, "model", dims)
     data_da, d_plain = _as_trajectories(data, "data", dims)
     if keep_trials and "trial" not in data_da.dims:
-        raise ValueError("cv/bootstrap over 'trial' needs data with a 'trial' dim; got dims " f"{tuple(data_da.dims)}.")
+        raise ValueError("cv/bootstrap over 'trial' and trial-level metrics need data with a 'trial' dim; got "
+                         f"dims {tuple(data_da.dims)}.")
+    if keep_model_trials and "trial" not in model_da.dims:
+        raise ValueError("a trial-level metric needs single trials of the model too: model must have a 'trial' "
+                         f"dim (condition, time, unit, trial); got dims {tuple(model_da.dims)}.")
     data_trials = data_da if keep_trials else None
+    model_trials = model_da if keep_model_trials else None
     if "trial" in model_da.dims:
-        model_da = model_da.mean("trial")
-    n_trials = None
+        model_da = model_da.mean("trial", skipna=True)
+    n_trials, ragged = None, False
     if "trial" in data_da.dims:
-        n_trials = int(data_da.sizes["trial"])
-        data_da = data_da.mean("trial")
+        counts = _trial_presence(np.asarray(data_da.values, dtype=float), data_da, "data").sum(axis=1)
+        n_trials, ragged = int(counts.min()), bool(counts.min() != counts.max())
+        data_da = data_da.mean("trial", skipna=True)
     am, ad, info = _align(model_da, data_da, m_plain, d_plain, window, lag, resample, nan_policy)
+    if ragged:
+        info["n_trials_range"] = (int(counts.min()), int(counts.max()))
     if data_trials is not None:
         # the trial-level data, restricted to what alignment kept (conditions, window, units)
         dt = data_trials.sel(condition=ad.indexes["condition"], unit=ad["unit"].values)
         data_trials = dt.sel(time=ad["time"].values).assign_coords(time=ad["time"])
-    return Aligned(am, ad, flatten(am, name="model"), flatten(ad, name="data"), info, n_trials, data_trials)
+    if model_trials is not None:
+        # the model's trials through the same steps: labels from the data, matched, time-aligned
+        if m_plain and not d_plain:
+            model_trials = _set_condition_coords(model_trials, data_da).assign_coords(time=data_da["time"])
+        mt = _match_conditions(model_trials, data_da).sel(condition=ad.indexes["condition"])
+        mt = _align_time(mt, ad, None, lag, resample)[0]
+        model_trials = mt.sel(unit=am["unit"].values)
+    return Aligned(am, ad, flatten(am, name="model"), flatten(ad, name="data"), info, n_trials, data_trials,
+                   model_trials, ragged)
 
 
 def _settings(m: _Metric, al: Aligned, *, window, lag, resample, nan_policy, seed) -> dict[str, Any]:
@@ -1011,13 +1084,55 @@ def cross_validated_values(m: _Metric, al: Aligned, cv_spec: dict, *, progress: 
     return np.asarray(values), tests
 
 
+#: The ``input`` kind of a metric that compares single-trial distributions (``Measure.input``).
+TRIAL_INPUT = "trials"
+# metrics that take (conditions, time, units) arrays instead of flattened samples
+_CONDITION_ARRAYS = ("trajectories", "conditions")
+
+
 def metric_inputs(m: _Metric, al: Aligned) -> tuple[np.ndarray, np.ndarray]:
-    """The arrays ``m`` takes: flattened ``(conditions × time, units)`` samples, or
-    ``(conditions, time, units)`` trajectories for a metric that declares ``input="trajectories"``."""
-    if m.input == "trajectories":
+    """The arrays ``m`` takes, by its ``input`` kind.
+
+    * ``"samples"``: flattened ``(conditions × time, units)`` trial averages (``al.X``, ``al.Y``);
+    * ``"trajectories"`` / ``"conditions"``: ``(conditions, time, units)`` trial averages;
+    * ``"trials"``: single trials ``(conditions × time, trials, units)`` — every ``(condition,
+      time bin)`` pair is one "condition" of the trial-level metric (row ``c * T + t``, the
+      row order of the flattened samples) and its trials are samples of the response
+      distribution there. Model and data may have different trial counts, but each needs the
+      same count in all its conditions (:func:`neurosim.trajectories.equalize_trials`).
+    """
+    if m.input in _CONDITION_ARRAYS:
         order = ("condition", "time", "unit")
         return al.model.transpose(*order).values, al.data.transpose(*order).values
+    if m.input == TRIAL_INPUT:
+        return trial_samples(al.model_trials, name="model"), trial_samples(al.data_trials, name="data")
     return al.X, al.Y
+
+
+def resample_trials(trials: xr.DataArray, rng: np.random.Generator) -> xr.DataArray:
+    """One bootstrap resample of trials *within* each condition (with replacement).
+
+    Condition ``c`` with ``n_c`` present trials gets ``n_c`` draws from them, stored in its
+    first ``n_c`` trial slots (the NaN padding of ragged data stays where it was), so each
+    condition's resampled mean averages as many trials as the original.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.trajectories import trajectories
+    >>> x = np.arange(6.0).reshape(2, 1, 1, 3)
+    >>> x[1, ..., 2] = np.nan
+    >>> r = resample_trials(trajectories(x, dims=("condition", "time", "unit", "trial")), np.random.default_rng(0))
+    >>> bool(np.isin(r.values[0], [0, 1, 2]).all()), bool(np.isnan(r.values[1, ..., 2]).all())
+    (True, True)
+    """
+    values = np.asarray(trials.transpose("condition", "time", "unit", "trial").values)
+    present = ~np.isnan(values).all(axis=(1, 2))
+    out = np.full_like(values, np.nan)
+    for c in range(values.shape[0]):
+        have = np.flatnonzero(present[c])
+        out[c, ..., : have.size] = values[c][..., have[rng.integers(0, have.size, size=have.size)]]
+    return trials.transpose("condition", "time", "unit", "trial").copy(data=out)
 
 
 def _evaluate(fn: Callable[[Any], float], items: list, jobs: int, bar: Any) -> np.ndarray:
@@ -1041,13 +1156,15 @@ def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Gene
                      progress: Any = False, jobs: int = 1) -> np.ndarray:
     """``bs_spec["n"]`` values of ``m`` on resamples (with replacement) of conditions or trials.
 
-    Over conditions the same draw is applied to model and data; over trials the data's trials
-    are resampled and averaged, the model is used whole. A metric with a sufficient-statistics
-    fast path (``m.moments_fn``) resamples conditions as integer weights on per-condition
-    blocks; the draws, and so the values, are those of the general path.
+    Over conditions the same draw is applied to model and data; over trials each condition's
+    data trials are resampled within that condition (:func:`resample_trials`) and averaged —
+    or passed as trials to a trial-level metric — and the model is used whole. A metric with a
+    sufficient-statistics fast path (``m.moments_fn``) resamples conditions as integer weights
+    on per-condition blocks; the draws, and so the values, are those of the general path.
     """
     X, Y = al.X, al.Y
-    trajectories_in = m.input == "trajectories"
+    trajectories_in = m.input in _CONDITION_ARRAYS
+    trials_in = m.input == TRIAL_INPUT
     n = bs_spec["n"]
     reps = np.empty(n)
     with progress_bar(n, progress, "bootstrap", "resample") as bar:
@@ -1055,27 +1172,34 @@ def bootstrap_values(m: _Metric, al: Aligned, bs_spec: dict, rng: np.random.Gene
             C = al.n_conditions
             if C < 2:
                 raise ValueError("bootstrap over conditions needs at least 2 conditions.")
-            blocks = _condition_blocks(al) if m.moments_fn is not None and not trajectories_in else None
+            blocks = (_condition_blocks(al) if m.moments_fn is not None and m.input == "samples" else None)
             if blocks is not None:
                 full = getattr(m.moments_fn, "full", True)
                 draws = [np.bincount(rng.integers(0, C, size=C), minlength=C) for _ in range(n)]
                 return _evaluate(lambda w: m.moments_fn(blocks.moments(weights=w, full=full)), draws, jobs, bar)
             Xc = X.reshape(C, -1, X.shape[1])
             Yc = Y.reshape(C, -1, Y.shape[1])
+            if trials_in:  # (condition × time, trial, unit) → (condition, time, trial, unit)
+                Xs, Ys = metric_inputs(m, al)
+                Xc, Yc = Xs.reshape((C, -1) + Xs.shape[1:]), Ys.reshape((C, -1) + Ys.shape[1:])
             for b in range(n):
                 idx = rng.integers(0, C, size=C)
-                if trajectories_in:
+                if trials_in:
+                    reps[b] = m.fn(Xc[idx].reshape((-1,) + Xc.shape[2:]), Yc[idx].reshape((-1,) + Yc.shape[2:]))
+                elif trajectories_in:
                     reps[b] = m.fn(Xc[idx], Yc[idx])
                 else:
                     reps[b] = m.fn(Xc[idx].reshape(-1, X.shape[1]), Yc[idx].reshape(-1, Y.shape[1]))
                 bar.update()
         else:
-            K = al.data_trials.sizes["trial"]
             Xm = metric_inputs(m, al)[0]
             for b in range(n):
-                idx = rng.integers(0, K, size=K)
-                resampled = al.data_trials.isel(trial=idx).mean("trial")
-                Yb = resampled.transpose("condition", "time", "unit").values if trajectories_in else flatten(resampled)
+                resampled = resample_trials(al.data_trials, rng)
+                if trials_in:
+                    Yb = trial_samples(resampled, name="data")
+                else:
+                    mean = resampled.mean("trial", skipna=True)
+                    Yb = mean.transpose("condition", "time", "unit").values if trajectories_in else flatten(mean)
                 reps[b] = m.fn(Xm, Yb)
                 bar.update()
     return reps
@@ -1092,7 +1216,7 @@ def permutation_values(m: _Metric, al: Aligned, n: int, rng: np.random.Generator
     C = al.n_conditions
     if C < 2:
         raise ValueError("permutations need at least 2 conditions to shuffle.")
-    fast = m.moments_fn is not None and m.input != "trajectories"
+    fast = m.moments_fn is not None and m.input == "samples"
     blocks = _condition_blocks(al, cross=True) if fast else None
     Xc = al.X.reshape(C, -1, al.X.shape[1])
     perms = [rng.permutation(C) for _ in range(n)]
@@ -1100,9 +1224,13 @@ def permutation_values(m: _Metric, al: Aligned, n: int, rng: np.random.Generator
         if blocks is not None:
             full = getattr(m.moments_fn, "full", True)
             return _evaluate(lambda perm: m.moments_fn(blocks.moments(pairing=perm, full=full)), perms, jobs, bar)
-        if m.input == "trajectories":
+        if m.input in _CONDITION_ARRAYS:
             Yc = al.Y.reshape(C, -1, al.Y.shape[1])
             return _evaluate(lambda perm: m.fn(Xc[perm], Yc), perms, 1, bar)
+        if m.input == TRIAL_INPUT:
+            Xs, Ys = metric_inputs(m, al)
+            Xt = Xs.reshape((C, -1) + Xs.shape[1:])
+            return _evaluate(lambda perm: m.fn(Xt[perm].reshape(Xs.shape), Ys), perms, 1, bar)
         return _evaluate(lambda perm: m.fn(Xc[perm].reshape(-1, al.X.shape[1]), al.Y), perms, 1, bar)
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "mds_conditions",
     "plot_similar_dynamics",
     "distance_vs_accuracy",
+    "reliability_vs_trials",
 ]
 
 
@@ -1350,5 +1351,74 @@ def plot_similar_dynamics(networks: pd.DataFrame, pairs: pd.DataFrame, *, group_
         ax.grid(axis="x", color="0.9", zorder=0)
     if title:
         fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def reliability_vs_trials(table: pd.DataFrame, *, title: str | None = None):
+    """Figure: how reliable the data's trial averages are as trials are added.
+
+    x: trials per condition (log scale). y: reliability (unitless; 1 = noise-free). Lines: the
+    median per-unit Spearman–Brown-corrected split-half reliability with its quartile band, the
+    true median unit reliability when known (simulated data, dashed), the population
+    reliability ``ρ`` of the table's metric and the model ceiling ``√ρ`` (what a noise-free
+    model can score). The legend sits right of the axes, off the data.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`neurosim.baselines.reliability_curve`.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"n_trials": [2, 4, 8], "unit_median": [0.3, 0.5, 0.7], "unit_q25": [0.2, 0.4, 0.6],
+    ...                   "unit_q75": [0.4, 0.6, 0.8], "population": [0.6, 0.8, 0.9],
+    ...                   "model_ceiling": [0.77, 0.89, 0.95]})
+    >>> fig = reliability_vs_trials(t)
+    >>> fig.axes[0].get_xlabel()
+    'trials per condition (log scale)'
+    """
+    plt = _pyplot()
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be the DataFrame of baselines.reliability_curve; got {type(table).__name__}")
+    need = ["n_trials", "unit_median", "unit_q25", "unit_q75", "population", "model_ceiling"]
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks the column(s) {missing}; it has {list(table.columns)} "
+                         "(make it with neurosim.baselines.reliability_curve)")
+    if table.empty:
+        raise ValueError("table has no rows")
+    t = table.sort_values("n_trials")
+    n = t["n_trials"].to_numpy(float)
+    fig, ax = plt.subplots(figsize=(7.6, 4.0))
+    ax.fill_between(n, t["unit_q25"], t["unit_q75"], color="C0", alpha=0.2, lw=0, label="units: quartiles")
+    ax.plot(n, t["unit_median"], "o-", color="C0", lw=1.6, ms=4, label="units: median (split-half, Spearman–Brown)")
+    if "unit_true_median" in t.columns:
+        ax.plot(n, t["unit_true_median"], "--", color="C0", lw=1.2, label="units: true median (simulation)")
+    metric = table.attrs.get("metric", "metric")
+    ax.plot(n, t["population"], "s-", color="C3", lw=1.6, ms=4, label=f"population ρ ({metric})")
+    ax.plot(n, t["model_ceiling"], "^-", color="C2", lw=1.6, ms=4, label="model ceiling √ρ")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(n)
+    ax.set_xticklabels([f"{v:g}" for v in n])
+    cols = ["unit_q25", "unit_q75", "unit_median", "population", "model_ceiling"]
+    cols += ["unit_true_median"] if "unit_true_median" in t.columns else []
+    vals = t[cols].to_numpy(float)
+    lo, hi = float(np.nanmin(vals)), float(np.nanmax(vals))
+    pad = 0.06 * (hi - lo or 1.0)
+    ax.set_ylim(min(lo - pad, 0.0), max(hi + pad, 1.02))
+    ax.set_xlim(n.min() / 1.25, n.max() * 1.25)
+    ax.axhline(1.0, color="0.6", lw=0.8, ls=":", zorder=1)
+    ax.set_xlabel("trials per condition (log scale)", fontsize=9)
+    ax.set_ylabel("reliability of the trial average (unitless, 1 = noise-free)", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+    ax.set_title(title or "Reliability against trials per condition", fontsize=10)
     fig.tight_layout()
     return fig

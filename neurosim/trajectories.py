@@ -13,6 +13,18 @@ brings — is an :class:`xarray.DataArray` with
 * a numeric, strictly increasing ``time`` coordinate whose unit is in
   ``time.attrs["units"]`` (``"ms"`` for recordings and the trainer).
 
+Single trials and ragged trial counts
+-------------------------------------
+A ``trial`` dim holds repeated presentations of each condition. Conditions may have
+different numbers of trials: the array is as long as the largest count and the
+missing trials of a condition are **NaN padding** — a *whole* ``(condition, trial)``
+slab (every time bin of every unit) is NaN. A trial that is NaN in only some bins or
+units is an error (it is neither a trial nor a missing one); so is a condition with
+no trial at all. :func:`trial_counts` reads the counts off the padding,
+:func:`trial_mean` averages the present trials, :func:`equalize_trials` keeps the
+same number of trials in every condition and :func:`trial_samples` gives the
+``(condition × time, trial, unit)`` array of trial-level metrics.
+
 This module builds (:func:`trajectories`), checks (:func:`validate_trajectories`)
 and flattens (:func:`flatten`) such arrays; the flatten step turns
 ``(condition, time)`` into samples and ``unit`` into features, the
@@ -30,7 +42,8 @@ import xarray as xr
 
 from neurosim.metrics._validate import refuse_masked
 
-__all__ = ["DIMS", "trajectories", "validate_trajectories", "flatten", "condition_index"]
+__all__ = ["DIMS", "trajectories", "validate_trajectories", "flatten", "condition_index",
+           "trial_counts", "trial_mean", "equalize_trials", "trial_samples"]
 
 #: The canonical dims of a trajectory array (``"trial"`` may follow).
 DIMS: tuple[str, str, str] = ("condition", "time", "unit")
@@ -76,7 +89,9 @@ def validate_trajectories(
     ValueError
         Listing the dims it got, if dims are missing or unexpected; if condition
         labels repeat; if time is not numeric and strictly increasing; on inf
-        (or NaN when ``allow_nan=False``); on empty dims.
+        (or NaN when ``allow_nan=False``); on empty dims; with a ``trial`` dim, on a
+        trial that is NaN in some but not all of its bins (missing trials are whole
+        NaN slabs) and on a condition without any trial.
 
     Examples
     --------
@@ -149,7 +164,160 @@ def validate_trajectories(
         raise ValueError(
             f"{name} holds {int(np.isnan(values).sum())} NaN values; drop or impute them."
         )
+    if "trial" in da.dims:
+        _trial_presence(values, da, name)
     return da
+
+
+def _trial_presence(values: np.ndarray, da: xr.DataArray, name: str) -> np.ndarray:
+    """``(condition, trial)`` booleans: which trials are present; refuses partial-NaN trials."""
+    nan = np.isnan(values)  # canonical order (condition, time, unit, trial)
+    all_nan = nan.all(axis=(1, 2))
+    any_nan = nan.any(axis=(1, 2))
+    partial = any_nan & ~all_nan
+    if partial.any():
+        c, k = np.argwhere(partial)[0]
+        label = condition_index(da)[c]
+        label = label.item() if isinstance(label, np.generic) else label
+        raise ValueError(
+            f"{name}: {int(partial.sum())} trial(s) are NaN in some but not all of their time bins and "
+            f"units (first: condition {label!r}, trial position {int(k)}). With a 'trial' dim, NaN marks a "
+            "missing trial and must fill the whole (condition, trial) slab; drop the units or time bins "
+            "with NaN, or set the whole trial to NaN."
+        )
+    present = ~all_nan
+    empty = ~present.any(axis=1)
+    if empty.any():
+        labels = condition_index(da)[empty].tolist()
+        raise ValueError(
+            f"{name}: conditions {labels[:10]} have no trial (every trial is NaN); drop them "
+            "(da.drop_sel(condition=...)) before comparing."
+        )
+    return present
+
+
+def trial_counts(da: xr.DataArray, *, name: str = "data") -> xr.DataArray:
+    """Number of present (not NaN-padded) trials per condition.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Trajectories with a ``trial`` dim; missing trials are whole NaN
+        ``(condition, trial)`` slabs.
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    xarray.DataArray
+        Integer counts along ``condition`` (with the condition coordinates of ``da``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.ones((2, 3, 4, 5))                 # (condition, time, unit, trial)
+    >>> x[1, :, :, 3:] = np.nan                   # condition 1 has 3 trials
+    >>> da = trajectories(x, dims=("condition", "time", "unit", "trial"))
+    >>> trial_counts(da).values.tolist()
+    [5, 3]
+    """
+    da = validate_trajectories(da, name=name)
+    if "trial" not in da.dims:
+        raise ValueError(f"{name} has no 'trial' dim (dims {tuple(da.dims)}); trial counts need single trials.")
+    present = _trial_presence(np.asarray(da.values, dtype=float), da, name)
+    counts = xr.DataArray(present.sum(axis=1), dims=("condition",), name="n_trials")
+    return counts.assign_coords({c: da.coords[c] for c in da.coords if da[c].dims == ("condition",)})
+
+
+def trial_mean(da: xr.DataArray, *, name: str = "data") -> xr.DataArray:
+    """Average over the present trials of each condition (NaN padding ignored).
+
+    ``mean[c, t, u] = (1/n_c) Σ_{k present} da[c, t, u, k]``; an array without a
+    ``trial`` dim is returned as is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.stack([np.full((1, 1, 1), v) for v in (1.0, 3.0, np.nan)], axis=-1)
+    >>> da = trajectories(np.concatenate([x, x * 0 + 2.0], axis=0), dims=("condition", "time", "unit", "trial"))
+    >>> trial_mean(da).values.ravel().tolist()
+    [2.0, 2.0]
+    """
+    da = validate_trajectories(da, name=name)
+    if "trial" not in da.dims:
+        return da
+    return da.mean("trial", skipna=True, keep_attrs=True)
+
+
+def equalize_trials(da: xr.DataArray, n: int | None = None, *, name: str = "data") -> xr.DataArray:
+    """Keep the first ``n`` present trials of every condition (default: the smallest count).
+
+    Trial-level metrics need the same number of trials in every condition; this drops
+    the NaN padding of ragged data by keeping, in each condition, its first ``n``
+    present trials in their stored order (the ``trial`` coordinate becomes ``0..n-1``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(8.0).reshape(2, 1, 1, 4)
+    >>> x[0, ..., 1] = np.nan                      # condition 0: trials 0, 2, 3
+    >>> da = trajectories(x, dims=("condition", "time", "unit", "trial"))
+    >>> equalize_trials(da).values[:, 0, 0].tolist()
+    [[0.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    """
+    da = validate_trajectories(da, name=name)
+    if "trial" not in da.dims:
+        raise ValueError(f"{name} has no 'trial' dim (dims {tuple(da.dims)}); nothing to equalize.")
+    values = np.asarray(da.values, dtype=float)
+    present = _trial_presence(values, da, name)
+    counts = present.sum(axis=1)
+    if n is None:
+        n = int(counts.min())
+    elif isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise TypeError(f"n must be a positive int (trials to keep per condition); got {n!r}.")
+    if n > counts.min():
+        raise ValueError(
+            f"n={n} trials per condition asked for, but condition {condition_index(da)[int(counts.argmin())]!r} "
+            f"has only {int(counts.min())}; pass n <= {int(counts.min())}."
+        )
+    out = np.stack([values[c][..., np.flatnonzero(present[c])[:n]] for c in range(values.shape[0])])
+    res = xr.DataArray(out, dims=da.dims, coords={c: da.coords[c] for c in da.coords if "trial" not in da[c].dims},
+                       attrs=dict(da.attrs))
+    return res.assign_coords(trial=np.arange(n))
+
+
+def trial_samples(da: xr.DataArray, *, name: str = "data") -> np.ndarray:
+    """The ``(condition × time, trial, unit)`` array that trial-level metrics take.
+
+    Every ``(condition, time bin)`` pair is one "stimulus" whose trials are samples of
+    the response distribution: row ``c * T + t`` holds condition ``c`` at time bin ``t``
+    (the row order of :func:`flatten`), axis 1 the trials, axis 2 the units. All
+    conditions must have the same number of trials (see :func:`equalize_trials`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> da = trajectories(np.zeros((2, 3, 4, 5)), dims=("condition", "time", "unit", "trial"))
+    >>> trial_samples(da).shape
+    (6, 5, 4)
+    """
+    da = validate_trajectories(da, name=name)
+    if "trial" not in da.dims:
+        raise ValueError(
+            f"{name} has no 'trial' dim (dims {tuple(da.dims)}); a trial-level metric needs single trials "
+            "(condition, time, unit, trial)."
+        )
+    values = np.asarray(da.values, dtype=np.float64)
+    present = _trial_presence(values, da, name)
+    if not present.all():
+        counts = present.sum(axis=1)
+        raise ValueError(
+            f"{name} has unequal trial counts per condition (from {int(counts.min())} to {int(counts.max())}, "
+            "NaN-padded); a trial-level metric needs the same number in every condition. Use "
+            "neurosim.trajectories.equalize_trials(da) to keep the first n present trials of each."
+        )
+    c, t, u, k = values.shape
+    return values.transpose(0, 1, 3, 2).reshape(c * t, k, u)
 
 
 def condition_index(da: xr.DataArray) -> pd.Index:
@@ -188,6 +356,30 @@ def _condition_coord(conditions: Any, n: int) -> Any:
             f"conditions must be a sequence of {n} labels (one per condition); got shape {labels.shape}."
         )
     return labels
+
+
+def as_dense(array: Any, name: str) -> np.ndarray:
+    """``np.asarray(array)``, with a clear error for ragged nested sequences (e.g. unequal trial counts).
+
+    Examples
+    --------
+    >>> as_dense([np.zeros((2, 3)), np.zeros((2, 4))], "data")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: data is ragged: ... pad each condition's missing trials with NaN up to the largest count ...
+    """
+    try:
+        return np.asarray(array)
+    except ValueError as err:
+        if "inhomogeneous" not in str(err):
+            raise
+        detail = str(err).split(". ", 1)[-1]
+        raise ValueError(
+            f"{name} is ragged: its nested sequences have different lengths (np.asarray says: "
+            f"{detail[:1].lower() + detail[1:]}). For unequal trial counts per condition, pad each "
+            "condition's missing trials with NaN up to the largest count (a missing trial is a whole NaN "
+            "(condition, trial) slab) and pass one array."
+        ) from None
 
 
 def trajectories(
@@ -244,7 +436,7 @@ def trajectories(
         da = array.astype(np.float64) if array.dtype != np.float64 else array.copy()
     else:
         # masked entries would become the numbers beneath the mask: refuse them (fill or drop first)
-        values = np.asarray(refuse_masked(array, "array"))
+        values = as_dense(refuse_masked(array, "array"), "array")
         if values.dtype == object or not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
             raise TypeError(f"array must be numeric; got dtype {values.dtype}.")
         dims = tuple(dims)

@@ -8,12 +8,14 @@
 ``docs/data.md``). Search order: explicit ``path`` → ``$NEUROSIM_DATA`` → the user
 cache directory → the package itself (only ``hatsopoulos2007`` is embedded, so it
 always loads); ``datasets.fetch(name)`` downloads into the cache and verifies
-sha256.
+sha256. ``datasets.simulate_trials(...)`` draws single-trial data with known condition
+means, noise covariance and reliability (the ground truth of the trial-level tools).
 """
 
 from neurosim.datasets._core import cache_dir, embedded_dir, fetch, find, load, sha256, verify
 from neurosim.datasets._safe_npy import RestrictedUnpickler, load_npy
 from neurosim.datasets.registry import REGISTRY, DatasetInfo, FileInfo, get, names
+from neurosim.datasets.simulate import simulate_trials
 
 __all__ = [
     "REGISTRY",
@@ -29,5 +31,6 @@ __all__ = [
     "load_npy",
     "names",
     "sha256",
+    "simulate_trials",
     "verify",
 ]

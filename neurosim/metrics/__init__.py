@@ -7,6 +7,8 @@
 * :mod:`~neurosim.metrics.rsa` -- RDMs and RDM comparators.
 * :mod:`~neurosim.metrics.dynamics` -- Dynamical Similarity Analysis on
   ``(trajectories, time, units)`` arrays (``.input == "trajectories"``).
+* :mod:`~neurosim.metrics.predictivity` -- cross-validated ridge predictivity per recorded
+  unit on ``(conditions, time, units)`` arrays (``.input == "conditions"``).
 * :mod:`~neurosim.metrics.registry` -- similarity-repository ids -> callables.
 
 Direction: ``*_distance`` (0 = identical, lower is closer; angular ones in radians),
@@ -18,6 +20,7 @@ from neurosim.metrics._validate import DroppedDirectionsWarning
 from neurosim.metrics.cca import canonical_correlations, cca_similarity
 from neurosim.metrics.cka import cka
 from neurosim.metrics.dynamics import DMDFit, dsa_compare, dsa_distance, dsa_prepare
+from neurosim.metrics.predictivity import ridge_predictivity
 from neurosim.metrics.registry import Measure, make, measures
 from neurosim.metrics.rsa import compare_rdms, rdm, rsa
 from neurosim.metrics.shape import (
@@ -48,6 +51,7 @@ __all__ = [
     "dsa_prepare",
     "dsa_compare",
     "DMDFit",
+    "ridge_predictivity",
     "Measure",
     "make",
     "measures",

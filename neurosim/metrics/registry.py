@@ -22,7 +22,12 @@ cca         :func:`~neurosim.metrics.shape.cca_distance`                 distanc
 cka         :func:`~neurosim.metrics.cka.cka`                            similarity
 rsa         :func:`~neurosim.metrics.rsa.rsa`                            similarity
 dsa         :func:`~neurosim.metrics.dynamics.dsa_distance` (trajectories)  distance
+ridge       :func:`~neurosim.metrics.predictivity.ridge_predictivity`    similarity
 ========== ============================================================ ===========
+
+``ridge`` (alias ``predictivity``; ids ``ridge-score=pearson``, ``ridge-score=r2``) takes
+``(conditions, time, units)`` arrays (``.input == "conditions"``): its cross-validation
+folds are conditions.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from neurosim.metrics._validate import check_flag
 from neurosim.metrics.cca import cca_similarity
 from neurosim.metrics.cka import cka
 from neurosim.metrics.dynamics import TRAJECTORY_INPUT, dsa_distance
+from neurosim.metrics.predictivity import CONDITION_INPUT, ridge_predictivity
 from neurosim.metrics.rsa import rsa
 from neurosim.metrics.shape import cca_distance, procrustes_distance, shape_distance
 
@@ -165,6 +171,18 @@ def _populate_dynamics() -> None:
 
 _populate_dynamics()
 
+
+def _populate_predictivity() -> None:
+    units = {"pearson": "unitless [-1, 1] (median Pearson r)", "r2": "unitless (median R², at most 1)"}
+    for score, unit in units.items():
+        name = f"ridge-score={score}"
+        _REGISTRY[name] = Measure(name, ridge_predictivity, "similarity", unit,
+                                  f"cross-validated ridge predictivity per recorded unit, median {score}",
+                                  {"score": score}, None, CONDITION_INPUT, symmetric=False)
+
+
+_populate_predictivity()
+
 _ALIASES: dict[str, Measure] = {
     "procrustes": Measure("procrustes", procrustes_distance, "distance", "radians",
                           "angular Procrustes distance (options pass through)"),
@@ -175,6 +193,12 @@ _ALIASES: dict[str, Measure] = {
     "rsa": Measure("rsa", rsa, "similarity", "unitless [-1, 1]", "RSA, correlation RDMs + Spearman"),
     "dsa": Measure("dsa", dsa_distance, "distance", "radians",
                    "DSA, angular score (options pass through)", input=TRAJECTORY_INPUT),
+    "ridge": Measure("ridge", ridge_predictivity, "similarity", "unitless (median per-unit score)",
+                     "cross-validated ridge predictivity (options pass through)", input=CONDITION_INPUT,
+                     symmetric=False),
+    "predictivity": Measure("predictivity", ridge_predictivity, "similarity", "unitless (median per-unit score)",
+                            "cross-validated ridge predictivity (options pass through)", input=CONDITION_INPUT,
+                            symmetric=False),
 }
 
 _SHAPE_RE = re.compile(r"^shape_metric-alpha=([0-9]*\.?[0-9]+)-distance=(angular|euclidean)$")
