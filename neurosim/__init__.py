@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ShapeMetric", "canonical_correlations", "cca_distance", "cca_similarity", "cka", "compare_rdms",
-    "dsa_distance", "make", "measures", "procrustes_distance", "rdm", "rsa", "shape_distance",
+    "dsa_distance", "energy_shape_distance", "gaussian_shape_distance", "make", "measures", "procrustes_distance", "rdm", "rsa", "shape_distance",
     "baselines", "datasets", "io", "Score", "compare", "trajectories", "validate_trajectories",
     "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise",
 ]
@@ -28,6 +28,8 @@ from neurosim.metrics import (  # noqa: E402
     cka,
     compare_rdms,
     dsa_distance,
+    energy_shape_distance,
+    gaussian_shape_distance,
     make,
     measures,
     procrustes_distance,

@@ -7,6 +7,8 @@
 * :mod:`~neurosim.metrics.rsa` -- RDMs and RDM comparators.
 * :mod:`~neurosim.metrics.dynamics` -- Dynamical Similarity Analysis on
   ``(trajectories, time, units)`` arrays (``.input == "trajectories"``).
+* :mod:`~neurosim.metrics.stochastic` -- stochastic shape metrics (Gaussian α, energy) on
+  single trials ``(condition, trial, unit)`` (``.input == "trials"``).
 * :mod:`~neurosim.metrics.registry` -- similarity-repository ids -> callables.
 
 Direction: ``*_distance`` (0 = identical, lower is closer; angular ones in radians),
@@ -20,6 +22,7 @@ from neurosim.metrics.cka import cka
 from neurosim.metrics.dynamics import DMDFit, dsa_compare, dsa_distance, dsa_prepare
 from neurosim.metrics.registry import Measure, make, measures
 from neurosim.metrics.rsa import compare_rdms, rdm, rsa
+from neurosim.metrics.stochastic import energy_shape_distance, gaussian_shape_distance, trial_moments
 from neurosim.metrics.shape import (
     ShapeMetric,
     cca_distance,
@@ -48,6 +51,9 @@ __all__ = [
     "dsa_prepare",
     "dsa_compare",
     "DMDFit",
+    "gaussian_shape_distance",
+    "energy_shape_distance",
+    "trial_moments",
     "Measure",
     "make",
     "measures",

@@ -28,7 +28,10 @@ def XY(rng):
 
 
 def _inputs(m, X, Y):
-    """Trajectory measures (DSA) take (trajectories, time, units) arrays, not (samples, features)."""
+    """Trajectory measures (DSA) take (trajectories, time, units) arrays, trial measures
+    (condition, trial, unit) arrays, not (samples, features)."""
+    if m.input == "trials":
+        return X.reshape(4, 5, X.shape[1]), Y.reshape(4, 5, Y.shape[1])
     if m.input != "trajectories":
         return X, Y
     rng = np.random.default_rng(3)
