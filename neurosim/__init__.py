@@ -13,7 +13,8 @@ True
 __version__ = "0.1.0"
 
 __all__ = [
-    "ShapeMetric", "canonical_correlations", "cca_distance", "cca_similarity", "cka", "compare_rdms",
+    "ShapeMetric", "bias_corrected_cka", "bias_corrected_estimate", "bias_corrected_procrustes_distance",
+    "canonical_correlations", "cca_distance", "cca_similarity", "cka", "compare_rdms",
     "dsa_distance", "energy_shape_distance", "gaussian_shape_distance", "make", "measures", "procrustes_distance", "rdm", "rsa", "shape_distance",
     "baselines", "datasets", "io", "Score", "compare", "trajectories", "validate_trajectories",
     "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise",
@@ -22,6 +23,9 @@ __all__ = [
 # metric kernels: arrays in, numbers out
 from neurosim.metrics import (  # noqa: E402
     ShapeMetric,
+    bias_corrected_cka,
+    bias_corrected_estimate,
+    bias_corrected_procrustes_distance,
     canonical_correlations,
     cca_distance,
     cca_similarity,

@@ -9,6 +9,8 @@
   ``(trajectories, time, units)`` arrays (``.input == "trajectories"``).
 * :mod:`~neurosim.metrics.stochastic` -- stochastic shape metrics (Gaussian α, energy) on
   single trials ``(condition, trial, unit)`` (``.input == "trials"``).
+* :mod:`~neurosim.metrics.bias_corrected` -- Procrustes distance and CKA of the true condition
+  means estimated from few noisy trials (``.input == "trials"``).
 * :mod:`~neurosim.metrics.registry` -- similarity-repository ids -> callables.
 
 Direction: ``*_distance`` (0 = identical, lower is closer; angular ones in radians),
@@ -17,6 +19,12 @@ callable carries ``.direction``.  See ``docs/metrics.md`` for definitions.
 """
 
 from neurosim.metrics._validate import DroppedDirectionsWarning
+from neurosim.metrics.bias_corrected import (
+    BiasCorrectedEstimate,
+    bias_corrected_cka,
+    bias_corrected_estimate,
+    bias_corrected_procrustes_distance,
+)
 from neurosim.metrics.cca import canonical_correlations, cca_similarity
 from neurosim.metrics.cka import cka
 from neurosim.metrics.dynamics import DMDFit, dsa_compare, dsa_distance, dsa_prepare
@@ -54,6 +62,10 @@ __all__ = [
     "gaussian_shape_distance",
     "energy_shape_distance",
     "trial_moments",
+    "bias_corrected_procrustes_distance",
+    "bias_corrected_cka",
+    "bias_corrected_estimate",
+    "BiasCorrectedEstimate",
     "Measure",
     "make",
     "measures",

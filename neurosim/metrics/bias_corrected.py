@@ -46,7 +46,9 @@ independent).
 
 Assumption: the trial-to-trial noise of X is independent of that of Y (a model against
 recordings, two animals, two sessions).  Simultaneously recorded populations share trial
-noise; compare them on disjoint trials.
+noise; compare them on disjoint trials.  Identical inputs (``X`` equal to ``Y``) are the
+one shared-noise case handled: their true means are identical, so the value is exactly the
+identity (distance 0, CKA 1).
 """
 
 from __future__ import annotations
@@ -160,7 +162,14 @@ def _no_signal(name: str, value: float) -> ValueError:
     )
 
 
+def _same(X: np.ndarray, Y: np.ndarray) -> bool:
+    """Identical trials: the true means are identical (and the noise is shared, not independent)."""
+    return X.shape == Y.shape and bool(np.array_equal(X, Y))
+
+
 def _procrustes_value(X, Y, kind, center, normalize) -> float:
+    if _same(X, Y):
+        return 0.0
     na2, nb2 = _Side(X, center).sq_norm(), _Side(Y, center).sq_norm()
     nuc = _nuclear_norm_corrected(X, Y, center)
     if kind == "euclidean":
@@ -173,6 +182,8 @@ def _procrustes_value(X, Y, kind, center, normalize) -> float:
 
 
 def _cka_value(X, Y, center, n_splits, seed) -> float:
+    if _same(X, Y):
+        return 1.0
     sx, sy = _Side(X, center), _Side(Y, center)
     num = 0.5 * (np.trace(_cross_second_moment(sx, sy)) + np.trace(_cross_second_moment(sy, sx)))
     gx = _gram_square(X, center, n_splits, seed)

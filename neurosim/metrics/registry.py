@@ -7,7 +7,8 @@ and ``.input``: ``"samples"`` for kernels on ``(samples, features)`` matrices,
 ``"trajectories"`` for kernels that need ``(trajectories, time, units)`` arrays (DSA,
 ``dsa-score=…``), which a caller must not flatten, and ``"trials"`` for kernels on single
 trials ``(condition, trial, unit)`` (``gaussian-shape-distance=alpha={0..2}``,
-``energy-shape-distance``).  ``measures()`` lists the ids.
+``energy-shape-distance``, ``procrustes-distance={angular|euclidean}-estimator=bias_corrected``,
+``cka-kernel=linear-estimator=bias_corrected-score``).  ``measures()`` lists the ids.
 
 Ids follow Cloos, Yang & Cueva (2024), e.g. ``"procrustes-distance=angular"``,
 ``"cka-kernel=linear-hsic=gretton-score"``, ``"rsa-rdm=correlation-compare=spearman"``,
@@ -37,6 +38,7 @@ from typing import Callable
 
 import numpy as np
 
+from neurosim.metrics.bias_corrected import bias_corrected_cka, bias_corrected_procrustes_distance
 from neurosim.metrics.cca import cca_similarity
 from neurosim.metrics.cka import cka
 from neurosim.metrics.dynamics import TRAJECTORY_INPUT, dsa_distance
@@ -185,6 +187,16 @@ def _populate_stochastic() -> None:
     _REGISTRY["energy-shape-distance"] = Measure(
         "energy-shape-distance", energy_shape_distance, "distance", "sqrt(data units)",
         "energy stochastic shape distance over single trials (Duong et al. 2023, netrep)", {}, None, TRIAL_INPUT)
+    for kind in ("angular", "euclidean"):
+        name = f"procrustes-distance={kind}-estimator=bias_corrected"
+        _REGISTRY[name] = Measure(
+            name, bias_corrected_procrustes_distance, "distance", "radians" if kind == "angular" else "data units",
+            f"Procrustes distance ({kind}) of the true condition means, corrected for finite trials",
+            {"kind": kind}, None, TRIAL_INPUT)
+    name = "cka-kernel=linear-estimator=bias_corrected-score"
+    _REGISTRY[name] = Measure(name, bias_corrected_cka, "similarity", "unitless",
+                              "linear CKA of the true condition means, corrected for finite trials",
+                              {}, None, TRIAL_INPUT)
 
 
 _populate_stochastic()
