@@ -60,6 +60,7 @@ import numpy as np
 from neurosim.metrics._validate import check_choice, check_count, check_flag, check_seed
 from neurosim.metrics.shape import procrustes_distance
 from neurosim.metrics.cka import cka
+from neurosim.metrics.dynamics import _one_blas_thread
 from neurosim.metrics.stochastic import TRIAL_INPUT, _check_trials
 
 __all__ = [
@@ -290,7 +291,8 @@ def bias_corrected_procrustes_distance(X, Y, *, kind: str = "angular", center: b
         raise ValueError("normalize=True applies to kind='angular' only (it divides the angle by π/2)")
     X, Y = _validate(X, Y, 2, "the noise correction")
     _check_units(X, Y, center)
-    return _procrustes_value(X, Y, kind, center, normalize)
+    with _one_blas_thread():  # r_x + r_y + 1 small products and SVDs
+        return _procrustes_value(X, Y, kind, center, normalize)
 
 
 def bias_corrected_cka(X, Y, *, center: bool = True, n_splits: int = 10, seed=0) -> float:
@@ -333,7 +335,8 @@ def bias_corrected_cka(X, Y, *, center: bool = True, n_splits: int = 10, seed=0)
     n_splits = check_count(n_splits, "n_splits", minimum=1)
     seed = check_seed(seed)
     X, Y = _validate(X, Y, 4, "the bias-corrected CKA (two halves of 2 trials)")
-    return _cka_value(X, Y, center, n_splits, seed)
+    with _one_blas_thread():
+        return _cka_value(X, Y, center, n_splits, seed)
 
 
 @dataclass(frozen=True)
@@ -435,8 +438,9 @@ def bias_corrected_estimate(X, Y, *, measure: str = "procrustes", kind: str = "a
             np.sum((X.mean(1).T @ Y.mean(1)) ** 2)
             / np.sqrt(np.sum((X.mean(1).T @ X.mean(1)) ** 2) * np.sum((Y.mean(1).T @ Y.mean(1)) ** 2)))
         label = "cka"
-    value = fn(X, Y)
-    var = _jackknife(fn, X, Y)
+    with _one_blas_thread():
+        value = fn(X, Y)
+        var = _jackknife(fn, X, Y)
     return BiasCorrectedEstimate(float(value), float(var), float(np.sqrt(var)), float(plugin), label)
 
 
