@@ -244,6 +244,15 @@ def _procrustes_rotation(M: np.ndarray) -> np.ndarray:
     return U @ Vt
 
 
+def _one_thread_with_scipy():
+    """One BLAS thread for numpy's *and* scipy's BLAS (scipy.optimize loads its own OpenBLAS,
+    which a thread limiter built before that import does not see; L-BFGS-B then spins threads)."""
+    import scipy.optimize  # noqa: F401  imported on first use: measured import cost (~0.25 s of import neurosim)
+    from threadpoolctl import threadpool_limits  # builds a controller over the libraries loaded now (~10 ms)
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _skew(params: np.ndarray, n: int, iu) -> np.ndarray:
     S = np.zeros((n, n))
     S[iu] = params
@@ -457,13 +466,18 @@ def gaussian_shape_distance(
     condition) and in ``T`` (one Procrustes SVD); each step is exact, so the objective never
     increases.  netrep runs this alternation from the Procrustes rotation of the means but
     weighs the terms ``α²`` and ``(2−α)²`` (equal to the objective's weights only at
-    ``α = 1``).  The starts here are: (1) netrep's run exactly (its weights, init and stopping
-    rule), then continued on the exact objective; (2) the means' Procrustes rotation; (3) the
-    Procrustes rotation of the stacked covariance square roots; (4) the identity; (5)
-    ``n_restarts`` random rotations.  The smallest final value is returned, so the result is
-    never above netrep's at the same inputs.  Cost: each iteration is ``C`` SVDs of ``n × n``
-    matrices plus one, ``O(C n³)`` - linear in the number of conditions, like netrep's; the
-    total is about ``4 + n_restarts`` times netrep's single run.
+    ``α = 1``), and the alternation converges slowly (linearly) on flat problems.  Here:
+    netrep's run is replayed exactly (its weights, start and stopping rule) and its value kept;
+    six starts -- that run's rotation, the means' Procrustes rotation, the Procrustes rotation
+    of the stacked covariance square roots, the identity and ``n_restarts`` random rotations --
+    get 5 exact alternating steps and a loose L-BFGS pass (gradient
+    ``G = α Cm + (2−α) Σ_c Σy_c^{1/2} U_c V_cᵀ Σx_c^{1/2}``, ``Cm = M_yᵀ M_x``, in a re-centred
+    Cayley chart of O(n)); the best two are refined by L-BFGS and polished by alternating
+    steps, whose sum-of-squares objective is exact near 0.  The smallest value is returned,
+    so the result is never above netrep's at the same inputs.  Cost: one objective
+    evaluation is ``C`` SVDs of ``n × n`` matrices, ``O(C n³)``, linear in the number of
+    conditions like netrep's; a call costs netrep's run plus roughly 50-150 evaluations
+    (``benchmarks/stochastic.py``).  Runs on one BLAS thread.
 
     *Numerics.*  Covariance eigenvalues negative by rounding are clipped to 0 before both
     the square root and the trace (netrep's search takes the square root of unclipped
@@ -523,7 +537,7 @@ def gaussian_shape_distance(
             best += prob.b * n * float(np.sum((np.sqrt(trx / n) - np.sqrt(tr_y / n)) ** 2))
         return float(np.sqrt(max(best, 0.0) / C))
 
-    with _one_blas_thread():  # thousands of tiny SVDs: one BLAS thread is ~20x faster on a busy machine
+    with _one_thread_with_scipy():  # many tiny SVDs and L-BFGS steps: one BLAS thread is ~20x faster
         best = _gaussian_search(prob, T_means, Sx, Sy, n, alpha, n_restarts, max_iter, tol, seed)
     return float(np.sqrt(max(best, 0.0) / C))
 
