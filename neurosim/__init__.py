@@ -13,8 +13,9 @@ True
 __version__ = "0.1.0"
 
 __all__ = [
-    "ShapeMetric", "canonical_correlations", "cca_distance", "cca_similarity", "cka", "compare_rdms",
-    "dsa_distance", "make", "measures", "procrustes_distance", "rdm", "rsa", "shape_distance",
+    "ShapeMetric", "bias_corrected_cka", "bias_corrected_estimate", "bias_corrected_procrustes_distance",
+    "canonical_correlations", "cca_distance", "cca_similarity", "cka", "compare_rdms",
+    "dsa_distance", "energy_shape_distance", "gaussian_shape_distance", "make", "measures", "procrustes_distance", "rdm", "rsa", "shape_distance",
     "ridge_predictivity", "simulate_trials", "trial_split_ceiling", "split_half_reliability", "ceiled_score",
     "baselines", "datasets", "io", "Score", "compare", "trajectories", "validate_trajectories",
     "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise",
@@ -23,12 +24,17 @@ __all__ = [
 # metric kernels: arrays in, numbers out
 from neurosim.metrics import (  # noqa: E402
     ShapeMetric,
+    bias_corrected_cka,
+    bias_corrected_estimate,
+    bias_corrected_procrustes_distance,
     canonical_correlations,
     cca_distance,
     cca_similarity,
     cka,
     compare_rdms,
     dsa_distance,
+    energy_shape_distance,
+    gaussian_shape_distance,
     make,
     measures,
     procrustes_distance,

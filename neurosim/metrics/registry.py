@@ -5,7 +5,10 @@ that also carries ``.name``, ``.direction`` (``"distance"``: 0 = identical, lowe
 closer; ``"similarity"``: 1 = identical, higher is closer), ``.units``, ``.description``
 and ``.input``: ``"samples"`` for kernels on ``(samples, features)`` matrices,
 ``"trajectories"`` for kernels that need ``(trajectories, time, units)`` arrays (DSA,
-``dsa-score=…``), which a caller must not flatten.  ``measures()`` lists the ids.
+``dsa-score=…``), which a caller must not flatten, and ``"trials"`` for kernels on single
+trials ``(condition, trial, unit)`` (``gaussian-shape-distance=alpha={0..2}``,
+``energy-shape-distance``, ``procrustes-distance={angular|euclidean}-estimator=bias_corrected``,
+``cka-kernel=linear-estimator=bias_corrected-score``).  ``measures()`` lists the ids.
 
 Ids follow Cloos, Yang & Cueva (2024), e.g. ``"procrustes-distance=angular"``,
 ``"cka-kernel=linear-hsic=gretton-score"``, ``"rsa-rdm=correlation-compare=spearman"``,
@@ -41,12 +44,14 @@ from typing import Callable
 import numpy as np
 
 from neurosim.metrics._validate import check_flag
+from neurosim.metrics.bias_corrected import bias_corrected_cka, bias_corrected_procrustes_distance
 from neurosim.metrics.cca import cca_similarity
 from neurosim.metrics.cka import cka
 from neurosim.metrics.dynamics import TRAJECTORY_INPUT, dsa_distance
 from neurosim.metrics.predictivity import CONDITION_INPUT, ridge_predictivity
 from neurosim.metrics.rsa import rsa
 from neurosim.metrics.shape import cca_distance, procrustes_distance, shape_distance
+from neurosim.metrics.stochastic import TRIAL_INPUT, energy_shape_distance, gaussian_shape_distance
 
 __all__ = ["Measure", "make", "measures"]
 
@@ -183,6 +188,39 @@ def _populate_predictivity() -> None:
 
 _populate_predictivity()
 
+
+_GAUSSIAN_ALPHAS = (0.0, 0.5, 1.0, 1.5, 2.0)
+
+
+def _gaussian_measure(alpha: float) -> Measure:
+    what = {0.0: "covariances only", 1.0: "2-Wasserstein", 2.0: "means only"}.get(alpha, "interpolated")
+    name = f"gaussian-shape-distance=alpha={alpha:g}"
+    return Measure(name, gaussian_shape_distance, "distance", "data units",
+                   f"Gaussian stochastic shape distance, alpha={alpha:g} ({what}; Duong et al. 2023, netrep)",
+                   {"alpha": alpha}, None, TRIAL_INPUT)
+
+
+def _populate_stochastic() -> None:
+    for alpha in _GAUSSIAN_ALPHAS:
+        m = _gaussian_measure(alpha)
+        _REGISTRY[m.name] = m
+    _REGISTRY["energy-shape-distance"] = Measure(
+        "energy-shape-distance", energy_shape_distance, "distance", "sqrt(data units)",
+        "energy stochastic shape distance over single trials (Duong et al. 2023, netrep)", {}, None, TRIAL_INPUT)
+    for kind in ("angular", "euclidean"):
+        name = f"procrustes-distance={kind}-estimator=bias_corrected"
+        _REGISTRY[name] = Measure(
+            name, bias_corrected_procrustes_distance, "distance", "radians" if kind == "angular" else "data units",
+            f"Procrustes distance ({kind}) of the true condition means, corrected for finite trials",
+            {"kind": kind}, None, TRIAL_INPUT)
+    name = "cka-kernel=linear-estimator=bias_corrected-score"
+    _REGISTRY[name] = Measure(name, bias_corrected_cka, "similarity", "unitless",
+                              "linear CKA of the true condition means, corrected for finite trials",
+                              {}, None, TRIAL_INPUT)
+
+
+_populate_stochastic()
+
 _ALIASES: dict[str, Measure] = {
     "procrustes": Measure("procrustes", procrustes_distance, "distance", "radians",
                           "angular Procrustes distance (options pass through)"),
@@ -201,6 +239,7 @@ _ALIASES: dict[str, Measure] = {
                             symmetric=False),
 }
 
+_GAUSSIAN_RE = re.compile(r"^gaussian-shape-distance=alpha=([0-9]*\.?[0-9]+)$")
 _SHAPE_RE = re.compile(r"^shape_metric-alpha=([0-9]*\.?[0-9]+)-distance=(angular|euclidean)$")
 
 
@@ -271,6 +310,12 @@ def make(name: str) -> Measure:
         kind = match.group(2)
         return Measure(key, shape_distance, "distance", "radians" if kind == "angular" else "data units",
                        f"generalized shape metric, alpha={alpha}, {kind}", {"alpha": alpha, "kind": kind})
+    match = _GAUSSIAN_RE.match(key)
+    if match:
+        alpha = float(match.group(1))
+        if not 0.0 <= alpha <= 2.0:
+            raise ValueError(f"{name!r}: alpha must lie in [0, 2], got {alpha}")
+        return _gaussian_measure(alpha)
     close = difflib.get_close_matches(key, measures(aliases=True), n=3, cutoff=0.4)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise ValueError(f"unknown measure {name!r}{hint} (see neurosim.measures() for the full list)")

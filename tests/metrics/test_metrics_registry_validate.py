@@ -28,7 +28,13 @@ def XY(rng):
 
 
 def _inputs(m, X, Y):
-    """Trajectory measures (DSA) take (trajectories, time, units) arrays, not (samples, features)."""
+    """Trajectory measures (DSA) take (trajectories, time, units) arrays, trial measures
+    (condition, trial, unit) arrays, not (samples, features)."""
+    if m.input == "trials":
+        rng = np.random.default_rng(4)
+        means = rng.normal(size=(10, 1, X.shape[1]))
+        return (means + 0.3 * rng.normal(size=(10, 5, X.shape[1])),
+                means[..., : Y.shape[1]] + 0.3 * rng.normal(size=(10, 5, Y.shape[1])))
     if m.input != "trajectories":
         return X, Y
     rng = np.random.default_rng(3)
