@@ -16,7 +16,7 @@ __all__ = [
     "ShapeMetric", "canonical_correlations", "cca_distance", "cca_similarity", "cka", "compare_rdms",
     "dsa_distance", "make", "measures", "procrustes_distance", "rdm", "rsa", "shape_distance",
     "baselines", "datasets", "io", "Score", "compare", "trajectories", "validate_trajectories",
-    "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise",
+    "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise", "from_spikes", "record",
 ]
 
 # metric kernels: arrays in, numbers out
@@ -42,7 +42,10 @@ from neurosim.metrics import (  # noqa: E402
 # importable with ``from neurosim.compare import Score``.
 from neurosim import baselines, datasets, io  # noqa: E402
 from neurosim.compare import Score, compare  # noqa: E402
-from neurosim.trajectories import trajectories, validate_trajectories  # noqa: E402
+from neurosim.trajectories import from_spikes, trajectories, validate_trajectories  # noqa: E402
+# any model's activity (torch / jax adapters import their library only when called); the
+# function shadows the module: neurosim.record(step_fn, inputs, ...)
+from neurosim.record import record  # noqa: E402
 
 
 # accuracy matching and many-network distance matrices. neurosim.experiments (the papers'

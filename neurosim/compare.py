@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from neurosim import metrics as M
 from neurosim._progress import progress_bar
 from neurosim._threads import blas_threads
 from neurosim.metrics import blocks as B
-from neurosim.trajectories import condition_index, flatten, trajectories, validate_trajectories
+from neurosim.trajectories import DIMS, condition_index, flatten, trajectories, validate_trajectories
 
 __all__ = ["Score", "compare", "align", "prepare", "Aligned", "resolve_metric", "cross_validated_values",
            "bootstrap_values", "permutation_values", "permutation_p_value", "NAN_POLICIES"]
@@ -327,6 +328,28 @@ def _as_trajectories(obj: Any, name: str, dims: Any) -> tuple[xr.DataArray, bool
     raise TypeError(f"{name} must be an xarray.DataArray (or a numpy array with dims=); got {type(obj).__name__}.")
 
 
+def _is_plain(obj: Any) -> bool:
+    return isinstance(obj, (np.ndarray, list, tuple))
+
+
+def _assumed_dims(model: Any, data: Any, dims: Any) -> tuple[Any, str | None]:
+    """``dims`` for two plain arrays of the same 3-D shape given without ``dims=``: the canonical
+    ``("condition", "time", "unit")``, announced in a one-line warning (returned as the note)."""
+    if dims is not None or not (_is_plain(model) and _is_plain(data)):
+        return dims, None
+    m_shape, d_shape = np.shape(model), np.shape(data)
+    if m_shape != d_shape or len(m_shape) != 3:
+        raise TypeError(
+            f"model and data are plain arrays of shapes {m_shape} and {d_shape}; only two arrays of the same "
+            "3-D shape are read as (condition, time, unit) without dims=. Say what the axes are with dims=, "
+            "e.g. dims=('condition', 'time', 'unit'), or pass xarray.DataArrays (neurosim.trajectories(...))."
+        )
+    note = (f"model and data are plain arrays of shape {m_shape}: assuming dims {DIMS} and matching "
+            "conditions and time by position (pass dims= to say otherwise)")
+    warnings.warn(note, UserWarning, stacklevel=4)
+    return DIMS, note
+
+
 def _set_condition_coords(target: xr.DataArray, source: xr.DataArray) -> xr.DataArray:
     """Give ``target`` the condition coordinates (and index) of ``source``."""
     drop = [c for c in target.coords if "condition" in target[c].dims]
@@ -528,9 +551,13 @@ def align(
     >>> am.condition.values.tolist(), am.sizes["time"], info["interpolated"]
     (['a', 'b'], 5, False)
     """
+    dims, note = _assumed_dims(model, data, dims)
     model, m_plain = _as_trajectories(model, "model", dims)
     data, d_plain = _as_trajectories(data, "data", dims)
-    return _align(model, data, m_plain, d_plain, window, lag, resample, nan_policy)
+    am, ad, info = _align(model, data, m_plain, d_plain, window, lag, resample, nan_policy)
+    if note is not None:
+        info["assumed_dims"] = note
+    return am, ad, info
 
 
 def _align(
@@ -879,6 +906,7 @@ def prepare(
     >>> al.X.shape, al.model.condition.values.tolist()
     ((8, 3), ['a', 'b'])
     """
+    dims, note = _assumed_dims(model, data, dims)
     model_da, m_plain = _as_trajectories(model, "model", dims)
     data_da, d_plain = _as_trajectories(data, "data", dims)
     if keep_trials and "trial" not in data_da.dims:
@@ -891,6 +919,8 @@ def prepare(
         n_trials = int(data_da.sizes["trial"])
         data_da = data_da.mean("trial")
     am, ad, info = _align(model_da, data_da, m_plain, d_plain, window, lag, resample, nan_policy)
+    if note is not None:
+        info["assumed_dims"] = note
     if data_trials is not None:
         # the trial-level data, restricted to what alignment kept (conditions, window, units)
         dt = data_trials.sel(condition=ad.indexes["condition"], unit=ad["unit"].values)

@@ -8,11 +8,13 @@
 ``docs/data.md``). Search order: explicit ``path`` → ``$NEUROSIM_DATA`` → the user
 cache directory → the package itself (only ``hatsopoulos2007`` is embedded, so it
 always loads); ``datasets.fetch(name)`` downloads into the cache and verifies
-sha256.
+sha256. ``datasets.from_nwb(path, ...)`` turns any NWB file (e.g. from DANDI) into
+firing-rate trajectories (needs the ``[nwb]`` extra).
 """
 
 from neurosim.datasets._core import cache_dir, embedded_dir, fetch, find, load, sha256, verify
 from neurosim.datasets._safe_npy import RestrictedUnpickler, load_npy
+from neurosim.datasets.nwb import from_nwb, read_nwb
 from neurosim.datasets.registry import REGISTRY, DatasetInfo, FileInfo, get, names
 
 __all__ = [
@@ -24,10 +26,12 @@ __all__ = [
     "embedded_dir",
     "fetch",
     "find",
+    "from_nwb",
     "get",
     "load",
     "load_npy",
     "names",
+    "read_nwb",
     "sha256",
     "verify",
 ]
