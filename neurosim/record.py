@@ -16,6 +16,7 @@ are trials of one condition: they are averaged (or kept with ``keep_trials=True`
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,7 +54,7 @@ def _resolve_inputs(inputs: Any, conditions: Any, time: Any, dt: Any) -> tuple[n
         if t.shape != (n_time,):
             raise ValueError(f"time must hold {n_time} values (one per input step); got shape {t.shape}.")
     elif dt is not None:
-        if isinstance(dt, (bool, np.bool_)) or not np.isscalar(dt) or not float(dt) > 0:
+        if isinstance(dt, (bool, np.bool_)) or not isinstance(dt, numbers.Real) or not float(dt) > 0:
             raise ValueError(f"dt must be a number of ms > 0; got {dt!r}.")
         t, units = np.arange(n_time) * float(dt), "ms"
     else:
