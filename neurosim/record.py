@@ -167,6 +167,17 @@ def record_torch(
     -------
     xarray.DataArray
         ``(condition, time, unit)`` (see :func:`record`).
+
+    Examples
+    --------
+    Skipped here (torch is optional; ``tests/test_record.py`` runs it where torch is installed):
+
+    >>> import torch                                                    # doctest: +SKIP
+    >>> net = torch.nn.Sequential()                                     # doctest: +SKIP
+    >>> net.add_module("rnn", torch.nn.RNN(3, 16, batch_first=True))     # doctest: +SKIP
+    >>> x = np.zeros((4, 20, 3))                                        # doctest: +SKIP
+    >>> record_torch(net, x, layer="rnn", conditions=[0, 90, 180, 270], dt=10.0).sizes["unit"]  # doctest: +SKIP
+    16
     """
     import torch  # optional dependency: only this adapter needs it
 
@@ -229,6 +240,15 @@ def record_jax(fn: Callable, inputs: Any, *, params: Any = None, **kwargs: Any) 
     -------
     xarray.DataArray
         ``(condition, time, unit)`` (see :func:`record`).
+
+    Examples
+    --------
+    Skipped here (jax is optional; ``tests/test_record.py`` runs it where jax is installed):
+
+    >>> import jax.numpy as jnp                                          # doctest: +SKIP
+    >>> W = jnp.ones((3, 8))                                             # doctest: +SKIP
+    >>> record_jax(lambda p, x: jnp.tanh(x @ p), np.zeros((2, 5, 3)), params=W).sizes["unit"]  # doctest: +SKIP
+    8
     """
     import jax.numpy as jnp  # optional dependency: only this adapter needs it
 

@@ -142,3 +142,37 @@ def test_usage_errors(tmp_path, run_file, capsys):
     assert status == 2 and "--alignment must be one of liu2025, onset" in err
     status, _, err = _score([tmp_path / "a.npz", "hatsopoulos2007"], capsys)
     assert status == 2 and "no such file" in err
+
+
+def test_trajectory_files_netcdf_and_zarr(tmp_path, capsys):
+    import xarray as xr
+
+    from neurosim import io, trajectories
+
+    m1 = datasets.load("hatsopoulos2007")["rates"]
+    rng = np.random.default_rng(2)
+    model = trajectories(rng.normal(size=(8, 121, 9)), conditions=m1.condition.values[::-1], time=m1.time.values)
+    io.save(model, tmp_path / "model.nc")
+    expected = compare(model, m1, normalize=True, window=(-600, 400), lag=10.0)
+    status, _, err = _score([tmp_path / "model.nc", "hatsopoulos2007", "--window", "-600", "400", "--lag", 10,
+                             "--out", tmp_path / "m.json"], capsys)
+    assert status == 0, err
+    assert abs(json.loads((tmp_path / "m.json").read_text())[0]["distance"] - expected.value) < 1e-12
+    io.save(xr.Dataset({"other": model}), tmp_path / "ds.nc")
+    status, _, err = _score([tmp_path / "ds.nc", "hatsopoulos2007"], capsys)
+    assert status == 2 and "without a 'rates' variable" in err
+
+
+def test_zarr_trajectory(tmp_path, capsys):
+    pytest.importorskip("zarr")
+    from neurosim import trajectories
+
+    m1 = datasets.load("hatsopoulos2007")["rates"]
+    model = trajectories(np.random.default_rng(2).normal(size=(8, 121, 9)), conditions=m1.condition.values,
+                         time=m1.time.values)
+    expected = compare(model, m1, normalize=True, window=(-600, 400), lag=10.0)
+    model.to_dataset(name="rates").to_zarr(tmp_path / "model.zarr")
+    status, text, err = _score([tmp_path / "model.zarr", "hatsopoulos2007", "--window", "-600", "400", "--lag",
+                                10], capsys)
+    assert status == 0, err
+    assert f"{expected.value:.6g}" in text

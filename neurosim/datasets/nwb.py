@@ -83,11 +83,19 @@ def read_nwb(path: str | os.PathLike) -> tuple[dict[Any, np.ndarray], pd.DataFra
         If ``path`` does not exist.
     ValueError
         If the file is not readable NWB, or has no ``units`` or no ``trials`` table.
+
+    Examples
+    --------
+    >>> try:
+    ...     read_nwb("no-such-session.nwb")
+    ... except FileNotFoundError as err:
+    ...     print(err)
+    no such NWB file: no-such-session.nwb
     """
-    pynwb = _pynwb()
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such NWB file: {path}")
+    pynwb = _pynwb()
     try:
         with pynwb.NWBHDF5IO(str(path), "r", load_namespaces=True) as io:
             nwb = io.read()
@@ -170,6 +178,20 @@ def from_nwb(
         units' observation intervals).
     ImportError
         When pynwb is not installed.
+
+    Examples
+    --------
+    A file from the Neural Latents Benchmark's MC_Maze (DANDI 000128) would be read with
+    ``from_nwb(path, condition=["trial_type", "trial_version"], align_to="move_onset_time",
+    window=(-250, 450), bin_ms=10)``; ``docs/score.md`` writes and reads a small file. A missing
+    file is named:
+
+    >>> try:
+    ...     from_nwb("no-such-session.nwb", condition="trial_type", align_to="move_onset_time",
+    ...              window=(-250, 450), bin_ms=10)
+    ... except FileNotFoundError as err:
+    ...     print(err)
+    no such NWB file: no-such-session.nwb
     """
     spikes, table, session = read_nwb(path)
     if units is not None:
