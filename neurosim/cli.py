@@ -420,7 +420,8 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lag", type=float, default=None,
                    help="clock offset: model time t is compared with data time t + lag (None: 0)")
     p.add_argument("--alignment", default=None,
-                   help=f"for run files: {' | '.join(ALIGNMENTS)} (which model step is 0 ms) or a lag in ms")
+                   help="for run files: liu2025 | onset (which model step is 0 ms, as in neurosim reproduce) "
+                        "or a lag in ms")
     p.add_argument("--step", type=int, default=None, help="run files: the checkpoint to score (None: the last)")
     p.add_argument("--level", type=float, default=None,
                    help="run files: score the first checkpoint whose accuracy reaches this level")
