@@ -614,7 +614,7 @@ def _score_command(args: argparse.Namespace) -> int:
     if (args.step is not None or args.level is not None) and all(m["task"] is None for m in models):
         raise ValueError("--step and --level select a checkpoint of a run file; no MODEL is one")
     table = _score_table(models, data, args)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    print(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.6g}"))
     if args.out is not None:
         with lock(args.out), atomic_path(args.out) as tmp:
             if Path(args.out).suffix.lower() == ".csv":
