@@ -18,7 +18,7 @@ __all__ = [
     "dsa_distance", "energy_shape_distance", "gaussian_shape_distance", "make", "measures", "procrustes_distance", "rdm", "rsa", "shape_distance",
     "ridge_predictivity", "simulate_trials", "trial_split_ceiling", "split_half_reliability", "ceiled_score",
     "baselines", "datasets", "io", "Score", "compare", "trajectories", "validate_trajectories",
-    "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise",
+    "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise", "from_spikes", "record",
 ]
 
 # metric kernels: arrays in, numbers out
@@ -50,9 +50,12 @@ from neurosim.metrics import (  # noqa: E402
 # importable with ``from neurosim.compare import Score``.
 from neurosim import baselines, datasets, io  # noqa: E402
 from neurosim.compare import Score, compare  # noqa: E402
-from neurosim.trajectories import trajectories, validate_trajectories  # noqa: E402
+from neurosim.trajectories import from_spikes, trajectories, validate_trajectories  # noqa: E402
 from neurosim.baselines import ceiled_score, split_half_reliability, trial_split_ceiling  # noqa: E402
 from neurosim.datasets import simulate_trials  # noqa: E402
+# any model's activity (torch / jax adapters import their library only when called); the
+# function shadows the module: neurosim.record(step_fn, inputs, ...)
+from neurosim.record import record  # noqa: E402
 
 
 # accuracy matching and many-network distance matrices. neurosim.experiments (the papers'

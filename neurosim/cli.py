@@ -14,7 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from neurosim import datasets, rnn
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from neurosim import baselines, datasets, rnn
+from neurosim.compare import compare
+from neurosim.experiments.alignment import ALIGNMENTS, alignment_lag
 from neurosim.experiments.liu2022 import (
     compare_rules,
     digits_settings,
@@ -23,11 +29,15 @@ from neurosim.experiments.liu2022 import (
     plot_curvature_along_training,
 )
 from neurosim.experiments.liu2025 import ReproduceConfig, reproduce
-from neurosim.io import check_output_file, check_output_folder, lock
+from neurosim.io import atomic_path, check_output_file, check_output_folder, lock
+from neurosim.io import load as load_netcdf
+from neurosim.matching import match_accuracy
 from neurosim.rnn.tasks import make
 from neurosim.rnn.model import DTYPES
 from neurosim.rnn.rules import DALE_RULES, FLOAT32_RULES, RULES
+from neurosim.rnn.train import FORMAT as RUN_FORMAT
 from neurosim.rnn.train import ResumeConflict
+from neurosim.trajectories import trajectories
 
 
 class _Parser(argparse.ArgumentParser):
@@ -390,6 +400,231 @@ def _curvature_locked(args, task, heldout, rules) -> int:
     return 0
 
 
+def _add_score(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score", help="score model activity against recordings (one row per model)",
+        description="Compare each MODEL's activity with DATA (neurosim.compare: conditions matched by label, "
+                    "time aligned by --window and --lag / --alignment) and print one row per model. MODEL and "
+                    "DATA are each a neurosim run file (neurosim train --out; --step, --level or the last "
+                    "checkpoint), a netCDF or Zarr trajectory file, an .npz/.npy array (--dims), an NWB file "
+                    "(--condition, --align-to, --span, --bin-ms) or a dataset name (hatsopoulos2007). The "
+                    "default metric, procrustes, is the angular Procrustes distance divided by pi/2 (0 = "
+                    "identical up to rotation, 1 = orthogonal).")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="model activity files (several: one row each)")
+    p.add_argument("data", metavar="DATA", help="the recordings: a file as MODEL, or a dataset name")
+    p.add_argument("--metric", default="procrustes",
+                   help="procrustes (normalized to [0, 1]), cca, or any id of neurosim.metrics.make "
+                        "(e.g. cka-kernel=linear-hsic=gretton-score)")
+    p.add_argument("--window", default=None, nargs=2, type=float, metavar=("START", "STOP"),
+                   help="inclusive range of data time to compare, in the data's time units (None: all)")
+    p.add_argument("--lag", type=float, default=None,
+                   help="clock offset: model time t is compared with data time t + lag (None: 0)")
+    p.add_argument("--alignment", default=None,
+                   help="for run files: liu2025 | onset (which model step is 0 ms, as in neurosim reproduce) "
+                        "or a lag in ms")
+    p.add_argument("--step", type=int, default=None, help="run files: the checkpoint to score (None: the last)")
+    p.add_argument("--level", type=float, default=None,
+                   help="run files: score the first checkpoint whose accuracy reaches this level")
+    p.add_argument("--dims", default=None, metavar="D1,D2,D3",
+                   help=".npz/.npy arrays: names of their axes in order, e.g. condition,time,unit")
+    p.add_argument("--bootstrap", type=int, default=None, metavar="N",
+                   help="N resamples of conditions: adds ci_low, ci_high (95%%)")
+    p.add_argument("--permutations", type=int, default=None, metavar="N",
+                   help="N re-pairings of conditions: adds p_value")
+    p.add_argument("--seed", type=int, default=0, help="seed of bootstrap, permutations and ceiling draws")
+    p.add_argument("--ceiling", action="store_true",
+                   help="add the data's split-half ceiling (100 draws) and, for distances, the normalized "
+                        "distance (d - ceiling) / (1 - ceiling)")
+    p.add_argument("--baseline", action="store_true",
+                   help="add the condition-average baseline (every condition replaced by their mean)")
+    nwb = p.add_argument_group("NWB files (spike times -> rates)")
+    nwb.add_argument("--condition", default=None, metavar="COLUMN[,COLUMN]",
+                     help="trials-table column(s) holding the condition labels")
+    nwb.add_argument("--align-to", default=None, metavar="COLUMN", help="trials-table column of the event (s)")
+    nwb.add_argument("--span", default=None, nargs=2, type=float, metavar=("START", "STOP"),
+                     help="first and last bin edge in ms around the event (None: --window)")
+    nwb.add_argument("--bin-ms", type=float, default=10.0, help="bin width in ms")
+    nwb.add_argument("--smooth-ms", type=float, default=0.0, help="SD of the smoothing kernel in ms (0: none)")
+    nwb.add_argument("--kernel", default="gaussian", choices=("gaussian", "causal"), help="smoothing kernel")
+    p.add_argument("--data-dir", default=None,
+                   help="folder of the registered datasets (None: $NEUROSIM_DATA, the cache, then the package)")
+    p.add_argument("--out", default=None, help="also write the table to this .csv or .json file (atomically)")
+    p.set_defaults(func=_score_command)
+
+
+def _pair(values: list[float] | None, option: str) -> tuple[float, float] | None:
+    if values is None:
+        return None
+    lo, hi = values
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(f"{option} must be two finite numbers START STOP with START < STOP; got {lo:g} {hi:g}")
+    return lo, hi
+
+
+def _load_score_source(spec: str, role: str, args: argparse.Namespace) -> dict:
+    """One MODEL or DATA argument → ``{"name", "activity", "task", "step"}`` (activity: DataArray or ndarray)."""
+    path = Path(spec)
+    source = {"name": spec, "task": None, "step": None}
+    if path.suffix == ".nwb" and path.is_file():
+        if args.condition is None or args.align_to is None:
+            raise ValueError(f"{role} {spec} is an NWB file: give --condition COLUMN and --align-to COLUMN "
+                             "(columns of its trials table), and --span or --window")
+        span = _pair(args.span, "--span") or args.window_pair
+        if span is None:
+            raise ValueError(f"{role} {spec} is an NWB file: give --span START,STOP (ms around --align-to)")
+        try:
+            source["activity"] = datasets.from_nwb(
+                path, condition=args.condition.split(",") if "," in args.condition else args.condition,
+                align_to=args.align_to, window=span, bin_ms=args.bin_ms, smooth_ms=args.smooth_ms,
+                kernel=args.kernel)
+        except ImportError as err:
+            raise ValueError(str(err)) from None
+    elif path.suffix in (".npz", ".npy") and path.is_file():
+        if args.dims_tuple is None:
+            raise ValueError(f"{role} {spec} is a plain array: say what its axes are with --dims, "
+                             "e.g. --dims condition,time,unit")
+        with (np.load(path, allow_pickle=False) if path.suffix == ".npz" else open(path, "rb")) as z:
+            if path.suffix == ".npy":
+                array = np.load(z, allow_pickle=False)
+            elif len(z.files) == 1 or "rates" in z.files:
+                array = z["rates" if "rates" in z.files else z.files[0]]
+            else:
+                raise ValueError(f"{role} {spec} holds several arrays {z.files}; name the one to score 'rates'")
+        if array.ndim != len(args.dims_tuple):
+            raise ValueError(f"{role} {spec} has {array.ndim} axes (shape {array.shape}) but --dims names "
+                             f"{len(args.dims_tuple)}: {','.join(args.dims_tuple)}")
+        source["activity"] = np.asarray(array, dtype=np.float64)
+    elif path.is_dir() and (path.suffix == ".zarr" or (path / ".zgroup").exists() or (path / "zarr.json").exists()):
+        try:
+            ds = xr.open_zarr(path).load()
+        except ImportError:
+            raise ValueError(f"{role} {spec} is a Zarr store: reading it needs zarr (pip install zarr)") from None
+        source["activity"] = ds["rates"] if "rates" in ds else ds[next(iter(ds.data_vars))]
+    elif path.is_file():
+        obj = load_netcdf(path)
+        if isinstance(obj, xr.Dataset) and obj.attrs.get("format") == RUN_FORMAT:
+            run = rnn.load_run(path)
+            step = args.step
+            if args.level is not None:
+                m = match_accuracy(run, args.level).iloc[0]
+                if not m["reached"]:
+                    best = float(run.checkpoints["accuracy"].max())
+                    raise ValueError(f"{role} {spec} never reaches accuracy {args.level:g} (best {best:.3f}); "
+                                     "lower --level or pass --step")
+                step = int(m["step"])
+            source.update(activity=run.activity(step), task=run.task, step=run.steps[-1] if step is None else step)
+        elif isinstance(obj, xr.Dataset):
+            if "rates" not in obj.data_vars:
+                raise ValueError(f"{role} {spec} is a netCDF Dataset without a 'rates' variable "
+                                 f"(variables: {list(obj.data_vars)}); save the trajectory DataArray itself")
+            source["activity"] = obj["rates"]
+        else:
+            source["activity"] = obj
+    elif path.exists():
+        raise ValueError(f"{role} {spec} is a folder, not a run, trajectory, array or NWB file")
+    elif spec in datasets.names():
+        ds = datasets.load(spec, args.data_dir)
+        if "rates" not in ds.data_vars:
+            raise ValueError(f"dataset {spec} holds no trajectories ('rates'); it cannot be scored against")
+        source["activity"] = ds["rates"]
+    else:
+        raise ValueError(f"{role} {spec!r}: no such file, and not a dataset name (datasets: "
+                         f"{', '.join(datasets.names())})")
+    return source
+
+
+def _score_table(models: list[dict], data: dict, args: argparse.Namespace) -> pd.DataFrame:
+    """The score table: one row per model, each scored against ``data`` by its own compare call.
+
+    Rows are independent (each its own bootstrap / permutation draws). A paired comparison of the
+    models (the same resamples for all, differences between models with intervals) replaces the
+    loop below and keeps the row layout.
+    """
+    options = {"normalize": True} if args.metric == "procrustes" else {}
+    plain = any(isinstance(s["activity"], np.ndarray) for s in (*models, data))
+    dims = args.dims_tuple if plain else None
+    extra: dict[str, float] = {}
+    data_da = data["activity"]
+    if args.ceiling or args.baseline:
+        if isinstance(data_da, np.ndarray):
+            data_da = trajectories(data_da, dims=args.dims_tuple)
+        if args.baseline:
+            extra["baseline"] = float(compare(baselines.condition_average(data_da), data_da, args.metric,
+                                              window=args.window_pair, **options))
+        if args.ceiling:
+            extra["ceiling"] = float(baselines.split_half_ceiling(data_da, args.metric, seed=args.seed,
+                                                                  window=args.window_pair, **options))
+    rows = []
+    for model in models:
+        if args.alignment is not None:
+            if model["task"] is None:
+                raise ValueError(f"--alignment needs a run file (it reads the task's clock); {model['name']} is "
+                                 "not one: use --lag")
+            lag = alignment_lag(args.alignment_value, model["task"])
+        else:
+            lag = 0.0 if args.lag is None else args.lag
+        score = compare(model["activity"], data["activity"], args.metric, window=args.window_pair, lag=lag,
+                        bootstrap=args.bootstrap, permutations=args.permutations, seed=args.seed, dims=dims,
+                        progress=False, **options)
+        direction = score.settings.get("direction") or "distance"
+        row = {"model": model["name"], "step": model["step"], direction: score.value, "metric": args.metric,
+               "window": "all" if args.window_pair is None else "{:g} {:g}".format(*args.window_pair), "lag": lag}
+        if args.alignment is not None:
+            row["alignment"] = args.alignment
+        if score.ci is not None:
+            row["ci_low"], row["ci_high"] = score.ci
+        if score.p_value is not None:
+            row["p_value"] = score.p_value
+        row.update(extra)
+        if "ceiling" in extra and direction == "distance":
+            row["normalized"] = baselines.normalized_distance(score.value, extra["ceiling"])
+        row.update(n_conditions=score.settings["n_conditions"], n_units_model=score.settings["n_units_model"],
+                   n_units_data=score.settings["n_units_data"])
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table["step"].isna().all():
+        table = table.drop(columns="step")
+    else:
+        table["step"] = table["step"].astype("Int64")
+    return table
+
+
+def _score_command(args: argparse.Namespace) -> int:
+    _at_least(args, bootstrap=2, permutations=1, seed=0, step=0)
+    args.window_pair = _pair(args.window, "--window")
+    args.dims_tuple = None if args.dims is None else tuple(d.strip() for d in args.dims.split(","))
+    if args.step is not None and args.level is not None:
+        raise ValueError("give --step or --level, not both")
+    if args.level is not None and not np.isfinite(args.level):
+        raise ValueError(f"--level must be a finite accuracy; got {args.level}")
+    if args.alignment is not None and args.lag is not None:
+        raise ValueError("give --alignment or --lag, not both")
+    if args.alignment is not None:
+        try:
+            args.alignment_value = args.alignment if args.alignment in ALIGNMENTS else float(args.alignment)
+        except ValueError:
+            raise ValueError(f"--alignment must be one of {', '.join(ALIGNMENTS)} or a lag in ms; "
+                             f"got {args.alignment!r}") from None
+    if args.out is not None:
+        check_output_file(args.out, "--out")
+        if Path(args.out).suffix.lower() not in (".csv", ".json"):
+            raise ValueError(f"--out must end in .csv or .json; got {args.out}")
+    data = _load_score_source(args.data, "DATA", args)
+    models = [_load_score_source(spec, "MODEL", args) for spec in args.models]
+    if (args.step is not None or args.level is not None) and all(m["task"] is None for m in models):
+        raise ValueError("--step and --level select a checkpoint of a run file; no MODEL is one")
+    table = _score_table(models, data, args)
+    print(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.6g}"))
+    if args.out is not None:
+        with lock(args.out), atomic_path(args.out) as tmp:
+            if Path(args.out).suffix.lower() == ".csv":
+                table.to_csv(tmp, index=False)
+            else:
+                table.to_json(tmp, orient="records", indent=2, double_precision=15)
+        print(f"written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="neurosim",
@@ -397,7 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (_add_datasets, _add_train, _add_reproduce, _add_curvature):
+    for add in (_add_datasets, _add_train, _add_reproduce, _add_curvature, _add_score):
         add(sub)
     return parser
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ from neurosim.metrics._validate import (
     refuse_masked,
 )
 from neurosim.trajectories import (
+    DIMS,
     _trial_presence,
     as_dense,
     condition_index,
@@ -356,6 +358,28 @@ def _as_trajectories(obj: Any, name: str, dims: Any) -> tuple[xr.DataArray, bool
     raise TypeError(f"{name} must be an xarray.DataArray (or a numpy array with dims=); got {type(obj).__name__}.")
 
 
+def _is_plain(obj: Any) -> bool:
+    return isinstance(obj, (np.ndarray, list, tuple))
+
+
+def _assumed_dims(model: Any, data: Any, dims: Any) -> tuple[Any, str | None]:
+    """``dims`` for two plain arrays of the same 3-D shape given without ``dims=``: the canonical
+    ``("condition", "time", "unit")``, announced in a one-line warning (returned as the note)."""
+    if dims is not None or not (_is_plain(model) and _is_plain(data)):
+        return dims, None
+    m_shape, d_shape = np.shape(model), np.shape(data)
+    if m_shape != d_shape or len(m_shape) != 3:
+        raise TypeError(
+            f"model and data are plain arrays of shapes {m_shape} and {d_shape}; only two arrays of the same "
+            "3-D shape are read as (condition, time, unit) without dims=. Say what the axes are with dims=, "
+            "e.g. dims=('condition', 'time', 'unit'), or pass xarray.DataArrays (neurosim.trajectories(...))."
+        )
+    note = (f"model and data are plain arrays of shape {m_shape}: assuming dims {DIMS} and matching "
+            "conditions and time by position (pass dims= to say otherwise)")
+    warnings.warn(note, UserWarning, stacklevel=4)
+    return DIMS, note
+
+
 def _set_condition_coords(target: xr.DataArray, source: xr.DataArray) -> xr.DataArray:
     """Give ``target`` the condition coordinates (and index) of ``source``."""
     drop = [c for c in target.coords if "condition" in target[c].dims]
@@ -570,9 +594,13 @@ def align(
     >>> am.condition.values.tolist(), am.sizes["time"], info["interpolated"]
     (['a', 'b'], 5, False)
     """
+    dims, note = _assumed_dims(model, data, dims)
     model, m_plain = _as_trajectories(model, "model", dims)
     data, d_plain = _as_trajectories(data, "data", dims)
-    return _align(model, data, m_plain, d_plain, window, lag, resample, nan_policy)
+    am, ad, info = _align(model, data, m_plain, d_plain, window, lag, resample, nan_policy)
+    if note is not None:
+        info["assumed_dims"] = note
+    return am, ad, info
 
 
 def _align(
@@ -972,6 +1000,7 @@ def prepare(
     >>> al.X.shape, al.model.condition.values.tolist()
     ((8, 3), ['a', 'b'])
     """
+    dims, note = _assumed_dims(model, data, dims)
     keep_trials = check_flag(keep_trials, "keep_trials")
     model_da, m_plain = _as_trajectories(model, "model", dims)
     data_da, d_plain = _as_trajectories(data, "data", dims)
@@ -993,6 +1022,8 @@ def prepare(
     am, ad, info = _align(model_da, data_da, m_plain, d_plain, window, lag, resample, nan_policy)
     if ragged:
         info["n_trials_range"] = (int(counts.min()), int(counts.max()))
+    if note is not None:
+        info["assumed_dims"] = note
     if data_trials is not None:
         # the trial-level data, restricted to what alignment kept (conditions, window, units)
         dt = data_trials.sel(condition=ad.indexes["condition"], unit=ad["unit"].values)

@@ -28,11 +28,15 @@ same number of trials in every condition and :func:`trial_samples` gives the
 This module builds (:func:`trajectories`), checks (:func:`validate_trajectories`)
 and flattens (:func:`flatten`) such arrays; the flatten step turns
 ``(condition, time)`` into samples and ``unit`` into features, the
-``(samples, features)`` layout every metric kernel takes.
+``(samples, features)`` layout every metric kernel takes. :func:`from_spikes` turns
+spike times and a trials table into such an array of firing rates, and
+:func:`group_trials` averages (or stacks) per-trial activity by condition label.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,7 +47,8 @@ import xarray as xr
 from neurosim.metrics._validate import refuse_masked
 
 __all__ = ["DIMS", "trajectories", "validate_trajectories", "flatten", "condition_index",
-           "trial_counts", "trial_mean", "equalize_trials", "trial_samples"]
+           "trial_counts", "trial_mean", "equalize_trials", "trial_samples",
+           "from_spikes", "group_trials", "KERNELS"]
 
 #: The canonical dims of a trajectory array (``"trial"`` may follow).
 DIMS: tuple[str, str, str] = ("condition", "time", "unit")
@@ -506,3 +511,367 @@ def flatten(da: xr.DataArray, *, name: str = "data") -> np.ndarray:
     da = validate_trajectories(da, name=name, allow_trial=False)
     c, t, n = (da.sizes[d] for d in DIMS)
     return np.asarray(da.values, dtype=np.float64).reshape(c * t, n)
+
+
+# --------------------------------------------------------------------------- trials → conditions
+def _label_index(labels: Any, n: int, name: str) -> pd.Index:
+    if isinstance(labels, pd.DataFrame):
+        index = pd.MultiIndex.from_frame(labels) if labels.shape[1] > 1 else pd.Index(labels.iloc[:, 0])
+    elif isinstance(labels, pd.Index):
+        index = labels
+    else:
+        values = np.asarray(labels)
+        if values.ndim != 1:
+            raise ValueError(f"{name} must hold one label per trial (1-D); got shape {values.shape}.")
+        index = pd.Index(values)
+    if len(index) != n:
+        raise ValueError(f"{name} has {len(index)} labels but there are {n} trials; give one label per trial.")
+    missing = (index.to_frame().isna().any(axis=1).to_numpy() if isinstance(index, pd.MultiIndex)
+               else np.asarray(index.isna()))
+    if missing.any():
+        raise ValueError(f"{name} is missing (NaN / None) for {int(missing.sum())} of {n} trials "
+                         f"(positions {np.flatnonzero(missing)[:5].tolist()}...); drop those trials first.")
+    return index
+
+
+def group_trials(
+    activity: Any,
+    labels: Any,
+    *,
+    time: Sequence[float] | np.ndarray | None = None,
+    units: Sequence[Any] | np.ndarray | None = None,
+    keep_trials: bool = False,
+    attrs: Mapping[str, Any] | None = None,
+    time_units: str = "ms",
+) -> xr.DataArray:
+    """Per-trial activity ``(trial, time, unit)`` → trajectories, grouped by condition label.
+
+    Trials with equal labels belong to one condition. Conditions are sorted by label (order of
+    first appearance when the labels cannot be sorted).
+
+    Parameters
+    ----------
+    activity : array_like, shape (trials, time, units)
+        One row per trial.
+    labels : sequence, pandas.Index / MultiIndex or DataFrame
+        The condition label of each trial; a DataFrame with several columns (or a MultiIndex)
+        gives a MultiIndex of conditions.
+    time, units : sequence, optional
+        Coordinates of the time bins (in ``time_units``) and of the units.
+    keep_trials : bool
+        False (default): the mean over each condition's trials, ``(condition, time, unit)``.
+        True: the trials themselves, ``(condition, time, unit, trial)``; conditions with fewer
+        trials than the largest are padded with NaN (``compare`` averages trials skipping NaN).
+    attrs : mapping, optional
+        Provenance merged into ``.attrs``.
+    time_units : str
+        ``time.attrs["units"]`` (default ``"ms"``).
+
+    Returns
+    -------
+    xarray.DataArray
+        Float64 trajectories; the ``n_trials`` coordinate along ``condition`` counts each
+        condition's trials.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> act = np.arange(12.0).reshape(3, 2, 2)          # 3 trials, 2 time bins, 2 units
+    >>> da = group_trials(act, ["b", "a", "b"], time=[0.0, 10.0])
+    >>> da.condition.values.tolist(), da.n_trials.values.tolist()
+    (['a', 'b'], [1, 2])
+    >>> da.sel(condition="b", time=0.0).values.tolist()   # mean of trials 0 and 2
+    [4.0, 5.0]
+    >>> group_trials(act, ["b", "a", "b"], time=[0.0, 10.0], keep_trials=True).sizes["trial"]
+    2
+    """
+    if not isinstance(keep_trials, (bool, np.bool_)):
+        raise TypeError(f"keep_trials must be True or False; got {keep_trials!r}.")
+    values = np.asarray(activity, dtype=np.float64)
+    if values.ndim != 3:
+        raise ValueError(f"activity must be (trials, time, units); got shape {values.shape}.")
+    codes, uniques, counts = _factorize(_label_index(labels, values.shape[0], "labels"))
+    n_cond, n_time, n_unit = len(uniques), values.shape[1], values.shape[2]
+    if keep_trials:
+        slot = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+        out = np.full((n_cond, n_time, n_unit, int(counts.max())), np.nan)
+        out[codes, :, :, slot] = values
+    else:
+        out = np.empty((n_cond, n_time, n_unit))
+        for c in range(n_cond):
+            out[c] = values[codes == c].mean(axis=0)
+    return _by_condition(out, uniques, counts, time=time, units=units, attrs=attrs, time_units=time_units)
+
+
+def _factorize(index: pd.Index) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    """(code of each trial, condition labels sorted when sortable, trials per condition)."""
+    try:
+        codes, uniques = pd.factorize(index, sort=True)
+    except TypeError:  # labels of mixed, unorderable types
+        codes, uniques = pd.factorize(index, sort=False)
+    if isinstance(uniques, pd.MultiIndex):
+        uniques = uniques.set_names(index.names)
+    else:
+        uniques = pd.Index(uniques, name=index.name)
+    return codes, uniques, np.bincount(codes, minlength=len(uniques))
+
+
+def _by_condition(out: np.ndarray, uniques: pd.Index, counts: np.ndarray, **kwargs: Any) -> xr.DataArray:
+    """Label ``(condition, time, unit[, trial])`` values with conditions, trial numbers and counts."""
+    dims = DIMS if out.ndim == 3 else (*DIMS, "trial")
+    da = trajectories(out, conditions=uniques, dims=dims, **kwargs)
+    if out.ndim == 4:
+        da = da.assign_coords(trial=np.arange(da.sizes["trial"]))
+    return da.assign_coords(n_trials=("condition", counts))
+
+
+# --------------------------------------------------------------------------- spikes → rates
+#: Smoothing kernels of :func:`from_spikes`.
+KERNELS = ("gaussian", "causal")
+
+
+def _number(value: Any, name: str, *, positive: bool = False, non_negative: bool = False) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {value!r}.")
+    value = float(value)
+    if not math.isfinite(value) or (positive and value <= 0) or (non_negative and value < 0):
+        bound = " > 0" if positive else " >= 0" if non_negative else ""
+        raise ValueError(f"{name} must be a finite number{bound}; got {value}.")
+    return value
+
+
+def _spike_trains(spike_times: Any) -> tuple[list[Any], list[np.ndarray]]:
+    if isinstance(spike_times, Mapping):
+        labels, trains = list(spike_times), list(spike_times.values())
+    elif isinstance(spike_times, (list, tuple)):
+        labels, trains = list(range(len(spike_times))), list(spike_times)
+    else:
+        raise TypeError("spike_times must be a dict unit -> array of spike times in seconds, or a list of such "
+                        f"arrays; got {type(spike_times).__name__}.")
+    if not trains:
+        raise ValueError("spike_times holds no units.")
+    out = []
+    for label, train in zip(labels, trains):
+        st = np.asarray(train)
+        if st.ndim != 1 or not (np.issubdtype(st.dtype, np.number) or st.size == 0):
+            raise ValueError(f"spike_times[{label!r}] must be a 1-D array of times in seconds; got "
+                             f"{'shape ' + str(st.shape) if st.ndim != 1 else 'dtype ' + str(st.dtype)}.")
+        st = st.astype(np.float64)
+        if not np.isfinite(st).all():
+            raise ValueError(f"spike_times[{label!r}] holds {int((~np.isfinite(st)).sum())} NaN or infinite times.")
+        if st.size > 1 and np.any(np.diff(st) < 0):
+            st = np.sort(st)
+        out.append(st)
+    return labels, out
+
+
+def _trial_column(trials: pd.DataFrame, column: Any, argument: str) -> None:
+    if not isinstance(column, str) or column not in trials.columns:
+        raise ValueError(f"{argument}={column!r} is not a column of the trials table; its columns are "
+                         f"{[str(c) for c in trials.columns]}.")
+
+
+def _causal_weights(sigma_bins: float) -> np.ndarray:
+    """``correlate1d`` weights of the half-Gaussian ``w[k] ∝ exp(-k² / 2σ²)``, ``k = 0..⌈4σ⌉`` (past only)."""
+    k_max = int(math.ceil(4.0 * sigma_bins))
+    k = np.arange(k_max + 1, dtype=np.float64)
+    w = np.exp(-0.5 * (k / sigma_bins) ** 2)
+    w /= w.sum()
+    # offset j - k_max of the full kernel: w[k_max - j] for the past and present, 0 for the future
+    return np.concatenate([w[::-1], np.zeros(k_max)])
+
+
+def from_spikes(
+    spike_times: Any,
+    trials: pd.DataFrame,
+    *,
+    align_to: str,
+    window: tuple[float, float],
+    bin_ms: float,
+    smooth_ms: float = 0.0,
+    kernel: str = "gaussian",
+    condition: str | Sequence[str] = "condition",
+    keep_trials: bool = False,
+    session: tuple[float, float] | None = None,
+) -> xr.DataArray:
+    """Spike times and a trials table → binned, smoothed firing rates ``(condition, time, unit)``.
+
+    The conventions are those of NWB (Neurodata Without Borders) files: times in seconds on the
+    session clock, one row per trial.
+
+    For trial ``i`` with event time ``a_i`` (column ``align_to``) and unit ``u``, the spikes'
+    times relative to the event, ``(s - a_i) * 1000`` ms, are counted in the bins whose edges are
+    ``np.arange(window[0], window[1] + bin_ms / 2, bin_ms)`` (``np.histogram``'s bins: each
+    half-open ``[e_k, e_{k+1})``, the last one closed), and divided by the bin width
+    ``bin_ms / 1000`` s, giving spikes/s. With ``smooth_ms > 0`` each trial's rates are then
+    smoothed along time:
+
+    * ``kernel="gaussian"``: ``scipy.ndimage.gaussian_filter1d`` with standard deviation
+      ``smooth_ms / bin_ms`` bins (truncated at 4 SD);
+    * ``kernel="causal"``: a half-Gaussian of the same SD over the present and past bins only,
+      ``y_t = Σ_{k=0}^{⌈4σ⌉} w_k x_{t-k}`` with ``w_k ∝ exp(-k² / 2σ²)``, ``Σ w_k = 1``, so a
+      rate never depends on later spikes.
+
+    Bins beyond the window's edges are taken equal to the edge bin (scipy's ``mode="nearest"``);
+    to avoid edge effects, bin a window 3 SD wider than needed and select the bins you want.
+    Without ``keep_trials`` the result is the mean over each condition's trials.
+
+    Parameters
+    ----------
+    spike_times : dict or list
+        ``{unit label: 1-D array of spike times in s}`` or a list of arrays (units ``0..n-1``).
+    trials : pandas.DataFrame
+        One row per trial with the ``condition`` column(s) and the ``align_to`` column (s). If it
+        has NWB's ``start_time`` and ``stop_time`` columns, every trial's window must lie
+        inside its trial.
+    align_to : str
+        Column of ``trials`` holding the event each trial is aligned to (e.g.
+        ``"move_onset_time"``); time 0 of the result.
+    window : (float, float)
+        First and last bin edge in ms relative to the event.
+    bin_ms : float
+        Bin width in ms.
+    smooth_ms : float
+        Standard deviation of the smoothing kernel in ms; 0 (default) means no smoothing.
+    kernel : {"gaussian", "causal"}
+        The smoothing kernel (above).
+    condition : str or list of str
+        Column(s) of ``trials`` with the condition labels; several columns give a MultiIndex.
+    keep_trials : bool
+        Keep single trials as a ``trial`` dim (NaN-padded, see :func:`group_trials`).
+    session : (float, float), optional
+        Start and stop of the recording in s (stop may be ``inf``): a spike outside it is an
+        error (a sign of a unit or clock mix-up). Default: no check.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(condition, time, unit[, trial])`` float64 rates in spikes/s; ``time`` = bin centres
+        in ms from the event; ``n_trials`` per condition; ``attrs`` record ``units``,
+        ``bin_ms``, ``smooth_ms``, ``kernel``, ``align_to``, ``window_ms`` (first and last edge)
+        and ``condition_columns``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown column, a missing alignment time, a window outside a trial, a spike
+        outside ``session``, or a bad window / bin / kernel setting.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> trials = pd.DataFrame({"direction": [0, 90, 0], "go": [1.0, 2.0, 3.0]})
+    >>> spikes = {"u1": np.array([1.005, 1.012, 2.031, 3.002])}
+    >>> r = from_spikes(spikes, trials, align_to="go", window=(0, 40), bin_ms=10, condition="direction")
+    >>> r.time.values.tolist()
+    [5.0, 15.0, 25.0, 35.0]
+    >>> r.sel(condition=0, unit="u1").values.tolist()    # mean of 2 trials, spikes/s
+    [100.0, 50.0, 0.0, 0.0]
+    """
+    if not isinstance(trials, pd.DataFrame):
+        raise TypeError(f"trials must be a pandas.DataFrame (one row per trial); got {type(trials).__name__}.")
+    if len(trials) == 0:
+        raise ValueError("trials has no rows.")
+    columns = [condition] if isinstance(condition, str) else list(condition) if isinstance(condition, (list, tuple)) else None
+    if not columns:
+        raise TypeError(f"condition must be a column name or a list of column names; got {condition!r}.")
+    for col in columns:
+        _trial_column(trials, col, "condition")
+    _trial_column(trials, align_to, "align_to")
+    if not isinstance(kernel, str) or kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}; got {kernel!r}.")
+    if not isinstance(keep_trials, (bool, np.bool_)):
+        raise TypeError(f"keep_trials must be True or False; got {keep_trials!r}.")
+    try:
+        lo, hi = window
+    except (TypeError, ValueError):
+        raise TypeError(f"window must be a (start, stop) pair in ms around {align_to!r}; got {window!r}.") from None
+    lo, hi = _number(lo, "window[0]"), _number(hi, "window[1]")
+    bin_ms = _number(bin_ms, "bin_ms", positive=True)
+    smooth_ms = _number(smooth_ms, "smooth_ms", non_negative=True)
+    edges = np.arange(lo, hi + bin_ms / 2, bin_ms)
+    if edges.size < 2:
+        raise ValueError(f"window ({lo:g}, {hi:g}) ms holds no bin of {bin_ms:g} ms; it must span at least one bin.")
+    align = pd.to_numeric(trials[align_to], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(align)
+    if bad.any():
+        raise ValueError(f"align_to={align_to!r} is missing or not a number in {int(bad.sum())} of {len(align)} "
+                         f"trials (rows {trials.index[bad][:5].tolist()}...); drop them first, e.g. "
+                         f"trials[trials[{align_to!r}].notna()].")
+    if {"start_time", "stop_time"} <= set(trials.columns):
+        start = trials["start_time"].to_numpy(dtype=np.float64)
+        stop = trials["stop_time"].to_numpy(dtype=np.float64)
+        tol = 1e-9
+        outside = (align + edges[0] / 1000.0 < start - tol) | (align + edges[-1] / 1000.0 > stop + tol)
+        if outside.any():
+            i = int(np.flatnonzero(outside)[0])
+            raise ValueError(
+                f"the window ({edges[0]:g}, {edges[-1]:g}) ms around {align_to!r} runs outside {int(outside.sum())} "
+                f"of {len(align)} trials (e.g. row {trials.index[i]!r}: window {align[i] + edges[0] / 1000:.4f}.."
+                f"{align[i] + edges[-1] / 1000:.4f} s, trial {start[i]:.4f}..{stop[i]:.4f} s); narrow the window "
+                "or drop those trials.")
+    labels_units, trains = _spike_trains(spike_times)
+    if session is not None:
+        try:
+            s0, s1 = (float(v) for v in session)
+        except (TypeError, ValueError):
+            raise TypeError(f"session must be a (start, stop) pair in s; got {session!r}.") from None
+        if math.isnan(s0) or math.isnan(s1) or not s0 < s1:
+            raise ValueError(f"session must be (start, stop) in s with start < stop (stop may be inf); got {session!r}.")
+        for label, st in zip(labels_units, trains):
+            out = (st < s0) | (st > s1)
+            if out.any():
+                raise ValueError(f"unit {label!r} has {int(out.sum())} spike times outside the session "
+                                 f"({s0:g}..{s1:g} s), e.g. {float(st[out][0]):g} s; spike times must be seconds "
+                                 "on the session clock.")
+    codes, uniques, n_per_condition = _factorize(_label_index(trials[columns], len(trials), f"condition={condition!r}"))
+    n_trials, n_bins, n_units = len(align), edges.size - 1, len(trains)
+    # counts per trial; without keep_trials they are summed per condition at once (memory: conditions,
+    # not trials; the smoothing is linear, so smoothing the condition mean equals the mean of the
+    # smoothed trials to rounding)
+    if keep_trials:
+        slot = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+        counts = np.full((len(uniques), n_bins, n_units, int(n_per_condition.max())), np.nan)
+    else:
+        counts = np.zeros((len(uniques), n_bins, n_units))
+    slack = 1e-9 + 1e-12 * float(np.max(np.abs(align)))
+    for u, st in enumerate(trains):
+        first = np.searchsorted(st, align + edges[0] / 1000.0 - slack, side="left")
+        last = np.searchsorted(st, align + edges[-1] / 1000.0 + slack, side="right")
+        n = last - first
+        total = int(n.sum())
+        if not total:
+            if keep_trials:
+                counts[codes, :, u, slot] = 0.0
+            continue
+        trial = np.repeat(np.arange(n_trials), n)
+        pos = np.arange(total) - np.repeat(np.cumsum(n) - n, n) + np.repeat(first, n)
+        rel = (st[pos] - align[trial]) * 1000.0
+        k = np.searchsorted(edges, rel, side="right") - 1
+        k[rel == edges[-1]] = n_bins - 1  # np.histogram's last bin is closed
+        ok = (k >= 0) & (k < n_bins)
+        if keep_trials:
+            per_trial = np.bincount(trial[ok] * n_bins + k[ok], minlength=n_trials * n_bins)
+            counts[codes, :, u, slot] = per_trial.reshape(n_trials, n_bins)
+        else:
+            cells = codes[trial[ok]] * n_bins + k[ok]
+            counts[:, :, u] = np.bincount(cells, minlength=len(uniques) * n_bins).reshape(len(uniques), n_bins)
+    rates = counts / (bin_ms / 1000.0)
+    if not keep_trials:
+        rates /= n_per_condition[:, None, None]
+    if smooth_ms > 0:
+        import scipy.ndimage  # imported on first use: measured import cost (~0.2 s on `import neurosim`)
+
+        sigma = smooth_ms / bin_ms
+        if kernel == "gaussian":
+            rates = scipy.ndimage.gaussian_filter1d(rates, sigma, axis=1, mode="nearest", truncate=4.0)
+        else:
+            rates = scipy.ndimage.correlate1d(rates, _causal_weights(sigma), axis=1, mode="nearest")
+    attrs = {"units": "spikes/s", "bin_ms": bin_ms, "smooth_ms": smooth_ms, "kernel": kernel if smooth_ms > 0 else "none",
+             "align_to": align_to, "window_ms": [float(edges[0]), float(edges[-1])],
+             "condition_columns": [str(c) for c in columns]}
+    da = _by_condition(rates, uniques, n_per_condition, time=(edges[:-1] + edges[1:]) / 2,
+                       units=np.asarray(labels_units), attrs=attrs)
+    da["time"].attrs["alignment"] = align_to
+    da.name = "rates"
+    return da

@@ -10,10 +10,13 @@ cache directory → the package itself (only ``hatsopoulos2007`` is embedded, so
 always loads); ``datasets.fetch(name)`` downloads into the cache and verifies
 sha256. ``datasets.simulate_trials(...)`` draws single-trial data with known condition
 means, noise covariance and reliability (the ground truth of the trial-level tools).
+sha256. ``datasets.from_nwb(path, ...)`` turns any NWB file (e.g. from DANDI) into
+firing-rate trajectories (needs the ``[nwb]`` extra).
 """
 
 from neurosim.datasets._core import cache_dir, embedded_dir, fetch, find, load, sha256, verify
 from neurosim.datasets._safe_npy import RestrictedUnpickler, load_npy
+from neurosim.datasets.nwb import from_nwb, read_nwb
 from neurosim.datasets.registry import REGISTRY, DatasetInfo, FileInfo, get, names
 from neurosim.datasets.simulate import simulate_trials
 
@@ -26,10 +29,12 @@ __all__ = [
     "embedded_dir",
     "fetch",
     "find",
+    "from_nwb",
     "get",
     "load",
     "load_npy",
     "names",
+    "read_nwb",
     "sha256",
     "simulate_trials",
     "verify",
