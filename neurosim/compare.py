@@ -52,6 +52,7 @@ from neurosim.metrics._validate import (
     check_seed,
     refuse_masked,
 )
+from neurosim.metrics.stochastic import TRIAL_INPUT  # the input kind of single-trial metrics
 from neurosim.trajectories import (
     DIMS,
     _trial_presence,
@@ -1115,8 +1116,6 @@ def cross_validated_values(m: _Metric, al: Aligned, cv_spec: dict, *, progress: 
     return np.asarray(values), tests
 
 
-#: The ``input`` kind of a metric that compares single-trial distributions (``Measure.input``).
-TRIAL_INPUT = "trials"
 # metrics that take (conditions, time, units) arrays instead of flattened samples
 _CONDITION_ARRAYS = ("trajectories", "conditions")
 

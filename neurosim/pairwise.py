@@ -251,6 +251,29 @@ def _blocks(pairs: list[tuple[int, int]], n_blocks: int) -> list[list[tuple[int,
 _DSA_FIT_OPTIONS = ("n_delays", "delay_interval", "rank", "ragged")
 
 
+def _refuse_unflattenable(metric: Any) -> None:
+    """Refuse metrics whose input is not flattened samples nor trajectories (ridge, trial metrics).
+
+    Ridge predictivity folds by condition and the stochastic metrics need single trials; the
+    flattened (samples, features) matrices pairwise works on carry neither, so they would give a
+    different kind of number without a word.
+    """
+    if isinstance(metric, str):
+        try:
+            m = make(metric)
+        except ValueError:
+            return
+    else:
+        m = metric
+    kind = getattr(m, "input", "samples")
+    if kind not in ("samples", TRAJECTORY_INPUT):
+        raise ValueError(
+            f"metric {getattr(m, 'name', metric)!r} takes {kind!r} input (condition folds or single trials), "
+            "which pairwise's flattened (samples, features) matrices do not carry; score each pair with "
+            "neurosim.compare(model, data, metric=...) or many models at once with neurosim.compare_models."
+        )
+
+
 def _trajectory_measure(metric: Any) -> Any:
     """The measure / callable if ``metric`` needs (trajectories, time, units) input, else None."""
     if isinstance(metric, str):
@@ -404,6 +427,7 @@ def pairwise(
             raise ValueError("trajectory metrics (DSA) run locally and take no alpha or kind; "
                              "drop client=/alpha=/kind=")
         return _pairwise_trajectories(collection, metric, progress, dict(metric_options))
+    _refuse_unflattenable(metric)
     names, mats = _as_collection(collection)
     mode, spec, symmetric = _resolve_metric(metric, alpha, kind, dict(metric_options))
     K = len(names)

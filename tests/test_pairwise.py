@@ -104,3 +104,11 @@ def test_public_name_is_the_function():
     importlib.import_module("neurosim.pairwise")  # importing the module must not shadow the function
     assert neurosim.pairwise is pairwise
     assert callable(neurosim.matching.match_accuracy)
+
+
+@pytest.mark.parametrize("metric", ["ridge", "predictivity", "energy-shape-distance", "gaussian-shape-distance=alpha=1"])
+def test_pairwise_refuses_metrics_that_need_condition_folds_or_trials(metric):
+    rng = np.random.default_rng(0)
+    nets = {"a": rng.normal(size=(20, 5)), "b": rng.normal(size=(20, 5))}
+    with pytest.raises(ValueError, match=r"input .*neurosim.compare"):
+        pairwise(nets, metric=metric)
