@@ -90,13 +90,15 @@ def test_decomposition_errors():
 # ---------------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.data
-def test_reproduce_end_to_end_tiny(data_root, tmp_path, monkeypatch):
+def test_reproduce_end_to_end_tiny(tmp_path, monkeypatch):
     from neurosim.baselines import normalized_distance
     from neurosim.compare import compare
+    from neurosim import datasets
     from neurosim.datasets import load
     from neurosim.experiments import liu2025 as rep
     from neurosim.rnn import load_run
 
+    data_root = datasets.embedded_dir()  # the M1 copy shipped in the package: runs in any clone
     cfg = rep.ReproduceConfig(rules=("bptt", "eprop"), seeds=(0, 1), g0s=(0.5, 1.0), n_rec=10, steps=20,
                               lr=1e-2, batch_size=8, levels=(-0.5, 0.0, 0.999), n_checkpoints=6, n_splits=8,
                               fixed_point_starts=4, lags=(-320.0, 0.0, 100.0), label="test")
