@@ -180,7 +180,7 @@ def test_reproduce_missing_data_says_how_to_get_it(tmp_path, capsys):
     assert main(["reproduce", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), "--quiet",
                  "--workers", "1"]) == 2
     err = capsys.readouterr().err
-    assert "neurosim datasets fetch hatsopoulos2007" in err and "NEUROSIM_DATA" in err
+    assert "ships inside the package: leave out path= (--data on the command line)" in err  # no download needed
     assert not (tmp_path / "out").exists()  # nothing written before the data are found
 
 
