@@ -29,7 +29,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import tokenize
 from pathlib import Path
 
@@ -44,6 +43,9 @@ EXAMPLES = sorted((REPO / "examples").glob("*.py"))
 NO_RUN = {
     "docs/plot.md": 5,  # function signatures
 }
+
+# optional extras a page may use: absent, its test skips with the reason (never fails)
+OPTIONAL = {"matplotlib", "dask", "distributed", "torch", "pynwb"}
 
 FENCE = re.compile(r"^(?P<indent> *)```(?P<info>[^`]*)$")
 STATED = re.compile(r"#\s*->\s*(?P<value>.+?)\s*$")
@@ -180,20 +182,24 @@ def test_no_run_blocks_are_counted():
 def test_page_code_runs_and_states_true_outputs(page, tmp_path, monkeypatch):
     runnable = [b for b in blocks(page) if b.runs]
     if not runnable:
-        assert all(b.lang != "python" or not b.runs for b in blocks(page))
-        return  # a page without python: nothing to run (the fence test still checks its blocks)
+        return  # a page without python code (its fences are checked above)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NEUROSIM_DATA", raising=False)  # the embedded copy, as in a fresh clone
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    import matplotlib
-
-    matplotlib.use("Agg")
     namespace = {"__name__": "__docs__"}
-    for b in runnable:
-        run_block(b, namespace)
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
+    state = np.random.get_state()  # a page may seed numpy's global generator (as other packages' recipes do)
+    try:
+        for b in runnable:
+            try:
+                run_block(b, namespace)
+            except ModuleNotFoundError as err:
+                if err.name and err.name.split(".")[0] in OPTIONAL:
+                    pytest.skip(f"{b.name} needs the optional package {err.name} (not installed)")
+                raise
+    finally:
+        np.random.set_state(state)
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
 
 
 def test_stated_outputs_convention_can_fail(tmp_path):
@@ -217,10 +223,9 @@ def test_example_runs_from_a_fresh_directory(script, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NEUROSIM_DATA"}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env["MPLBACKEND"] = "Agg"
-    t0 = time.perf_counter()
+    # the timeout only guards against a hang (a script that takes minutes must offer --quick)
     proc = subprocess.run([sys.executable, str(script), *args], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=600)
     assert proc.returncode == 0, f"{script.name} {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-    assert time.perf_counter() - t0 < 60, f"{script.name} {' '.join(args)} is too slow for the suite: add --quick"
     if "plot_m1" in script.name:
         assert len(list((tmp_path / "figures").glob("*.png"))) == 5

@@ -34,6 +34,8 @@ def closed_form_procrustes(X, Y):
 def netrep_whiten(Xc, alpha):
     """netrep's trace-preserving partial whitening, written out from its definition (full rank)."""
     lam, V = np.linalg.eigh(Xc.T @ Xc)
+    # a reference only for well-conditioned data (κ(XcᵀXc) < 1e4: rounding ~κ·eps ≪ the tolerance)
+    assert lam.min() > 1e-4 * lam.max(), "ill-conditioned reference: use an SVD of Xc instead"
     d = alpha + (1 - alpha) * lam ** (-0.5)
     Z = V @ np.diag(d) @ V.T
     W = Xc @ Z
