@@ -229,3 +229,12 @@ def test_example_runs_from_a_fresh_directory(script, tmp_path):
     assert proc.returncode == 0, f"{script.name} {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     if "plot_m1" in script.name:
         assert len(list((tmp_path / "figures").glob("*.png"))) == 5
+
+
+def test_ci_runs_the_readme_test_line():
+    """CI runs exactly the line README.md gives a newcomer for the tests."""
+    readme = [line.strip() for b in blocks(REPO / "README.md") if b.lang == "bash" for line in b.code.splitlines()]
+    line = next(line for line in readme if "pytest" in line)
+    ci = [ln.strip() for ln in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+          if ln.strip() and not ln.lstrip().startswith("#")]
+    assert line in ci, f"README's test line {line!r} is not what .ci/run runs ({ci})"
