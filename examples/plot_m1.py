@@ -1,7 +1,7 @@
 """Look at the M1 recordings next to two reference models: trajectories in PCs, RDMs and MDS.
 
     python examples/plot_m1.py                    # PNGs into ./figures
-    python examples/plot_m1.py out/ --data PATH --window -600 400
+    python examples/plot_m1.py out/ --window -600 400 [--data PATH]   # --data: your own copy
 
 Draws, for the Hatsopoulos 2007 M1 data (8 reach directions, 0 ms = movement onset):
 
@@ -27,15 +27,14 @@ from neurosim.plot import condition_rdm, mds_conditions, rdm_heatmap, save_figur
 from neurosim.rnn import LeakyRNN, activity
 from neurosim.rnn.tasks import CenterOutReach
 
-# the recordings beside a clone, as the tests use them
-_SIBLING = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 def main(argv=None) -> list[Path]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("out", nargs="?", default="figures", help="folder the PNGs are written to")
-    ap.add_argument("--data", default=str(_SIBLING), help="folder holding the recordings")
+    ap.add_argument("--data", default=None,
+                    help="your own copy of the recordings (folder or file; default: $NEUROSIM_DATA, the user "
+                         "cache, else the verified copy that ships inside the package)")
     ap.add_argument("--window", nargs=2, type=float, default=(-600.0, 400.0), metavar=("START", "STOP"),
                     help="data time range in ms (0 = movement onset)")
     ap.add_argument("--n-rec", type=int, default=200, help="units of the random LeakyRNN")
@@ -45,8 +44,9 @@ def main(argv=None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     window = tuple(args.window)
 
-    print(f"loading hatsopoulos2007 from {args.data} ...", flush=True)
-    ds = neurosim.datasets.load("hatsopoulos2007", path=args.data)
+    source = neurosim.datasets.find("hatsopoulos2007", path=args.data)
+    print(f"loading hatsopoulos2007 from {source} ...", flush=True)
+    ds = neurosim.datasets.load("hatsopoulos2007", path=source)
     data = ds["rates"]
     task = CenterOutReach.from_dataset(ds)
     rnn = activity(LeakyRNN(task.n_in, args.n_rec, task.n_out, seed=args.seed), task)

@@ -7,15 +7,14 @@
 Prints the angular Procrustes distance (normalized to [0, 1], the e-prop paper's measure) between
 the activity and the M1 data, the condition-average baseline, the split-half ceiling and the
 normalized distance (d - ceiling) / (1 - ceiling); optionally leave-one-condition-out CV and a
-bootstrap interval. Data are found via --data, $NEUROSIM_DATA or the user cache
-(`neurosim datasets fetch hatsopoulos2007`).
+bootstrap interval. The M1 recordings ship inside the package; --data (or $NEUROSIM_DATA) points
+at your own copy instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -24,9 +23,6 @@ from neurosim import datasets
 from neurosim.baselines import condition_average, normalized_distance, split_half_ceiling
 
 
-# the recordings beside a clone (../shared/data), as the tests use them; None = search order
-_SIBLING = Path(__file__).resolve().parents[2] / "shared" / "data"
-_SIBLING_DATA = str(_SIBLING) if _SIBLING.is_dir() else None
 
 
 def demo_model(m1, n_units: int = 100, seed: int = 0):
@@ -56,8 +52,9 @@ def read_activity(path: str, dims: str, t0: float | None, dt: float | None, m1):
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("activity", nargs="?", help=".nc (neurosim.io) or .npy file; omit for the demo")
-    p.add_argument("--data", default=_SIBLING_DATA,
-                    help="folder of the recordings (default: ../shared/data beside this clone if present, else $NEUROSIM_DATA, else the user cache)")
+    p.add_argument("--data", default=None,
+                    help="your own copy of the recordings (default: $NEUROSIM_DATA, the user cache, else the "
+                         "verified copy that ships inside the package)")
     p.add_argument("--dims", default="condition,time,unit", help="axis names of a .npy array")
     p.add_argument("--t0", type=float, default=None, help="time of the first bin of a .npy array (ms)")
     p.add_argument("--dt", type=float, default=None, help="bin width of a .npy array (ms)")

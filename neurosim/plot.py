@@ -1126,7 +1126,9 @@ def distance_vs_accuracy(table: pd.DataFrame, *, hue: str = "rule", style: str |
         ``(value, low, high)`` (line and the band low–high), e.g.
         ``{"condition average": 0.484, "split-half ceiling": (0.403, 0.024)}``.
     levels : sequence of float, optional
-        Accuracy levels drawn as labelled dotted vertical lines (e.g. matched accuracies).
+        Accuracy levels drawn as dotted vertical lines (e.g. matched accuracies), each labelled
+        with its value on top when the labels fit side by side (≥ 0.3 inch apart), else listed
+        in the legend.
     matched : DataFrame, optional
         Points to mark (columns ``x``, ``y``, and ``hue``/``col`` when used), e.g. matched
         checkpoints.

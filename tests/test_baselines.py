@@ -19,8 +19,8 @@ def _angular(A, B):
 
 
 @pytest.fixture(scope="module")
-def m1(data_root):
-    return datasets.load("hatsopoulos2007", data_root)["rates"]
+def m1(m1_rates):
+    return m1_rates
 
 
 def test_condition_average_definition(rng):

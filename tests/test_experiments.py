@@ -90,13 +90,15 @@ def test_decomposition_errors():
 # ---------------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.data
-def test_reproduce_end_to_end_tiny(data_root, tmp_path, monkeypatch):
+def test_reproduce_end_to_end_tiny(tmp_path, monkeypatch):
     from neurosim.baselines import normalized_distance
     from neurosim.compare import compare
+    from neurosim import datasets
     from neurosim.datasets import load
     from neurosim.experiments import liu2025 as rep
     from neurosim.rnn import load_run
 
+    data_root = datasets.embedded_dir()  # the M1 copy shipped in the package: runs in any clone
     cfg = rep.ReproduceConfig(rules=("bptt", "eprop"), seeds=(0, 1), g0s=(0.5, 1.0), n_rec=10, steps=20,
                               lr=1e-2, batch_size=8, levels=(-0.5, 0.0, 0.999), n_checkpoints=6, n_splits=8,
                               fixed_point_starts=4, lags=(-320.0, 0.0, 100.0), label="test")
@@ -178,7 +180,7 @@ def test_reproduce_missing_data_says_how_to_get_it(tmp_path, capsys):
     assert main(["reproduce", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), "--quiet",
                  "--workers", "1"]) == 2
     err = capsys.readouterr().err
-    assert "neurosim datasets fetch hatsopoulos2007" in err and "NEUROSIM_DATA" in err
+    assert "ships inside the package: leave out path= (--data on the command line)" in err  # no download needed
     assert not (tmp_path / "out").exists()  # nothing written before the data are found
 
 

@@ -75,10 +75,8 @@ def test_split_half_ceiling_fast_equals_general(metric, opts):
     assert np.max(np.abs(fast.values - slow.values)) <= TOL
 
 
-def test_m1_fast_equals_general_through_compare(data_root):
-    from neurosim import datasets
-
-    data = datasets.load("hatsopoulos2007", path=data_root)["rates"]
+def test_m1_fast_equals_general_through_compare(m1_rates):
+    data = m1_rates
     rng = np.random.default_rng(0)
     model = data.copy(data=data.values @ rng.normal(size=(141, 141)) + 5.0 * rng.normal(size=data.shape))
     kw = dict(normalize=True, bootstrap=20, permutations=20, seed=0)

@@ -103,6 +103,13 @@ def _search_roots(path: str | os.PathLike | None, info: DatasetInfo) -> list[tup
 
 def _not_found(name: str, info: DatasetInfo, looked: list[str]) -> FileNotFoundError:
     files = ", ".join(f.name for f in info.files)
+    if any(f.embedded for f in info.files):
+        # only an explicit path can miss a dataset that ships with the package: no download needed
+        return FileNotFoundError(
+            f"dataset {name!r} not found (looked for {files} in: {'; '.join(looked)}).\n"
+            f"    A verified copy ships inside the package: leave out path= (--data on the command line) to use it,\n"
+            f"or point path= at a folder that holds {info.folder}/ or one of its files."
+        )
     return FileNotFoundError(
         f"dataset {name!r} not found (looked for {files} in: {'; '.join(looked)}). Get it with\n"
         f"    neurosim datasets fetch {name}\n"
@@ -139,7 +146,8 @@ def find(name: str, path: str | os.PathLike | None = None, *, verify: bool = Tru
     Raises
     ------
     FileNotFoundError
-        Saying how to get the data (``neurosim datasets fetch NAME`` or ``$NEUROSIM_DATA``).
+        Saying how to get the data (``neurosim datasets fetch NAME`` or ``$NEUROSIM_DATA``; for
+        the embedded ``hatsopoulos2007``, that leaving out ``path`` uses the package's copy).
     ValueError
         If the file found fails its checksum.
 
@@ -151,7 +159,7 @@ def find(name: str, path: str | os.PathLike | None = None, *, verify: bool = Tru
     ...     find("hatsopoulos2007", "/nonexistent")
     ... except FileNotFoundError as err:
     ...     print(str(err).splitlines()[1].strip())
-    neurosim datasets fetch hatsopoulos2007
+    A verified copy ships inside the package: leave out path= (--data on the command line) to use it,
     """
     info = get(name)
     looked = []

@@ -8,11 +8,9 @@ import scipy.io
 
 
 @pytest.fixture(scope="session")
-def hatsopoulos_rates(data_root):
-    """Condition-averaged M1 rates, (condition 8, time 121, unit 141), spikes/s."""
-    path = data_root / "hatsopoulos2007_m1_center_out" / "hatsopoulos2007_m1_center_out.npz"
-    with np.load(path, allow_pickle=False) as d:
-        return d["firing_rate"].transpose(2, 1, 0).copy()
+def hatsopoulos_rates(m1_rates):
+    """Condition-averaged M1 rates (the embedded copy), ndarray (condition 8, time 121, unit 141), spikes/s."""
+    return np.ascontiguousarray(m1_rates.transpose("condition", "time", "unit").values)
 
 
 @pytest.fixture(scope="session")

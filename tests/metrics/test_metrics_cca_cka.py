@@ -14,7 +14,10 @@ TOL = 1e-10
 
 
 def inv_sqrt(C):
+    """C^{-1/2} of a covariance; a reference only while C is well conditioned (checked: κ < 1e4,
+    so the reference's rounding, ~κ·eps, stays far below the tolerances it is used with)."""
     w, V = np.linalg.eigh(C)
+    assert w.min() > 1e-4 * w.max(), "ill-conditioned reference: use an orthonormal-basis (QR/SVD) form"
     return V @ np.diag(w**-0.5) @ V.T
 
 

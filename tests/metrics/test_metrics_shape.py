@@ -34,6 +34,8 @@ def closed_form_procrustes(X, Y):
 def netrep_whiten(Xc, alpha):
     """netrep's trace-preserving partial whitening, written out from its definition (full rank)."""
     lam, V = np.linalg.eigh(Xc.T @ Xc)
+    # a reference only for well-conditioned data (κ(XcᵀXc) < 1e4: rounding ~κ·eps ≪ the tolerance)
+    assert lam.min() > 1e-4 * lam.max(), "ill-conditioned reference: use an SVD of Xc instead"
     d = alpha + (1 - alpha) * lam ** (-0.5)
     Z = V @ np.diag(d) @ V.T
     W = Xc @ Z
@@ -151,13 +153,29 @@ def test_identity_gives_zero_not_nan(rng):
 
 
 def test_cos_procrustes_is_normalized_bures_similarity(rng):
+    """cos θ = NBS = tr((Kx^½ Ky Kx^½)^½) / sqrt(tr Kx tr Ky), K = XcXcᵀ (n × n Gram matrices).
+
+    The n × n form is rank-deficient (rank 5 of 25 here), and a matrix square root near a zero
+    eigenvalue is ill-conditioned (sqrt has an unbounded derivative at 0), so ``sqrtm`` of it is
+    only ~1e-8 accurate — worse than the code under test. The reference therefore uses the
+    equal, well-conditioned p × p form: the non-zero spectrum of Kx^½ Ky Kx^½ is that of
+    Ky Kx = Ky Xc Xcᵀ, i.e. of the full-rank 6 × 6 matrix M = Xcᵀ Ky Xc, so the fidelity is
+    tr(M^½). It shares no step with the code (which takes the singular values of XcᵀYc).
+    """
     X, Y = rng.normal(size=(25, 6)), rng.normal(size=(25, 9))
     Xc, Yc = X - X.mean(0), Y - Y.mean(0)
     Kx, Ky = Xc @ Xc.T, Yc @ Yc.T
-    root = scipy.linalg.sqrtm(Kx)
-    fidelity = np.trace(scipy.linalg.sqrtm(root @ Ky @ root)).real
+    M = Xc.T @ Ky @ Xc
+    assert np.linalg.cond(M) < 1e3  # full rank and well conditioned: the premise of the tolerance
+    fidelity = np.trace(scipy.linalg.sqrtm(M)).real
     nbs = fidelity / np.sqrt(np.trace(Kx) * np.trace(Ky))
-    assert abs(np.cos(procrustes_distance(X, Y)) - nbs) < 1e-8  # sqrtm itself is ~1e-9 accurate
+    # sqrtm of a symmetric positive definite 6 × 6 matrix with condition number < 1e3 is accurate
+    # to ~cond · eps ≈ 1e-13 relative; 1e-12 leaves a margin of 10 and still fails on any error
+    # larger than rounding
+    assert abs(np.cos(procrustes_distance(X, Y)) - nbs) < 1e-12
+    # the rank-deficient n × n form agrees to its own (lower) accuracy
+    root = scipy.linalg.sqrtm(Kx)
+    assert abs(np.trace(scipy.linalg.sqrtm(root @ Ky @ root)).real - fidelity) < 1e-6 * fidelity
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.4, 1.0])

@@ -6,7 +6,6 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def hatsopoulos(data_root):
-    from neurosim.datasets import load
-
-    return load("hatsopoulos2007", path=data_root)
+def hatsopoulos(m1_dataset):
+    """The Hatsopoulos 2007 Dataset from the copy embedded in the package (never skips)."""
+    return m1_dataset

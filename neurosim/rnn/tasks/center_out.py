@@ -224,9 +224,9 @@ class CenterOutReach(Task):
 
         Examples
         --------
-        >>> from neurosim.datasets import load  # doctest: +SKIP
-        >>> task = CenterOutReach.from_dataset(load("hatsopoulos2007"))  # doctest: +SKIP
-        >>> task.design, task.T, task.eval_onset  # doctest: +SKIP
+        >>> from neurosim.datasets import load
+        >>> task = CenterOutReach.from_dataset(load("hatsopoulos2007"))  # the recordings shipped in the package
+        >>> task.design, task.T, task.eval_onset
         ('liu2025', 300, 153)
         """
         if output not in _OUTPUTS:
