@@ -16,6 +16,9 @@ Conventions for the pages (README.md and every ``docs/*.md``, found afresh on ea
   ```` ```python no-run: <reason> ```` (a signature, a deliberately long job, a cluster). Blocks in
   other languages (``bash``, ``text``) are never run. Each page's counts are checked against
   ``NO_RUN`` below, so a block cannot stop running silently.
+* A python block that needs an optional library says so: ```` ```python requires=torch ````. It runs
+  where the library is installed; elsewhere that block alone is left out (the page's other blocks
+  still run, so such a block must not define names later blocks use) and the test says which.
 * Every script in ``examples/`` runs as a user would start it (``python examples/NAME.py``) from a
   temporary directory with no data folder; a script that takes minutes offers ``--quick`` and is run
   with it.
@@ -24,6 +27,7 @@ Conventions for the pages (README.md and every ``docs/*.md``, found afresh on ea
 from __future__ import annotations
 
 import ast
+import importlib.util
 import io
 import os
 import re
@@ -165,7 +169,8 @@ def test_every_fence_names_its_language(page):
         assert b.lang, (f"{b.name}: name the block's language (```python, ```bash, ```text; "
                         "```python no-run: <reason> for python that must not run)")
         if b.lang == "python" and b.flags:
-            assert re.fullmatch(r"no-run:\s*\S.*", b.flags), f"{b.name}: write `python no-run: <reason>`"
+            assert re.fullmatch(r"no-run:\s*\S.*|requires=[A-Za-z_][\w.]*", b.flags), (
+                f"{b.name}: write `python no-run: <reason>` or `python requires=<module>`")
 
 
 def test_no_run_blocks_are_counted():
@@ -188,8 +193,13 @@ def test_page_code_runs_and_states_true_outputs(page, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     namespace = {"__name__": "__docs__"}
     state = np.random.get_state()  # a page may seed numpy's global generator (as other packages' recipes do)
+    left_out = []
     try:
         for b in runnable:
+            required = b.flags[len("requires="):] if b.flags.startswith("requires=") else None
+            if required and importlib.util.find_spec(required.split(".")[0]) is None:
+                left_out.append(f"{b.name} (needs {required})")
+                continue
             try:
                 run_block(b, namespace)
             except ModuleNotFoundError as err:
@@ -200,6 +210,8 @@ def test_page_code_runs_and_states_true_outputs(page, tmp_path, monkeypatch):
         np.random.set_state(state)
         if "matplotlib.pyplot" in sys.modules:
             sys.modules["matplotlib.pyplot"].close("all")
+    if left_out:
+        pytest.skip("ran every block but " + ", ".join(left_out) + ": optional library not installed")
 
 
 def test_stated_outputs_convention_can_fail(tmp_path):
