@@ -241,9 +241,10 @@ def _disk_full_error(path: Path, err: BaseException) -> OSError:
     free = _free_bytes(path)
     where = path.absolute().parent
     left = f"{free:,} bytes free" if free is not None else "no free space"
+    cause = " ".join(str(err).split()) or type(err).__name__
     return OSError(errno.ENOSPC, f"the disk is full: could not write {path} ({left} on the file system of "
-                                 f"{where}; the write failed with: {' '.join(str(err).split()) or type(err).__name__}). "
-                                 "Free some space there or write to another disk; nothing was left behind")
+                                 f"{where}; the write failed with: {cause}). Free some space there or write to "
+                                 "another disk; nothing was left behind")
 
 
 def _unlink_quietly(path: Path) -> None:
@@ -587,9 +588,10 @@ def _json_attr(attrs: dict, key: str, default: str, path: Path, kind: type):
     except ValueError as err:
         value = err
     if isinstance(value, ValueError) or not isinstance(value, kind):
-        raise ValueError(f"{path}: its attribute {key} = {str(text)!r:.80} is not the JSON "
-                         f"{kind.__name__ if isinstance(kind, type) else 'value'} neurosim.io.save writes; the file was "
-                         "altered or not written by neurosim. Write it again, or open it with xarray.open_dataset.")
+        expected = kind.__name__ if isinstance(kind, type) else "value"
+        raise ValueError(f"{path}: its attribute {key} = {str(text)!r:.80} is not the JSON {expected} "
+                         "neurosim.io.save writes; the file was altered or not written by neurosim. Write it again, "
+                         "or open it with xarray.open_dataset.")
     return value
 
 

@@ -140,3 +140,27 @@ def test_sigint_to_the_main_process_alone_stops_a_pooled_reproduce(tmp_path):
 
 def _group(pgid: int) -> list[str]:
     return subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True).stdout.split()
+
+
+def test_float32_run_storage_gives_the_same_runs_fresh_and_reloaded(tmp_path):
+    """`store_dtype="float32"` (what reproduce uses) halves the run files, and the runs a sweep returns
+    are those a later sweep loads from them, bit for bit; the rounding is float32's (<= 2**-24)."""
+    import numpy as np
+
+    from neurosim.rnn.tasks import PerceptualDecision
+
+    specs = grid(["bptt"], seeds=[0], n_rec=48, steps=3, batch_size=4, lr=1e-2)
+    task = PerceptualDecision()
+    fresh = sweep(specs, task, out=tmp_path / "f32", store_dtype="float32", progress=False)[specs[0].name]
+    again = sweep(specs, task, out=tmp_path / "f32", store_dtype="float32", progress=False)[specs[0].name]
+    double = sweep(specs, task, out=tmp_path / "f64", progress=False)[specs[0].name]
+    for step in fresh.steps:
+        for k, v in fresh.params(step).items():
+            np.testing.assert_array_equal(again.params(step)[k], v)
+            assert v.dtype == np.float64 and np.array_equal(v.astype(np.float32), v)
+            np.testing.assert_allclose(v, double.params(step)[k], rtol=2.0**-24, atol=0)
+    assert fresh.checkpoints.equals(double.checkpoints)  # training itself is unchanged
+    size = {d: (tmp_path / d / f"{specs[0].name}.nc").stat().st_size for d in ("f32", "f64")}
+    assert size["f32"] < 0.75 * size["f64"], size  # the fixed netCDF overhead is ~40 kB
+    with pytest.raises(ValueError, match="store_dtype must be one of"):
+        sweep(specs, task, store_dtype="float16", progress=False)

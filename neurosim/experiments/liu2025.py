@@ -79,6 +79,10 @@ __all__ = ["ReproduceConfig", "reproduce", "run_cache", "RESULT_COLUMNS"]
 
 #: columns every ``results.csv`` has (more follow)
 RESULT_COLUMNS = ("rule", "seed", "g0", "level", "step", "accuracy", "distance", "distance_normalized", "alignment")
+#: type of the checkpoints' parameters in ``runs/`` (training keeps float64): half the size of float64;
+#: every analysis reads the stored runs, and the report's numbers equal those of float64 storage
+#: to the digits printed (docs/experiments.md gives the comparison)
+RUN_STORE_DTYPE = "float32"
 #: columns of ``training.csv`` (one row per run, checkpoint and alignment)
 TRAINING_COLUMNS = ("run", "rule", "seed", "g0", "step", "accuracy", "distance", "alignment")
 
@@ -791,8 +795,8 @@ def _reproduce(folder: Path, data, cfg: ReproduceConfig, client, workers: int, p
     cache = run_cache(folder)
     before = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.nc")} if cache.is_dir() else {}
     try:
-        runs = sweep(specs, task, out=cache, reuse=folder / "runs", client=client, workers=int(workers),
-                     progress=progress)
+        runs = sweep(specs, task, out=cache, reuse=folder / "runs", store_dtype=RUN_STORE_DTYPE, client=client,
+                     workers=int(workers), progress=progress)
     finally:
         if cache.is_dir() and not any(cache.iterdir()):
             cache.rmdir()  # nothing trained (all reused, or interrupted before the first run finished)

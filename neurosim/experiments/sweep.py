@@ -33,7 +33,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+import numpy as np
+
+from neurosim.io import save
 from neurosim.rnn import LeakyRNN, load_run, train
+from neurosim.rnn.model import PARAM_NAMES
 from neurosim.rnn.rules import DALE_RULES
 
 __all__ = ["RunSpec", "grid", "sweep", "train_spec"]
@@ -153,10 +157,30 @@ def _finished(spec: RunSpec, task: Any, path: Path | None) -> Any:
     return run if _matches(run, spec, task) else None
 
 
+#: how :func:`sweep` may store the parameters of each checkpoint
+STORE_DTYPES = ("float64", "float32")
+
+
+def _store(run: Any, path: Path, store_dtype: str) -> Any:
+    """Save ``run`` to ``path``; with ``"float32"`` its parameters are rounded to float32 on disk and
+    the run is read back, so that what is analysed is exactly what a later job loads."""
+    if store_dtype == "float64":
+        run.save(path)
+        return run
+    ds = run.to_dataset()
+    for name in PARAM_NAMES:
+        ds[name] = ds[name].astype(np.float32)
+    save(ds, path)
+    return load_run(path)
+
+
 def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, progress: bool = False,
-               reuse: str | Path | None = None) -> Any:
+               reuse: str | Path | None = None, store_dtype: str = "float64") -> Any:
     """Train one spec, or load it when ``path`` — or, read only, ``reuse`` — holds the same finished
-    run; a trained run is saved to ``path``. Returns a ``Run``."""
+    run; a trained run is saved to ``path`` (parameters in ``store_dtype``, see :func:`sweep`).
+    Returns a ``Run``."""
+    if store_dtype not in STORE_DTYPES:
+        raise ValueError(f"store_dtype must be one of {STORE_DTYPES}; got {store_dtype!r}")
     path = None if path is None else Path(path)
     for where in (path, None if reuse is None else Path(reuse)):
         run = _finished(spec, task, where)
@@ -173,7 +197,7 @@ def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, prog
                 rule_options=options or None, progress=progress, resume=False, blas_threads=1,
                 activity_l2_schedule=spec.activity_l2_schedule, dtype=spec.dtype)
     if path is not None:
-        run.save(path)
+        run = _store(run, path, store_dtype)
     return run
 
 
@@ -192,12 +216,12 @@ def _pool_sigint(signum, frame) -> None:
     os._exit(130)
 
 
-def _pool_train(spec: RunSpec, task: Any, path: Path | None, reuse: Path | None) -> Any:
+def _pool_train(spec: RunSpec, task: Any, path: Path | None, reuse: Path | None, store_dtype: str) -> Any:
     """:func:`train_spec` in a pool process; an interrupt ends the process once the run cleaned up."""
     global _IN_TASK
     _IN_TASK = True
     try:
-        return train_spec(spec, task, path, reuse=reuse)
+        return train_spec(spec, task, path, reuse=reuse, store_dtype=store_dtype)
     except KeyboardInterrupt:
         os._exit(130)  # the run's temporary files are gone; do not take the next queued run
     finally:
@@ -233,6 +257,7 @@ def sweep(
     *,
     out: str | Path | None = None,
     reuse: str | Path | None = None,
+    store_dtype: str = "float64",
     client: Any = None,
     workers: int = 1,
     progress: bool = True,
@@ -251,6 +276,10 @@ def sweep(
         Another folder of finished runs (``<name>.nc``), only read: a run found there with the
         same settings is loaded instead of trained (e.g. the run cache of a published results
         folder, which must not change while the new runs are trained into ``out``).
+    store_dtype : {"float64", "float32"}
+        Type of the checkpoints' parameters in the files of ``out`` (training always keeps float64
+        parameters). ``"float32"`` halves the files; the returned runs are then read back from them,
+        so a later sweep that loads the files gives the same runs, bit for bit.
     client : dask.distributed.Client, optional
         Train one run per task on the cluster.
     workers : int
@@ -282,6 +311,8 @@ def sweep(
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ValueError("specs contain duplicate runs (same rule, gain, size, activation and seed)")
+    if store_dtype not in STORE_DTYPES:
+        raise ValueError(f"store_dtype must be one of {STORE_DTYPES}; got {store_dtype!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer (local training processes); got {workers!r}")
     folder = None if out is None else Path(out)
@@ -294,13 +325,14 @@ def sweep(
     try:
         if client is None and (workers == 1 or len(specs) == 1):
             for s in specs:
-                runs[s.name] = train_spec(s, task, paths[s.name], reuse=reused[s.name])
+                runs[s.name] = train_spec(s, task, paths[s.name], reuse=reused[s.name], store_dtype=store_dtype)
                 bar.update()
         elif client is None:
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=context,
                                      initializer=_pool_init) as pool:
-                futures = {pool.submit(_pool_train, s, task, paths[s.name], reused[s.name]): s.name for s in specs}
+                futures = {pool.submit(_pool_train, s, task, paths[s.name], reused[s.name], store_dtype): s.name
+                           for s in specs}
                 try:
                     for fut in as_completed(futures):
                         runs[futures[fut]] = fut.result()
@@ -314,7 +346,8 @@ def sweep(
         else:
             from dask.distributed import as_completed as dask_completed  # optional dependency
 
-            futures = {client.submit(train_spec, s, task, paths[s.name], reuse=reused[s.name], pure=False): s.name
+            futures = {client.submit(train_spec, s, task, paths[s.name], reuse=reused[s.name],
+                                     store_dtype=store_dtype, pure=False): s.name
                        for s in specs}
             for fut in dask_completed(list(futures)):
                 runs[futures[fut]] = fut.result()
