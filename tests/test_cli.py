@@ -116,3 +116,17 @@ def test_help_imports_no_experiment_module():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, check=True).stdout
     assert out.strip().splitlines()[-1] == "HEAVY []"
+
+
+def test_writer_locks_and_the_run_cache_are_git_ignored(tmp_path):
+    """`neurosim reproduce` in a clone leaves `.results.lock` (and, while it runs, `.results.runs/`)
+    beside `results/`: git must not list them as untracked files."""
+    import shutil
+
+    if shutil.which("git") is None or not (REPO / ".gitignore").is_file():
+        pytest.skip("needs git and the repository's .gitignore")
+    probe = subprocess.run(["git", "-C", str(REPO), "check-ignore", "--no-index", ".results.lock", ".run.nc.lock",
+                            ".results.runs/", "results/"], capture_output=True, text=True)
+    if probe.returncode == 128:
+        pytest.skip("not a git work tree")
+    assert probe.stdout.split() == [".results.lock", ".run.nc.lock", ".results.runs/", "results/"]
