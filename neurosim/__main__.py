@@ -2,6 +2,10 @@
 
 import sys
 
-from neurosim.cli import main
+try:
+    from neurosim.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the command line's modules load: no traceback
+    print("neurosim: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -8,43 +8,65 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import importlib.metadata
 import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+# Only light modules at import time: `neurosim --help` and every sub-command's help must answer
+# fast (benchmarks/import_time.py measures it). The experiments (scipy.stats, scikit-learn,
+# matplotlib) are imported by the sub-commands that run them (measured import cost: ~0.6 s).
+# numpy, pandas, xarray, compare, baselines and matching are loaded by `import neurosim` anyway.
 from neurosim import baselines, datasets, rnn
 from neurosim.compare import compare
-from neurosim.experiments.alignment import ALIGNMENTS, alignment_lag
-from neurosim.experiments.liu2022 import (
-    compare_rules,
-    digits_settings,
-    curvature_report,
-    curvature_trajectories,
-    plot_curvature_along_training,
-)
-from neurosim.experiments.liu2025 import ReproduceConfig, reproduce
 from neurosim.io import atomic_path, check_output_file, check_output_folder, lock
 from neurosim.io import load as load_netcdf
 from neurosim.matching import match_accuracy
-from neurosim.rnn.tasks import make
 from neurosim.rnn.model import DTYPES
-from neurosim.rnn.rules import DALE_RULES, FLOAT32_RULES, RULES
-from neurosim.rnn.train import FORMAT as RUN_FORMAT
+from neurosim.rnn.rules import DALE_RULES, FLOAT32_RULES, RULES, check_rule, check_rule_dtype
+from neurosim.rnn.tasks import TASKS, make
 from neurosim.rnn.train import ResumeConflict
 from neurosim.trajectories import trajectories
+
+#: largest accepted Adam learning rate: Adam moves every parameter by about lr per update
+MAX_LR = 1.0
+
+
+def _version() -> str:
+    """The installed distribution's version (package metadata); the source tree's when not installed."""
+    try:
+        return importlib.metadata.version("neurosim")
+    except importlib.metadata.PackageNotFoundError:
+        from neurosim import __version__
+
+        return __version__
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help, except where the help already states its
+    default or there is none to state (None, a flag's False)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default:" in text or "%(default)" in text or not action.option_strings
+                or action.default is None or action.default is False or action.default == argparse.SUPPRESS):
+            return text
+        return text + " (default: %(default)s)"
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with defaults in every ``--help`` and usage errors as one line (exit status 2)."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):
@@ -97,24 +119,37 @@ def _add_datasets(sub: argparse._SubParsersAction) -> None:
     ls = dsub.add_parser("list", help="registered datasets, their files and where they were found",
                          description="List the registered datasets and where each is found "
                          "(path, $NEUROSIM_DATA, cache, or embedded in the package).")
-    ls.add_argument("--path", default=None, help="data root / dataset folder to look in first")
+    ls.add_argument("--path", default=None, help="data root / dataset folder to look in first (default: "
+                    "$NEUROSIM_DATA, the user cache, then the package)")
     ls.set_defaults(func=_datasets_list)
     fe = dsub.add_parser("fetch", help="download from the pinned public source and verify sha256",
                          description="Download datasets from their pinned public source into the cache "
                          "(or --dest) and verify size and sha256.")
     fe.add_argument("names", nargs="*", metavar="NAME", help="datasets to fetch (default: all)")
-    fe.add_argument("--dest", default=None, help="data root to download into (None: the user cache)")
-    fe.add_argument("--base-url", default=None, help="mirror laid out like the data root ($NEUROSIM_DATA_URL)")
+    fe.add_argument("--dest", default=None, help="data root to download into (default: the user cache)")
+    fe.add_argument("--base-url", default=None,
+                    help="mirror laid out like the data root (default: $NEUROSIM_DATA_URL, else the pinned sources)")
     fe.add_argument("--force", action="store_true", help="download again even if a verified copy exists")
     fe.set_defaults(func=_datasets_fetch)
     ve = dsub.add_parser("verify", help="check sizes and sha256 of local copies",
-                         description="Hash the local copies afresh and compare with the registry.")
-    ve.add_argument("names", nargs="*", metavar="NAME", help="datasets to verify (default: all)")
-    ve.add_argument("--path", default=None, help="data root / dataset folder to check")
+                         description="Hash the local copies afresh and compare with the registry. Exit status 1 "
+                         "if a file is corrupt or a dataset named on the command line has no verified copy; a "
+                         "dataset is available when any of its forms verifies (e.g. the embedded .npz).")
+    ve.add_argument("names", nargs="*", metavar="NAME", help="datasets to verify (default: all that are present)")
+    ve.add_argument("--path", default=None,
+                    help="data root / dataset folder to check (default: the search order of neurosim datasets list)")
     ve.set_defaults(func=_datasets_verify)
 
 
+def _existing_path(path: str | None, option: str) -> None:
+    """Refuse an explicit ``--path`` that does not exist (instead of silently searching elsewhere)."""
+    if path is not None and not Path(path).expanduser().exists():
+        raise ValueError(f"{option} {path} does not exist; give a data root, a dataset folder or one of "
+                         "its files (or leave it out to use the search order)")
+
+
 def _datasets_list(args: argparse.Namespace) -> int:
+    _existing_path(args.path, "--path")
     for name in datasets.names():
         info = datasets.get(name)
         try:
@@ -145,13 +180,28 @@ def _datasets_fetch(args: argparse.Namespace) -> int:
 
 
 def _datasets_verify(args: argparse.Namespace) -> int:
+    """A dataset is available when its canonical file or one of its alternative forms verifies;
+    a corrupt file always fails, an absent dataset only when it was named."""
+    _existing_path(args.path, "--path")
+    for name in args.names:
+        datasets.get(name)  # unknown names: one-line error with a did-you-mean
     status = 0
     for name in args.names or datasets.names():
-        datasets.get(name)  # unknown names: one-line error with a did-you-mean
-    for name in args.names or datasets.names():
-        for file, state in datasets.verify(name, args.path).items():
+        info = datasets.get(name)
+        states = datasets.verify(name, args.path)
+        forms = [info.canonical.name, *info.alternatives]
+        usable = next((f for f in forms if states.get(f) == "ok"), None)
+        for file, state in states.items():
+            if state == "missing" and usable is not None and file in forms:
+                state = f"not present (not needed: {usable} is ok)"
+            elif state == "missing" and usable is not None:
+                state = "not present (optional)"
             print(f"{name}/{file}: {state}")
-            if state.startswith("bad") or (state == "missing" and file == datasets.get(name).canonical.name):
+        if any(s.startswith("bad") for s in states.values()):
+            status = 1
+        elif usable is None:
+            print(f"{name}: no verified copy; get it with: neurosim datasets fetch {name}")
+            if args.names:
                 status = 1
     return status
 
@@ -159,15 +209,13 @@ def _datasets_verify(args: argparse.Namespace) -> int:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train", help="train a leaky RNN on a task with a learning rule",
-        description="Train neurosim.rnn.LeakyRNN with BPTT or e-prop; checkpoints go to --out "
+        description="Train neurosim.rnn.LeakyRNN with BPTT, e-prop or another rule; checkpoints go to --out "
                     "(netCDF, resumable: rerun the same command after an interruption; --force starts "
                     "over). Only one process may write a given --out at a time.")
-    p.add_argument("--task", default="center-out",
-                   help="center-out | context-dependent-integration | perceptual-decision | "
-                        "delayed-match-to-sample")
+    p.add_argument("--task", default="center-out", help=" | ".join(TASKS))
     p.add_argument("--rule", default="bptt", help=" | ".join(RULES) + f" ({', '.join(DALE_RULES)} need --dale)")
     p.add_argument("--steps", type=int, default=1000, help="Adam updates")
-    p.add_argument("--lr", type=float, default=3e-4, help="learning rate")
+    p.add_argument("--lr", type=float, default=3e-4, help=f"learning rate, in (0, {MAX_LR:g}]")
     p.add_argument("--batch-size", type=int, default=64, help="trials per update")
     p.add_argument("--seed", type=int, default=0, help="seed of batches and noise")
     p.add_argument("--init-seed", type=int, default=0, help="seed of the weight initialization")
@@ -177,38 +225,89 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--activation", default="retanh", help="retanh | tanh | relu")
     p.add_argument("--activity-l2", type=float, default=1e-4, help="activity penalty weight")
     p.add_argument("--truncation", type=int, default=None, metavar="K",
-                   help="truncation length K in steps; required with --rule tbptt")
+                   help="truncation length K in steps; required with --rule tbptt (only)")
     p.add_argument("--window", action=_Deprecated, new="--truncation")
     p.add_argument("--feedback-seed", type=int, default=None,
-                   help="seed of the random feedback of eprop-random and fa (None: 0)")
+                   help="seed of the random feedback of eprop-random and fa (default: 0)")
     p.add_argument("--dale", action="store_true",
                    help="Dale's law: 80%% excitatory, 20%% inhibitory units (needed by modprop and mdgl)")
     p.add_argument("--cell-types", default=None,
                    help="cell types of modprop / mdgl: 'ei', 'neuron' or a number of types per population "
-                        "(None: the rule's default)")
+                        "(default: the rule's)")
     p.add_argument("--mu", default=None,
-                   help="modprop's constant activation derivative, or 'exact' (None: the rule's default)")
+                   help="modprop's constant activation derivative, or 'exact' (default: the rule's)")
     p.add_argument("--checkpoints", type=int, default=30, help="number of log-spaced checkpoints")
-    p.add_argument("--clip", type=float, default=None, help="global gradient-norm clipping (None: off)")
+    p.add_argument("--clip", type=float, default=None, help="global gradient-norm clipping (default: off)")
     p.add_argument("--dtype", choices=DTYPES, default="float64",
                    help="floating-point type of each step's gradient (float32: about 2x faster for "
                         f"{', '.join(FLOAT32_RULES)}; parameters and optimizer stay float64)")
     p.add_argument("--data", default=None,
-                   help="folder of the recordings (center-out; None: $NEUROSIM_DATA, the cache, then the "
+                   help="folder of the recordings (center-out; default: $NEUROSIM_DATA, the cache, then the "
                         "copy embedded in the package)")
-    p.add_argument("--out", default=None, help="netCDF file for the run (resumed if it exists; None: not saved)")
+    p.add_argument("--out", default=None, help="netCDF file for the run (resumed if it exists; default: not saved)")
     p.add_argument("--force", "--no-resume", dest="force", action="store_true",
                    help="overwrite an existing --out instead of resuming it")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_train_command)
 
 
+#: the rule options the ``train`` flags set: option name -> flag
+_RULE_FLAGS = {"window": "--truncation", "feedback_seed": "--feedback-seed", "cell_types": "--cell-types",
+               "mu": "--mu"}
+
+
+def _takes(rule: str, option: str) -> bool:
+    """Does ``rule`` accept the rule option ``option``? (asks :func:`check_rule`, the one place that knows)"""
+    probe = {option: 1, **({"window": 1} if rule == "tbptt" else {})}
+    try:
+        check_rule(rule, probe)
+    except TypeError:
+        return False
+    return True
+
+
+def _check_rule_flags(rule: str, opts: dict, dtype: str) -> None:
+    """Refuse rule flags the rule does not use, naming the flag and the rules that use it."""
+    for option in opts:
+        if not _takes(rule, option):
+            users = [r for r in RULES if _takes(r, option)]
+            raise ValueError(f"{_RULE_FLAGS[option]} does not apply to --rule {rule}; it is used by "
+                             f"--rule {' / '.join(users)}. Remove it, or pick one of those rules")
+    try:
+        check_rule_dtype(rule, dtype)
+    except ValueError:
+        raise ValueError(f"--dtype {dtype} is available for --rule {' / '.join(FLOAT32_RULES)}; --rule {rule} "
+                         "computes in float64 only (use --dtype float64)") from None
+
+
 def _train_command(args) -> int:
+    # every check before anything is printed or trained
     _at_least(args, steps=0, seed=0, init_seed=0, batch_size=1, n_rec=1, checkpoints=1, truncation=1,
               feedback_seed=0)
     for name in ("lr", "tau", "clip"):
         if getattr(args, name) is not None and not getattr(args, name) > 0:
             raise ValueError(f"--{name} must be > 0; got {getattr(args, name)}")
+    if not args.lr <= MAX_LR:
+        raise ValueError(f"--lr must be at most {MAX_LR:g} (Adam moves every parameter by about lr per update; "
+                         f"typical values are 1e-4 to 1e-2); got {args.lr}")
+    try:
+        rule = check_rule(args.rule)  # unknown rules: one line with a did-you-mean
+    except TypeError:  # tbptt without its window: --truncation is checked just below
+        rule = check_rule(args.rule, {"window": 1})
+    if rule == "tbptt" and args.truncation is None:
+        raise ValueError("--rule tbptt needs --truncation K (the truncation length in steps, e.g. 20)")
+    if rule in DALE_RULES and not args.dale:
+        raise ValueError(f"--rule {rule} needs cell types: add --dale")
+    opts = {}
+    if args.truncation is not None:
+        opts["window"] = args.truncation
+    if args.feedback_seed is not None:
+        opts["feedback_seed"] = args.feedback_seed
+    if args.cell_types is not None:
+        opts["cell_types"] = int(args.cell_types) if args.cell_types.isdigit() else args.cell_types
+    if args.mu is not None:
+        opts["mu"] = args.mu if args.mu == "exact" else _positive_float(args.mu, "--mu")
+    _check_rule_flags(rule, opts, args.dtype)
     resuming = False
     if args.out is not None:
         check_output_file(args.out, "--out")
@@ -219,27 +318,14 @@ def _train_command(args) -> int:
                 raise ValueError(f"--out {args.out} exists but is not a neurosim run to resume ({err}); "
                                  "pass --force to overwrite it, or choose another --out") from None
             resuming = True
-    if args.rule == "tbptt" and args.truncation is None:
-        raise ValueError("--rule tbptt needs --truncation K (the truncation length in steps, e.g. 20)")
-    task = rnn.tasks.make(args.task, data=args.data)
-    if args.rule in DALE_RULES and not args.dale:
-        raise ValueError(f"--rule {args.rule} needs cell types: add --dale")
+    task = make(args.task, data=args.data)
     model = rnn.LeakyRNN(task.n_in, args.n_rec, task.n_out, tau=args.tau, activation=args.activation,
                          g0=args.g0, seed=args.init_seed, activity_l2=args.activity_l2, dale=args.dale)
-    opts = {}
-    if args.truncation is not None:
-        opts["window"] = args.truncation
-    if args.feedback_seed is not None:
-        opts["feedback_seed"] = args.feedback_seed
-    if args.cell_types is not None:
-        opts["cell_types"] = int(args.cell_types) if args.cell_types.isdigit() else args.cell_types
-    if args.mu is not None:
-        opts["mu"] = args.mu if args.mu == "exact" else _positive_float(args.mu, "--mu")
     where = "" if args.out is None else f" -> {args.out}" + (" (resuming it)" if resuming else "")
-    _say("train", f"training {args.rule} on {args.task}, N={args.n_rec}, {args.steps} steps{where}")
+    _say("train", f"training {rule} on {task.name}, N={args.n_rec}, {args.steps} steps{where}")
     t0 = time.perf_counter()
     try:
-        run = rnn.train(model, task, args.rule, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
+        run = rnn.train(model, task, rule, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
                         seed=args.seed, checkpoints=args.checkpoints, out=args.out, rule_options=opts,
                         clip=args.clip, progress=not args.no_progress, resume=not args.force,
                         dtype=args.dtype)
@@ -261,21 +347,30 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
         "recordings along training and at matched accuracy under both clock alignments (liu2025: model "
         "step 185 = 0 ms as the released analysis; onset: the task's movement onset), and write "
         "results.csv/.nc, figures and report.md. Default: about 4 minutes on 2 cores; --full: paper scale "
-        "(N=200, batch 100, lr 3e-4, 1000 updates, adaptive activity penalty, 5 seeds; about 15 minutes).",
+        "(N=200, batch 100, lr 3e-4, 1000 updates, adaptive activity penalty, 5 seeds; about 15 minutes). "
+        "The previous results folder stays complete until the new one replaces it; an interrupted run "
+        "resumes from its finished runs when started again.",
     )
     p.add_argument("--full", action="store_true", help="paper-scale run (N=200, 1000 updates, 5 seeds, g0 = 1)")
-    p.add_argument("--gain-sweep", action="store_true", help="with --full: gains 0.5, 1.0 and 1.5")
+    p.add_argument("--gain-sweep", action="store_true", help="with --full (only): gains 0.5, 1.0 and 1.5")
     p.add_argument("--dtype", choices=DTYPES, default=None,
-                   help="floating-point type of the training gradients (None: the configuration's, float32, "
+                   help="floating-point type of the training gradients (default: the configuration's, float32, "
                         "which halves the training time; parameters, optimizer and analyses are float64)")
     p.add_argument("--out", default="results", help="results folder")
     p.add_argument("--data", default=None,
-                   help="folder holding hatsopoulos2007_m1_center_out/ (None: $NEUROSIM_DATA, the cache, "
+                   help="folder holding hatsopoulos2007_m1_center_out/ (default: $NEUROSIM_DATA, the cache, "
                         "then the copy embedded in the package)")
     p.add_argument("--workers", type=int, default=None,
-                   help="local training processes (None: 2 if there are >= 2 cores, else 1)")
+                   help="local training processes (default: 2 if there are >= 2 cores, else 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_reproduce_command)
+
+
+def reproduce(out, **kwargs) -> dict:
+    """:func:`neurosim.experiments.liu2025.reproduce`, imported when first called (measured import cost)."""
+    from neurosim.experiments.liu2025 import reproduce as run
+
+    return run(out, **kwargs)
 
 
 def _sweep_staging(folder: Path) -> None:
@@ -290,8 +385,14 @@ def _sweep_staging(folder: Path) -> None:
 
 
 def _reproduce_command(args: argparse.Namespace) -> int:
+    if args.gain_sweep and not args.full:
+        raise ValueError("--gain-sweep needs --full (the gain sweep is a paper-scale run: "
+                         "neurosim reproduce --full --gain-sweep)")
     check_output_folder(args.out, "--out")
     _at_least(args, workers=1)
+    # measured import cost (~0.6 s): loaded only when the pipeline runs
+    from neurosim.experiments.liu2025 import ReproduceConfig
+
     workers = args.workers
     if workers is None:
         workers = 2 if (os.cpu_count() or 1) >= 2 else 1
@@ -309,19 +410,39 @@ def _reproduce_command(args: argparse.Namespace) -> int:
     return 0
 
 
-_DIGITS = digits_settings()
-#: (flag, type, default, default on digits, help) of the curvature options whose default depends on the task
+#: (flag, type, default, default on digits as the help shows it, help) of the curvature options whose
+#: default depends on the task. A run takes the digits defaults from
+#: :func:`neurosim.experiments.liu2022.digits_settings` (the one source); the help shows a copy so that
+#: ``curvature --help`` need not load the experiment (~1 s), and a test keeps the copy equal to it.
 _CURVATURE_DEFAULTS = (
-    ("--rules", str, "bptt,eprop,eprop-random,tbptt", ",".join(_DIGITS["rules"]), "comma-separated learning rules"),
-    ("--seeds", int, 6, len(_DIGITS["seeds"]), "seeds per rule"),
-    ("--n-rec", int, 32, _DIGITS["n_rec"], "recurrent units"),
-    ("--steps", int, 800, _DIGITS["steps"], "Adam updates per run"),
-    ("--lr", float, 3e-3, _DIGITS["lr"], "Adam learning rate"),
-    ("--batch-size", int, 32, _DIGITS["batch_size"], "trials per update"),
-    ("--target-accuracy", float, 0.9, _DIGITS["target_accuracy"], "matched training accuracy"),
-    ("--truncation", int, 20, _DIGITS["tbptt_window"], "truncation length of tbptt in steps"),
-    ("--input-noise", float, 0.5, _DIGITS["input_noise"], "extra input-noise SD of the noisy test set (0: none)"),
+    ("--rules", str, "bptt,eprop,eprop-random,tbptt", "bptt,tbptt,eprop,eprop-random,modprop,mdgl",
+     "comma-separated learning rules"),
+    ("--seeds", int, 6, 6, "seeds per rule"),
+    ("--n-rec", int, 32, 64, "recurrent units"),
+    ("--steps", int, 800, 1500, "Adam updates per run"),
+    ("--lr", float, 3e-3, 3e-3, "Adam learning rate"),
+    ("--batch-size", int, 32, 32, "trials per update"),
+    ("--target-accuracy", float, 0.9, 0.7, "matched training accuracy"),
+    ("--truncation", int, 20, 25, "truncation length of tbptt in steps"),
+    ("--input-noise", float, 0.5, 0.0, "extra input-noise SD of the noisy test set (0: none)"),
 )
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_settings() -> dict:
+    # measured import cost (~0.6 s, scipy.stats and scikit-learn's digits): only for `curvature`
+    from neurosim.experiments.liu2022 import digits_settings
+
+    return digits_settings()
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_defaults() -> dict:
+    """The digits experiment's value of each option of :data:`_CURVATURE_DEFAULTS`, by dest name."""
+    d = _digits_settings()
+    return {"rules": ",".join(d["rules"]), "seeds": len(d["seeds"]), "n_rec": d["n_rec"], "steps": d["steps"],
+            "lr": d["lr"], "batch_size": d["batch_size"], "target_accuracy": d["target_accuracy"],
+            "truncation": d["tbptt_window"], "input_noise": d["input_noise"]}
 
 
 def _add_curvature(sub: argparse._SubParsersAction) -> None:
@@ -334,11 +455,10 @@ def _add_curvature(sub: argparse._SubParsersAction) -> None:
                    help="context-dependent-integration | perceptual-decision | delayed-match-to-sample | "
                         "center-out (timing held-out set only) | digits (real handwritten digits)")
     for flag, kind, generic, digits, text in _CURVATURE_DEFAULTS:
-        p.add_argument(flag, type=kind, default=None,
-                       help=f"{text} (default: {generic}; on --task digits: {digits})%(default).0s")
+        p.add_argument(flag, type=kind, default=None, help=f"{text} (default: {generic}; on --task digits: {digits})")
     p.add_argument("--window", action=_Deprecated, new="--truncation")
     p.add_argument("--heldout", default=None,
-                   help="comma-separated held-out sets: timing, conditions (None: both; timing for center-out)")
+                   help="comma-separated held-out sets: timing, conditions (default: both; timing for center-out)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
     p.add_argument("--data", default=None, help="folder of the recordings (center-out)")
     p.add_argument("--out", default="results/curvature", help="output folder")
@@ -350,10 +470,10 @@ def _add_curvature(sub: argparse._SubParsersAction) -> None:
 def _curvature_defaults(args) -> None:
     """Fill the options the user left unset: the digits experiment has its own defaults
     (:func:`neurosim.experiments.liu2022.digits_settings`), every other task the generic ones."""
-    for flag, _, generic, digits, _ in _CURVATURE_DEFAULTS:
+    for flag, _, generic, _, _ in _CURVATURE_DEFAULTS:
         name = flag.lstrip("-").replace("-", "_")
         if getattr(args, name) is None:
-            setattr(args, name, digits if args.task == "digits" else generic)
+            setattr(args, name, _digits_defaults()[name] if args.task == "digits" else generic)
 
 
 def _run_curvature(args) -> int:
@@ -363,8 +483,9 @@ def _run_curvature(args) -> int:
     if not 0 < args.target_accuracy <= 1:
         raise ValueError(f"--target-accuracy must be in (0, 1]; got {args.target_accuracy}")
     # the digits experiment: 300 training images and one Dale's-law architecture for every rule
-    task = _DIGITS["task"] if args.task == "digits" else make(args.task, data=args.data)
-    args.model_options = _DIGITS["model_options"] if args.task == "digits" else {}
+    digits = _digits_settings() if args.task == "digits" else None
+    task = digits["task"] if digits else make(args.task, data=args.data)
+    args.model_options = digits["model_options"] if digits else {}
     if args.heldout is None:
         heldout = ("timing",) if task.name == "center-out" else ("timing", "conditions")
     else:
@@ -375,6 +496,14 @@ def _run_curvature(args) -> int:
 
 
 def _curvature_locked(args, task, heldout, rules) -> int:
+    # measured import cost (~0.6 s): loaded only when the experiment runs
+    from neurosim.experiments.liu2022 import (
+        compare_rules,
+        curvature_report,
+        curvature_trajectories,
+        plot_curvature_along_training,
+    )
+
     _say("curvature", f"training {len(rules)} rules x {args.seeds} seeds on {task.name} "
                       f"({args.steps} steps each, {args.jobs} worker(s)), then curvature at matched accuracy")
     table = compare_rules(task, rules=rules,
@@ -501,6 +630,8 @@ def _load_score_source(spec: str, role: str, args: argparse.Namespace) -> dict:
             raise ValueError(f"{role} {spec} is a Zarr store: reading it needs zarr (pip install zarr)") from None
         source["activity"] = ds["rates"] if "rates" in ds else ds[next(iter(ds.data_vars))]
     elif path.is_file():
+        from neurosim.rnn.train import FORMAT as RUN_FORMAT  # the trainer: loaded by the commands that use it
+
         obj = load_netcdf(path)
         if isinstance(obj, xr.Dataset) and obj.attrs.get("format") == RUN_FORMAT:
             run = rnn.load_run(path)
@@ -554,6 +685,8 @@ def _score_table(models: list[dict], data: dict, args: argparse.Namespace) -> pd
         if args.ceiling:
             extra["ceiling"] = float(baselines.split_half_ceiling(data_da, args.metric, seed=args.seed,
                                                                   window=args.window_pair, **options))
+    from neurosim.experiments.alignment import alignment_lag  # experiments: imported where run (import cost)
+
     rows = []
     for model in models:
         if args.alignment is not None:
@@ -590,6 +723,8 @@ def _score_table(models: list[dict], data: dict, args: argparse.Namespace) -> pd
 
 
 def _score_command(args: argparse.Namespace) -> int:
+    from neurosim.experiments.alignment import ALIGNMENTS  # experiments: imported where run (import cost)
+
     _at_least(args, bootstrap=2, permutations=1, seed=0, step=0)
     args.window_pair = _pair(args.window, "--window")
     args.dims_tuple = None if args.dims is None else tuple(d.strip() for d in args.dims.split(","))
@@ -630,6 +765,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neurosim",
         description="Compare model activity with neural recordings; train RNNs with BPTT or e-prop.",
     )
+    parser.add_argument("--version", action="version", version=f"neurosim {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for add in (_add_datasets, _add_train, _add_reproduce, _add_curvature, _add_score):
@@ -641,24 +777,40 @@ def build_parser() -> argparse.ArgumentParser:
 _USER_ERRORS = (ValueError, TypeError, LookupError, OSError, RuntimeError, ArithmeticError)
 
 
+def _warning_line(command: str):
+    """A ``warnings.showwarning`` that prints one line (no source line) prefixed with the command."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{command}: warning: {message} ({category.__name__} in {Path(filename).name}:{lineno})",
+              file=sys.stderr if file is None else file)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one ``neurosim`` sub-command; returns the exit status.
 
     Every error is reported as one line on stderr with exit status 2 (no
-    traceback; set ``NEUROSIM_DEBUG=1`` to see it), Ctrl-C as "interrupted" with 130.
+    traceback; set ``NEUROSIM_DEBUG=1`` to see it), warnings as one line each, and
+    Ctrl-C — from the first moment, including while the sub-command's modules are
+    imported — as "interrupted" with 130.
     """
-    args = build_parser().parse_args(argv)
+    command = "neurosim"
     try:
-        return int(args.func(args) or 0)
+        args = build_parser().parse_args(argv)
+        command = f"neurosim {args.command}"
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line(command)
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print(f"neurosim {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
     except Exception as err:
         if os.environ.get("NEUROSIM_DEBUG"):
             raise
         kind = "" if isinstance(err, _USER_ERRORS) else f"{type(err).__name__}: "
         hint = "" if isinstance(err, _USER_ERRORS) else " (set NEUROSIM_DEBUG=1 to see the traceback)"
-        print(f"neurosim {args.command}: error: {kind}{_one_line(err)}{hint}", file=sys.stderr)
+        print(f"{command}: error: {kind}{_one_line(err)}{hint}", file=sys.stderr)
         return 2
 
 

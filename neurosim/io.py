@@ -32,6 +32,7 @@ manifest that :func:`check_manifest` verifies on the reader's side.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import numbers
@@ -58,7 +59,13 @@ _KIND = "_neurosim_kind"
 _MULTI = "_neurosim_multiindex"
 _TYPES = "_neurosim_attr_types"
 _NAME = "_neurosim_dataarray_name"
+_SHA = "_neurosim_sha256"
 _DA_VAR = "__neurosim_dataarray__"
+#: the kinds ``_neurosim_attr_types`` may name (see :func:`_encode_attrs`)
+_ATTR_KINDS = {"none", "bool", "list", "tuple", "ndarray", "bool-list", "bool-tuple", "bool-ndarray",
+               "empty-list", "empty-tuple", "empty-ndarray"}
+#: netCDF compression of numeric variables (lossless; shuffle helps floats)
+_COMPRESSION = {"zlib": True, "complevel": 4, "shuffle": True}
 
 
 _PROCESS_START = time.time()
@@ -195,11 +202,49 @@ class atomic_path:
                 with open(self.tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
                 os.replace(self.tmp, self.path)
-            except BaseException:
+            except BaseException as err:
                 _unlink_quietly(self.tmp)
+                if _disk_full(err, self.path):
+                    raise _disk_full_error(self.path, err) from None
                 raise
         else:
             _unlink_quietly(self.tmp)
+            if _disk_full(exc, self.path):
+                raise _disk_full_error(self.path, exc) from None
+
+
+#: below this many free bytes, a write error is taken to be a full disk (HDF5 reports it only as
+#: "NetCDF: HDF error", without errno)
+DISK_FULL_MARGIN = 16 * 2**20
+
+
+def _free_bytes(path: Path) -> int | None:
+    for folder in (path.parent, *path.parent.parents):
+        try:
+            return shutil.disk_usage(folder).free
+        except OSError:
+            continue
+    return None
+
+
+def _disk_full(err: BaseException | None, path: Path) -> bool:
+    """Is ``err`` a write error caused by a full disk (ENOSPC, or an HDF5 error with little space left)?"""
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return True
+    if isinstance(err, (OSError, RuntimeError)) and not isinstance(err, (FileNotFoundError, PermissionError)):
+        free = _free_bytes(path)
+        return free is not None and free < DISK_FULL_MARGIN
+    return False
+
+
+def _disk_full_error(path: Path, err: BaseException) -> OSError:
+    free = _free_bytes(path)
+    where = path.absolute().parent
+    left = f"{free:,} bytes free" if free is not None else "no free space"
+    cause = " ".join(str(err).split()) or type(err).__name__
+    return OSError(errno.ENOSPC, f"the disk is full: could not write {path} ({left} on the file system of "
+                                 f"{where}; the write failed with: {cause}). Free some space there or write to "
+                                 "another disk; nothing was left behind")
 
 
 def _unlink_quietly(path: Path) -> None:
@@ -440,13 +485,25 @@ def check_manifest(folder: str | os.PathLike) -> dict:
         run_id, files = manifest["run_id"], manifest["files"]
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{mpath} is not a valid manifest ({err}); rerun the job that writes it.") from None
+    if not isinstance(files, dict) or not isinstance(run_id, str):
+        raise ValueError(f"{mpath} is not a valid manifest (its 'files' must map names to entries and its "
+                         "'run_id' must be a string); rerun the job that writes it.")
+    for rel, meta in files.items():
+        if not isinstance(meta, dict):
+            raise ValueError(f"{mpath} is not a valid manifest: the entry of {rel!r} is a {type(meta).__name__}, "
+                             "not a {run_id, size, sha256} record; rerun the job that writes it.")
+        if not _inside(rel):
+            raise ValueError(f"{mpath} lists {rel!r}, which is not a path inside the folder; a manifest names only "
+                             "files below its own folder. The folder cannot be trusted: rerun the job that writes it.")
     problems = []
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
     for extra in sorted(present - set(files)):
         problems.append(f"{extra}: not listed in its manifest")
     for rel, meta in sorted(files.items()):
         f = folder / rel
-        if not f.is_file():
+        if f.is_symlink() or not f.resolve().is_relative_to(folder.resolve()):
+            problems.append(f"{rel}: leads outside the folder")
+        elif not f.is_file():
             problems.append(f"{rel}: missing")
         elif meta.get("run_id") != run_id:
             problems.append(f"{rel}: from run {meta.get('run_id')!r}, not {run_id!r}")
@@ -458,6 +515,14 @@ def check_manifest(folder: str | os.PathLike) -> dict:
     return manifest
 
 
+def _inside(rel) -> bool:
+    """Is ``rel`` a plain relative path (no ``..``, no root, no drive, no backslash) naming a file below a folder?"""
+    if not isinstance(rel, str) or not rel or "\\" in rel or "\x00" in rel:
+        return False
+    parts = rel.split("/")
+    return not rel.startswith("/") and ":" not in parts[0] and all(p not in ("", ".", "..") for p in parts)
+
+
 def _encode_attrs(attrs: dict, where: str) -> dict:
     out: dict[str, Any] = {}
     types: dict[str, str] = {}
@@ -465,7 +530,11 @@ def _encode_attrs(attrs: dict, where: str) -> dict:
         if not isinstance(key, str):
             raise TypeError(f"attribute names must be str; {where} has {key!r}.")
         if key.startswith("_neurosim_"):
-            continue
+            raise ValueError(
+                f"attribute {key!r} of {where}: names starting with '_neurosim_' are reserved for what "
+                "neurosim.io.save records itself (they would be dropped); rename it. (A file opened with "
+                "xarray.open_dataset carries them: read it with neurosim.io.load instead.)"
+            )
         if value is None:
             out[key], types[key] = "", "none"
         elif isinstance(value, (bool, np.bool_)):
@@ -511,8 +580,27 @@ def _no_nul(text: str, key: str, where: str) -> str:
     return text
 
 
-def _decode_attrs(attrs: dict) -> dict:
-    types = json.loads(attrs.get(_TYPES, "{}"))
+def _json_attr(attrs: dict, key: str, default: str, path: Path, kind: type):
+    """A JSON-encoded bookkeeping attribute, checked to be of ``kind``; a clear ValueError otherwise."""
+    text = attrs.get(key, default)
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError as err:
+        value = err
+    if isinstance(value, ValueError) or not isinstance(value, kind):
+        expected = kind.__name__ if isinstance(kind, type) else "value"
+        raise ValueError(f"{path}: its attribute {key} = {str(text)!r:.80} is not the JSON {expected} "
+                         "neurosim.io.save writes; the file was altered or not written by neurosim. Write it again, "
+                         "or open it with xarray.open_dataset.")
+    return value
+
+
+def _decode_attrs(attrs: dict, path: Path, where: str) -> dict:
+    types = _json_attr(attrs, _TYPES, "{}", path, dict)
+    bad = {k: v for k, v in types.items() if v not in _ATTR_KINDS}
+    if bad:
+        raise ValueError(f"{path}: {where} has {_TYPES} with unknown kinds {bad!r:.120} (known: "
+                         f"{sorted(_ATTR_KINDS)}); the file was altered or written by a newer neurosim.")
     out: dict[str, Any] = {}
     for key, value in attrs.items():
         if key.startswith("_neurosim_"):
@@ -540,24 +628,61 @@ def _decode_attrs(attrs: dict) -> dict:
     return out
 
 
-def _to_dataset(obj: xr.DataArray | xr.Dataset) -> xr.Dataset:
+def _digest(ds: xr.Dataset) -> str:
+    """sha256 over every variable's name, dims, dtype and values and every attribute, as :func:`load`
+    reads them (so a changed byte of data, coordinates or attributes changes it)."""
+    h = hashlib.sha256()
+
+    def feed(value) -> None:
+        if isinstance(value, np.ndarray) and value.dtype.kind not in "OUS":
+            h.update(f"{value.dtype.str}{value.shape}".encode())
+            h.update(np.ascontiguousarray(value).tobytes())
+        elif isinstance(value, np.ndarray):
+            h.update(f"{value.dtype.kind}{value.shape}".encode())
+            for item in value.ravel():
+                h.update(repr(item).encode("utf-8", "surrogatepass") + b"\x00")
+        else:
+            h.update(repr(value).encode("utf-8", "surrogatepass"))
+
+    for key in sorted(ds.attrs):
+        if key != _SHA:
+            h.update(f"\x01{key}=".encode())
+            feed(ds.attrs[key])
+    for name in sorted(ds.variables, key=str):
+        var = ds.variables[name]
+        h.update(f"\x02{name}{tuple(map(str, var.dims))}".encode())
+        feed(np.asarray(var.values))
+        for key in sorted(var.attrs):
+            h.update(f"\x03{key}=".encode())
+            feed(var.attrs[key])
+    return h.hexdigest()
+
+
+def _read_raw(path: Path) -> xr.Dataset:
+    """The file's variables and attributes, as xarray decodes them, fully in memory and closed."""
+    with xr.open_dataset(path, engine="netcdf4") as opened:
+        return opened.load()
+
+
+def _to_dataset(obj: xr.DataArray | xr.Dataset) -> tuple[xr.Dataset, dict]:
+    """``(dataset, bookkeeping attrs)``: the dataset carries the user's attrs only."""
     if isinstance(obj, xr.DataArray):
         ds = obj.to_dataset(name=_DA_VAR)
-        ds.attrs = {_KIND: "DataArray", _NAME: json.dumps(obj.name)}
-        return ds
+        ds.attrs = {}
+        return ds, {_KIND: "DataArray", _NAME: json.dumps(obj.name)}
     if isinstance(obj, xr.Dataset):
         ds = obj.copy()
         ds.attrs = dict(obj.attrs)
-        ds.attrs[_KIND] = "Dataset"
-        return ds
+        return ds, {_KIND: "Dataset"}
     raise TypeError(
         f"neurosim.io.save takes an xarray.DataArray or Dataset; got {type(obj).__name__}. "
         "Wrap arrays with neurosim.trajectories(...) or xarray.Dataset({...})."
     )
 
 
-def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike, *, provenance: bool = True) -> Path:
-    """Write a DataArray or Dataset to netCDF-4, atomically, keeping labels and attrs.
+def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike, *, provenance: bool = True,
+         compress: bool = True) -> Path:
+    """Write a DataArray or Dataset to netCDF-4, atomically, keeping labels and attrs, with a checksum.
 
     Parameters
     ----------
@@ -570,6 +695,9 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike, *, provenance:
     provenance : bool
         If True, the file-level attrs record ``neurosim_version`` and ``saved_utc``
         (the object's own attrs are written unchanged beside them).
+    compress : bool
+        Lossless zlib compression (with byte shuffling) of every numeric variable
+        (default). Values are stored exactly as given, in their own dtype.
 
     Returns
     -------
@@ -580,12 +708,22 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike, *, provenance:
     ------
     TypeError
         For an attribute netCDF cannot hold (see the module docstring), naming it.
+    ValueError
+        For an attribute whose name starts with ``_neurosim_`` (reserved for this function's
+        bookkeeping, which would otherwise drop it).
+    OSError
+        With errno ENOSPC and a message saying which disk is full, when the disk fills up
+        during the write (nothing is left behind).
 
     Notes
     -----
     The write goes to a temporary file in the same folder which is fsync'ed and
     then moved over ``path`` with :func:`os.replace`, so readers see either the
-    old file or the complete new one, never a partial write.
+    old file or the complete new one, never a partial write. The file is read back
+    once before the move: the sha256 of its variables (names, dims, values) and
+    attributes, as :func:`load` will read them, is stored in the attribute
+    ``_neurosim_sha256``, and :func:`load` refuses a file whose contents no longer
+    match it.
 
     Examples
     --------
@@ -599,7 +737,7 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike, *, provenance:
     (FrozenList(['context', 'sign']), False, True)
     """
     path = Path(path)
-    ds = _to_dataset(obj)
+    ds, bookkeeping = _to_dataset(obj)
     multi: dict[str, list[str]] = {}
     for dim, index in ds.indexes.items():
         if isinstance(index, pd.MultiIndex) and dim in ds.dims:
@@ -612,9 +750,7 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike, *, provenance:
                 ds = ds.drop_vars(dim)
     out = ds.copy()
     out.attrs = _encode_attrs(ds.attrs, "the object")
-    for key in (_KIND, _NAME):
-        if key in ds.attrs:
-            out.attrs[key] = ds.attrs[key]
+    out.attrs.update(bookkeeping)
     if multi:
         out.attrs[_MULTI] = json.dumps(multi)
     if provenance:
@@ -624,13 +760,27 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike, *, provenance:
         out.attrs["saved_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for name in list(out.variables):
         out[name].attrs = _encode_attrs(dict(ds[name].attrs), f"variable {name!r}")
+    encoding = {}
+    if compress:
+        encoding = {name: dict(_COMPRESSION) for name, var in out.variables.items()
+                    if var.dtype.kind in "biuf" and var.ndim >= 1 and var.size > 0}
     with atomic_path(path) as tmp:
-        _write_interruptibly(out, tmp)
+        _write_interruptibly(out, tmp, encoding)
     return path
 
 
-def _write_interruptibly(ds: xr.Dataset, tmp: Path) -> None:
-    """``ds.to_netcdf(tmp)`` in a helper thread, so that Ctrl-C ends the wait at once.
+def _to_netcdf(ds: xr.Dataset, tmp: Path, encoding: dict) -> None:
+    """Write ``ds`` to ``tmp``, read it back and store the checksum of what was read."""
+    import netCDF4  # imported when writing: measured import cost, and xarray imports it lazily too
+
+    ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
+    digest = _digest(_read_raw(tmp))
+    with netCDF4.Dataset(tmp, "a") as nc:
+        nc.setncattr(_SHA, digest)
+
+
+def _write_interruptibly(ds: xr.Dataset, tmp: Path, encoding: dict | None = None) -> None:
+    """:func:`_to_netcdf` in a helper thread, so that Ctrl-C ends the wait at once.
 
     A KeyboardInterrupt raised inside xarray's netCDF writer can leave its file lock
     held and hang the process in the close path. Signals reach only the main thread,
@@ -642,7 +792,7 @@ def _write_interruptibly(ds: xr.Dataset, tmp: Path) -> None:
 
     def work() -> None:
         try:
-            ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+            _to_netcdf(ds, tmp, encoding or {})
         except BaseException as err:  # handed to the caller's thread below
             box["error"] = err
 
@@ -674,7 +824,16 @@ def load(path: str | os.PathLike) -> xr.DataArray | xr.Dataset:
     FileNotFoundError
         If ``path`` does not exist (:class:`IsADirectoryError` for a folder).
     ValueError
-        If ``path`` is not a netCDF file, or is truncated / corrupt.
+        If ``path`` is not a netCDF file, is truncated / corrupt, its contents do not
+        match the checksum :func:`save` stored, or its neurosim bookkeeping
+        attributes are malformed — naming the file.
+
+    Notes
+    -----
+    Files written by :func:`save` carry the sha256 of their contents (attribute
+    ``_neurosim_sha256``), verified here. Files without it — netCDF files from other
+    tools, or written by neurosim before checksums were stored — are read without
+    that verification.
 
     Examples
     --------
@@ -696,21 +855,36 @@ def load(path: str | os.PathLike) -> xr.DataArray | xr.Dataset:
         raise ValueError(f"{path} is not a netCDF file (neurosim writes netCDF-4; this file starts with "
                          f"{magic[:8]!r}). Pass a file written by neurosim.io.save or neurosim train.")
     try:
-        with xr.open_dataset(path, engine="netcdf4") as opened:
-            ds = opened.load()
-    except OSError as err:
-        raise ValueError(f"{path} could not be read as netCDF ({err}); it is truncated or corrupt. "
-                         "Write it again (neurosim.io.save / neurosim train).") from None
+        ds = _read_raw(path)
+    except (OSError, RuntimeError) as err:
+        raise ValueError(f"{path} could not be read as netCDF ({' '.join(str(err).split())}); it is truncated or "
+                         "corrupt. Write it again (neurosim.io.save / neurosim train).") from None
+    stored = ds.attrs.get(_SHA)
+    if stored is not None and (not isinstance(stored, str) or _digest(ds) != stored):
+        raise ValueError(f"{path} is corrupt: its contents no longer match the sha256 stored when it was written "
+                         "(a changed byte of data or attributes). Write it again (neurosim.io.save / neurosim "
+                         "train) or restore it from a copy.")
     kind = ds.attrs.get(_KIND, "Dataset")
-    multi = json.loads(ds.attrs.get(_MULTI, "{}"))
-    da_name = json.loads(ds.attrs.get(_NAME, "null"))
+    if kind not in ("Dataset", "DataArray"):
+        raise ValueError(f"{path}: its attribute {_KIND} = {kind!r:.40} is neither 'Dataset' nor 'DataArray'; "
+                         "the file was altered. Write it again, or open it with xarray.open_dataset.")
+    multi = _json_attr(ds.attrs, _MULTI, "{}", path, dict)
+    da_name = _json_attr(ds.attrs, _NAME, "null", path, (str, int, float, type(None)))
     for dim, levels in multi.items():
+        if (dim not in ds.dims or not isinstance(levels, list) or not levels
+                or not all(isinstance(n, str) and n in ds.coords for n in levels)):
+            raise ValueError(f"{path}: its attribute {_MULTI} names index levels {levels!r:.80} of {dim!r} that the "
+                             "file does not hold; the file was altered. Write it again.")
         ds = ds.set_index({dim: levels})
-    ds.attrs = _decode_attrs(ds.attrs)
+    ds.attrs = _decode_attrs(ds.attrs, path, "the file")
     for name in list(ds.variables):
-        ds[name].attrs = _decode_attrs(dict(ds[name].attrs))
+        ds[name].attrs = _decode_attrs(dict(ds[name].attrs), path, f"variable {name!r}")
         ds[name].encoding = {}
     if kind == "DataArray":
+        if _DA_VAR not in ds.data_vars:
+            raise ValueError(f"{path} says it holds a DataArray but has no variable {_DA_VAR!r} (it has "
+                             f"{sorted(map(str, ds.data_vars))}); the file was altered. Write it again, or open it "
+                             "with xarray.open_dataset.")
         # file-level provenance (neurosim_version, saved_utc) stays in the file;
         # the DataArray keeps exactly its own attrs
         da = ds[_DA_VAR]

@@ -175,7 +175,27 @@ def test_cli_fetch_and_verify(data_root, isolated, server, capsys, tmp_path):
     assert cli_main(["datasets", "verify", "hatsopoulos2007", "--path", str(dest)]) == 0
     out = capsys.readouterr().out
     assert f"hatsopoulos2007/{NPY}: ok" in out
-    assert cli_main(["datasets", "verify", "kriegeskorte2008", "--path", str(tmp_path / "nowhere")]) == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli_main(["datasets", "verify", "kriegeskorte2008", "--path", str(empty)]) == 1  # named, not there
+    # a --path that does not exist is a usage error (one line, exit status 2), not a silent search elsewhere
+    capsys.readouterr()
+    assert cli_main(["datasets", "verify", "--path", str(tmp_path / "nowhere")]) == 2
+    assert cli_main(["datasets", "list", "--path", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all("--path" in line and "does not exist" in line for line in err)
+
+
+def test_cli_verify_on_a_fresh_install_passes(isolated, capsys):
+    """Nothing fetched: the embedded .npz is a verified form of hatsopoulos2007, the datasets that were
+    never fetched are reported but are not failures; naming an absent dataset is one."""
+    assert cli_main(["datasets", "verify"]) == 0
+    out = capsys.readouterr().out
+    assert f"hatsopoulos2007/{EMB}: ok" in out
+    assert f"hatsopoulos2007/{NPY}: not present (not needed: {EMB} is ok)" in out
+    assert "churchland2012_tme: no verified copy; get it with: neurosim datasets fetch churchland2012_tme" in out
+    assert cli_main(["datasets", "verify", "hatsopoulos2007"]) == 0
+    assert cli_main(["datasets", "verify", "churchland2012_tme"]) == 1
 
 
 def test_kriegeskorte_rdms(data_root, isolated):

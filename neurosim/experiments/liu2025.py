@@ -27,9 +27,10 @@ Liu, Yang & Cueva (ICML 2025), measured with neurosim's public API only:
 
 The results folder is written as one unit (:func:`neurosim.io.atomic_directory`: staged beside
 ``out``, listed in ``MANIFEST.json``, swapped in only when everything succeeded), so a crash or Ctrl-C never
-destroys a previous complete result. Trained runs are cached in ``out/runs``
-(one netCDF per run, written atomically) and reused by a re-run with the same
-settings.
+destroys a previous complete result. Runs are trained into a hidden cache beside the folder
+(:func:`run_cache`), never into the published folder, and published with it in ``out/runs`` (one
+netCDF per run); a re-run with the same settings loads them instead of training again, as does
+the re-run of an interrupted job.
 """
 
 from __future__ import annotations
@@ -74,10 +75,13 @@ from neurosim.rnn import default_checkpoints
 from neurosim.rnn.analysis.dynamics import spectral_radius
 from neurosim.rnn.tasks import CenterOutReach
 
-__all__ = ["ReproduceConfig", "reproduce", "RESULT_COLUMNS"]
+__all__ = ["ReproduceConfig", "reproduce", "run_cache", "RESULT_COLUMNS"]
 
 #: columns every ``results.csv`` has (more follow)
 RESULT_COLUMNS = ("rule", "seed", "g0", "level", "step", "accuracy", "distance", "distance_normalized", "alignment")
+#: type of the checkpoints' parameters in ``runs/``. float64 (lossless): float32 storage would halve
+#: the folder but changes printed digits of the DSA results (measured in docs/experiments.md)
+RUN_STORE_DTYPE = "float64"
 #: columns of ``training.csv`` (one row per run, checkpoint and alignment)
 TRAINING_COLUMNS = ("run", "rule", "seed", "g0", "step", "accuracy", "distance", "alignment")
 
@@ -286,18 +290,38 @@ def _dynamics_level(matched: pd.DataFrame, levels) -> float | None:
     return None
 
 
-def _carry_run_cache(folder: Path, staging: Path) -> None:
-    """Give the new results folder the trained runs of ``folder/runs`` (hard links; copies where
-    links are not possible), so replacing the folder keeps the cache."""
-    cache = folder / "runs"
-    if not cache.is_dir():
+def run_cache(folder: str | os.PathLike) -> Path:
+    """Where :func:`reproduce` trains into: the hidden folder ``.NAME.runs`` beside the results folder.
+
+    The published folder is never written before its final swap, so the previous complete result
+    stays as it was at every moment; an interrupted job leaves its finished runs here and the next
+    job loads them instead of training again. Removed once the new folder is in place (its runs are
+    then in ``NAME/runs``).
+
+    Examples
+    --------
+    >>> run_cache("results").name
+    '.results.runs'
+    """
+    folder = Path(folder)
+    return folder.parent / f".{folder.name}.runs"
+
+
+def _carry_run_cache(sources, staging: Path) -> None:
+    """Give the new results folder the trained runs of each folder of ``sources`` (later ones win for
+    the same name): hard links, copies where links are not possible. The sources are only read."""
+    picked: dict[str, Path] = {}
+    for source in sources:
+        if source.is_dir():
+            picked.update({f.name: f for f in source.glob("*.nc")})
+    if not picked:
         return
     (staging / "runs").mkdir()
-    for f in cache.glob("*.nc"):
+    for name, f in sorted(picked.items()):
         try:
-            os.link(f, staging / "runs" / f.name)
+            os.link(f, staging / "runs" / name)
         except OSError:
-            shutil.copy2(f, staging / "runs" / f.name)
+            shutil.copy2(f, staging / "runs" / name)
 
 
 def _group_means(D: xr.DataArray, key: str) -> dict:
@@ -714,7 +738,9 @@ def reproduce(
         Results folder (created). Previous complete results in it are replaced
         only when the new run has finished (:func:`neurosim.io.atomic_directory`; check a folder
         with :func:`neurosim.io.check_manifest`).
-        Trained runs are cached in ``out/runs`` and reused by a re-run.
+        Trained runs are published in ``out/runs`` and reused by a re-run; while a job runs
+        they are trained into :func:`run_cache` (beside ``out``), so an interrupted job changes
+        nothing in ``out`` and its finished runs are reused by the next one.
     data : folder, optional
         Folder holding ``hatsopoulos2007_m1_center_out/`` (default: ``$NEUROSIM_DATA``,
         then the user cache; see ``neurosim datasets fetch``).
@@ -757,19 +783,26 @@ def _reproduce(folder: Path, data, cfg: ReproduceConfig, client, workers: int, p
     ds = load("hatsopoulos2007", path=data)  # FileNotFoundError says how to fetch the data
     rates = ds["rates"]
     task = CenterOutReach.from_dataset(ds, design=cfg.design)
-    folder.mkdir(parents=True, exist_ok=True)
 
     # 1. train ------------------------------------------------------------------
     t0 = time.perf_counter()
     specs = grid(cfg.rules, cfg.seeds, cfg.g0s, n_rec=cfg.n_rec, steps=cfg.steps, lr=cfg.lr,
                  batch_size=cfg.batch_size, checkpoints=cfg.checkpoint_steps(), activity_l2=cfg.activity_l2,
                  activity_l2_schedule=cfg.activity_l2_schedule, readout_init=cfg.readout_init, dtype=cfg.dtype)
-    cache = folder / "runs"
+    # train into a cache beside the folder: the published folder (and its runs/, read for reuse) is
+    # left untouched until the final swap
+    cache = run_cache(folder)
     before = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.nc")} if cache.is_dir() else {}
-    runs = sweep(specs, task, out=cache, client=client, workers=int(workers), progress=progress)
+    try:
+        runs = sweep(specs, task, out=cache, reuse=folder / "runs", store_dtype=RUN_STORE_DTYPE, client=client,
+                     workers=int(workers), progress=progress)
+    finally:
+        if cache.is_dir() and not any(cache.iterdir()):
+            cache.rmdir()  # nothing trained (all reused, or interrupted before the first run finished)
     timings["training"] = time.perf_counter() - t0
-    reused = sum(1 for s in specs if before.get(f"{s.name}.nc") is not None
-                 and (cache / f"{s.name}.nc").stat().st_mtime_ns == before[f"{s.name}.nc"])
+    trained = {s.name for s in specs if (cache / f"{s.name}.nc").is_file()
+               and (cache / f"{s.name}.nc").stat().st_mtime_ns != before.get(f"{s.name}.nc")}
+    reused = len(specs) - len(trained)
 
     # the analyses below multiply small matrices: one BLAS thread is fastest (and
     # avoids busy-waiting BLAS threads fighting over a loaded machine)
@@ -837,7 +870,7 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
     # 4. write the whole results folder as one unit (staged, then swapped in; MANIFEST.json) ------
     t0 = time.perf_counter()
     with atomic_directory(folder, run_id=f"reproduce-{cfg.label}-{int(time.time())}") as staging:
-        _carry_run_cache(folder, staging)
+        _carry_run_cache((folder / "runs", run_cache(folder)), staging)
         files = ["results.csv", "results.nc", "training.csv", "lag_sweep.csv", "effects.csv", "rule_vs_seed.csv",
                  "dynamics.csv", "baselines.json", "config.json"]
         write_csv(matched, staging / "results.csv")
@@ -872,6 +905,7 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
                          files + ["report.md"], reused, lag_table=lag_table, lags=lags, level_lag=level_lag)
         write_text(report, staging / "report.md")
         files.append("report.md")
+    shutil.rmtree(run_cache(folder), ignore_errors=True)  # its runs are now in folder/runs
     return {"folder": folder, "files": files, "results": matched, "training": training, "effects": eff,
             "rule_vs_seed": rv, "dynamics": dyn, "runs_reused": reused, "baselines": baselines, "trend": trs,
             "lag_sweep": lag_table, "timings": timings,

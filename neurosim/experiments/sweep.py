@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
+import signal
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -30,7 +33,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+import numpy as np
+
+from neurosim.io import save
 from neurosim.rnn import LeakyRNN, load_run, train
+from neurosim.rnn.model import PARAM_NAMES
 from neurosim.rnn.rules import DALE_RULES
 
 __all__ = ["RunSpec", "grid", "sweep", "train_spec"]
@@ -139,17 +146,46 @@ def _matches(run: Any, spec: RunSpec, task: Any) -> bool:
     return all(cfg.get(k) == v for k, v in want.items()) and bool(getattr(run, "complete", True))
 
 
-def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, progress: bool = False) -> Any:
-    """Train (or load, when ``path`` holds the same finished run) one spec; returns a ``Run``."""
-    if path is not None:
-        path = Path(path)
-        if path.exists():
-            try:
-                run = load_run(path)
-            except Exception:  # unreadable leftovers are retrained, never trusted
-                run = None
-            if run is not None and _matches(run, spec, task):
-                return run
+def _finished(spec: RunSpec, task: Any, path: Path | None) -> Any:
+    """The finished run of ``spec`` stored at ``path``, or None (absent, unreadable or other settings)."""
+    if path is None or not path.exists():
+        return None
+    try:
+        run = load_run(path)
+    except Exception:  # unreadable leftovers are retrained, never trusted
+        return None
+    return run if _matches(run, spec, task) else None
+
+
+#: how :func:`sweep` may store the parameters of each checkpoint
+STORE_DTYPES = ("float64", "float32")
+
+
+def _store(run: Any, path: Path, store_dtype: str) -> Any:
+    """Save ``run`` to ``path``; with ``"float32"`` its parameters are rounded to float32 on disk and
+    the run is read back, so that what is analysed is exactly what a later job loads."""
+    if store_dtype == "float64":
+        run.save(path)
+        return run
+    ds = run.to_dataset()
+    for name in PARAM_NAMES:
+        ds[name] = ds[name].astype(np.float32)
+    save(ds, path)
+    return load_run(path)
+
+
+def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, progress: bool = False,
+               reuse: str | Path | None = None, store_dtype: str = "float64") -> Any:
+    """Train one spec, or load it when ``path`` — or, read only, ``reuse`` — holds the same finished
+    run; a trained run is saved to ``path`` (parameters in ``store_dtype``, see :func:`sweep`).
+    Returns a ``Run``."""
+    if store_dtype not in STORE_DTYPES:
+        raise ValueError(f"store_dtype must be one of {STORE_DTYPES}; got {store_dtype!r}")
+    path = None if path is None else Path(path)
+    for where in (path, None if reuse is None else Path(reuse)):
+        run = _finished(spec, task, where)
+        if run is not None:
+            return run
     model = LeakyRNN(task.n_in, spec.n_rec, task.n_out, g0=spec.g0, seed=spec.seed,
                      activation=spec.activation, dale=spec.dale, activity_l2=spec.activity_l2,
                      readout_init=spec.readout_init)
@@ -161,8 +197,58 @@ def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, prog
                 rule_options=options or None, progress=progress, resume=False, blas_threads=1,
                 activity_l2_schedule=spec.activity_l2_schedule, dtype=spec.dtype)
     if path is not None:
-        run.save(path)
+        run = _store(run, path, store_dtype)
     return run
+
+
+_IN_TASK = False  # in a pool process: is a run being trained right now?
+
+
+def _pool_init() -> None:
+    """Pool processes: Ctrl-C interrupts a run being trained (so its atomic writer removes its
+    temporary file) and then ends the process; an idle process just ends (no traceback)."""
+    signal.signal(signal.SIGINT, _pool_sigint)
+
+
+def _pool_sigint(signum, frame) -> None:
+    if _IN_TASK:
+        raise KeyboardInterrupt
+    os._exit(130)
+
+
+def _pool_train(spec: RunSpec, task: Any, path: Path | None, reuse: Path | None, store_dtype: str) -> Any:
+    """:func:`train_spec` in a pool process; an interrupt ends the process once the run cleaned up."""
+    global _IN_TASK
+    _IN_TASK = True
+    try:
+        return train_spec(spec, task, path, reuse=reuse, store_dtype=store_dtype)
+    except KeyboardInterrupt:
+        os._exit(130)  # the run's temporary files are gone; do not take the next queued run
+    finally:
+        _IN_TASK = False
+
+
+def _stop_pool(pool: ProcessPoolExecutor, grace: float = 5.0) -> None:
+    """Interrupt every pool process (SIGINT: each removes its temporary files and exits), drop the
+    queued runs, and kill what is still alive after ``grace`` seconds.
+
+    Needed when only this process got the Ctrl-C (``kill -INT <pid>``): the pool processes would
+    otherwise train on, and ``shutdown(wait=True)`` wait for them.
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        if p.is_alive() and p.pid is not None:
+            try:
+                os.kill(p.pid, signal.SIGINT)
+            except (ProcessLookupError, OSError):
+                pass
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
 
 
 def sweep(
@@ -170,6 +256,8 @@ def sweep(
     task: Any,
     *,
     out: str | Path | None = None,
+    reuse: str | Path | None = None,
+    store_dtype: str = "float64",
     client: Any = None,
     workers: int = 1,
     progress: bool = True,
@@ -184,6 +272,14 @@ def sweep(
     out : folder, optional
         Save each run to ``out/<name>.nc``; finished runs already there with the same
         settings are loaded instead of retrained (resume after a crash).
+    reuse : folder, optional
+        Another folder of finished runs (``<name>.nc``), only read: a run found there with the
+        same settings is loaded instead of trained (e.g. the run cache of a published results
+        folder, which must not change while the new runs are trained into ``out``).
+    store_dtype : {"float64", "float32"}
+        Type of the checkpoints' parameters in the files of ``out`` (training always keeps float64
+        parameters). ``"float32"`` halves the files; the returned runs are then read back from them,
+        so a later sweep that loads the files gives the same runs, bit for bit.
     client : dask.distributed.Client, optional
         Train one run per task on the cluster.
     workers : int
@@ -215,34 +311,44 @@ def sweep(
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ValueError("specs contain duplicate runs (same rule, gain, size, activation and seed)")
+    if store_dtype not in STORE_DTYPES:
+        raise ValueError(f"store_dtype must be one of {STORE_DTYPES}; got {store_dtype!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer (local training processes); got {workers!r}")
     folder = None if out is None else Path(out)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     paths = {s.name: (None if folder is None else folder / f"{s.name}.nc") for s in specs}
+    reused = {s.name: (None if reuse is None else Path(reuse) / f"{s.name}.nc") for s in specs}
     runs: dict[str, Any] = {}
     bar = tqdm(total=len(specs), disable=not progress, desc="training", unit="run")
     try:
         if client is None and (workers == 1 or len(specs) == 1):
             for s in specs:
-                runs[s.name] = train_spec(s, task, paths[s.name])
+                runs[s.name] = train_spec(s, task, paths[s.name], reuse=reused[s.name], store_dtype=store_dtype)
                 bar.update()
         elif client is None:
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=context) as pool:
-                futures = {pool.submit(train_spec, s, task, paths[s.name]): s.name for s in specs}
+            with ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=context,
+                                     initializer=_pool_init) as pool:
+                futures = {pool.submit(_pool_train, s, task, paths[s.name], reused[s.name], store_dtype): s.name
+                           for s in specs}
                 try:
                     for fut in as_completed(futures):
                         runs[futures[fut]] = fut.result()
                         bar.update()
-                except BaseException:  # Ctrl-C or a failed run: do not start the queued runs
+                except KeyboardInterrupt:  # Ctrl-C, to the process group or to this process alone
+                    _stop_pool(pool)
+                    raise
+                except BaseException:  # a failed run: do not start the queued runs, let running ones finish
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
         else:
             from dask.distributed import as_completed as dask_completed  # optional dependency
 
-            futures = {client.submit(train_spec, s, task, paths[s.name], pure=False): s.name for s in specs}
+            futures = {client.submit(train_spec, s, task, paths[s.name], reuse=reused[s.name],
+                                     store_dtype=store_dtype, pure=False): s.name
+                       for s in specs}
             for fut in dask_completed(list(futures)):
                 runs[futures[fut]] = fut.result()
                 bar.update()

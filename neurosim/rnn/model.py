@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import copy as _copy
 import difflib
+import io
 import pickle
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -583,6 +585,21 @@ TORCH_PICKLE_GLOBALS = (("collections", "OrderedDict"), ("torch._utils", "_rebui
 #: The CTRNN layout of Liu, Yang & Cueva (2025): tensor name -> neurosim parameter.
 TORCH_PARAM_NAMES = {"fc_x2ah.weight": "W_in", "fc_x2ah.bias": "b", "fc_h2ah.weight": "W_rec",
                      "fc_h2y.weight": "W_out", "fc_h2y.bias": "b_out", "ah0": "v0"}
+#: Largest archive member read (decompressed bytes): the pickle and each tensor storage. The paper's
+#: checkpoints hold 160 kB; this admits networks of ~8000 units and refuses zip bombs before inflating.
+TORCH_MAX_MEMBER_BYTES = 256 * 2**20
+#: Largest pickle (``data.pkl``) read, in bytes.
+TORCH_MAX_PICKLE_BYTES = 4 * 2**20
+_STORAGE_KEY = re.compile(r"^[0-9A-Za-z_]{1,64}$")
+
+
+class CheckpointError(ValueError, pickle.UnpicklingError):
+    """A ``.pth`` file that is not a plain float32 state dict this reader can trust.
+
+    A :class:`ValueError` (and a :class:`pickle.UnpicklingError`): raised before any tensor data
+    is viewed, for a refused global, a malformed storage, tensor geometry outside its storage, an
+    oversized member or anything else unexpected.
+    """
 
 
 class _FloatStorage:
@@ -590,20 +607,51 @@ class _FloatStorage:
 
 
 class _StateDict(dict):
-    """Stand-in for ``collections.OrderedDict`` (a plain dict that accepts the ``_metadata`` attribute)."""
+    """Stand-in for ``collections.OrderedDict``: a plain dict that takes only PyTorch's ``_metadata``
+    attribute (a pickle that sets anything else, such as ``__class__``, is refused)."""
+
+    def __setstate__(self, state):
+        if not isinstance(state, dict) or set(state) - {"_metadata"}:
+            raise CheckpointError("a state-dict entry sets attributes other than _metadata "
+                                  f"({sorted(map(str, state)) if isinstance(state, dict) else type(state).__name__})")
+        self._metadata = state.get("_metadata")
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Storage:
     key: str
     numel: int
 
 
+@dataclass(frozen=True)
+class _TensorRef:
+    """A tensor as the pickle describes it; its data are read (and checked) after unpickling.
+
+    Only :func:`_rebuild_tensor` makes these: a pickle cannot name this class.
+    """
+
+    storage: _Storage
+    offset: int
+    size: tuple
+    stride: tuple
+
+
+def _int(value, what: str) -> int:
+    if type(value) is not int:  # noqa: E721 - bools and other number types are refused too
+        raise CheckpointError(f"{what} must be an int; got {type(value).__name__} {value!r:.40}")
+    return value
+
+
 def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
-    """Rebuild a tensor as a numpy view description (the data is read after unpickling)."""
+    """Record a tensor's storage, offset, shape and strides after checking their types."""
     if not isinstance(storage, _Storage):
-        raise pickle.UnpicklingError("tensor without a FloatStorage; not a float32 CPU state dict")
-    return ("tensor", storage, int(offset), tuple(int(v) for v in size), tuple(int(v) for v in stride))
+        raise CheckpointError("tensor without a FloatStorage; not a float32 CPU state dict")
+    if not isinstance(size, tuple) or not isinstance(stride, tuple) or len(size) != len(stride):
+        raise CheckpointError(f"tensor shape {size!r:.60} and strides {stride!r:.60} must be tuples of one length")
+    if len(size) > 8:
+        raise CheckpointError(f"tensor of {len(size)} dimensions; a state dict's have at most 8")
+    return _TensorRef(storage, _int(offset, "a tensor offset"), tuple(_int(v, "a tensor dimension") for v in size),
+                      tuple(_int(v, "a tensor stride") for v in stride))
 
 
 class _TorchUnpickler(pickle.Unpickler):
@@ -616,26 +664,61 @@ class _TorchUnpickler(pickle.Unpickler):
             return _rebuild_tensor
         if (module, name) == ("torch", "FloatStorage"):
             return _FloatStorage
-        raise pickle.UnpicklingError(
+        raise CheckpointError(
             f"refusing to load global '{module}.{name}' from a PyTorch checkpoint: only "
             + ", ".join(f"{m}.{n}" for m, n in TORCH_PICKLE_GLOBALS) + " are allowed (a float32 state dict)")
 
     def persistent_load(self, pid):
         if (not isinstance(pid, tuple) or len(pid) != 5 or pid[0] != "storage" or pid[1] is not _FloatStorage
-                or pid[3] != "cpu"):
-            raise pickle.UnpicklingError(f"unsupported storage {pid!r}: only float32 CPU storages are read")
-        return _Storage(str(pid[2]), int(pid[4]))
+                or not isinstance(pid[3], str) or not pid[3].startswith("cpu")):
+            raise CheckpointError(f"unsupported storage {pid!r:.120}: only float32 CPU storages are read")
+        key, numel = pid[2], _int(pid[4], "a storage size")
+        if not isinstance(key, str) or not _STORAGE_KEY.match(key):
+            raise CheckpointError(f"storage key {key!r:.80} is not a plain name (letters, digits, _)")
+        if not 0 <= numel <= TORCH_MAX_MEMBER_BYTES // 4:
+            raise CheckpointError(f"storage {key} claims {numel} floats; at most {TORCH_MAX_MEMBER_BYTES // 4} "
+                                  "are read")
+        return _Storage(key, numel)
 
 
-def _tensor_array(zf: zipfile.ZipFile, prefix: str, spec) -> np.ndarray:
-    _, storage, offset, size, stride = spec
-    raw = np.frombuffer(zf.read(f"{prefix}/data/{storage.key}"), dtype="<f4")
-    if raw.size != storage.numel:
-        raise ValueError(f"storage {storage.key} holds {raw.size} floats, the pickle says {storage.numel}")
-    need = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1 if all(size) else offset
-    if need > raw.size:
-        raise ValueError(f"tensor of shape {size} runs past its storage ({raw.size} floats)")
-    view = np.lib.stride_tricks.as_strided(raw[offset:], shape=size, strides=tuple(4 * s for s in stride))
+def _member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """An archive member's bytes, refusing one that is missing or inflates beyond ``limit``."""
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise CheckpointError(f"the archive has no member {name!r}") from None
+    if info.file_size > limit:
+        raise CheckpointError(f"member {name!r} inflates to {info.file_size:,} bytes; at most {limit:,} are read")
+    with zf.open(info) as fh:
+        data = fh.read(limit + 1)  # the size in the directory is what zipfile stops at; never trust more
+    if len(data) > limit:
+        raise CheckpointError(f"member {name!r} inflates beyond {limit:,} bytes")
+    return data
+
+
+def _tensor_array(raw: np.ndarray, ref: _TensorRef) -> np.ndarray:
+    """The float64 copy of a tensor, after checking its geometry against the storage's floats."""
+    size, stride, offset = ref.size, ref.stride, ref.offset
+    if any(n < 0 for n in size):
+        raise CheckpointError(f"tensor shape {size} has a negative dimension")
+    if any(s < 0 for s in stride):
+        raise CheckpointError(f"tensor strides {stride} include a negative stride")
+    if not 0 <= offset <= raw.size:
+        raise CheckpointError(f"tensor offset {offset} lies outside its storage of {raw.size} floats")
+    count = 1
+    for n in size:
+        count *= n
+    if count == 0:
+        return np.zeros(size, dtype=np.float64)
+    if count > raw.size:  # a state dict's tensors view each stored float at most once
+        raise CheckpointError(f"tensor of shape {size} ({count} values) is larger than its storage "
+                              f"({raw.size} floats)")
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if last >= raw.size:
+        raise CheckpointError(f"tensor of shape {size}, strides {stride}, offset {offset} reads float {last} of a "
+                              f"storage of {raw.size}")
+    view = np.lib.stride_tricks.as_strided(raw[offset:], shape=size, strides=tuple(4 * s for s in stride),
+                                           writeable=False)
     return np.array(view, dtype=np.float64)
 
 
@@ -645,30 +728,63 @@ def read_torch_state_dict(path) -> tuple[dict, dict]:
     Returns ``(tensors, extras)``: ``tensors`` maps the ``model_state_dict`` names to float64
     arrays; ``extras`` holds the checkpoint's other plain entries (numbers, strings). The pickle
     is read by a restricted unpickler that admits only ``collections.OrderedDict``,
-    ``torch._utils._rebuild_tensor_v2`` and ``torch.FloatStorage`` and raises
-    :class:`pickle.UnpicklingError` naming any other global before it can run.
+    ``torch._utils._rebuild_tensor_v2`` and ``torch.FloatStorage`` and refuses any other global
+    before it can run. Every tensor's shape, strides (non-negative), offset and storage size are
+    checked against the storage's actual bytes before any view is made, members are read up to
+    :data:`TORCH_MAX_MEMBER_BYTES` (zip bombs are refused before they inflate), and storage keys
+    must be plain names.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is not a file.
+    CheckpointError
+        (a :class:`ValueError`) for anything else this reader does not trust, naming the problem.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no PyTorch checkpoint at {path}")
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a zip archive; only PyTorch's zip checkpoint format (torch >= 1.6) is read")
-    with zipfile.ZipFile(path) as zf:
-        pkl = [n for n in zf.namelist() if n.endswith("/data.pkl")]
-        if len(pkl) != 1:
-            raise ValueError(f"{path} holds {len(pkl)} data.pkl files; expected one (a torch.save archive)")
-        prefix = pkl[0][: -len("/data.pkl")]
-        obj = _TorchUnpickler(zf.open(pkl[0])).load()
-        if not isinstance(obj, dict):
-            raise ValueError(f"{path} does not hold a dict (got {type(obj).__name__})")
-        state = obj.get("model_state_dict", obj)
-        tensors, extras = {}, {}
-        for k, v in state.items():
-            if isinstance(v, tuple) and v and v[0] == "tensor":
-                tensors[str(k)] = _tensor_array(zf, prefix, v)
-        for k, v in obj.items():
-            if k != "model_state_dict" and isinstance(v, (int, float, str, bool)):
-                extras[str(k)] = v
+        raise CheckpointError(f"{path} is not a zip archive; only PyTorch's zip checkpoint format "
+                              "(torch >= 1.6) is read")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _read_state_dict(zf)
+    except CheckpointError as err:
+        raise CheckpointError(f"{path} is refused: {err}") from None
+    except Exception as err:  # a malformed archive or pickle: one clear error, never a deep traceback
+        raise CheckpointError(f"{path} is not a readable PyTorch state dict ({type(err).__name__}: "
+                              f"{str(err)[:200]})") from None
+
+
+def _read_state_dict(zf: zipfile.ZipFile) -> tuple[dict, dict]:
+    pkl = [n for n in zf.namelist() if n.endswith("/data.pkl")]
+    if len(pkl) != 1:
+        raise CheckpointError(f"the archive holds {len(pkl)} data.pkl files; expected one (a torch.save archive)")
+    prefix = pkl[0][: -len("/data.pkl")]
+    obj = _TorchUnpickler(io.BytesIO(_member(zf, pkl[0], TORCH_MAX_PICKLE_BYTES))).load()
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"the pickle does not hold a dict (got {type(obj).__name__})")
+    state = obj.get("model_state_dict", obj)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"model_state_dict is a {type(state).__name__}, not a dict")
+    storages: dict[str, np.ndarray] = {}
+    tensors, extras = {}, {}
+    for k, v in state.items():
+        if isinstance(v, _TensorRef):
+            key = v.storage.key
+            if key not in storages:
+                data = _member(zf, f"{prefix}/data/{key}", TORCH_MAX_MEMBER_BYTES)
+                if len(data) != 4 * v.storage.numel:
+                    raise CheckpointError(f"storage {key} holds {len(data)} bytes; the pickle says "
+                                          f"{v.storage.numel} float32 values ({4 * v.storage.numel} bytes)")
+                storages[key] = np.frombuffer(data, dtype="<f4")
+            elif storages[key].size != v.storage.numel:
+                raise CheckpointError(f"storage {key} is declared with two sizes")
+            tensors[str(k)] = _tensor_array(storages[key], v)
+    for k, v in obj.items():
+        if k != "model_state_dict" and isinstance(v, (int, float, str, bool)):
+            extras[str(k)] = v
     return tensors, extras
 
 
@@ -697,9 +813,11 @@ def load_torch_checkpoint(path, *, tau: float = 10.0, activation: str = "retanh"
 
     Raises
     ------
-    pickle.UnpicklingError
-        If the pickle names any global besides ``collections.OrderedDict``,
-        ``torch._utils._rebuild_tensor_v2`` and ``torch.FloatStorage`` (it is never called).
+    CheckpointError
+        A :class:`ValueError` (and :class:`pickle.UnpicklingError`) if the pickle names any global
+        besides ``collections.OrderedDict``, ``torch._utils._rebuild_tensor_v2`` and
+        ``torch.FloatStorage`` (it is never called), or the archive is malformed or crafted
+        (see :func:`read_torch_state_dict`).
     ValueError
         If tensors are missing or their shapes do not fit one network.
 
