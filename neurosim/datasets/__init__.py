@@ -13,10 +13,15 @@ sha256.
 
 from neurosim.datasets._core import cache_dir, embedded_dir, fetch, find, load, sha256, verify
 from neurosim.datasets._safe_npy import RestrictedUnpickler, load_npy
+from neurosim.datasets.benchmarks import BENCHMARKS, benchmark_names, find_benchmark, load_benchmark
 from neurosim.datasets.registry import REGISTRY, DatasetInfo, FileInfo, get, names
 
 __all__ = [
+    "BENCHMARKS",
     "REGISTRY",
+    "benchmark_names",
+    "find_benchmark",
+    "load_benchmark",
     "DatasetInfo",
     "FileInfo",
     "RestrictedUnpickler",
