@@ -8,6 +8,11 @@ generalization properties of bio-plausible temporal credit assignment rules":
   Hessian is always that of the true loss ``neurosim.rnn.loss(model, batch)``;
 * the Hessian trace (Hutchinson's estimator), the sum of all curvatures.
 
+With L2 weight decay in the loss (``train(..., weight_decay=lambda)``, the paper's recipe) the
+loss is ``E + (lambda / 2) sum_W ||W||^2`` and its Hessian ``H_E + lambda I`` on the decayed
+parameters: every function here takes ``weight_decay`` / ``weight_decay_params`` and adds the
+term (``curvature_along_training`` reads them from the run).
+
 Two layers:
 
 * model-agnostic linear algebra on a Hessian-vector-product callable ``hvp(v) -> H v``:
@@ -31,6 +36,7 @@ import pandas as pd
 
 from neurosim._threads import blas_threads as _blas_threads
 from neurosim.rnn.model import _did_you_mean, mask_total, output_error, phi_prime
+from neurosim.rnn.optim import check_weight_decay
 from neurosim.rnn.rules import gradients
 
 __all__ = [
@@ -503,8 +509,11 @@ class _Hessian:
     never modified.
     """
 
-    def __init__(self, model, batch, names, eps, kind="exact"):
+    def __init__(self, model, batch, names, eps, kind="exact", weight_decay=0.0,
+                 weight_decay_params=("W_in", "W_rec", "W_out")):
         self._gradients = gradients
+        lam, decayed = check_weight_decay(weight_decay, weight_decay_params, getattr(model, "params", {}))
+        self.weight_decay = lam
         self.kind = _check_choice("hvp", kind, _HVP_KINDS)
         self.names = names
         self.model = model
@@ -521,6 +530,9 @@ class _Hessian:
             _phi_second(np.zeros(1), np.zeros(1), model.activation)  # unknown activation -> clear error
             model.check_params(self.base)
         self.dim = self.theta.size
+        # the L2 term's Hessian: lambda on the coordinates of the decayed parameters, 0 elsewhere
+        self.decay_diag = np.concatenate([np.full(np.size(self.base[n]), lam if n in decayed else 0.0)
+                                          for n in names])
         self.eps = _check_eps(eps)
         self.step = self.eps * max(1.0, float(np.linalg.norm(self.theta)))
         self.n_products = 0
@@ -533,6 +545,12 @@ class _Hessian:
 
     def __call__(self, v: np.ndarray) -> np.ndarray:
         v = np.asarray(v, dtype=float).reshape(-1)
+        out = self._loss_hvp(v)
+        if self.weight_decay > 0:
+            out = out + self.decay_diag * v
+        return out
+
+    def _loss_hvp(self, v: np.ndarray) -> np.ndarray:
         norm = float(np.linalg.norm(v))
         self.n_products += 1
         if norm == 0.0:
@@ -549,7 +567,8 @@ class _Hessian:
 
 
 def hessian_vector_product(model, batch, v, params=("W_rec",), *, hvp: str = "exact",
-                           eps: float = DEFAULT_EPS, blas_threads: int | None = 1):
+                           eps: float = DEFAULT_EPS, blas_threads: int | None = 1, weight_decay: float = 0.0,
+                           weight_decay_params=("W_in", "W_rec", "W_out")):
     """Product of the true loss Hessian with a vector: ``H v`` for ``neurosim.rnn.loss(model, batch)``.
 
     The Hessian is that of the full, untruncated network (exact BPTT gradients), whichever
@@ -575,6 +594,11 @@ def hessian_vector_product(model, batch, v, params=("W_rec",), *, hvp: str = "ex
     blas_threads : int or None, default 1
         BLAS threads while computing (``None`` leaves BLAS alone). One thread is fastest for
         these small products on a shared machine.
+    weight_decay : float, default 0
+        L2 coefficient ``lambda`` of a loss ``E + (lambda / 2) sum_W ||W||^2`` (as trained with
+        ``train(..., weight_decay=lambda)``): adds ``lambda v`` on the decayed parameters.
+    weight_decay_params : tuple of str, default ("W_in", "W_rec", "W_out")
+        The decayed parameters.
 
     Returns
     -------
@@ -620,7 +644,7 @@ def hessian_vector_product(model, batch, v, params=("W_rec",), *, hvp: str = "ex
     True
     """
     names = _resolve_params(model, params)
-    op = _Hessian(model, batch, names, eps, hvp)
+    op = _Hessian(model, batch, names, eps, hvp, weight_decay, weight_decay_params)
     if isinstance(v, Mapping):
         missing = [n for n in names if n not in v]
         if missing:
@@ -660,6 +684,8 @@ def hessian_top_eigenvalues(
     seed: int | None = 0,
     return_eigenvectors: bool = False,
     blas_threads: int | None = 1,
+    weight_decay: float = 0.0,
+    weight_decay_params=("W_in", "W_rec", "W_out"),
 ):
     """The ``k`` largest eigenvalues of the true loss Hessian of an RNN (the paper's curvature).
 
@@ -697,8 +723,9 @@ def hessian_top_eigenvalues(
     return_eigenvectors : bool, default False
         Also return the eigenvectors as a ``(dim, k)`` array (flat parameter layout as in
         :func:`hessian_vector_product`).
-    blas_threads : int or None, default 1
-        As in :func:`hessian_vector_product`.
+    blas_threads, weight_decay, weight_decay_params
+        As in :func:`hessian_vector_product` (with L2 weight decay ``lambda`` every eigenvalue
+        of the decayed block shifts by ``lambda``).
 
     Returns
     -------
@@ -718,7 +745,7 @@ def hessian_top_eigenvalues(
     ((2,), True)
     """
     names = _resolve_params(model, params)
-    op = _Hessian(model, batch, names, eps, hvp)
+    op = _Hessian(model, batch, names, eps, hvp, weight_decay, weight_decay_params)
     with _blas_threads(blas_threads):
         return top_eigenvalues(
             op, op.dim, k, tol=tol, max_iter=max_iter, method=method, seed=seed,
@@ -737,6 +764,8 @@ def hessian_trace(
     eps: float = DEFAULT_EPS,
     seed: int | None = 0,
     blas_threads: int | None = 1,
+    weight_decay: float = 0.0,
+    weight_decay_params=("W_in", "W_rec", "W_out"),
 ) -> TraceEstimate:
     """Hutchinson estimate of the trace of the true loss Hessian (see :func:`hutchinson_trace`).
 
@@ -745,7 +774,7 @@ def hessian_trace(
 
     Parameters
     ----------
-    model, batch, params, hvp, eps, blas_threads
+    model, batch, params, hvp, eps, blas_threads, weight_decay, weight_decay_params
         As in :func:`hessian_vector_product`.
     n_samples : int, default 32
         Probe vectors (each costs one Hessian-vector product = two BPTT gradients).
@@ -772,13 +801,14 @@ def hessian_trace(
     True
     """
     names = _resolve_params(model, params)
-    op = _Hessian(model, batch, names, eps, hvp)
+    op = _Hessian(model, batch, names, eps, hvp, weight_decay, weight_decay_params)
     with _blas_threads(blas_threads):
         return hutchinson_trace(op, op.dim, n_samples, distribution=distribution, seed=seed)
 
 
 def dense_hessian(model, batch, params=("W_rec",), *, hvp: str = "exact", eps: float = DEFAULT_EPS,
-                  max_dim: int = 4096, blas_threads: int | None = 1):
+                  max_dim: int = 4096, blas_threads: int | None = 1, weight_decay: float = 0.0,
+                  weight_decay_params=("W_in", "W_rec", "W_out")):
     """The full ``(dim, dim)`` loss Hessian, column by column.
 
     Column ``i`` is :func:`hessian_vector_product` with the unit vector ``e_i``; the result is
@@ -787,7 +817,7 @@ def dense_hessian(model, batch, params=("W_rec",), *, hvp: str = "exact", eps: f
 
     Parameters
     ----------
-    model, batch, params, hvp, eps, blas_threads
+    model, batch, params, hvp, eps, blas_threads, weight_decay, weight_decay_params
         As in :func:`hessian_vector_product`.
     max_dim : int, default 4096
         Refuse larger problems (use :func:`hessian_top_eigenvalues` instead).
@@ -808,7 +838,7 @@ def dense_hessian(model, batch, params=("W_rec",), *, hvp: str = "exact", eps: f
     ((16, 16), True)
     """
     names = _resolve_params(model, params)
-    op = _Hessian(model, batch, names, eps, hvp)
+    op = _Hessian(model, batch, names, eps, hvp, weight_decay, weight_decay_params)
     max_dim = _check_pos_int("max_dim", max_dim)
     if op.dim > max_dim:
         raise ValueError(
@@ -835,6 +865,9 @@ def curvature_along_training(
     eps: float = DEFAULT_EPS,
     steps=None,
     blas_threads: int | None = 1,
+    weight_decay: float | None = None,
+    weight_decay_params=None,
+    method: str = "lanczos",
 ):
     """Curvature at each checkpoint of a training run, as new columns of its checkpoint table.
 
@@ -859,6 +892,11 @@ def curvature_along_training(
         solvers.
     steps : sequence of int, optional
         Evaluate only these checkpoint steps (rows of other steps get NaN).
+    weight_decay, weight_decay_params : optional
+        The L2 term of the loss (:func:`hessian_vector_product`); default: the run's own
+        (``run.settings["weight_decay"]``, 0 if it was trained without).
+    method : {"lanczos", "power"}
+        Eigen-solver of :func:`hessian_top_eigenvalues` (``"power"``: the paper's).
 
     Returns
     -------
@@ -900,6 +938,12 @@ def curvature_along_training(
         unknown = sorted(wanted - set(all_steps))
         if unknown:
             raise ValueError(f"steps {unknown} are not checkpoints of this run; it has {all_steps}")
+    settings = getattr(run, "settings", {}) or {}
+    if weight_decay is None:
+        weight_decay = float(settings.get("weight_decay", 0.0))
+    if weight_decay_params is None:
+        weight_decay_params = tuple(settings.get("weight_decay_params", ("W_in", "W_rec", "W_out")))
+    wd = {"weight_decay": weight_decay, "weight_decay_params": weight_decay_params}
     cols = ["lambda_max"] + [f"lambda_{i}" for i in range(2, k + 1)]
     for c in cols + (["hessian_trace", "hessian_trace_se"] if trace_samples else []):
         out[c] = np.nan
@@ -908,18 +952,20 @@ def curvature_along_training(
             continue
         model = run.model(step)
         lam = hessian_top_eigenvalues(model, batch, params, k, tol, max_iter, hvp=hvp, eps=eps, seed=seed,
-                                      blas_threads=blas_threads)
+                                      blas_threads=blas_threads, method=method, **wd)
         out.iloc[row, [out.columns.get_loc(c) for c in cols]] = lam
         if trace_samples:
             est = hessian_trace(model, batch, params, trace_samples, hvp=hvp, eps=eps, seed=seed,
-                                blas_threads=blas_threads)
+                                blas_threads=blas_threads, **wd)
             out.iloc[row, out.columns.get_loc("hessian_trace")] = est.value
             out.iloc[row, out.columns.get_loc("hessian_trace_se")] = est.stderr
     out.attrs = dict(getattr(table, "attrs", {}))
     out.attrs["curvature"] = {
         "params": list(_resolve_params(model if wanted else run.model(all_steps[0]), params)),
         "k": k, "tol": tol, "max_iter": max_iter, "hvp": hvp, "eps": eps, "batch_size": len(batch.inputs),
-        "seed": seed, "trace_samples": trace_samples, "solver": "lanczos (scipy eigsh, which='LA')",
+        "seed": seed, "trace_samples": trace_samples,
+        "solver": "lanczos (scipy eigsh, which='LA')" if method == "lanczos" else "power iteration",
+        "weight_decay": float(weight_decay), "weight_decay_params": list(weight_decay_params),
     }
     return out
 
@@ -942,6 +988,13 @@ class curvature_recorder:  # noqa: N801 - used like a function: train(record={"l
     which : {"lambda_max", "trace"}
     trace_samples : int
         Hutchinson probes when ``which="trace"``.
+    weight_decay, weight_decay_params
+        The L2 term of the loss (:func:`hessian_vector_product`); pass the training run's.
+    method : {"lanczos", "power"}
+        Eigen-solver (``"power"``: the paper's power iteration).
+    task : Task, optional
+        Draw the fixed batch from this task instead of the training task (e.g. the validation
+        images: ``SequentialMNIST().validation_task()``).
 
     Examples
     --------
@@ -956,8 +1009,13 @@ class curvature_recorder:  # noqa: N801 - used like a function: train(record={"l
 
     def __init__(self, params=("W_rec",), *, batch_size: int = 64, seed: int = 0, tol: float = 1e-6,
                  max_iter: int = 500, hvp: str = "exact", eps: float = DEFAULT_EPS, which: str = "lambda_max",
-                 trace_samples: int = 32, blas_threads: int | None = 1):
+                 trace_samples: int = 32, blas_threads: int | None = 1, weight_decay: float = 0.0,
+                 weight_decay_params=("W_in", "W_rec", "W_out"), method: str = "lanczos", task=None):
         self.params = params
+        self.wd = {"weight_decay": weight_decay, "weight_decay_params": weight_decay_params}
+        check_weight_decay(weight_decay, weight_decay_params, ("W_in", "W_rec", "b", "W_out", "b_out", "v0"))
+        self.method = _check_choice("method", method, _METHODS)
+        self.task = task
         self.batch_size = _check_pos_int("batch_size", batch_size)
         self.seed = seed
         self.tol, self.max_iter, self.hvp, self.eps = tol, max_iter, hvp, eps
@@ -968,10 +1026,11 @@ class curvature_recorder:  # noqa: N801 - used like a function: train(record={"l
 
     def __call__(self, model, task) -> float:
         if self._batch is None:
-            self._batch = task.batch(self.batch_size, np.random.default_rng(self.seed))
+            source = task if self.task is None else self.task
+            self._batch = source.batch(self.batch_size, np.random.default_rng(self.seed))
         if self.which == "trace":
             return float(hessian_trace(model, self._batch, self.params, self.trace_samples, hvp=self.hvp,
-                                       eps=self.eps, seed=self.seed, blas_threads=self.blas_threads).value)
+                                       eps=self.eps, seed=self.seed, blas_threads=self.blas_threads, **self.wd).value)
         return float(hessian_top_eigenvalues(model, self._batch, self.params, 1, self.tol, self.max_iter,
-                                             hvp=self.hvp, eps=self.eps, seed=self.seed,
-                                             blas_threads=self.blas_threads)[0])
+                                             hvp=self.hvp, eps=self.eps, seed=self.seed, method=self.method,
+                                             blas_threads=self.blas_threads, **self.wd)[0])
