@@ -49,6 +49,8 @@ def test_tiny_experiment_runs_every_rule_and_remedy(tiny, tmp_path):
     s = tiny["settings"]
     assert s["split_sizes"] == {"train": 50, "validation": 500, "test": 1000} and s["optimizer"] == "sgd"
     assert set(tiny["claims"]["verdict"]) <= set(VERDICTS)
+    claims = set(tiny["claims"]["claim"])
+    assert {"remedy: gap toward BPTT (end)", "remedy: gap toward BPTT (matched accuracy)"} <= claims
     text = seqmnist_report(tiny, tmp_path)
     assert "RATE network" in text and (tmp_path / "claims.csv").is_file() and (tmp_path / "settings.json").is_file()
 
