@@ -357,6 +357,8 @@ def _run_seqmnist(args) -> int:
     """``neurosim curvature --task seqmnist``: :func:`neurosim.experiments.liu2022.seqmnist_experiment`."""
     check_output_folder(args.out, "--out")
     _at_least(args, seeds=1, steps=1, n_rec=1, batch_size=1, jobs=1)
+    if args.target_accuracy is not None and not 0 < args.target_accuracy <= 1:
+        raise ValueError(f"--target-accuracy must be in (0, 1]; got {args.target_accuracy}")
     s = seqmnist_settings(full=args.full)
     if args.rules is not None:
         names = [r.strip() for r in args.rules.split(",") if r.strip()]
@@ -373,7 +375,10 @@ def _run_seqmnist(args) -> int:
             s[key] = getattr(args, flag)
     s["n_jobs"] = args.jobs
     runs = len(s["seeds"]) * (len(s["rules"]) + len(s["remedies"]))
-    _say("curvature", f"sequential MNIST ({'paper counts' if args.full else 'default budget'}): {runs} runs "
+    base = "paper counts" if args.full else "default budget"
+    changed = [f for f in ("rules", "seeds", "steps", "n_rec", "lr", "batch_size", "input_noise", "target_accuracy")
+               if getattr(args, f) is not None]
+    _say("curvature", f"sequential MNIST ({base}{', changed: ' + ', '.join(changed) if changed else ''}): {runs} runs "
                       f"({s['steps']['bptt']} BPTT / {s['steps']['eprop']} e-prop-type iterations), {args.jobs} worker(s)")
     with lock(args.out):  # one writer per output folder
         result = seqmnist_experiment(**s, progress="auto")
