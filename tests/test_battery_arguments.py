@@ -376,7 +376,7 @@ TASK_CASES = (
     + _rows(TASK_SITES_NOISE, [np.nan, np.inf, -1.0], ValueError, lambda n: rf"{n} must be >= 0 and finite")
     + _rows(TASK_SITES_NOISE, ["0.1", None, True], TypeError, lambda n: rf"{n} must be a number >= 0")
     + [("Digits.split_seed=-1", lambda: Digits(split_seed=-1), ValueError, r"split_seed must be an integer >= 0"),
-       ("Digits.test_fraction='0.3'", lambda: Digits(test_fraction="0.3"), ValueError, r"test_fraction must be"),
+       ("Digits.test_fraction='0.3'", lambda: Digits(test_fraction="0.3"), TypeError, r"test_fraction must be"),
        ("PerceptualDecision.coherences=nan", lambda: PerceptualDecision(coherences=[0.1, np.nan]), ValueError,
         r"coherences must be positive"),
        ("DelayedMatchToSample.angles=inf", lambda: DelayedMatchToSample(angles=[0.0, np.inf]), ValueError,

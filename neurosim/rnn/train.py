@@ -6,7 +6,7 @@ One training step ``s`` (``s = 0 .. steps``) with parameters ``theta_s`` (after 
     E_s, g_s = value_and_gradients(model, batch_s, rule)   at theta_s
     if s is a checkpoint: record step, loss = E_s, accuracy and eval_loss on task.conditions(),
                           activity_l2 = lambda_s, theta_s
-    theta_{s+1} = Adam(theta_s, g_s)                  (not done at s = steps)
+    theta_{s+1} = Adam(theta_s, g_s)                  (or SGD; not done at s = steps)
     lambda_{s+1} = lambda_s, or (2/3) lambda_s if the schedule is "adaptive" and
                    lambda_s mean(r^2) >= task_loss_s / 2       (Liu, Yang & Cueva 2025)
 
@@ -37,7 +37,7 @@ from neurosim.io import check_output_file, load, save, sweep_stale
 from neurosim.io import lock as writer_lock
 from neurosim.metrics._validate import check_flag
 from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, loss as _loss
-from neurosim.rnn.optim import Adam
+from neurosim.rnn.optim import OPTIMIZERS, check_weight_decay, make_optimizer, weight_decay_penalty
 from neurosim.rnn.rules import check_rule, check_rule_dtype, random_feedback, value_and_gradients
 from neurosim.rnn.tasks import Task, from_config
 from neurosim.trajectories import trajectories
@@ -328,8 +328,10 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
           rule_options: dict | None = None, clip: float | None = None, progress: bool = True,
           resume: bool = True, blas_threads: int | None = 1,
           record: Mapping[str, Callable[[LeakyRNN, Task], float]] | None = None,
-          activity_l2_schedule: str = "constant", dtype: str = "float64") -> Run:
-    """Train a copy of ``model`` on ``task`` with a learning rule and Adam.
+          activity_l2_schedule: str = "constant", dtype: str = "float64", optimizer: str = "adam",
+          weight_decay: float = 0.0, weight_decay_params=("W_in", "W_rec", "W_out"),
+          lr_boost: tuple[int, float] | None = None) -> Run:
+    """Train a copy of ``model`` on ``task`` with a learning rule and Adam (or plain SGD).
 
     Parameters
     ----------
@@ -341,9 +343,9 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         See ``docs/trainer.md`` for each rule's equations; ``modprop`` and ``mdgl`` need a
         model with Dale's law (cell types).
     steps : int
-        Number of Adam updates.
+        Number of updates.
     lr : float
-        Adam learning rate (paper: 3e-4).
+        Adam learning rate (Liu, Yang & Cueva 2025: 3e-4), or the SGD step size.
     batch_size : int
     seed : int
         Seed of batches, input noise and voltage noise (bit-identical reruns).
@@ -391,6 +393,22 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         parameters, Adam's state, the update and every checkpoint evaluation stay float64, so only
         the gradient estimate is rounded to single precision (relative error ~1e-6, far below the
         batch-to-batch noise of the gradient). Recorded in the run's settings.
+    optimizer : {"adam", "sgd"}
+        ``"adam"`` (:class:`~neurosim.rnn.optim.Adam`, default) or plain stochastic gradient
+        descent ``p <- p - lr g`` (:class:`~neurosim.rnn.optim.SGD`; Liu et al. 2022 use lr 1e-2,
+        batch 256).
+    weight_decay : float
+        L2 coefficient ``lambda`` >= 0: the loss descended is ``E + (lambda / 2) sum_W ||W||_F^2``
+        over ``weight_decay_params`` (:func:`~neurosim.rnn.optim.weight_decay_penalty`), so
+        ``lambda W`` is added to the rule's gradient of each of them and the checkpoint column
+        ``loss`` includes the term (``eval_loss`` does not). Liu et al. 2022: 1e-2 on ``W_in``,
+        ``W_rec``, ``W_out``. The curvature of such a run includes the term's Hessian
+        ``lambda I`` (``neurosim.rnn.analysis.curvature_along_training`` reads it from the run).
+    weight_decay_params : str or tuple of str
+        The decayed parameters (default ``("W_in", "W_rec", "W_out")``).
+    lr_boost : (int, float), optional
+        ``(step, factor)``: from update ``step`` on, the step size is ``lr * factor`` (a late
+        step-size boost, the neuromodulation remedy of Liu et al. 2022).
 
     Returns
     -------
@@ -441,6 +459,15 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     resume = check_flag(resume, "resume")
     progress = show_progress(progress, "progress", allow_auto=False)
     blas_threads = check_threads(blas_threads, "blas_threads")
+    if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}; got {optimizer!r}")
+    optimizer = optimizer.lower()
+    weight_decay, weight_decay_params = check_weight_decay(weight_decay, weight_decay_params, PARAM_NAMES)
+    if lr_boost is not None:
+        if (not isinstance(lr_boost, (tuple, list)) or len(lr_boost) != 2
+                or isinstance(lr_boost[0], bool) or not isinstance(lr_boost[0], numbers.Integral)):
+            raise TypeError(f"lr_boost must be a pair (step, factor), e.g. (8000, 3.0); got {lr_boost!r}")
+        lr_boost = (_check_int("lr_boost step", lr_boost[0], 0), _check_positive("lr_boost factor", lr_boost[1]))
     if checkpoints is None:
         ck = default_checkpoints(steps)
     elif isinstance(checkpoints, (int, np.integer, bool, np.bool_)):
@@ -482,9 +509,16 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         settings["activity_l2_schedule"] = activity_l2_schedule
     if dtype != "float64":
         settings["dtype"] = dtype
+    if optimizer != "adam":
+        settings["optimizer"] = optimizer
+    if weight_decay > 0:
+        settings["weight_decay"] = weight_decay
+        settings["weight_decay_params"] = list(weight_decay_params)
+    if lr_boost is not None:
+        settings["lr_boost"] = list(lr_boost)
     adaptive = activity_l2_schedule == "adaptive"
     rng = np.random.default_rng(seed)
-    opt = Adam(lr=lr, clip=clip)
+    opt = make_optimizer(optimizer, lr, clip)
     run = Run(model_config=model.config, task=task, rule=rule, seed=seed, settings=settings, records=[],
               params={}, feedback=None if feedback is None else np.asarray(feedback))
     start = 0
@@ -531,6 +565,11 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
                                                           dtype=dtype, **opts)
                 else:
                     E, grads = value_and_gradients(model, batch, rule, noise=noise, dtype=dtype, **opts)
+                if weight_decay > 0:
+                    penalty, decay = weight_decay_penalty(model.params, weight_decay, weight_decay_params)
+                    E += penalty
+                    for k, g in decay.items():
+                        grads[k] = grads[k] + g
                 if not _finite(E, grads):
                     last = run._records[-1]["step"] if run._records else None
                     raise TrainingDiverged(
@@ -554,6 +593,8 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
                 if adaptive and parts["activity"] >= parts["task"] / 2:
                     model.activity_l2 *= 2.0 / 3.0
                 if s < steps:
+                    if lr_boost is not None:
+                        opt.lr = lr * lr_boost[1] if s >= lr_boost[0] else lr
                     opt.step(model.params, grads)
                     if bar is not None:
                         bar.update(1)

@@ -14,6 +14,7 @@ from neurosim.rnn.analysis.curvature import (  # noqa: F401
     hessian_trace,
     hessian_vector_product,
     hutchinson_trace,
+    rule_curvature,
     top_eigenvalues,
 )
 from neurosim.rnn.analysis.dynamics import (  # noqa: F401

@@ -8,6 +8,11 @@ generalization properties of bio-plausible temporal credit assignment rules":
   Hessian is always that of the true loss ``neurosim.rnn.loss(model, batch)``;
 * the Hessian trace (Hutchinson's estimator), the sum of all curvatures.
 
+With L2 weight decay in the loss (``train(..., weight_decay=lambda)``, the paper's recipe) the
+loss is ``E + (lambda / 2) sum_W ||W||^2`` and its Hessian ``H_E + lambda I`` on the decayed
+parameters: every function here takes ``weight_decay`` / ``weight_decay_params`` and adds the
+term (``curvature_along_training`` reads them from the run).
+
 Two layers:
 
 * model-agnostic linear algebra on a Hessian-vector-product callable ``hvp(v) -> H v``:
@@ -32,6 +37,7 @@ import pandas as pd
 from neurosim._threads import blas_threads as _blas_threads
 from neurosim.metrics._validate import check_seed
 from neurosim.rnn.model import _did_you_mean, mask_total, output_error, phi_prime
+from neurosim.rnn.optim import check_weight_decay
 from neurosim.rnn.rules import gradients
 
 __all__ = [
@@ -45,6 +51,7 @@ __all__ = [
     "dense_hessian",
     "curvature_along_training",
     "curvature_recorder",
+    "rule_curvature",
 ]
 
 _METHODS = ("lanczos", "power")
@@ -504,8 +511,11 @@ class _Hessian:
     never modified.
     """
 
-    def __init__(self, model, batch, names, eps, kind="exact"):
+    def __init__(self, model, batch, names, eps, kind="exact", weight_decay=0.0,
+                 weight_decay_params=("W_in", "W_rec", "W_out")):
         self._gradients = gradients
+        lam, decayed = check_weight_decay(weight_decay, weight_decay_params, getattr(model, "params", {}))
+        self.weight_decay = lam
         self.kind = _check_choice("hvp", kind, _HVP_KINDS)
         self.names = names
         self.model = model
@@ -522,6 +532,9 @@ class _Hessian:
             _phi_second(np.zeros(1), np.zeros(1), model.activation)  # unknown activation -> clear error
             model.check_params(self.base)
         self.dim = self.theta.size
+        # the L2 term's Hessian: lambda on the coordinates of the decayed parameters, 0 elsewhere
+        self.decay_diag = np.concatenate([np.full(np.size(self.base[n]), lam if n in decayed else 0.0)
+                                          for n in names])
         self.eps = _check_eps(eps)
         self.step = self.eps * max(1.0, float(np.linalg.norm(self.theta)))
         self.n_products = 0
@@ -534,6 +547,12 @@ class _Hessian:
 
     def __call__(self, v: np.ndarray) -> np.ndarray:
         v = np.asarray(v, dtype=float).reshape(-1)
+        out = self._loss_hvp(v)
+        if self.weight_decay > 0:
+            out = out + self.decay_diag * v
+        return out
+
+    def _loss_hvp(self, v: np.ndarray) -> np.ndarray:
         norm = float(np.linalg.norm(v))
         self.n_products += 1
         if norm == 0.0:
@@ -550,7 +569,8 @@ class _Hessian:
 
 
 def hessian_vector_product(model, batch, v, params=("W_rec",), *, hvp: str = "exact",
-                           eps: float = DEFAULT_EPS, blas_threads: int | None = 1):
+                           eps: float = DEFAULT_EPS, blas_threads: int | None = 1, weight_decay: float = 0.0,
+                           weight_decay_params=("W_in", "W_rec", "W_out")):
     """Product of the true loss Hessian with a vector: ``H v`` for ``neurosim.rnn.loss(model, batch)``.
 
     The Hessian is that of the full, untruncated network (exact BPTT gradients), whichever
@@ -576,6 +596,11 @@ def hessian_vector_product(model, batch, v, params=("W_rec",), *, hvp: str = "ex
     blas_threads : int or None, default 1
         BLAS threads while computing (``None`` leaves BLAS alone). One thread is fastest for
         these small products on a shared machine.
+    weight_decay : float, default 0
+        L2 coefficient ``lambda`` of a loss ``E + (lambda / 2) sum_W ||W||^2`` (as trained with
+        ``train(..., weight_decay=lambda)``): adds ``lambda v`` on the decayed parameters.
+    weight_decay_params : tuple of str, default ("W_in", "W_rec", "W_out")
+        The decayed parameters.
 
     Returns
     -------
@@ -621,7 +646,7 @@ def hessian_vector_product(model, batch, v, params=("W_rec",), *, hvp: str = "ex
     True
     """
     names = _resolve_params(model, params)
-    op = _Hessian(model, batch, names, eps, hvp)
+    op = _Hessian(model, batch, names, eps, hvp, weight_decay, weight_decay_params)
     if isinstance(v, Mapping):
         missing = [n for n in names if n not in v]
         if missing:
@@ -661,6 +686,8 @@ def hessian_top_eigenvalues(
     seed: int | None = 0,
     return_eigenvectors: bool = False,
     blas_threads: int | None = 1,
+    weight_decay: float = 0.0,
+    weight_decay_params=("W_in", "W_rec", "W_out"),
 ):
     """The ``k`` largest eigenvalues of the true loss Hessian of an RNN (the paper's curvature).
 
@@ -698,8 +725,9 @@ def hessian_top_eigenvalues(
     return_eigenvectors : bool, default False
         Also return the eigenvectors as a ``(dim, k)`` array (flat parameter layout as in
         :func:`hessian_vector_product`).
-    blas_threads : int or None, default 1
-        As in :func:`hessian_vector_product`.
+    blas_threads, weight_decay, weight_decay_params
+        As in :func:`hessian_vector_product` (with L2 weight decay ``lambda`` every eigenvalue
+        of the decayed block shifts by ``lambda``).
 
     Returns
     -------
@@ -719,7 +747,7 @@ def hessian_top_eigenvalues(
     ((2,), True)
     """
     names = _resolve_params(model, params)
-    op = _Hessian(model, batch, names, eps, hvp)
+    op = _Hessian(model, batch, names, eps, hvp, weight_decay, weight_decay_params)
     with _blas_threads(blas_threads, "blas_threads"):
         return top_eigenvalues(
             op, op.dim, k, tol=tol, max_iter=max_iter, method=method, seed=seed,
@@ -738,6 +766,8 @@ def hessian_trace(
     eps: float = DEFAULT_EPS,
     seed: int | None = 0,
     blas_threads: int | None = 1,
+    weight_decay: float = 0.0,
+    weight_decay_params=("W_in", "W_rec", "W_out"),
 ) -> TraceEstimate:
     """Hutchinson estimate of the trace of the true loss Hessian (see :func:`hutchinson_trace`).
 
@@ -746,7 +776,7 @@ def hessian_trace(
 
     Parameters
     ----------
-    model, batch, params, hvp, eps, blas_threads
+    model, batch, params, hvp, eps, blas_threads, weight_decay, weight_decay_params
         As in :func:`hessian_vector_product`.
     n_samples : int, default 32
         Probe vectors (each costs one Hessian-vector product = two BPTT gradients).
@@ -773,13 +803,14 @@ def hessian_trace(
     True
     """
     names = _resolve_params(model, params)
-    op = _Hessian(model, batch, names, eps, hvp)
+    op = _Hessian(model, batch, names, eps, hvp, weight_decay, weight_decay_params)
     with _blas_threads(blas_threads, "blas_threads"):
         return hutchinson_trace(op, op.dim, n_samples, distribution=distribution, seed=seed)
 
 
 def dense_hessian(model, batch, params=("W_rec",), *, hvp: str = "exact", eps: float = DEFAULT_EPS,
-                  max_dim: int = 4096, blas_threads: int | None = 1):
+                  max_dim: int = 4096, blas_threads: int | None = 1, weight_decay: float = 0.0,
+                  weight_decay_params=("W_in", "W_rec", "W_out")):
     """The full ``(dim, dim)`` loss Hessian, column by column.
 
     Column ``i`` is :func:`hessian_vector_product` with the unit vector ``e_i``; the result is
@@ -788,7 +819,7 @@ def dense_hessian(model, batch, params=("W_rec",), *, hvp: str = "exact", eps: f
 
     Parameters
     ----------
-    model, batch, params, hvp, eps, blas_threads
+    model, batch, params, hvp, eps, blas_threads, weight_decay, weight_decay_params
         As in :func:`hessian_vector_product`.
     max_dim : int, default 4096
         Refuse larger problems (use :func:`hessian_top_eigenvalues` instead).
@@ -809,7 +840,7 @@ def dense_hessian(model, batch, params=("W_rec",), *, hvp: str = "exact", eps: f
     ((16, 16), True)
     """
     names = _resolve_params(model, params)
-    op = _Hessian(model, batch, names, eps, hvp)
+    op = _Hessian(model, batch, names, eps, hvp, weight_decay, weight_decay_params)
     max_dim = _check_pos_int("max_dim", max_dim)
     if op.dim > max_dim:
         raise ValueError(
@@ -836,6 +867,9 @@ def curvature_along_training(
     eps: float = DEFAULT_EPS,
     steps=None,
     blas_threads: int | None = 1,
+    weight_decay: float | None = None,
+    weight_decay_params=None,
+    method: str = "lanczos",
 ):
     """Curvature at each checkpoint of a training run, as new columns of its checkpoint table.
 
@@ -860,6 +894,11 @@ def curvature_along_training(
         solvers.
     steps : sequence of int, optional
         Evaluate only these checkpoint steps (rows of other steps get NaN).
+    weight_decay, weight_decay_params : optional
+        The L2 term of the loss (:func:`hessian_vector_product`); default: the run's own
+        (``run.settings["weight_decay"]``, 0 if it was trained without).
+    method : {"lanczos", "power"}
+        Eigen-solver of :func:`hessian_top_eigenvalues` (``"power"``: the paper's).
 
     Returns
     -------
@@ -901,6 +940,12 @@ def curvature_along_training(
         unknown = sorted(wanted - set(all_steps))
         if unknown:
             raise ValueError(f"steps {unknown} are not checkpoints of this run; it has {all_steps}")
+    settings = getattr(run, "settings", {}) or {}
+    if weight_decay is None:
+        weight_decay = float(settings.get("weight_decay", 0.0))
+    if weight_decay_params is None:
+        weight_decay_params = tuple(settings.get("weight_decay_params", ("W_in", "W_rec", "W_out")))
+    wd = {"weight_decay": weight_decay, "weight_decay_params": weight_decay_params}
     cols = ["lambda_max"] + [f"lambda_{i}" for i in range(2, k + 1)]
     for c in cols + (["hessian_trace", "hessian_trace_se"] if trace_samples else []):
         out[c] = np.nan
@@ -909,18 +954,20 @@ def curvature_along_training(
             continue
         model = run.model(step)
         lam = hessian_top_eigenvalues(model, batch, params, k, tol, max_iter, hvp=hvp, eps=eps, seed=seed,
-                                      blas_threads=blas_threads)
+                                      blas_threads=blas_threads, method=method, **wd)
         out.iloc[row, [out.columns.get_loc(c) for c in cols]] = lam
         if trace_samples:
             est = hessian_trace(model, batch, params, trace_samples, hvp=hvp, eps=eps, seed=seed,
-                                blas_threads=blas_threads)
+                                blas_threads=blas_threads, **wd)
             out.iloc[row, out.columns.get_loc("hessian_trace")] = est.value
             out.iloc[row, out.columns.get_loc("hessian_trace_se")] = est.stderr
     out.attrs = dict(getattr(table, "attrs", {}))
     out.attrs["curvature"] = {
         "params": list(_resolve_params(model if wanted else run.model(all_steps[0]), params)),
         "k": k, "tol": tol, "max_iter": max_iter, "hvp": hvp, "eps": eps, "batch_size": len(batch.inputs),
-        "seed": seed, "trace_samples": trace_samples, "solver": "lanczos (scipy eigsh, which='LA')",
+        "seed": seed, "trace_samples": trace_samples,
+        "solver": "lanczos (scipy eigsh, which='LA')" if method == "lanczos" else "power iteration",
+        "weight_decay": float(weight_decay), "weight_decay_params": list(weight_decay_params),
     }
     return out
 
@@ -943,6 +990,13 @@ class curvature_recorder:  # noqa: N801 - used like a function: train(record={"l
     which : {"lambda_max", "trace"}
     trace_samples : int
         Hutchinson probes when ``which="trace"``.
+    weight_decay, weight_decay_params
+        The L2 term of the loss (:func:`hessian_vector_product`); pass the training run's.
+    method : {"lanczos", "power"}
+        Eigen-solver (``"power"``: the paper's power iteration).
+    task : Task, optional
+        Draw the fixed batch from this task instead of the training task (e.g. the validation
+        images: ``SequentialMNIST().validation_task()``).
 
     Examples
     --------
@@ -957,8 +1011,13 @@ class curvature_recorder:  # noqa: N801 - used like a function: train(record={"l
 
     def __init__(self, params=("W_rec",), *, batch_size: int = 64, seed: int = 0, tol: float = 1e-6,
                  max_iter: int = 500, hvp: str = "exact", eps: float = DEFAULT_EPS, which: str = "lambda_max",
-                 trace_samples: int = 32, blas_threads: int | None = 1):
+                 trace_samples: int = 32, blas_threads: int | None = 1, weight_decay: float = 0.0,
+                 weight_decay_params=("W_in", "W_rec", "W_out"), method: str = "lanczos", task=None):
         self.params = params
+        self.wd = {"weight_decay": weight_decay, "weight_decay_params": weight_decay_params}
+        check_weight_decay(weight_decay, weight_decay_params, ("W_in", "W_rec", "b", "W_out", "b_out", "v0"))
+        self.method = _check_choice("method", method, _METHODS)
+        self.task = task
         self.batch_size = _check_pos_int("batch_size", batch_size)
         self.seed = seed
         self.tol, self.max_iter, self.hvp, self.eps = tol, max_iter, hvp, eps
@@ -969,10 +1028,167 @@ class curvature_recorder:  # noqa: N801 - used like a function: train(record={"l
 
     def __call__(self, model, task) -> float:
         if self._batch is None:
-            self._batch = task.batch(self.batch_size, np.random.default_rng(self.seed))
+            source = task if self.task is None else self.task
+            self._batch = source.batch(self.batch_size, np.random.default_rng(self.seed))
         if self.which == "trace":
             return float(hessian_trace(model, self._batch, self.params, self.trace_samples, hvp=self.hvp,
-                                       eps=self.eps, seed=self.seed, blas_threads=self.blas_threads).value)
+                                       eps=self.eps, seed=self.seed, blas_threads=self.blas_threads, **self.wd).value)
         return float(hessian_top_eigenvalues(model, self._batch, self.params, 1, self.tol, self.max_iter,
-                                             hvp=self.hvp, eps=self.eps, seed=self.seed,
-                                             blas_threads=self.blas_threads)[0])
+                                             hvp=self.hvp, eps=self.eps, seed=self.seed, method=self.method,
+                                             blas_threads=self.blas_threads, **self.wd)[0])
+
+
+class _RuleJacobian:
+    """``v -> J v`` with ``J = d g_rule / d theta`` (plus the L2 term), by central differences that
+    never straddle a kink.
+
+    ``retanh``/``relu`` rates have a kink at ``v = 0`` and Dale's law a kink at ``W_rec = 0``; a
+    rule's gradient jumps there, and a difference across a jump adds ``jump / (2h)``. Each product
+    therefore checks that no voltage (over the whole batch) and no Dale weight changes
+    sign between ``theta - h u`` and ``theta + h u``, and if one does, retries with ``h / 10`` (up to
+    ``max_halvings`` times): the result is the derivative of the smooth piece, the convention of the
+    exact Hessian-vector products (``phi''`` of the local piece).
+    """
+
+    max_halvings = 6
+
+    def __init__(self, model, batch, names, rule, options, eps, weight_decay, weight_decay_params):
+        self.model, self.batch, self.names, self.rule, self.options = model, batch, names, rule, dict(options)
+        lam, decayed = check_weight_decay(weight_decay, weight_decay_params, model.params)
+        self.base = {k: np.asarray(a, dtype=float) for k, a in model.params.items()}
+        self.theta = _flatten(self.base, names)
+        self.decay_diag = np.concatenate([np.full(np.size(self.base[n]), lam if n in decayed else 0.0)
+                                          for n in names])
+        self.step = _check_eps(eps) * max(1.0, float(np.linalg.norm(self.theta)))
+        self.dim = self.theta.size
+        self.n_products = 0
+        self.n_retries = 0
+        self.kinked = getattr(model, "activation", "tanh") in ("retanh", "relu")
+        self.dale = getattr(model, "dale_sign", None) is not None
+
+    def _params(self, flat):
+        params = dict(self.base)
+        params.update(_unflatten(flat, self.base, self.names))
+        return params
+
+    def _pattern(self, params) -> np.ndarray:
+        """Which side of every kink the network is on: voltage signs (and Dale weight signs)."""
+        parts = []
+        if self.kinked:
+            fw = self.model.run(self.batch.inputs, params=params)
+            parts += [(fw.v_tm > 0).ravel(), (fw.v_init > 0).ravel()]
+        if self.dale:
+            parts.append((params["W_rec"] > 0).ravel())
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+    def _grad(self, params):
+        return _flatten(gradients(self.model, self.batch, rule=self.rule, params=params, **self.options), self.names)
+
+    def __call__(self, v):
+        v = np.asarray(v, dtype=float).reshape(-1)
+        norm = float(np.linalg.norm(v))
+        self.n_products += 1
+        if norm == 0.0:
+            return np.zeros(self.dim)
+        u = v / norm
+        h = self.step
+        for attempt in range(self.max_halvings + 1):
+            plus, minus = self._params(self.theta + h * u), self._params(self.theta - h * u)
+            if not (self.kinked or self.dale) or np.array_equal(self._pattern(plus), self._pattern(minus)):
+                break
+            self.n_retries += 1
+            h /= 10.0
+        else:
+            raise CurvatureConvergenceError(
+                f"a kink (voltage or Dale weight at 0) lies within {h * 10:.2g} of the parameters along a "
+                "probe direction; the rule's Jacobian is not defined there")
+        jv = (self._grad(plus) - self._grad(minus)) * (norm / (2.0 * h))
+        if not np.all(np.isfinite(jv)):
+            raise ValueError("the rule's gradient is not finite near these parameters (diverged network?)")
+        return jv + self.decay_diag * v
+
+
+def rule_curvature(model, batch, rule: str = "eprop", params=("W_rec",), *, rule_options: Mapping | None = None,
+                   weight_decay: float = 0.0, weight_decay_params=("W_in", "W_rec", "W_out"), eps: float = 1e-6,
+                   tol: float = 1e-4, max_iter: int = 300, seed: int | None = 0,
+                   blas_threads: int | None = 1) -> complex:
+    """A learning rule's own curvature: the leading eigenvalue of the Jacobian of its update direction.
+
+    A rule updates ``theta <- theta - lr * g_rule(theta)`` (plus ``lambda theta`` with L2 weight
+    decay). Near a fixed point the update is linear with Jacobian ``I - lr * J``, ``J = d g_rule /
+    d theta``; it is stable only if every eigenvalue ``mu`` of ``J`` has ``|1 - lr mu| < 1``, i.e.
+    ``0 < Re mu < 2 / lr`` for real ``mu``. For BPTT ``J`` is the loss Hessian and the leading
+    eigenvalue is ``lambda_max`` (:func:`hessian_top_eigenvalues`); for a truncated rule
+    (e-prop, ...) ``J`` is not symmetric and can be much flatter than the true Hessian — the
+    mechanism by which, in Liu et al. (2022)'s argument, approximate rules settle where the true
+    ``lambda_max`` exceeds ``2 / lr``.
+
+    Returns the eigenvalue of ``J`` (w.r.t. ``params``) with the largest real part, by the
+    implicitly restarted Arnoldi method (ARPACK, :func:`scipy.sparse.linalg.eigs`, a Krylov
+    refinement of power iteration) on Jacobian-vector products by central differences of the
+    rule's gradient: ``J v ≈ ||v|| (g(θ + h u) − g(θ − h u)) / (2 h)``, ``u = v / ||v||``,
+    ``h = eps · max(1, ||θ||)``, reduced where a kink lies within ``h`` (see ``eps``): two rule
+    gradients and, on kinked networks, two forward passes per product.
+
+    Parameters
+    ----------
+    model : neurosim.rnn.LeakyRNN
+    batch : Batch
+        Fixed batch (e.g. 256 validation images).
+    rule : str
+        Any rule of :func:`neurosim.rnn.gradients`; ``rule_options`` its options.
+    params : str or tuple of str, default ("W_rec",)
+    weight_decay, weight_decay_params
+        The L2 term of the loss the rule descends (adds ``lambda`` on the decayed block).
+    eps : float, default 1e-6
+        Relative finite-difference step. On ``retanh``/``relu`` networks (and with Dale's law) a
+        voltage (weight) that crosses its kink within the step adds a spurious ``jump / (2h)``;
+        every product checks the sign pattern of all voltages and Dale weights at both ends and,
+        if any changed, retries with a ten times smaller step (up to 6 times), so the result is
+        the Jacobian of the smooth piece — the convention of the exact Hessian-vector products.
+        Without the check, on a 128-unit retanh network and 256 sequences of 28 steps, BPTT's
+        finite-difference "curvature" came out 100× its exact ``lambda_max``.
+    tol, max_iter : float, int
+        ARPACK's relative tolerance and restart cap.
+    seed : int or None
+        Seed of the start vector.
+    blas_threads : int or None
+
+    Returns
+    -------
+    complex
+        The leading eigenvalue (imaginary part 0 for BPTT up to rounding).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.rnn import LeakyRNN
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> task = PerceptualDecision()
+    >>> model = LeakyRNN(task.n_in, 6, task.n_out, activation="tanh", seed=0)
+    >>> batch = task.batch(8, np.random.default_rng(0))
+    >>> mu = rule_curvature(model, batch, "bptt", tol=1e-8)
+    >>> lam = hessian_top_eigenvalues(model, batch, tol=1e-8)[0]
+    >>> bool(abs(mu.real - lam) < 1e-5 * abs(lam))
+    True
+    """
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigs  # measured import cost
+
+    names = _resolve_params(model, params)
+    op = _RuleJacobian(model, batch, names, rule, rule_options or {}, eps, weight_decay, weight_decay_params)
+    tol = _check_tol(tol)
+    max_iter = _check_pos_int("max_iter", max_iter)
+    v0 = np.random.default_rng(seed).standard_normal(op.dim)
+    with _blas_threads(blas_threads):
+        if op.dim <= 3:
+            J = np.column_stack([op(e) for e in np.eye(op.dim)])
+            w = np.linalg.eigvals(J)
+            return complex(w[np.argmax(w.real)])
+        linop = LinearOperator((op.dim, op.dim), matvec=op, dtype=float)
+        try:
+            w = eigs(linop, k=1, which="LR", tol=tol, maxiter=max_iter, v0=v0, return_eigenvectors=False)
+        except ArpackNoConvergence:
+            raise CurvatureConvergenceError(
+                f"Arnoldi (ARPACK) did not converge to tol={tol:g} within max_iter={max_iter} restarts; "
+                "raise max_iter or loosen tol") from None
+    return complex(w[0])

@@ -3,7 +3,7 @@ set with the recordings' condition labels, and an ``accuracy``.
 
 >>> from neurosim.rnn import tasks
 >>> sorted(tasks.TASKS)
-['center-out', 'context-dependent-integration', 'delayed-match-to-sample', 'digits', 'perceptual-decision']
+['center-out', 'context-dependent-integration', 'delayed-match-to-sample', 'digits', 'perceptual-decision', 'seqmnist']
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from neurosim.rnn.tasks.base import Task
 from neurosim.rnn.tasks.center_out import CenterOutReach
 from neurosim.rnn.tasks.decision import ContextDependentIntegration, DelayedMatchToSample, PerceptualDecision
 from neurosim.rnn.tasks.digits import Digits
+from neurosim.rnn.tasks.images import RowImages
+from neurosim.rnn.tasks.seqmnist import SequentialMNIST
 
 TASKS = {
     "center-out": CenterOutReach,
@@ -23,10 +25,12 @@ TASKS = {
     "perceptual-decision": PerceptualDecision,
     "delayed-match-to-sample": DelayedMatchToSample,
     "digits": Digits,
+    "seqmnist": SequentialMNIST,
 }
 ALIASES = {"centre-out": "center-out", "cdi": "context-dependent-integration", "mante": "context-dependent-integration",
            "context": "context-dependent-integration", "dms": "delayed-match-to-sample",
-           "pdm": "perceptual-decision", "decision": "perceptual-decision"}
+           "pdm": "perceptual-decision", "decision": "perceptual-decision",
+           "sequential-mnist": "seqmnist", "mnist": "seqmnist"}
 
 
 def make(name: str, *, data=None, **kwargs) -> Task:
@@ -64,4 +68,4 @@ def from_config(config: dict) -> Task:
 
 
 __all__ = ["Task", "CenterOutReach", "ContextDependentIntegration", "PerceptualDecision", "DelayedMatchToSample", "Digits",
-           "TASKS", "make", "from_config"]
+           "RowImages", "SequentialMNIST", "TASKS", "make", "from_config"]
