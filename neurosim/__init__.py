@@ -16,7 +16,7 @@ __all__ = [
     "ShapeMetric", "canonical_correlations", "cca_distance", "cca_similarity", "cka", "compare_rdms",
     "dsa_distance", "make", "measures", "procrustes_distance", "rdm", "rsa", "shape_distance",
     "baselines", "datasets", "io", "Score", "compare", "trajectories", "validate_trajectories",
-    "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise",
+    "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise", "compare_models", "ModelComparison",
 ]
 
 # metric kernels: arrays in, numbers out
@@ -43,6 +43,8 @@ from neurosim.metrics import (  # noqa: E402
 from neurosim import baselines, datasets, io  # noqa: E402
 from neurosim.compare import Score, compare  # noqa: E402
 from neurosim.trajectories import trajectories, validate_trajectories  # noqa: E402
+# many models against one data set: paired bootstrap, permutation and equivalence tests
+from neurosim.model_comparison import ModelComparison, compare_models  # noqa: E402,F401
 
 
 # accuracy matching and many-network distance matrices. neurosim.experiments (the papers'
