@@ -325,7 +325,8 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
           rule_options: dict | None = None, clip: float | None = None, progress: bool = True,
           resume: bool = True, blas_threads: int | None = 1,
           record: Mapping[str, Callable[[LeakyRNN, Task], float]] | None = None,
-          activity_l2_schedule: str = "constant", dtype: str = "float64") -> Run:
+          activity_l2_schedule: str = "constant", dtype: str = "float64",
+          levels: Iterable[float] | None = None) -> Run:
     """Train a copy of ``model`` on ``task`` with a learning rule and Adam.
 
     Parameters
@@ -388,6 +389,13 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         parameters, Adam's state, the update and every checkpoint evaluation stay float64, so only
         the gradient estimate is rounded to single precision (relative error ~1e-6, far below the
         batch-to-batch noise of the gradient). Recorded in the run's settings.
+    levels : sequence of float, optional
+        Accuracy levels for exact matching: until every level is reached, the accuracy on
+        ``task.conditions()`` is evaluated after every update (one noise-free forward pass), and
+        a checkpoint is stored at the first step whose accuracy is ``>= level``, for each level,
+        besides the regular ``checkpoints`` (so matching on the run's checkpoints finds the
+        crossing step itself; its accuracy exceeds the level by at most what one update gained).
+        Recorded in the run's settings.
 
     Returns
     -------
@@ -441,6 +449,13 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         if ck.size and (ck[0] < 0 or ck[-1] > steps):
             raise ValueError(f"checkpoints must lie in [0, steps={steps}]; got {ck[0]}..{ck[-1]}")
     ck_set = set(int(c) for c in ck) | {0, steps}
+    level_list = []
+    if levels is not None:
+        if isinstance(levels, (str, bytes)) or not isinstance(levels, Iterable):
+            raise TypeError(f"levels must be a sequence of accuracies, e.g. (0.4, 0.6, 0.8); got {levels!r}")
+        level_list = sorted(set(float(v) for v in levels))
+        if not all(np.isfinite(level_list)):
+            raise ValueError(f"levels must be finite accuracies; got {level_list}")
     record = dict(record or {})
     for name, fn in record.items():
         if not isinstance(name, str) or not name.isidentifier():
@@ -465,6 +480,8 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         settings["activity_l2_schedule"] = activity_l2_schedule
     if dtype != "float64":
         settings["dtype"] = dtype
+    if level_list:
+        settings["levels"] = level_list
     adaptive = activity_l2_schedule == "adaptive"
     rng = np.random.default_rng(seed)
     opt = Adam(lr=lr, clip=clip)
@@ -495,6 +512,8 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         if feedback is not None:
             opts["feedback"] = old.feedback
 
+    # exact matching: the levels not yet reached by a stored checkpoint (so a resumed run continues alike)
+    pending = [lv for lv in level_list if not any(r["accuracy"] >= lv for r in run._records)]
     bar = None
     if progress:
 
@@ -504,7 +523,10 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         with blas_threads_limit(blas_threads):
             for s in range(start, steps + 1):
                 recorded = any(r["step"] == s for r in run._records)
-                rng_state = rng.bit_generator.state if (s in ck_set and not recorded) else None
+                crossing = False
+                if pending and s not in ck_set and not recorded:   # one noise-free forward pass
+                    crossing = evaluate(model, task)[1] >= pending[0]
+                rng_state = rng.bit_generator.state if ((s in ck_set or crossing) and not recorded) else None
                 batch = task.batch(batch_size, rng)
                 noise = None
                 if model.noise_std > 0:
@@ -527,6 +549,7 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
                     run._records.append({"step": s, "loss": float(E), "accuracy": float(acc),
                                          "eval_loss": float(ev_loss), **lam, **extra})
                     run._params[s] = {k: v.copy() for k, v in model.params.items()}
+                    pending = [lv for lv in pending if acc < lv]
                     run.complete = s == steps
                     if out is not None:
                         state = None if s == steps else {"step": s, "rng": rng_state, "adam": opt.state_dict(),
