@@ -367,7 +367,8 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
     ls_ += rules
     hs += [Line2D([], [], color="0.4", marker=markers[g], ls="none") for g in gains]
     ls_ += [f"g0 = {g:g}" for g in gains]
-    ax1.legend(hs, ls_, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
+    ax1.legend(hs, ls_, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1 - 0.045 * len(rules)), ncol=3,
+               frameon=False)
     sources = [("rule", "learning rule"), ("g0", "initial gain g0"), ("seed", "seed"),
                ("shared", "shared (no single factor)"), ("residual", "residual")]
     bw = 0.8 / len(sources)
