@@ -388,8 +388,8 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
         hi = np.array([value(lv, f"{col}_ci_high") for lv in levels])
         has = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(vals)
         if has.any():
-            ax2.errorbar(x[has], vals[has], yerr=[vals[has] - lo[has], hi[has] - vals[has]], fmt="none",
-                         ecolor="k", elinewidth=0.8, capsize=2)
+            # the interval as drawn by the bootstrap (a percentile interval need not contain the estimate)
+            ax2.vlines(x[has], lo[has], hi[has], color="k", lw=0.8)
             lows.append(float(np.nanmin(lo[has])))
             highs.append(float(np.nanmax(hi[has])))
         if np.isfinite(vals).any():
