@@ -397,17 +397,19 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
     ax2.axhline(0, color="0.3", lw=0.6)
     ymin, ymax = min(lows) - 0.05, max(highs) + 0.12
     ax2.set_ylim(ymin, ymax)
+    reasons = []
     for li, lv in enumerate(levels):
         flag = effects.loc[effects["level"] == lv, "confounded"] if "confounded" in effects else pd.Series([], dtype=object)
         if len(flag) and isinstance(flag.iloc[0], str) and flag.iloc[0]:
-            ax2.text(li, ymax - 0.02, "confounded:\n" + flag.iloc[0].replace("; ", "\n"), ha="center", va="top",
-                     fontsize=7, color="C3")
+            ax2.text(li, ymax - 0.02, "† confounded", ha="center", va="top", fontsize=7, color="C3")
+            reasons += [r for r in flag.iloc[0].split("; ") if r not in reasons]
     ax2.set_xticks(range(len(levels)), [f"{lv:g}" for lv in levels])
     ax2.tick_params(labelsize=8)
-    ax2.set_xlabel("matched accuracy level", fontsize=9)
+    ax2.set_xlabel("matched accuracy level" + (f"\n† {'; '.join(reasons)}: gain and rule inseparable there"
+                                               if reasons else ""), fontsize=9, color="k")
     ax2.set_ylabel("η² (share of the variance in distance; sums to 1)", fontsize=9)
     ax2.set_title("Rule vs init: variance decomposition\n(bars: 95 % bootstrap interval over seeds)", fontsize=10)
-    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22 if reasons else -0.14), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
