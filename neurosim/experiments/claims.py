@@ -33,7 +33,8 @@ from neurosim.experiments.hierarchical import rule_difference
 from neurosim.experiments.similar_dynamics import scaled_verdict
 from neurosim.model_comparison import compare_models, percentile_ci
 
-__all__ = ["matched_inference", "rule_differences", "effect_intervals", "claims_table", "VERDICTS", "CLAIMS"]
+__all__ = ["matched_inference", "rule_differences", "effect_intervals", "claims_table", "claims_markdown",
+           "pair_columns", "VERDICTS", "CLAIMS"]
 
 VERDICTS = ("holds", "does not hold", "inconclusive")
 CLAIMS = ("distance falls with accuracy", "e-prop ≈ BPTT at matched accuracy",
@@ -100,7 +101,15 @@ def rule_differences(matched: pd.DataFrame, reps: dict, *, reference: str = "bpt
 def effect_intervals(matched: pd.DataFrame, factors=("rule", "g0", "seed"), *, n_boot: int = 200,
                      seed: int = 0) -> pd.DataFrame:
     """Per level: η² of every source (factors, shared, residual; they add to 1) with bootstrap
-    intervals over seeds, and the confounded factor levels (present with one rule only)."""
+    intervals over seeds, and the confounded factor levels (present with one rule only).
+
+    >>> t = pd.DataFrame({"rule": ["bptt"] * 4 + ["eprop"] * 2, "g0": [0.5, 0.5, 1, 1, 1, 1],
+    ...                   "seed": [0, 1, 0, 1, 0, 1], "level": 0.6, "reached": True,
+    ...                   "distance": [0.50, 0.52, 0.44, 0.45, 0.47, 0.49]})
+    >>> row = effect_intervals(t, n_boot=20).iloc[0]
+    >>> row["confounded"], round(float(row["eta_sq_sum"]), 6), bool(row["eta_sq_shared"] < 0)
+    ('g0=0.5 only with bptt', 1.0, True)
+    """
     out = []
     ok = matched[matched["reached"].astype(bool)]
     for level, lv in ok.groupby("level"):
@@ -267,7 +276,14 @@ def claims_table(training: pd.DataFrame, matched: pd.DataFrame, differences: pd.
 
 
 def claims_markdown(claims: pd.DataFrame) -> list[str]:
-    """The claims table as markdown lines (for the top of report.md)."""
+    """The claims table as markdown lines (for the top of report.md).
+
+    >>> c = pd.DataFrame([{"alignment": "onset", "claim": CLAIMS[0], "statistic": "mean fall", "value": 0.06,
+    ...                    "ci_low": 0.03, "ci_high": 0.1, "n_networks": 18, "n_conditions": 8,
+    ...                    "criterion": "CI > 0", "verdict": "holds", "note": ""}])
+    >>> claims_markdown(c)[-1]
+    '| distance falls with accuracy | onset | mean fall | +0.0600 | +0.0300 … +0.1000 | 18, 8 | CI > 0 | **holds** |'
+    """
     lines = ["| claim | alignment | statistic | value | 95 % CI | n (networks, conditions) | criterion | verdict |",
              "|---|---|---|---|---|---|---|---|"]
     for r in claims.itertuples(index=False):
