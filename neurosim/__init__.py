@@ -18,7 +18,7 @@ __all__ = [
     "dsa_distance", "energy_shape_distance", "gaussian_shape_distance", "make", "measures", "procrustes_distance", "rdm", "rsa", "shape_distance",
     "ridge_predictivity", "simulate_trials", "trial_split_ceiling", "split_half_reliability", "ceiled_score",
     "baselines", "datasets", "io", "Score", "compare", "trajectories", "validate_trajectories",
-    "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise", "from_spikes", "record",
+    "rnn", "matching", "accuracy_matched", "match_accuracy", "pairwise", "from_spikes", "record", "compare_models", "ModelComparison",
 ]
 
 # metric kernels: arrays in, numbers out
@@ -56,6 +56,8 @@ from neurosim.datasets import simulate_trials  # noqa: E402
 # any model's activity (torch / jax adapters import their library only when called); the
 # function shadows the module: neurosim.record(step_fn, inputs, ...)
 from neurosim.record import record  # noqa: E402
+# many models against one data set: paired bootstrap, permutation and equivalence tests
+from neurosim.model_comparison import ModelComparison, compare_models  # noqa: E402,F401
 
 
 # accuracy matching and many-network distance matrices. neurosim.experiments (the papers'

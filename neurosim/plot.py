@@ -306,9 +306,13 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
 
     Left: at each matched accuracy level, one column of dots per rule and gain (dots = seeds,
     black bar = mean), against the split-half ceiling (band: 95 % of draws) and the
-    condition-average baseline. Right: the share of the variance of the matched distance due to
-    the learning rule, the initial gain, the seed, and the residual (η² = SS_factor / SS_total).
-    Legends sit below the panels, off the data.
+    condition-average baseline; the mean matched accuracy of each rule is written under each level.
+    Right: the share of the variance of the matched distance due to the learning rule, the initial
+    gain, the seed, the ``shared`` part no single factor claims (negative when factors mask each
+    other), and the residual (η² = SS_source / SS_total; the five add up to 1), with 95 % bootstrap
+    intervals over seeds when ``effects`` has ``eta_sq_<source>_ci_low/high`` columns. A level
+    whose design is confounded (column ``confounded``: a gain reached by one rule only) is marked
+    ``confounded`` with the reason. Legends sit below the panels, off the data.
 
     Parameters
     ----------
@@ -350,7 +354,11 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
     pad = 0.05 * (hi - lo or 1.0)
     ax1.set_ylim(lo - pad, hi + pad)
     ax1.set_xlim(-0.5, len(levels) - 0.5)
-    ax1.set_xticks(range(len(levels)), [f"accuracy {lv:g}" for lv in levels], fontsize=9)
+    ticks = []
+    for lv in levels:
+        accs = ok[ok["level"] == lv].groupby("rule")["accuracy"].mean()
+        ticks.append(f"accuracy {lv:g}\n" + "\n".join(f"{r}: {accs[r]:.3f}" for r in rules if r in accs))
+    ax1.set_xticks(range(len(levels)), ticks, fontsize=8)
     ax1.tick_params(labelsize=8)
     ax1.set_ylabel("Procrustes distance to M1 (angle / (π/2))", fontsize=9)
     ax1.set_title("At matched accuracy (dots = seeds, black bars = means;\ngrey band: 95 % of the split-half draws)",
@@ -360,21 +368,49 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
     ls_ += rules
     hs += [Line2D([], [], color="0.4", marker=markers[g], ls="none") for g in gains]
     ls_ += [f"g0 = {g:g}" for g in gains]
-    ax1.legend(hs, ls_, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
-    sources = [("rule", "learning rule"), ("g0", "initial gain g0"), ("seed", "seed"), ("residual", "residual")]
+    ax1.legend(hs, ls_, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1 - 0.045 * len(rules)), ncol=3,
+               frameon=False)
+    sources = [("rule", "learning rule"), ("g0", "initial gain g0"), ("seed", "seed"),
+               ("shared", "shared (no single factor)"), ("residual", "residual")]
     bw = 0.8 / len(sources)
+
+    def value(lv, col):
+        row = effects.loc[effects["level"] == lv]
+        return float(row[col].iloc[0]) if col in effects and len(row) else np.nan
+
+    lows = [0.0]
+    highs = [1.0]
     for si, (src, lab) in enumerate(sources):
         col = f"eta_sq_{src}"
-        vals = [float(effects.loc[effects["level"] == lv, col].iloc[0]) if col in effects and (effects["level"] == lv).any()
-                else np.nan for lv in levels]
-        ax2.bar(np.arange(len(levels)) + (si - (len(sources) - 1) / 2) * bw, vals, bw, label=lab)
+        vals = np.array([value(lv, col) for lv in levels])
+        x = np.arange(len(levels)) + (si - (len(sources) - 1) / 2) * bw
+        ax2.bar(x, vals, bw, label=lab)
+        lo = np.array([value(lv, f"{col}_ci_low") for lv in levels])
+        hi = np.array([value(lv, f"{col}_ci_high") for lv in levels])
+        has = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(vals)
+        if has.any():
+            # the interval as drawn by the bootstrap (a percentile interval need not contain the estimate)
+            ax2.vlines(x[has], lo[has], hi[has], color="k", lw=0.8)
+            lows.append(float(np.nanmin(lo[has])))
+            highs.append(float(np.nanmax(hi[has])))
+        if np.isfinite(vals).any():
+            lows.append(float(np.nanmin(vals)))
+    ax2.axhline(0, color="0.3", lw=0.6)
+    ymin, ymax = min(lows) - 0.05, max(highs) + 0.12
+    ax2.set_ylim(ymin, ymax)
+    reasons = []
+    for li, lv in enumerate(levels):
+        flag = effects.loc[effects["level"] == lv, "confounded"] if "confounded" in effects else pd.Series([], dtype=object)
+        if len(flag) and isinstance(flag.iloc[0], str) and flag.iloc[0]:
+            ax2.text(li, ymax - 0.02, "† confounded", ha="center", va="top", fontsize=7, color="C3")
+            reasons += [r for r in flag.iloc[0].split("; ") if r not in reasons]
     ax2.set_xticks(range(len(levels)), [f"{lv:g}" for lv in levels])
     ax2.tick_params(labelsize=8)
-    ax2.set_xlabel("matched accuracy level", fontsize=9)
-    ax2.set_ylabel("η² (fraction of the variance in distance)", fontsize=9)
-    ax2.set_ylim(0, 1)
-    ax2.set_title("Rule vs init: variance decomposition", fontsize=10)
-    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    ax2.set_xlabel("matched accuracy level" + (f"\n† {'; '.join(reasons)}: gain and rule inseparable there"
+                                               if reasons else ""), fontsize=9, color="k")
+    ax2.set_ylabel("η² (share of the variance in distance; sums to 1)", fontsize=9)
+    ax2.set_title("Rule vs init: variance decomposition\n(bars: 95 % bootstrap interval over seeds)", fontsize=10)
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22 if reasons else -0.14), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -146,7 +146,20 @@ def test_reproduce_end_to_end_tiny(tmp_path, monkeypatch):
     assert "  - at g0 = 0.5: " in report and "  - at g0 = 1: " in report
     assert "| eprop | 0.5 | " in report and "| eprop | all | " in report
     # the dynamics section: DSA to data and between networks, fixed points, a verdict line
-    assert "## 7. Dynamics at matched accuracy" in report and "**Verdict:**" in report
+    assert "## 7. Dynamics at matched accuracy" in report and "split-half floor" in report
+    # the report opens with the claims table; claims.csv has one row per claim and alignment
+    assert report.index("## Claims of Liu, Yang & Cueva (2025)") < report.index("## Baselines")
+    claims = pd.read_csv(out / "claims.csv")
+    assert len(claims) == 4 * 2 and set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive"}
+    assert "Matched accuracies" in report
+    # exact matching: every reached row carries its accuracy gap; matched steps are crossing steps
+    reached = table[table["reached"]]
+    assert np.allclose(reached["accuracy_gap"], reached["accuracy"] - reached["level"])
+    rd = pd.read_csv(out / "rule_difference.csv")
+    assert {"difference", "ci_low", "ci_high", "p_value", "p_equivalence", "margin"} <= set(rd.columns)
+    assert np.allclose(rd["margin"], 0.1 * (r["baselines"]["condition_average"] - r["baselines"]["ceiling"]))
+    eff = pd.read_csv(out / "effects.csv")
+    assert np.allclose(eff["eta_sq_sum"].dropna(), 1.0)
     dyn = pd.read_csv(out / "dynamics.csv")
     assert {"dsa_to_data", "n_fixed_points", "n_stable_fixed_points", "participation_ratio"} <= set(dyn.columns)
     assert (dyn["dsa_to_data"] >= 0).all() and (out / "dynamics.png").stat().st_size > 0

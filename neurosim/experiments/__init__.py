@@ -15,11 +15,13 @@ pipeline's entry point), so ``import neurosim.experiments`` stays light.
 import importlib
 
 from neurosim.experiments.decomposition import variance_decomposition  # noqa: F401
+from neurosim.experiments.hierarchical import rule_difference  # noqa: F401
 
-__all__ = ["variance_decomposition", "reproduce", "ReproduceConfig", "distance_to_data", "alignment_lag",
-           "liu2025", "liu2022", "sweep", "decomposition", "report", "alignment"]
+__all__ = ["variance_decomposition", "rule_difference", "reproduce", "ReproduceConfig", "distance_to_data", "alignment_lag",
+           "liu2025", "liu2022", "sweep", "decomposition", "report", "alignment",
+           "hierarchical"]
 
-_MODULES = ("liu2025", "liu2022", "sweep", "decomposition", "report", "alignment")
+_MODULES = ("liu2025", "liu2022", "sweep", "decomposition", "report", "alignment", "hierarchical")
 _FROM_LIU2025 = ("reproduce", "ReproduceConfig")
 _FROM_ALIGNMENT = ("distance_to_data", "alignment_lag", "ALIGNMENTS")
 

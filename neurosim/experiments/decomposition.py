@@ -16,7 +16,11 @@ F distribution (scipy). In a balanced design (every combination of factor levels
 equally often) the factors are orthogonal, ``SS_j`` equals the classical
 ``sum_levels n_l (mean_l - grand mean)^2`` and the parts add up to ``SS_total``;
 in unbalanced designs a ``shared`` row carries the variance that cannot be
-attributed to one factor (``SS_total - SS_residual - sum_j SS_j``).
+attributed to one factor (``SS_total - SS_residual - sum_j SS_j``). It can be negative (when
+factors suppress each other's apparent effect), and only with it do the shares add up:
+``eta2_1 + ... + eta2_k + eta2_shared + eta2_residual = 1``. A factor level present with one
+rule only (:func:`confounded_levels`) makes that factor and the rule inseparable there.
+:func:`eta_sq_intervals` gives bootstrap intervals over seeds.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["variance_decomposition"]
+__all__ = ["variance_decomposition", "eta_sq_intervals", "confounded_levels"]
 
 
 def _design(table: pd.DataFrame, factors: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -147,3 +151,88 @@ def variance_decomposition(
     partial[["shared", "residual", "total"]] = np.nan
     out["partial_eta_sq"] = partial
     return out[["df", "sum_sq", "eta_sq", "partial_eta_sq", "F", "p"]]
+
+
+def confounded_levels(table: pd.DataFrame, factor: str, by: str = "rule") -> list[str]:
+    """Levels of ``factor`` present with only one level of ``by`` (e.g. a gain only one rule reached).
+
+    In such a design the factor and ``by`` are confounded at those levels: their effects cannot
+    be separated there, which is what the ``shared`` sum of squares then carries.
+
+    >>> t = pd.DataFrame({"rule": ["bptt", "bptt", "eprop"], "g0": [0.5, 1.0, 1.0]})
+    >>> confounded_levels(t, "g0")
+    ['g0=0.5 only with bptt']
+    """
+    if factor == by or factor not in table or by not in table or table[by].nunique() < 2:
+        return []
+    out = []
+    for level, g in table.groupby(factor, sort=True):
+        present = g[by].unique()
+        if len(present) == 1:
+            out.append(f"{factor}={level:g} only with {present[0]}" if isinstance(level, (int, float, np.number))
+                       else f"{factor}={level} only with {present[0]}")
+    return out
+
+
+def eta_sq_intervals(
+    table: pd.DataFrame,
+    response: str = "distance",
+    factors: Sequence[str] = ("rule", "g0", "seed"),
+    *,
+    unit: str = "seed",
+    n_boot: int = 200,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Bootstrap intervals of the η² shares of :func:`variance_decomposition` over ``unit`` (seeds).
+
+    Each replicate draws the ``unit`` levels (e.g. seeds) with replacement and keeps all rows of
+    each drawn level (a level drawn twice enters as two distinct levels, so the design keeps its
+    shape), then recomputes the decomposition. Replicates that cannot be decomposed (a factor
+    with one level left, zero variance) are skipped and counted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by source (factors, ``shared``, ``residual``) with ``eta_sq`` (all data),
+        ``ci_low``, ``ci_high`` (percentile interval) and ``n_boot`` (replicates used).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> t = pd.DataFrame([{"rule": r, "seed": s, "distance": (r == "b") + 0.1 * rng.normal()}
+    ...                   for r in "ab" for s in range(6)])
+    >>> iv = eta_sq_intervals(t, factors=["rule", "seed"], n_boot=50)
+    >>> bool(iv.loc["rule", "ci_low"] > 0.8), list(iv.columns)
+    (True, ['eta_sq', 'ci_low', 'ci_high', 'n_boot'])
+    """
+    if unit not in table.columns:
+        raise ValueError(f"unit {unit!r} is not a column of the table; it has {list(table.columns)}")
+    factors = [factors] if isinstance(factors, str) else list(factors)
+    full = variance_decomposition(table, response, factors)
+    sources = [*factors, "shared", "residual"]
+    levels = table[unit].unique()
+    rng = np.random.default_rng(seed)
+    reps = []
+    for _ in range(int(n_boot)):
+        draw = rng.choice(levels, size=len(levels), replace=True)
+        parts = [table[table[unit] == lv].assign(**{unit: f"{lv}#{k}"}) for k, lv in enumerate(draw)]
+        boot = pd.concat(parts, ignore_index=True)
+        use = [f for f in factors if boot[f].nunique() > 1]
+        if not use:
+            continue
+        try:
+            dec = variance_decomposition(boot, response, use)
+        except ValueError:
+            continue
+        reps.append([float(dec.loc[s, "eta_sq"]) if s in dec.index else 0.0 for s in sources])
+    reps = np.asarray(reps)
+    a = (1 - ci) / 2
+    rows = {}
+    for i, s in enumerate(sources):
+        lo, hi = (np.quantile(reps[:, i], [a, 1 - a]) if len(reps) else (np.nan, np.nan))
+        rows[s] = {"eta_sq": float(full.loc[s, "eta_sq"]), "ci_low": float(lo), "ci_high": float(hi),
+                   "n_boot": int(len(reps))}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "source"
+    return out

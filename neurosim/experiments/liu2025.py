@@ -39,7 +39,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,11 @@ from neurosim.baselines import condition_average, normalized_distance, split_hal
 from neurosim.compare import compare
 from neurosim.datasets import load
 from neurosim.experiments.alignment import alignment_label, alignment_lag, lag_sweep
+from neurosim.experiments.claims import (claims_markdown, claims_table, effect_intervals, matched_inference,
+                                         rule_differences)
 from neurosim.experiments.decomposition import variance_decomposition
 from neurosim.experiments.report import fmt, table_to_netcdf, write_csv, write_text
-from neurosim.experiments.similar_dynamics import PAIR_GROUPS, similar_dynamics
+from neurosim.experiments.similar_dynamics import PAIR_GROUPS, data_scale, similar_dynamics
 from neurosim.experiments.similar_dynamics import verdict as dynamics_verdict
 from neurosim.experiments.sweep import grid, sweep
 from neurosim.io import atomic_directory, lock, save
@@ -121,6 +123,10 @@ class ReproduceConfig:
     alignments: tuple = ("liu2025", "onset")
     lags: tuple[float, ...] = tuple(float(v) for v in range(-500, 501, 50))
     label: str = "default"
+    exact_matching: bool = True  # evaluate after every update; a checkpoint at each level's crossing step
+    data_seeds: tuple[int, ...] | None = None  # batch-order seeds per initialisation (None: the init seed)
+    dsa_splits: int = 10  # split-half DSA draws of M1 (the data's floor)
+    dsa_null: int = 5  # time-shuffled M1 copies (the DSA null)
     extra: dict = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -145,7 +151,7 @@ class ReproduceConfig:
         """Seconds: a smoke test of the whole pipeline (levels low enough to be reached)."""
         return cls(seeds=(0, 1), g0s=(0.5, 1.0), n_rec=12, steps=30, lr=1e-2, batch_size=8, dtype="float64",
                    levels=(-0.5, 0.0), n_checkpoints=7, n_splits=10, bootstrap=20, fixed_point_starts=4,
-                   lags=(-320.0, 0.0), label="tiny")
+                   lags=(-320.0, 0.0), label="tiny", dsa_splits=3, dsa_null=2)
 
     def checkpoint_steps(self) -> tuple[int, ...]:
         """Log-spaced early steps (fast early learning) plus an even grid (for matching)."""
@@ -501,7 +507,7 @@ def _checks(falls: pd.DataFrame, matched: pd.DataFrame, levels, label="liu2025",
 
 
 def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result, timings, files, reused=0, *,
-            lag_table=None, lags=None, level_lag=None) -> str:
+            lag_table=None, lags=None, level_lag=None, claims=None, rdiff=None, scale=None) -> str:
     labels = list(dict.fromkeys(training["alignment"]))
     ref = labels[0]
     n_runs = matched["run"].nunique()
@@ -524,6 +530,8 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
         + ". `liu2025` is the released analysis of the paper (model step 185 ↔ 0 ms, 32 steps after the "
         "task's movement onset); `onset` is the task's true movement onset.",
         "",
+        *(_claims_section(claims, baselines) if claims is not None else []),
+        *_matched_accuracy_section(matched, levels),
         "## Baselines (same window; they compare data with data, so no alignment enters)",
         f"- split-half ceiling (data vs itself, {cfg.n_splits} random halves): **{fmt(baselines['ceiling'])}** "
         f"(95% of draws in {fmt(baselines['ceiling_ci_low'])}–{fmt(baselines['ceiling_ci_high'])}, "
@@ -575,34 +583,9 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
                 lines.append(f"| {rule} | {g0:g} | " + " | ".join(missing(g[g["g0"] == g0])) + " |")
         lines.append(f"| {rule} | {'all' if len(gains) > 1 else f'{gains[0]:g}'} | " + " | ".join(missing(g)) + " |")
     # rule difference
-    lines += ["", "## 3. e-prop − BPTT at matched accuracy (paired by g0 and seed) vs the seed-to-seed spread", "",
-              "| level | rule | " + " | ".join(f"diff vs BPTT, {k} | pooled seed SD, {k}" for k in labels) + " |",
-              "|---|---|" + "---|" * (2 * len(labels))]
-    keys = rv[["level", "rule"]].drop_duplicates().itertuples(index=False) if len(rv) else []
-    for lv, rule in keys:
-        if rule == "bptt":
-            continue
-        cells = []
-        for k in labels:
-            r = rv[(rv["alignment"] == k) & (rv["level"] == lv) & (rv["rule"] == rule)]
-            if not len(r):
-                cells += ["n/a", "n/a"]
-                continue
-            r = r.iloc[0]
-            sd = r["diff_vs_bptt_sd"]
-            cells += [f"{fmt(r['diff_vs_bptt_mean'])}" + (f" ± {sd:.3f}" if np.isfinite(sd) else "")
-                      + f" ({int(r['n_pairs'])})", fmt(r["seed_sd_pooled"])]
-        lines.append(f"| {lv:g} | {rule} | " + " | ".join(cells) + " |")
+    lines += _rule_difference_section(rdiff if rdiff is not None else pd.DataFrame(), labels)
     # init / gain effect
-    lines += ["", "## 4. Initialization (gain g0) vs learning rule at matched accuracy", "",
-              "η² = share of the variance in matched distance explained by each factor (Type II sums of squares, "
-              "main-effects linear model); range = max − min of the factor's level means.", "",
-              "| alignment | level | runs | η² rule | η² g0 | η² seed | range rule | range g0 |",
-              "|---|---|---|---|---|---|---|---|"]
-    for r in eff.itertuples(index=False):
-        g = lambda key: getattr(r, key, np.nan)  # noqa: E731
-        lines.append(f"| {r.alignment} | {r.level:g} | {r.n} | {fmt(g('eta_sq_rule'))} | {fmt(g('eta_sq_g0'))} | "
-                     f"{fmt(g('eta_sq_seed'))} | {fmt(g('range_rule'))} | {fmt(g('range_g0'))} |")
+    lines += _effects_section(eff)
     init_g = training[training["step"] == 0].groupby(["alignment", "g0"])["distance"].mean()
     if len(init_g):
         lines.append("")
@@ -666,15 +649,21 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
         if "to_data_diff" in v:
             lines.append(f"- e-prop − BPTT in DSA to M1: {v['to_data_diff']:+.3f} rad (pooled seed SD "
                          f"{fmt(v['to_data_seed_sd'])}).")
+        if scale is not None:
+            lines.append(f"- the data's own DSA scale (same window): M1 split-half floor {scale['floor']:.4f} ± "
+                         f"{scale['floor_sd']:.4f} rad ({len(scale['floor_values'])} splits into halves of "
+                         f"{scale['n_units'] // 2} units); time-shuffled M1 (null) {scale['null']:.3f} ± "
+                         f"{fmt(scale['null_sd'], 3)} rad. A DSA difference smaller than the floor's SD is "
+                         "indistinguishable at this data's resolution; the claims table gives the verdict on that scale.")
         claim = ("holds" if v["holds"] else "does not hold") if len(v) > 1 else "cannot be tested"
         few = {rule: int(n) for rule, n in nets.groupby("rule").size().items() if n < 3}
         if few and claim != "cannot be tested":
             claim += (" — a weak test: only " + ", ".join(f"{n} {rule} network(s)" for rule, n in few.items())
                       + " reached this level")
-        lines.append(f"- **Verdict:** on this run the claim of similar dynamics at matched accuracy {claim} "
-                     "(criteria: the rule's effect on the operators is within the initialization's spread, and "
-                     "the e-prop − BPTT difference in DSA to M1 is within the seed SD). `dynamics.png`, "
-                     "`dynamics.csv`, `dsa_pairs.csv`, `dsa_distances.nc`.")
+        lines.append(f"- Seed-spread check (descriptive): the claim {claim} by the criteria the rule's effect on "
+                     "the operators is within the initialization's spread, and the e-prop − BPTT difference in DSA "
+                     "to M1 is within the seed SD; the verdict on the data's own scale is in the claims table. "
+                     "`dynamics.png`, `dynamics.csv`, `dsa_pairs.csv`, `dsa_distances.nc`, `dsa_scale.json`.")
     lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]
     lines += ["", "## Run time", ""] + [f"- {k}: {v:.1f} s" for k, v in timings.items()]
     if reused:
@@ -683,6 +672,75 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
     lines += ["", "Numbers are what this run measured; re-run with `neurosim reproduce` (default) or "
               "`neurosim reproduce --full` (paper scale)."]
     return "\n".join(lines) + "\n"
+
+
+def _claims_section(claims: pd.DataFrame, baselines: dict) -> list[str]:
+    margin = baselines["condition_average"] - baselines["ceiling"]
+    return ["## Claims of Liu, Yang & Cueva (2025) on this run", "",
+            *claims_markdown(claims), "",
+            f"Equivalence margin for e-prop ≈ BPTT: 10 % of the gap between the condition-average baseline "
+            f"({baselines['condition_average']:.4f}) and the split-half ceiling ({baselines['ceiling']:.4f}) = "
+            f"**{0.1 * margin:.4f}** (`rule_difference(..., margin=)` overrides it). Intervals: two-level bootstrap "
+            "(networks, then the 8 conditions; paired by initialisation). `claims.csv` holds this table.", ""]
+
+
+def _matched_accuracy_section(matched: pd.DataFrame, levels) -> list[str]:
+    """Matched accuracies per rule and level (the accuracy each distance was measured at)."""
+    first = matched[matched["alignment"] == matched["alignment"].iloc[0]]
+    ok = first[first["reached"].astype(bool)]
+    lines = ["## Matched accuracies (accuracy of the checkpoint each matched distance is measured at)", "",
+             "| rule | " + " | ".join(f"level {lv:g}" for lv in levels) + " |", "|---|" + "---|" * len(levels)]
+    for rule in order_rules(ok["rule"].unique()):
+        cells = []
+        for lv in levels:
+            a = ok[(ok["rule"] == rule) & (ok["level"] == lv)]["accuracy"]
+            cells.append(f"{a.mean():.3f} ({a.min():.3f}–{a.max():.3f}, {a.size})" if a.size else "not reached")
+        lines.append(f"| {rule} | " + " | ".join(cells) + " |")
+    gap = ok["accuracy"] - ok["level"]
+    far = int((gap > 0.01).sum())
+    lines += ["", f"Mean (min–max, runs). {far} of {len(ok)} matched rows lie more than 0.01 above their level "
+              "(a single update jumped past it); `accuracy_gap` in results.csv has every row's gap.", ""]
+    return lines
+
+
+def _rule_difference_section(rdiff: pd.DataFrame, labels) -> list[str]:
+    lines = ["", "## 3. Rule − BPTT at matched accuracy (two-level bootstrap: networks, then conditions)", "",
+             "| alignment | level | rule | matched accuracy (rule / BPTT) | difference | 95 % CI | p | TOST p "
+             "(margin) | networks |", "|---|---|---|---|---|---|---|---|---|"]
+    if not len(rdiff):
+        return lines + ["", "No level was reached by at least 2 networks of two rules."]
+    for r in rdiff.sort_values(["alignment", "level", "rule"]).itertuples(index=False):
+        lines.append(f"| {r.alignment} | {r.level:g} | {r.rule} | {r.accuracy_mean:.3f} / "
+                     f"{r.accuracy_reference_mean:.3f} | {r.difference:+.4f} | {r.ci_low:+.4f} … {r.ci_high:+.4f} | "
+                     f"{r.p_value:.3f} | {r.p_equivalence:.3f} (±{r.margin:.4f}) | {r.n_a} + {r.n_b}"
+                     f"{' paired' if r.paired else ''} |")
+    lines += ["", "(`rule_difference.csv`; p: H0 difference = 0; TOST p: H0 |difference| ≥ margin.)"]
+    return lines
+
+
+def _effects_section(eff: pd.DataFrame) -> list[str]:
+    lines = ["", "## 4. Initialization (gain g0) vs learning rule at matched accuracy", "",
+             "η² = share of the variance in matched distance (Type II sums of squares, main-effects linear model; "
+             "`shared` = variance no single factor claims — negative when factors mask each other; the shares "
+             "add up to 1). Brackets: 95 % bootstrap interval over seeds. range = max − min of level means.", "",
+             "| alignment | level | runs | η² rule | η² g0 | η² seed | η² shared | η² residual | sum | range rule | "
+             "range g0 | confounded |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def cell(r, src):
+        v = getattr(r, f"eta_sq_{src}", np.nan)
+        lo, hi = getattr(r, f"eta_sq_{src}_ci_low", np.nan), getattr(r, f"eta_sq_{src}_ci_high", np.nan)
+        if v is None or not np.isfinite(v):
+            return "n/a"
+        return f"{v:.2f}" + (f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else "")
+
+    for r in eff.itertuples(index=False):
+        conf = getattr(r, "confounded", "")
+        conf = conf if isinstance(conf, str) and conf else "no"
+        lines.append(f"| {r.alignment} | {r.level:g} | {r.n} | {cell(r, 'rule')} | {cell(r, 'g0')} | "
+                     f"{cell(r, 'seed')} | {cell(r, 'shared')} | {cell(r, 'residual')} | "
+                     f"{fmt(getattr(r, 'eta_sq_sum', np.nan), 2)} | {fmt(getattr(r, 'range_rule', np.nan))} | "
+                     f"{fmt(getattr(r, 'range_g0', np.nan))} | {conf} |")
+    return lines
 
 
 def _eval_onset(cfg) -> str:
@@ -788,7 +846,10 @@ def _reproduce(folder: Path, data, cfg: ReproduceConfig, client, workers: int, p
     t0 = time.perf_counter()
     specs = grid(cfg.rules, cfg.seeds, cfg.g0s, n_rec=cfg.n_rec, steps=cfg.steps, lr=cfg.lr,
                  batch_size=cfg.batch_size, checkpoints=cfg.checkpoint_steps(), activity_l2=cfg.activity_l2,
-                 activity_l2_schedule=cfg.activity_l2_schedule, readout_init=cfg.readout_init, dtype=cfg.dtype)
+                 activity_l2_schedule=cfg.activity_l2_schedule, readout_init=cfg.readout_init, dtype=cfg.dtype,
+                 levels=tuple(cfg.levels) if cfg.exact_matching else None)
+    if cfg.data_seeds is not None:  # every initialisation trained on each batch order
+        specs = [replace(s, init_seed=s.seed, data_seed=int(d)) for s in specs for d in cfg.data_seeds]
     # train into a cache beside the folder: the published folder (and its runs/, read for reuse) is
     # left untouched until the final swap
     cache = run_cache(folder)
@@ -825,21 +886,31 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
 
     # 3. matched accuracy (per alignment), effects, lag sweep, model-model distances, dynamics --------
     t0 = time.perf_counter()
-    front = ["run", "rule", "seed", "g0", "n_rec", "activation", "level", "reached", "step", "accuracy",
-             "distance", "distance_normalized", "alignment", "ceiling", "ci_low", "ci_high"]
-    parts, trs, rvs, effs = [], {}, [], []
+    front = ["run", "rule", "seed", "init_seed", "g0", "n_rec", "activation", "level", "reached", "step", "accuracy",
+             "accuracy_gap", "distance", "distance_normalized", "alignment", "ceiling", "condition_average", "ci_low",
+             "ci_high", "n_conditions"]
+    parts, trs, rvs, effs, diffs = [], {}, [], [], []
     for label, lag in lags.items():
         m = accuracy_matched(runs, rates, metric="procrustes", levels=cfg.levels, window=window,
-                             ceiling=ceiling, normalize=True, lag=lag, bootstrap=cfg.bootstrap, seed=0)
+                             ceiling=ceiling, normalize=True, lag=lag)
+        # intervals on shared condition draws (paired across runs), kept for the two-level rule test
+        m, reps = matched_inference(runs, m, rates, window=window, lag=lag, bootstrap=cfg.bootstrap, seed=0)
+        m["accuracy_gap"] = m["accuracy"] - m["level"]
         m["alignment"] = label
+        m["condition_average"] = baselines["condition_average"]
         parts.append(m[[c for c in front if c in m.columns]])
         trs[label] = trend(training[training["alignment"] == label])
         rvs.append(rule_vs_seed(parts[-1]).assign(alignment=label))
-        effs.append(effects(parts[-1]).assign(alignment=label))
+        ef = effects(parts[-1])
+        if len(ef):
+            iv = effect_intervals(parts[-1])
+            ef = ef.merge(iv[["level"] + [c for c in iv.columns if c not in ef.columns]], on="level", how="left")
+        effs.append(ef.assign(alignment=label))
+        diffs.append(rule_differences(parts[-1], reps).assign(alignment=label))
     matched = pd.concat(parts, ignore_index=True)
-    matched["condition_average"] = baselines["condition_average"]
     rv = pd.concat(rvs, ignore_index=True)
     eff = pd.concat(effs, ignore_index=True)
+    rdiff = pd.concat(diffs, ignore_index=True)
     first = matched[matched["alignment"] == next(iter(lags))]
     counts = first[first["reached"]].groupby("level")["run"].nunique()
     full_levels = [lv for lv in cfg.levels if counts.get(lv, 0) == len(runs)]
@@ -865,14 +936,25 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
         dyn = dyn_result["networks"].assign(alignment=first_label)
         dyn["spectral_radius_W_rec"] = [spectral_radius(runs[r.run].model(int(r.step))) for r in dyn.itertuples()]
         dyn_D = dyn_result["matrix"]
+    # the data's own DSA scale: M1 split-half floor and a time-shuffled null, on the same window
+    scale = data_scale(rates, window=window, n_splits=cfg.dsa_splits, n_null=cfg.dsa_null, seed=0) \
+        if dyn_result is not None else None
+    claims = claims_table(training, matched, rdiff, dyn if len(dyn) else None, scale,
+                          dynamics_alignment=next(iter(lags)) if dyn_result is not None else None)
     timings["matching, effects, lag sweep, dynamics"] = time.perf_counter() - t0
 
     # 4. write the whole results folder as one unit (staged, then swapped in; MANIFEST.json) ------
     t0 = time.perf_counter()
     with atomic_directory(folder, run_id=f"reproduce-{cfg.label}-{int(time.time())}") as staging:
         _carry_run_cache((folder / "runs", run_cache(folder)), staging)
-        files = ["results.csv", "results.nc", "training.csv", "lag_sweep.csv", "effects.csv", "rule_vs_seed.csv",
-                 "dynamics.csv", "baselines.json", "config.json"]
+        files = ["claims.csv", "results.csv", "results.nc", "training.csv", "lag_sweep.csv", "effects.csv",
+                 "rule_difference.csv", "rule_vs_seed.csv", "dynamics.csv", "baselines.json", "config.json"]
+        write_csv(claims, staging / "claims.csv")
+        write_csv(rdiff, staging / "rule_difference.csv")
+        if scale is not None:
+            write_text(json.dumps({k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in scale.items()},
+                                  indent=2), staging / "dsa_scale.json")
+            files.append("dsa_scale.json")
         write_csv(matched, staging / "results.csv")
         table_to_netcdf(matched, staging / "results.nc",
                         {"description": "distance to Hatsopoulos 2007 M1 at matched accuracy",
@@ -902,11 +984,13 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
         timings["writing + figures"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_all
         report = _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result, timings,
-                         files + ["report.md"], reused, lag_table=lag_table, lags=lags, level_lag=level_lag)
+                         files + ["report.md"], reused, lag_table=lag_table, lags=lags, level_lag=level_lag,
+                         claims=claims, rdiff=rdiff, scale=scale)
         write_text(report, staging / "report.md")
         files.append("report.md")
     shutil.rmtree(run_cache(folder), ignore_errors=True)  # its runs are now in folder/runs
     return {"folder": folder, "files": files, "results": matched, "training": training, "effects": eff,
             "rule_vs_seed": rv, "dynamics": dyn, "runs_reused": reused, "baselines": baselines, "trend": trs,
-            "lag_sweep": lag_table, "timings": timings,
+            "lag_sweep": lag_table, "timings": timings, "claims": claims, "rule_difference": rdiff,
+            "dsa_scale": scale,
             "model_distances": D, "dynamics_distances": dyn_D}

@@ -31,7 +31,7 @@ from neurosim.metrics.dynamics import dsa_compare, dsa_prepare
 from neurosim.rnn.analysis.dynamics import participation_ratio
 from neurosim.rnn.analysis.fixed_points import find_fixed_points
 
-__all__ = ["DSA_OPTIONS", "delay_inputs", "similar_dynamics", "pair_groups", "PAIR_GROUPS"]
+__all__ = ["DSA_OPTIONS", "delay_inputs", "similar_dynamics", "pair_groups", "PAIR_GROUPS", "data_scale", "scaled_verdict"]
 
 #: DSA settings of the main job: 10 delays of one 10-ms bin, rank 10 (see dsa_distance)
 DSA_OPTIONS = {"n_delays": 10, "delay_interval": 1, "rank": 10}
@@ -185,6 +185,97 @@ def similar_dynamics(
     settings = {"level": float(level), "window": tuple(float(w) for w in window), "lag": float(lag), **opts,
                 "delay_inputs": inputs.tolist(), "fixed_point_starts": int(fixed_point_starts), "seed": seed}
     return {"networks": networks, "pairs": pairs, "groups": groups, "matrix": matrix, "settings": settings}
+
+
+def data_scale(rates: xr.DataArray, *, window=(-800.0, 400.0), n_splits: int = 10, n_null: int = 10,
+               dsa_options: dict | None = None, seed: int = 0) -> dict:
+    """The data's own DSA scale: its split-half floor and a time-shuffled null.
+
+    * **floor** — DSA (radians) between the dynamics of two random disjoint halves of the units,
+      repeated over ``n_splits`` splits: how far the recordings are from themselves at this
+      number of units, conditions and bins. A model no farther than this is as close as the
+      data's resolution allows, and a difference between models smaller than the floor's SD is
+      *indistinguishable at this data's resolution*;
+    * **null** — DSA between the recordings and a copy whose time bins are shuffled within each
+      condition (``n_null`` shuffles): activity with the same units and values but no dynamics.
+
+    Parameters
+    ----------
+    rates : DataArray (condition, time, unit)
+    window : (start, stop)
+        Data time (ms) — the same window as the models' DSA.
+    n_splits, n_null : int
+        Repetitions.
+    dsa_options : dict, optional
+        As :func:`similar_dynamics` (default :data:`DSA_OPTIONS`).
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``floor`` (mean), ``floor_sd``, ``floor_values``, ``null`` (mean), ``null_sd``,
+        ``null_values``, ``n_units``, ``settings``.
+
+    Examples
+    --------
+    >>> from neurosim.trajectories import trajectories
+    >>> t = np.arange(40.0)
+    >>> base = np.stack([np.sin(0.2 * t + p) for p in range(3)])          # (condition, time)
+    >>> rng = np.random.default_rng(0)
+    >>> X = base[:, :, None] * rng.normal(size=(1, 1, 12)) + 0.01 * rng.normal(size=(3, 40, 12))
+    >>> sc = data_scale(trajectories(X, conditions=range(3), time=t), window=None, n_splits=3, n_null=3,
+    ...                 dsa_options={"n_delays": 3, "rank": 4})
+    >>> bool(sc["floor"] < sc["null"])
+    True
+    """
+    opts = {**DSA_OPTIONS, **(dsa_options or {})}
+    da = rates if window is None else rates.sel(time=slice(*window))
+    X = _trajectories(da)
+    U = X.shape[2]
+    if U < 4:
+        raise ValueError(f"a split-half DSA floor needs at least 4 units; the data has {U}")
+    rng = np.random.default_rng(seed)
+    floor = []
+    for _ in range(int(n_splits)):
+        perm = rng.permutation(U)
+        a, b = perm[: U // 2], perm[U // 2: 2 * (U // 2)]
+        floor.append(dsa_compare(dsa_prepare(X[:, :, a], **opts), dsa_prepare(X[:, :, b], **opts), seed=seed))
+    whole = dsa_prepare(X, **opts)
+    null = []
+    for _ in range(int(n_null)):
+        shuffled = np.stack([c[rng.permutation(c.shape[0])] for c in X])
+        null.append(dsa_compare(whole, dsa_prepare(shuffled, **opts), seed=seed))
+    floor, null = np.asarray(floor), np.asarray(null)
+    return {"floor": float(floor.mean()), "floor_sd": float(floor.std(ddof=1)) if floor.size > 1 else np.nan,
+            "floor_values": floor, "null": float(null.mean()),
+            "null_sd": float(null.std(ddof=1)) if null.size > 1 else np.nan, "null_values": null,
+            "n_units": int(U), "settings": {"window": None if window is None else tuple(float(w) for w in window),
+                                            "n_splits": int(n_splits), "n_null": int(n_null), **opts, "seed": seed}}
+
+
+def scaled_verdict(difference: float, ci: tuple[float, float], scale: dict) -> tuple[str, str]:
+    """Verdict on "the rules' dynamics are equally close to the data", on the data's own scale.
+
+    The resolution is the split-half floor's SD (``scale["floor_sd"]``): a rule difference in
+    DSA to the data whose 95 % interval lies inside ``±floor_sd`` is *indistinguishable at this
+    data's resolution* (``"holds"``); an interval entirely outside it is a difference the data
+    resolves (``"does not hold"``); otherwise ``"inconclusive"``. Returns ``(verdict, reason)``.
+
+    >>> scaled_verdict(0.002, (-0.004, 0.008), {"floor_sd": 0.01})[0]
+    'holds'
+    >>> scaled_verdict(0.05, (0.03, 0.07), {"floor_sd": 0.01})[0]
+    'does not hold'
+    """
+    res = float(scale["floor_sd"])
+    lo, hi = ci
+    if not (np.isfinite(res) and np.isfinite(lo) and np.isfinite(hi)):
+        return "inconclusive", "no interval or no data floor"
+    if -res < lo and hi < res:
+        return "holds", (f"the interval of the difference lies inside ±{res:.4f} rad, the SD of M1's split-half DSA: "
+                         "indistinguishable at this data's resolution")
+    if lo > res or hi < -res:
+        return "does not hold", f"the interval lies outside ±{res:.4f} rad (the SD of M1's split-half DSA)"
+    return "inconclusive", f"the interval straddles ±{res:.4f} rad (the SD of M1's split-half DSA)"
 
 
 def verdict(result: dict, reference: str = "bptt", other: str = "eprop") -> dict:

@@ -48,12 +48,16 @@ class RunSpec:
     """Everything that defines one training run.
 
     The model's initialization seed, the training seed (batches, noise) and, for
-    ``"eprop-random"``, the feedback matrix's seed are all ``seed``.
+    ``"eprop-random"``, the feedback matrix's seed are all ``seed``, unless ``init_seed``
+    (initial weights) or ``data_seed`` (batches and noise) say otherwise. ``levels``: accuracy
+    levels whose first crossing step is stored as a checkpoint (``train(..., levels=)``).
 
     Examples
     --------
     >>> RunSpec("eprop", seed=2, g0=0.5, n_rec=50).name
     'eprop_g0.5_n50_retanh_s2'
+    >>> RunSpec("eprop", seed=2, data_seed=7).name
+    'eprop_g1_n200_retanh_s2_d7'
     """
 
     rule: str
@@ -71,15 +75,31 @@ class RunSpec:
     readout_init: str = "normal"
     dtype: str = "float64"
     rule_options: dict = field(default_factory=dict, hash=False, compare=False)
+    levels: tuple[float, ...] | None = None
+    init_seed: int | None = None
+    data_seed: int | None = None
 
     @property
     def name(self) -> str:
         dale = "_dale" if self.dale else ""
-        return f"{self.rule}_g{self.g0:g}_n{self.n_rec}_{self.activation}{dale}_s{self.seed}"
+        extra = ("" if self.init_seed in (None, self.seed) else f"_i{self.init_seed}") + \
+            ("" if self.data_seed in (None, self.seed) else f"_d{self.data_seed}")
+        return f"{self.rule}_g{self.g0:g}_n{self.n_rec}_{self.activation}{dale}_s{self.seed}{extra}"
+
+    @property
+    def weights_seed(self) -> int:
+        """Seed of the initial weights (``init_seed``, else ``seed``)."""
+        return self.seed if self.init_seed is None else int(self.init_seed)
+
+    @property
+    def batches_seed(self) -> int:
+        """Seed of the batches and noise (``data_seed``, else ``seed``)."""
+        return self.seed if self.data_seed is None else int(self.data_seed)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["checkpoints"] = None if self.checkpoints is None else list(self.checkpoints)
+        d["levels"] = None if self.levels is None else list(self.levels)
         return d
 
 
@@ -128,7 +148,7 @@ def _matches(run: Any, spec: RunSpec, task: Any) -> bool:
             return False
     except AttributeError:
         return False
-    want = {"rule": spec.rule, "seed": spec.seed, "g0": spec.g0, "n_rec": spec.n_rec,
+    want = {"rule": spec.rule, "seed": spec.batches_seed, "init_seed": spec.weights_seed, "g0": spec.g0, "n_rec": spec.n_rec,
             "activation": spec.activation, "steps": spec.steps, "lr": spec.lr, "batch_size": spec.batch_size}
     if spec.checkpoints is not None:
         wanted = sorted(set(int(c) for c in spec.checkpoints) | {0, spec.steps})
@@ -142,6 +162,8 @@ def _matches(run: Any, spec: RunSpec, task: Any) -> bool:
     if cfg.get("activity_l2_schedule", "constant") != spec.activity_l2_schedule:
         return False
     if cfg.get("dtype", "float64") != spec.dtype:
+        return False
+    if cfg.get("levels") != (None if spec.levels is None else sorted(set(float(v) for v in spec.levels))):
         return False
     return all(cfg.get(k) == v for k, v in want.items()) and bool(getattr(run, "complete", True))
 
@@ -186,16 +208,16 @@ def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, prog
         run = _finished(spec, task, where)
         if run is not None:
             return run
-    model = LeakyRNN(task.n_in, spec.n_rec, task.n_out, g0=spec.g0, seed=spec.seed,
+    model = LeakyRNN(task.n_in, spec.n_rec, task.n_out, g0=spec.g0, seed=spec.weights_seed,
                      activation=spec.activation, dale=spec.dale, activity_l2=spec.activity_l2,
                      readout_init=spec.readout_init)
     options = dict(spec.rule_options)
     if spec.rule == "eprop-random":
         options.setdefault("feedback_seed", spec.seed)
     run = train(model, task, rule=spec.rule, steps=spec.steps, lr=spec.lr, batch_size=spec.batch_size,
-                seed=spec.seed, checkpoints=None if spec.checkpoints is None else list(spec.checkpoints),
+                seed=spec.batches_seed, checkpoints=None if spec.checkpoints is None else list(spec.checkpoints),
                 rule_options=options or None, progress=progress, resume=False, blas_threads=1,
-                activity_l2_schedule=spec.activity_l2_schedule, dtype=spec.dtype)
+                activity_l2_schedule=spec.activity_l2_schedule, dtype=spec.dtype, levels=spec.levels)
     if path is not None:
         run = _store(run, path, store_dtype)
     return run

@@ -330,7 +330,7 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
           record: Mapping[str, Callable[[LeakyRNN, Task], float]] | None = None,
           activity_l2_schedule: str = "constant", dtype: str = "float64", optimizer: str = "adam",
           weight_decay: float = 0.0, weight_decay_params=("W_in", "W_rec", "W_out"),
-          lr_boost: tuple[int, float] | None = None) -> Run:
+          lr_boost: tuple[int, float] | None = None, levels: Iterable[float] | None = None) -> Run:
     """Train a copy of ``model`` on ``task`` with a learning rule and Adam (or plain SGD).
 
     Parameters
@@ -409,6 +409,13 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
     lr_boost : (int, float), optional
         ``(step, factor)``: from update ``step`` on, the step size is ``lr * factor`` (a late
         step-size boost, the neuromodulation remedy of Liu et al. 2022).
+    levels : sequence of float, optional
+        Accuracy levels for exact matching: until every level is reached, the accuracy on
+        ``task.conditions()`` is evaluated after every update (one noise-free forward pass), and
+        a checkpoint is stored at the first step whose accuracy is ``>= level``, for each level,
+        besides the regular ``checkpoints`` (so matching on the run's checkpoints finds the
+        crossing step itself; its accuracy exceeds the level by at most what one update gained).
+        Recorded in the run's settings.
 
     Returns
     -------
@@ -485,6 +492,13 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         if ck.size and (ck[0] < 0 or ck[-1] > steps):
             raise ValueError(f"checkpoints must lie in [0, steps={steps}]; got {ck[0]}..{ck[-1]}")
     ck_set = set(int(c) for c in ck) | {0, steps}
+    level_list = []
+    if levels is not None:
+        if isinstance(levels, (str, bytes)) or not isinstance(levels, Iterable):
+            raise TypeError(f"levels must be a sequence of accuracies, e.g. (0.4, 0.6, 0.8); got {levels!r}")
+        level_list = sorted(set(float(v) for v in levels))
+        if not all(np.isfinite(level_list)):
+            raise ValueError(f"levels must be finite accuracies; got {level_list}")
     record = dict(record or {})
     for name, fn in record.items():
         if not isinstance(name, str) or not name.isidentifier():
@@ -516,6 +530,8 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         settings["weight_decay_params"] = list(weight_decay_params)
     if lr_boost is not None:
         settings["lr_boost"] = list(lr_boost)
+    if level_list:
+        settings["levels"] = level_list
     adaptive = activity_l2_schedule == "adaptive"
     rng = np.random.default_rng(seed)
     opt = make_optimizer(optimizer, lr, clip)
@@ -546,6 +562,8 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         if feedback is not None:
             opts["feedback"] = old.feedback
 
+    # exact matching: the levels not yet reached by a stored checkpoint (so a resumed run continues alike)
+    pending = [lv for lv in level_list if not any(r["accuracy"] >= lv for r in run._records)]
     bar = None
     if progress:
 
@@ -555,7 +573,10 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         with blas_threads_limit(blas_threads):
             for s in range(start, steps + 1):
                 recorded = any(r["step"] == s for r in run._records)
-                rng_state = rng.bit_generator.state if (s in ck_set and not recorded) else None
+                crossing = False
+                if pending and s not in ck_set and not recorded:   # one noise-free forward pass
+                    crossing = evaluate(model, task)[1] >= pending[0]
+                rng_state = rng.bit_generator.state if ((s in ck_set or crossing) and not recorded) else None
                 batch = task.batch(batch_size, rng)
                 noise = None
                 if model.noise_std > 0:
@@ -583,6 +604,7 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
                     run._records.append({"step": s, "loss": float(E), "accuracy": float(acc),
                                          "eval_loss": float(ev_loss), **lam, **extra})
                     run._params[s] = {k: v.copy() for k, v in model.params.items()}
+                    pending = [lv for lv in pending if acc < lv]
                     run.complete = s == steps
                     if out is not None:
                         state = None if s == steps else {"step": s, "rng": rng_state, "adam": opt.state_dict(),
