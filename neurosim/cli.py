@@ -584,7 +584,9 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
                     "(--condition, --align-to, --span, --bin-ms) or a dataset name (hatsopoulos2007). The "
                     "default metric, procrustes, is the angular Procrustes distance divided by pi/2 (0 = "
                     "identical up to rotation, 1 = orthogonal).")
-    p.add_argument("models", nargs="+", metavar="MODEL", help="model activity files (several: one row each)")
+    p.add_argument("models", nargs="+", metavar="MODEL",
+                   help="model activity files (several: one row each, then every pairwise difference on the same "
+                        "resampled conditions, neurosim.compare_models)")
     p.add_argument("data", metavar="DATA", help="the recordings: a file as MODEL, or a dataset name")
     p.add_argument("--metric", default="procrustes",
                    help="procrustes (normalized to [0, 1]), cca, or any id of neurosim.metrics.make "
@@ -606,6 +608,9 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--permutations", type=int, default=None, metavar="N",
                    help="N re-pairings of conditions: adds p_value")
     p.add_argument("--seed", type=int, default=0, help="seed of bootstrap, permutations and ceiling draws")
+    p.add_argument("--margin", type=float, default=None,
+                   help="several MODELs: equivalence margin in the metric's units; adds p_equivalence (TOST) "
+                        "to the table of differences")
     p.add_argument("--ceiling", action="store_true",
                    help="add the data's split-half ceiling (100 draws) and, for distances, the normalized "
                         "distance (d - ceiling) / (1 - ceiling)")
@@ -622,7 +627,9 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     nwb.add_argument("--kernel", default="gaussian", choices=("gaussian", "causal"), help="smoothing kernel")
     p.add_argument("--data-dir", default=None,
                    help="folder of the registered datasets (None: $NEUROSIM_DATA, the cache, then the package)")
-    p.add_argument("--out", default=None, help="also write the table to this .csv or .json file (atomically)")
+    p.add_argument("--out", default=None,
+                   help="also write the table to this .csv or .json file (atomically); with several MODELs the "
+                        "differences go to NAME-differences.csv|.json beside it")
     p.set_defaults(func=_score_command)
 
 
@@ -767,6 +774,27 @@ def _score_table(models: list[dict], data: dict, args: argparse.Namespace) -> pd
     return table
 
 
+def _difference_table(models: list[dict], data: dict, lags: list[float], args: argparse.Namespace) -> pd.DataFrame:
+    """Every pairwise difference between the models (distance of a − distance of b), all scored on the
+    same resampled conditions: :func:`neurosim.compare_models` (paired bootstrap, paired permutations,
+    TOST against ``--margin``)."""
+    from neurosim.model_comparison import compare_models
+
+    names = [m["name"] for m in models]
+    if len(set(names)) < len(names):
+        raise ValueError(f"two MODELs have the same name ({', '.join(names)}): rename one file")
+    if len(set(lags)) > 1:
+        raise ValueError("paired differences need one clock for every MODEL, but --alignment gives lags "
+                         f"{', '.join(f'{v:g}' for v in lags)} ms: pass --lag instead")
+    options = {"normalize": True} if args.metric == "procrustes" else {}
+    plain = any(isinstance(s["activity"], np.ndarray) for s in (*models, data))
+    result = compare_models({m["name"]: m["activity"] for m in models}, data["activity"], metric=args.metric,
+                            window=args.window_pair, lag=lags[0], bootstrap=args.bootstrap,
+                            permutations=args.permutations, margin=args.margin, seed=args.seed,
+                            dims=args.dims_tuple if plain else None, **options)
+    return result.differences
+
+
 def _score_command(args: argparse.Namespace) -> int:
     from neurosim.experiments.alignment import ALIGNMENTS  # experiments: imported where run (import cost)
 
@@ -793,15 +821,27 @@ def _score_command(args: argparse.Namespace) -> int:
     models = [_load_score_source(spec, "MODEL", args) for spec in args.models]
     if (args.step is not None or args.level is not None) and all(m["task"] is None for m in models):
         raise ValueError("--step and --level select a checkpoint of a run file; no MODEL is one")
+    if args.margin is not None and (len(models) < 2 or not np.isfinite(args.margin) or args.margin <= 0):
+        raise ValueError("--margin needs two or more MODELs and a positive margin in the metric's units; "
+                         f"got {args.margin:g} with {len(models)} MODEL(s)")
     table = _score_table(models, data, args)
+    tables = {args.out: table}
     print(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.6g}"))
+    if len(models) > 1:
+        differences = _difference_table(models, data, [float(v) for v in table["lag"]], args)
+        print("\npaired differences (distance of model_a - distance of model_b, same resampled conditions):")
+        print(differences.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.6g}"))
+        if args.out is not None:
+            out = Path(args.out)
+            tables[str(out.with_name(f"{out.stem}-differences{out.suffix}"))] = differences
     if args.out is not None:
-        with lock(args.out), atomic_path(args.out) as tmp:
-            if Path(args.out).suffix.lower() == ".csv":
-                table.to_csv(tmp, index=False)
-            else:
-                table.to_json(tmp, orient="records", indent=2, double_precision=15)
-        print(f"written to {args.out}")
+        for path, frame in tables.items():
+            with lock(path), atomic_path(path) as tmp:
+                if Path(path).suffix.lower() == ".csv":
+                    frame.to_csv(tmp, index=False)
+                else:
+                    frame.to_json(tmp, orient="records", indent=2, double_precision=15)
+            print(f"written to {path}")
     return 0
 
 

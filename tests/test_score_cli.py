@@ -176,3 +176,32 @@ def test_zarr_trajectory(tmp_path, capsys):
                                 10], capsys)
     assert status == 0, err
     assert f"{expected.value:.6g}" in text
+
+
+def test_several_models_give_the_paired_differences_of_compare_models(tmp_path, capsys):
+    import neurosim
+
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(6, 10, 8))
+    models = {name: data + rng.normal(scale=s, size=data.shape) for name, s in (("near", 0.3), ("far", 1.5))}
+    for name, array in models.items():
+        np.save(tmp_path / f"{name}.npy", array)
+    np.save(tmp_path / "data.npy", data)
+    out = tmp_path / "t.csv"
+    status, text, err = _score([tmp_path / "near.npy", tmp_path / "far.npy", tmp_path / "data.npy",
+                                "--dims", "condition,time,unit", "--bootstrap", 50, "--permutations", 20,
+                                "--margin", 0.05, "--out", out], capsys)
+    assert status == 0, err
+    assert "paired differences" in text
+    expected = neurosim.compare_models(
+        {"near.npy": models["near"], "far.npy": models["far"]}, data, metric="procrustes", normalize=True,
+        bootstrap=50, permutations=20, margin=0.05, seed=0, dims=("condition", "time", "unit")).differences
+    got = pd.read_csv(tmp_path / "t-differences.csv")
+    assert len(got) == len(expected) == 2
+    for column in ("difference", "ci_low", "ci_high", "p_value", "p_equivalence"):
+        assert np.allclose(got[column], expected[column], atol=1e-12, equal_nan=True), column
+    assert got["difference"].iloc[0] < 0  # the near model is closer
+    # a margin needs two models
+    status, _, err = _score([tmp_path / "near.npy", tmp_path / "data.npy", "--dims", "condition,time,unit",
+                             "--margin", 0.05], capsys)
+    assert status == 2 and "--margin" in err and len(err.strip().splitlines()) == 1
