@@ -18,6 +18,12 @@ Trajectory metrics (``Measure.input == "trajectories"``: DSA, ``"dsa"``,
 DSA each network is fitted once (:func:`neurosim.metrics.dynamics.dsa_prepare`) and
 each pair compared after (:func:`neurosim.metrics.dynamics.dsa_compare`).
 
+Metrics whose folds or samples follow labels — ridge predictivity (``input ==
+"conditions"``: folds by condition) and the single-trial metrics (``input == "trials"``:
+Gaussian and energy shape distances, the bias-corrected estimators) — take a dict of
+labelled DataArrays and score each pair with :func:`neurosim.compare` (row = model side,
+column = data side; every ordered pair for an asymmetric measure such as ridge).
+
 Scale-out: pass ``client=`` a :class:`dask.distributed.Client`. The per-network
 preprocessing runs as K tasks on the cluster, the pairs are cut into blocks that
 depend on those results (so prepared arrays move to workers once), and every task
@@ -39,8 +45,11 @@ from tqdm.auto import tqdm
 from neurosim._threads import blas_threads
 from neurosim.metrics import make
 from neurosim.metrics._validate import check_alpha, check_count, check_flag, check_matrix, check_memory, check_metric_value
+from neurosim.compare import compare
 from neurosim.metrics.dynamics import TRAJECTORY_INPUT, dsa_compare, dsa_distance, dsa_prepare
+from neurosim.metrics.predictivity import CONDITION_INPUT
 from neurosim.metrics.shape import prepare, prepared_distance, shape_memory
+from neurosim.metrics.stochastic import TRIAL_INPUT
 from neurosim.trajectories import flatten
 
 __all__ = ["pairwise", "SHAPE_METRICS"]
@@ -251,27 +260,62 @@ def _blocks(pairs: list[tuple[int, int]], n_blocks: int) -> list[list[tuple[int,
 _DSA_FIT_OPTIONS = ("n_delays", "delay_interval", "rank", "ragged")
 
 
-def _refuse_unflattenable(metric: Any) -> None:
-    """Refuse metrics whose input is not flattened samples nor trajectories (ridge, trial metrics).
-
-    Ridge predictivity folds by condition and the stochastic metrics need single trials; the
-    flattened (samples, features) matrices pairwise works on carry neither, so they would give a
-    different kind of number without a word.
-    """
+def _labelled_measure(metric: Any) -> Any:
+    """The measure / callable if ``metric`` needs labelled trajectories (condition folds: ridge
+    predictivity, ``input == "conditions"``; single trials: the stochastic and bias-corrected
+    metrics, ``input == "trials"``), else None. Flattened (samples, features) matrices carry
+    neither, so such metrics are scored pair by pair through :func:`neurosim.compare`."""
     if isinstance(metric, str):
         try:
             m = make(metric)
         except ValueError:
-            return
+            return None
     else:
         m = metric
-    kind = getattr(m, "input", "samples")
-    if kind not in ("samples", TRAJECTORY_INPUT):
-        raise ValueError(
-            f"metric {getattr(m, 'name', metric)!r} takes {kind!r} input (condition folds or single trials), "
-            "which pairwise's flattened (samples, features) matrices do not carry; score each pair with "
-            "neurosim.compare(model, data, metric=...) or many models at once with neurosim.compare_models."
-        )
+    return m if getattr(m, "input", "samples") in (CONDITION_INPUT, TRIAL_INPUT) else None
+
+
+def _pairwise_labelled(collection: Any, metric: Any, progress: bool, options: dict) -> xr.DataArray:
+    """Every ordered pair (or unordered, for a symmetric measure) scored by :func:`neurosim.compare`."""
+    m = _labelled_measure(metric)
+    kind = m.input
+    if isinstance(collection, Mapping):
+        items = [(str(k), v) for k, v in collection.items()]
+    elif isinstance(collection, Sequence) and not isinstance(collection, (str, bytes)):
+        items = [(str(getattr(v, "name", None) or i), v) for i, v in enumerate(collection)]
+    else:
+        raise TypeError(f"for a metric with {kind!r} input collection must be a dict name -> labelled "
+                        f"(condition, time, unit[, trial]) DataArray; got {type(collection).__name__}")
+    names = [n for n, _ in items]
+    if len(items) < 2 or len(set(names)) != len(names):
+        raise ValueError(f"pairwise needs at least 2 networks with unique names; got {names}")
+    for n, v in items:
+        if not isinstance(v, xr.DataArray):
+            raise TypeError(f"collection[{n!r}] is a {type(v).__name__}; a metric with {kind!r} input needs "
+                            "labelled trajectories (neurosim.trajectories(array, dims=...)), since its folds / "
+                            "trials follow the condition and trial labels")
+        if kind == TRIAL_INPUT and "trial" not in v.dims:
+            raise ValueError(f"collection[{n!r}] has dims {tuple(v.dims)}; metric {m.name!r} compares single "
+                             "trials and needs a 'trial' dim")
+    symmetric = bool(getattr(m, "symmetric", True))
+    K = len(names)
+    # a symmetric measure is exact on identical inputs (0, or 1 for a similarity); an asymmetric one
+    # (ridge: shrinkage and held-out folds keep a network's prediction of itself below 1) is computed
+    # on the diagonal too
+    pairs = ([(i, j) for i in range(K) for j in range(i + 1, K)] if symmetric
+             else [(i, j) for i in range(K) for j in range(K)])
+    D = np.zeros((K, K)) if getattr(m, "direction", "distance") == "distance" else np.ones((K, K))
+    with tqdm(total=len(pairs), disable=not progress, desc="pairwise", unit="pair") as bar:
+        for i, j in pairs:
+            # rows are the model side (X), columns the data side (Y), as for the other metrics
+            D[i, j] = compare(items[i][1], items[j][1], metric=m, progress=False, **options).value
+            if symmetric:
+                D[j, i] = D[i, j]
+            bar.update()
+    direction = getattr(m, "direction", "distance")
+    return xr.DataArray(D, dims=("network", "network_b"), coords={"network": names, "network_b": names},
+                        name=direction, attrs={"metric": str(getattr(m, "name", metric)), "input": kind,
+                                               "direction": direction, "symmetric": int(symmetric)})
 
 
 def _trajectory_measure(metric: Any) -> Any:
@@ -427,7 +471,11 @@ def pairwise(
             raise ValueError("trajectory metrics (DSA) run locally and take no alpha or kind; "
                              "drop client=/alpha=/kind=")
         return _pairwise_trajectories(collection, metric, progress, dict(metric_options))
-    _refuse_unflattenable(metric)
+    if _labelled_measure(metric) is not None:
+        if client is not None or alpha is not None or kind is not None:
+            raise ValueError("metrics with condition-fold or single-trial input run locally through "
+                             "neurosim.compare and take no alpha or kind; drop client=/alpha=/kind=")
+        return _pairwise_labelled(collection, metric, progress, dict(metric_options))
     names, mats = _as_collection(collection)
     mode, spec, symmetric = _resolve_metric(metric, alpha, kind, dict(metric_options))
     K = len(names)

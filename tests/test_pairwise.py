@@ -106,9 +106,35 @@ def test_public_name_is_the_function():
     assert callable(neurosim.matching.match_accuracy)
 
 
-@pytest.mark.parametrize("metric", ["ridge", "predictivity", "energy-shape-distance", "gaussian-shape-distance=alpha=1"])
-def test_pairwise_refuses_metrics_that_need_condition_folds_or_trials(metric):
+@pytest.mark.parametrize("metric", ["ridge", "energy-shape-distance", "gaussian-shape-distance=alpha=2"])
+def test_pairwise_of_label_metrics_equals_compare_on_every_pair(metric):
+    import neurosim
+
+    sim = neurosim.simulate_trials(n_conditions=6, n_trials=6, n_time=5, n_units=6, seed=0)["rates"]
     rng = np.random.default_rng(0)
-    nets = {"a": rng.normal(size=(20, 5)), "b": rng.normal(size=(20, 5))}
-    with pytest.raises(ValueError, match=r"input .*neurosim.compare"):
-        pairwise(nets, metric=metric)
+    nets = {"a": sim, "b": sim + rng.normal(scale=0.5, size=sim.shape), "c": sim * 2.0 + 1.0}
+    if metric == "ridge":
+        nets = {k: v.mean("trial") for k, v in nets.items()}
+    D = pairwise(nets, metric=metric)
+    m = neurosim.make(metric)
+    for a in nets:
+        for b in nets:
+            if a != b or metric == "ridge":
+                assert D.sel(network=a, network_b=b) == pytest.approx(
+                    neurosim.compare(nets[a], nets[b], metric=m).value, abs=1e-12)
+    if metric == "ridge":  # asymmetric: every ordered pair and the diagonal (a similarity below 1)
+        assert D.attrs["direction"] == "similarity" and np.all(np.diag(D.values) < 1.0)
+        assert not np.allclose(D.values, D.values.T)
+    else:
+        assert np.allclose(D.values, D.values.T) and np.all(np.diag(D.values) == 0.0)
+
+
+def test_pairwise_of_label_metrics_needs_labelled_trials():
+    rng = np.random.default_rng(0)
+    with pytest.raises(TypeError, match=r"labelled trajectories"):
+        pairwise({"a": rng.normal(size=(20, 5)), "b": rng.normal(size=(20, 5))}, metric="ridge")
+    import neurosim
+
+    sim = neurosim.simulate_trials(n_conditions=3, n_trials=4, n_time=3, n_units=4, seed=0)["rates"]
+    with pytest.raises(ValueError, match=r"needs a 'trial' dim"):
+        pairwise({"a": sim.mean("trial"), "b": sim.mean("trial")}, metric="energy-shape-distance")
