@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from neurosim import baselines
 from neurosim.compare import compare
+from neurosim.metrics._validate import check_flag
 from neurosim.pairwise import pairwise
 
 __all__ = ["match_accuracy", "accuracy_matched", "model_distances", "run_table"]
@@ -344,6 +345,7 @@ def accuracy_matched(
         distance, ci_low, ci_high, ceiling, distance_normalized``.
         ``accuracy`` is the actual accuracy at the matched step, ``level`` the target.
     """
+    progress = check_flag(progress, "progress")
     rates = _data_array(data)
     named = dict(_as_named_runs(runs))
     for name, run in named.items():

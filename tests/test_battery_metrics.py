@@ -373,3 +373,16 @@ def test_extreme_input_matches_an_independent_reference(thunk, reference, tol):
 
 def test_battery_size():
     assert len(BAD) + len(GOOD) >= 150
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300, 1e-160])
+@pytest.mark.parametrize("method", ["sqeuclidean", "euclidean"])
+def test_rdm_distances_outside_float64_are_refused_not_inf_or_zero(scale, method):
+    X = np.random.default_rng(0).normal(size=(5, 4)) * scale
+    if method == "euclidean":
+        # distances ~scale are normal float64 numbers: right to full precision
+        assert np.allclose(rdm(X, method) / scale, rdm(X / scale, method), rtol=1e-12)
+        return
+    # squared distances ~1e600, 1e-600, 1e-320: not (normal) float64 numbers
+    with pytest.raises(ValueError, match=r"X: its squared distances .*float64"):
+        rdm(X, method)

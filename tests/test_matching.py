@@ -107,3 +107,10 @@ def test_bad_arguments():
         match_accuracy({"r": t}, [])
     with pytest.raises(TypeError, match="checkpoints"):
         match_accuracy({"r": [1, 2, 3]}, 0.5)
+
+
+def test_accuracy_matched_refuses_a_string_for_progress():
+    from neurosim.matching import accuracy_matched
+
+    with pytest.raises(TypeError, match="progress"):
+        accuracy_matched({}, None, progress="no")

@@ -271,8 +271,26 @@ def rdm(X, method: str = "correlation", *, conditions=None, trials=None, noise=N
         M = _unit_rows(X, "cosine")
         return 1.0 - _condense(M @ M.T)
     if method == "euclidean":
-        return np.ldexp(_condense(_distances(X, squared=False)), e)
-    return np.ldexp(_condense(_distances(X, squared=True)), 2 * e)
+        return _unscaled(_condense(_distances(X, squared=False)), e, method)
+    return _unscaled(_condense(_distances(X, squared=True)), 2 * e, method)
+
+
+def _unscaled(D: np.ndarray, e: int, method: str) -> np.ndarray:
+    """``D · 2**e`` (the distances of the rescaled data back in the data's units), refusing results
+    that float64 cannot hold instead of returning inf or 0."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.ldexp(D, e)
+    what = "squared distances" if method == "sqeuclidean" else "distances"
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            f"X: its {what} exceed float64's range (~1.8e308) at this scale; divide X by a constant "
+            "(distances scale with it) or use a scale-free method ('correlation', 'cosine')")
+    if np.any((out < np.finfo(np.float64).tiny) & (D != 0)):
+        raise ValueError(
+            f"X: its {what} fall below float64's normal range (~2.2e-308) at this scale, where they lose "
+            "digits or read as 0; multiply X by a constant (distances scale with it) or use a scale-free "
+            "method ('correlation', 'cosine')")
+    return out
 
 
 def _rank_rows(V: np.ndarray) -> np.ndarray:
