@@ -260,11 +260,8 @@ def _blocks(pairs: list[tuple[int, int]], n_blocks: int) -> list[list[tuple[int,
 _DSA_FIT_OPTIONS = ("n_delays", "delay_interval", "rank", "ragged")
 
 
-def _labelled_measure(metric: Any) -> Any:
-    """The measure / callable if ``metric`` needs labelled trajectories (condition folds: ridge
-    predictivity, ``input == "conditions"``; single trials: the stochastic and bias-corrected
-    metrics, ``input == "trials"``), else None. Flattened (samples, features) matrices carry
-    neither, so such metrics are scored pair by pair through :func:`neurosim.compare`."""
+def _measure_of_input(metric: Any, kinds: tuple[str, ...]) -> Any:
+    """The measure / callable ``metric`` names if its ``input`` kind is one of ``kinds``, else None."""
     if isinstance(metric, str):
         try:
             m = make(metric)
@@ -272,7 +269,15 @@ def _labelled_measure(metric: Any) -> Any:
             return None
     else:
         m = metric
-    return m if getattr(m, "input", "samples") in (CONDITION_INPUT, TRIAL_INPUT) else None
+    return m if getattr(m, "input", "samples") in kinds else None
+
+
+def _labelled_measure(metric: Any) -> Any:
+    """The measure if ``metric`` needs labelled trajectories (condition folds: ridge predictivity,
+    ``input == "conditions"``; single trials: the stochastic and bias-corrected metrics, ``input ==
+    "trials"``), else None. Flattened (samples, features) matrices carry neither, so such metrics
+    are scored pair by pair through :func:`neurosim.compare`."""
+    return _measure_of_input(metric, (CONDITION_INPUT, TRIAL_INPUT))
 
 
 def _pairwise_labelled(collection: Any, metric: Any, progress: bool, options: dict) -> xr.DataArray:
@@ -320,14 +325,7 @@ def _pairwise_labelled(collection: Any, metric: Any, progress: bool, options: di
 
 def _trajectory_measure(metric: Any) -> Any:
     """The measure / callable if ``metric`` needs (trajectories, time, units) input, else None."""
-    if isinstance(metric, str):
-        try:
-            m = make(metric)
-        except ValueError:
-            return None
-    else:
-        m = metric
-    return m if getattr(m, "input", "samples") == TRAJECTORY_INPUT else None
+    return _measure_of_input(metric, (TRAJECTORY_INPUT,))
 
 
 def _trajectory_collection(collection: Any) -> tuple[list[str], list[Any]]:
