@@ -61,7 +61,7 @@ from neurosim.metrics._validate import check_choice, check_count, check_flag, ch
 from neurosim.metrics.shape import procrustes_distance
 from neurosim.metrics.cka import cka
 from neurosim.metrics.dynamics import _one_blas_thread
-from neurosim.metrics.stochastic import TRIAL_INPUT, _check_trials
+from neurosim.metrics.stochastic import TRIAL_INPUT, _check_trial_pair
 
 __all__ = [
     "BiasCorrectedEstimate",
@@ -197,13 +197,7 @@ def _cka_value(X, Y, center, n_splits, seed) -> float:
 
 # --------------------------------------------------------------------------- public API
 def _validate(X, Y, min_trials: int, why: str):
-    X = _check_trials(X, "X")
-    Y = _check_trials(Y, "Y")
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(
-            f"X and Y must describe the same conditions: X has {X.shape[0]} and Y has {Y.shape[0]}; "
-            "match the conditions (same order) before comparing"
-        )
+    X, Y = _check_trial_pair(X, Y)
     if X.shape[0] < 2:
         raise ValueError(f"X and Y need at least 2 conditions, got {X.shape[0]}")
     for A, name in ((X, "X"), (Y, "Y")):

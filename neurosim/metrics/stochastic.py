@@ -79,6 +79,18 @@ def _real_array(X, name: str, what: str) -> np.ndarray:
     return np.asarray(arr, dtype=np.float64)
 
 
+def _check_trial_pair(X, Y) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides as (condition, trial, unit) trials of the same conditions, or a clear error."""
+    X = _check_trials(X, "X")
+    Y = _check_trials(Y, "Y")
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"X and Y must describe the same conditions: X has {X.shape[0]} and Y has {Y.shape[0]}; "
+            "match the conditions (same order) before comparing"
+        )
+    return X, Y
+
+
 def _check_trials(X, name: str) -> np.ndarray:
     """A finite ``(condition, trial, unit)`` array with at least 2 trials per condition."""
     what = "shape (condition, trial, unit)"
@@ -733,13 +745,7 @@ def energy_shape_distance(
                 f"{name}: the energy distance needs single trials shaped (condition, trial, unit), not a "
                 "(means, covariances) pair (use gaussian_shape_distance for moments)"
             )
-    X = _check_trials(X, "X")
-    Y = _check_trials(Y, "Y")
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(
-            f"X and Y must describe the same conditions: X has {X.shape[0]} and Y has {Y.shape[0]}; "
-            "match the conditions (same order) before comparing"
-        )
+    X, Y = _check_trial_pair(X, Y)
     sides = []
     for A, name in ((X, "X"), (Y, "Y")):
         if center:
