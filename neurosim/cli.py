@@ -821,6 +821,9 @@ def _score_command(args: argparse.Namespace) -> int:
     models = [_load_score_source(spec, "MODEL", args) for spec in args.models]
     if (args.step is not None or args.level is not None) and all(m["task"] is None for m in models):
         raise ValueError("--step and --level select a checkpoint of a run file; no MODEL is one")
+    if args.dims_tuple is not None and not any(isinstance(s["activity"], np.ndarray) for s in (*models, data)):
+        raise ValueError("--dims names the axes of .npz/.npy arrays, and no MODEL or DATA is one: drop --dims "
+                         "(labelled files carry their dims)")
     if args.margin is not None and (len(models) < 2 or not np.isfinite(args.margin) or args.margin <= 0):
         raise ValueError("--margin needs two or more MODELs and a positive margin in the metric's units; "
                          f"got {args.margin:g} with {len(models)} MODEL(s)")

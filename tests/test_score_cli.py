@@ -205,3 +205,8 @@ def test_several_models_give_the_paired_differences_of_compare_models(tmp_path, 
     status, _, err = _score([tmp_path / "near.npy", tmp_path / "data.npy", "--dims", "condition,time,unit",
                              "--margin", 0.05], capsys)
     assert status == 2 and "--margin" in err and len(err.strip().splitlines()) == 1
+
+
+def test_dims_without_a_plain_array_is_refused(run_file, capsys):
+    status, out, err = _score([run_file, "hatsopoulos2007", "--dims", "condition,time,unit"], capsys)
+    assert status == 2 and "--dims" in err and len(err.strip().splitlines()) == 1 and out == ""
