@@ -82,6 +82,34 @@ def test_ctrl_c_at_any_moment_of_main_is_exit_130_without_traceback(monkeypatch,
     assert capsys.readouterr().err == "neurosim: interrupted\n"
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_ctrl_c_while_the_package_imports_is_exit_130_without_traceback():
+    """The console script's launcher imports nothing of neurosim until called, and a Ctrl-C while
+    ``neurosim`` loads (here raised by the import itself) is one line and exit status 130."""
+    code = (
+        "import builtins, sys\n"
+        "import _neurosim_launcher\n"
+        "assert not any(m == 'neurosim' or m.startswith('neurosim.') for m in sys.modules)\n"
+        "real = builtins.__import__\n"
+        "def interrupted(name, *args, **kwargs):\n"
+        "    if name.startswith('neurosim'):\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = interrupted\n"
+        "sys.exit(_neurosim_launcher.main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip() == "neurosim: interrupted" and "Traceback" not in done.stderr
+
+
+def test_the_console_script_is_the_launcher():
+    text = (REPO / "pyproject.toml").read_text()
+    assert 'neurosim = "_neurosim_launcher:main"' in text and 'py-modules = ["_neurosim_launcher"]' in text
+
+
 def test_help_texts_state_each_default_once(capsys):
     for argv in (["train"], ["reproduce"], ["curvature"], ["datasets", "fetch"], ["datasets", "list"],
                  ["datasets", "verify"]):
