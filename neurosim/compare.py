@@ -1287,9 +1287,14 @@ def permutation_p_value(value: float, null: np.ndarray, direction: str | None) -
     return (1 + hits) / (null.size + 1)
 
 
-def _parse_permutations(permutations: Any) -> int | None:
-    if permutations is None or permutations is False:
+def resample_count(value: Any, name: str, what: str) -> int | None:
+    """A number of resamples (``bootstrap=``, ``permutations=``): a positive int, or None / False for none."""
+    if value is None or value is False:
         return None
-    if not (isinstance(permutations, (int, np.integer)) and not isinstance(permutations, bool) and permutations >= 1):
-        raise ValueError(f"permutations must be a positive int (number of shuffles) or None; got {permutations!r}.")
-    return int(permutations)
+    if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1):
+        raise ValueError(f"{name} must be a positive int ({what}) or None; got {value!r}.")
+    return int(value)
+
+
+def _parse_permutations(permutations: Any) -> int | None:
+    return resample_count(permutations, "permutations", "number of shuffles")

@@ -37,7 +37,7 @@ import pandas as pd
 
 from neurosim._progress import progress_bar
 from neurosim._threads import blas_threads
-from neurosim.compare import Aligned, metric_inputs, prepare, resolve_metric
+from neurosim.compare import Aligned, metric_inputs, prepare, resample_count, resolve_metric
 from neurosim.metrics import blocks as B
 
 __all__ = ["ModelComparison", "compare_models", "percentile_ci", "expanded_level", "tost_p_value", "bootstrap_p_value",
@@ -244,15 +244,6 @@ def _swap_null(m, a: Aligned, b: Aligned, flips: np.ndarray) -> np.ndarray:
     return out
 
 
-def _count(name: str, value: Any, allow_none: bool = True) -> int | None:
-    if value is None or value is False:
-        if allow_none:
-            return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int (number of resamples) or None; got {value!r}.")
-    return int(value)
-
-
 def compare_models(
     models: Mapping[str, Any],
     data: Any,
@@ -351,8 +342,8 @@ def compare_models(
     names = [str(k) for k in models]
     if len(set(names)) != len(names):
         raise ValueError(f"model names must be unique as strings; got {names}")
-    n_boot = _count("bootstrap", bootstrap)
-    n_perm = _count("permutations", permutations)
+    n_boot = resample_count(bootstrap, "bootstrap", "number of resamples")
+    n_perm = resample_count(permutations, "permutations", "number of shuffles")
     if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0 < ci < 1:
         raise ValueError(f"ci must be a number in (0, 1), e.g. 0.95; got {ci!r}.")
     if margin is not None:
