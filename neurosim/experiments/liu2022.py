@@ -61,6 +61,14 @@ DEFAULT_RULES = ("bptt", "eprop", "eprop-random", "tbptt")
 DIGITS_RULES = ("bptt", "tbptt", "eprop", "eprop-random", "modprop", "mdgl")
 
 
+def _check_overrides(who: str, overrides: dict, runner) -> None:
+    """Refuse settings that ``runner`` (the experiment the settings feed) does not take."""
+    takes = set(inspect.signature(runner).parameters)
+    unknown = set(overrides) - takes
+    if unknown:
+        raise TypeError(f"{who} got unknown setting(s) {sorted(unknown)}; {runner.__name__} takes {sorted(takes)}")
+
+
 def digits_settings(**overrides) -> dict:
     """Arguments of :func:`compare_rules` for the default curvature experiment on real digits.
 
@@ -84,10 +92,7 @@ def digits_settings(**overrides) -> dict:
                     lr=3e-3, batch_size=32, target_accuracy=0.7, tbptt_window=25, checkpoints=40,
                     heldout=("conditions", "timing"), input_noise=0.0, n_trials=512, curvature_batch=64,
                     model_options={"dale": True}, n_jobs=2)
-    unknown = set(overrides) - set(inspect.signature(compare_rules).parameters)
-    if unknown:
-        raise TypeError(f"digits_settings got unknown setting(s) {sorted(unknown)}; compare_rules takes "
-                        f"{sorted(inspect.signature(compare_rules).parameters)}")
+    _check_overrides("digits_settings", overrides, compare_rules)
     settings.update(overrides)
     return settings
 
@@ -661,10 +666,7 @@ def seqmnist_settings(full: bool = False, **overrides) -> dict:
                  method="power")
     else:
         s.update(seeds=(0, 1, 2), steps={"bptt": 400, "eprop": 640}, checkpoint_every=160, method="lanczos")
-    unknown = set(overrides) - set(inspect.signature(seqmnist_experiment).parameters)
-    if unknown:
-        raise TypeError(f"seqmnist_settings got unknown setting(s) {sorted(unknown)}; seqmnist_experiment takes "
-                        f"{sorted(inspect.signature(seqmnist_experiment).parameters)}")
+    _check_overrides("seqmnist_settings", overrides, seqmnist_experiment)
     s.update(overrides)
     return s
 
