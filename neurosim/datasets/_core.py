@@ -162,16 +162,26 @@ def find(name: str, path: str | os.PathLike | None = None, *, verify: bool = Tru
     A verified copy ships inside the package: leave out path= (--data on the command line) to use it,
     """
     info = get(name)
-    looked = []
-    for label, root in _search_roots(path, info):
+    looked: list[str] = []
+    found = _first_found(info, _search_roots(path, info), verify, looked)
+    if found is None:
+        raise _not_found(name, info, looked)
+    return found
+
+
+def _first_found(info: DatasetInfo, roots, verify: bool, looked: list[str]) -> Path | None:
+    """The first file of ``info`` under ``roots`` (``(label, folder)`` pairs, in search order),
+    checked against its size and sha256 when ``verify``; None when none holds one. An explicit
+    ``"path"`` root ends the search. Each root searched is appended to ``looked`` (for the message)."""
+    for label, root in roots:
         looked.append(f"{label}={root}")
         for candidate in _candidates(info, root):
             if verify:
                 _check(candidate, info)
             return candidate
         if label == "path":
-            raise _not_found(name, info, looked)
-    raise _not_found(name, info, looked)
+            return None
+    return None
 
 
 def _check(path: Path, info: DatasetInfo) -> FileInfo:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neurosim.datasets._core import ENV_DATA, _candidates, _check, cache_dir
+from neurosim.datasets._core import ENV_DATA, _first_found, cache_dir
 from neurosim.datasets.registry import DatasetInfo, FileInfo
 
 __all__ = ["BENCHMARKS", "benchmark_names", "find_benchmark", "load_benchmark"]
@@ -129,13 +129,10 @@ def find_benchmark(name: str, path: str | os.PathLike | None = None, *, verify: 
         provider = _provider_dir(name)
         if provider is not None:
             roots.append((_PROVIDERS[name][0], provider))
-    looked = []
-    for label, root in roots:
-        looked.append(f"{label}={root}")
-        for candidate in _candidates(info, root):
-            if verify:
-                _check(candidate, info)
-            return candidate
+    looked: list[str] = []
+    found = _first_found(info, roots, verify, looked)
+    if found is not None:
+        return found
     f = info.canonical
     raise FileNotFoundError(
         f"benchmark {name!r} not found (looked for {f.name} in: {'; '.join(looked)}). Install its provider "
