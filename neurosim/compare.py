@@ -713,13 +713,10 @@ def _splits(n: int, spec: dict) -> list[tuple[np.ndarray, np.ndarray]]:
     order = np.arange(n)
     if spec["shuffle"] and spec["folds"] != "loo":
         np.random.RandomState(spec["seed"]).shuffle(order)
-    sizes = np.full(int(folds), n // int(folds))
-    sizes[: n % int(folds)] += 1
-    out, startpos = [], 0
-    for size in sizes:
-        test = np.sort(order[startpos:startpos + size])
+    out = []
+    for _, positions in B.condition_folds(n, int(folds)):  # contiguous folds over the (shuffled) order
+        test = np.sort(order[positions])
         out.append((np.setdiff1d(order, test), test))
-        startpos += size
     return out
 
 

@@ -85,9 +85,36 @@ __all__ = [
     "shape_from_moments",
     "cca_from_moments",
     "cka_from_moments",
+    "condition_folds",
 ]
 
 _EPS = np.finfo(np.float64).eps
+
+
+# --------------------------------------------------------------------------- folds
+def condition_folds(n: int, folds: int | str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train, test)`` index pairs over ``n`` conditions: ``"loo"`` or ``k`` contiguous folds.
+
+    The same folds as ``sklearn.model_selection.KFold(k)`` (no shuffling; the first
+    ``n % k`` folds hold one extra condition) and as ``compare(..., cv=k)`` and ridge predictivity's
+    condition folds.
+
+    Examples
+    --------
+    >>> [t.tolist() for _, t in condition_folds(5, 2)]
+    [[0, 1, 2], [3, 4]]
+    """
+    k = n if folds == "loo" else int(folds)
+    if not 2 <= k <= n:
+        raise ValueError(f"{k} folds need between 2 and {n} conditions; got {n} conditions.")
+    sizes = np.full(k, n // k)
+    sizes[: n % k] += 1
+    out, start = [], 0
+    for size in sizes:
+        test = np.arange(start, start + size)
+        out.append((np.setdiff1d(np.arange(n), test), test))
+        start += size
+    return out
 
 
 # --------------------------------------------------------------------------- moments

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.metrics._validate import check_choice, check_count, check_finite, check_flag
+from neurosim.metrics.blocks import condition_folds  # the folds compare(..., cv=k) uses too
 
 __all__ = ["ridge_predictivity", "condition_folds", "CONDITION_INPUT", "DEFAULT_ALPHAS"]
 
@@ -42,30 +43,6 @@ CONDITION_INPUT = "conditions"
 #: The default relative α grid: ``10^-4 … 10^4`` (17 values), multiplied by the mean
 #: eigenvalue ``‖X̃‖_F² / p`` of the model's centred (samples × p) matrix.
 DEFAULT_ALPHAS = np.logspace(-4, 4, 17)
-
-
-def condition_folds(n: int, folds: int | str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(train, test)`` index pairs over ``n`` conditions: ``"loo"`` or ``k`` contiguous folds.
-
-    The same folds as ``sklearn.model_selection.KFold(k)`` (no shuffling; the first
-    ``n % k`` folds hold one extra condition) and as ``compare(..., cv=k)``.
-
-    Examples
-    --------
-    >>> [t.tolist() for _, t in condition_folds(5, 2)]
-    [[0, 1, 2], [3, 4]]
-    """
-    k = n if folds == "loo" else int(folds)
-    if not 2 <= k <= n:
-        raise ValueError(f"{k} folds need between 2 and {n} conditions; got {n} conditions.")
-    sizes = np.full(k, n // k)
-    sizes[: n % k] += 1
-    out, start = [], 0
-    for size in sizes:
-        test = np.arange(start, start + size)
-        out.append((np.setdiff1d(np.arange(n), test), test))
-        start += size
-    return out
 
 
 def _as_blocks(A, name: str) -> np.ndarray:
