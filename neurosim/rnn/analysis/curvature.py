@@ -1179,7 +1179,7 @@ def rule_curvature(model, batch, rule: str = "eprop", params=("W_rec",), *, rule
     tol = _check_tol(tol)
     max_iter = _check_pos_int("max_iter", max_iter)
     v0 = np.random.default_rng(seed).standard_normal(op.dim)
-    with _blas_threads(blas_threads):
+    with _blas_threads(blas_threads, "blas_threads"):
         if op.dim <= 3:
             J = np.column_stack([op(e) for e in np.eye(op.dim)])
             w = np.linalg.eigvals(J)
