@@ -125,7 +125,9 @@ def _add_datasets(sub: argparse._SubParsersAction) -> None:
     fe = dsub.add_parser("fetch", help="download from the pinned public source and verify sha256",
                          description="Download datasets from their pinned public source into the cache "
                          "(or --dest) and verify size and sha256.")
-    fe.add_argument("names", nargs="*", metavar="NAME", help="datasets to fetch (default: all)")
+    fe.add_argument("names", nargs="*", metavar="NAME",
+                    help="datasets to fetch (default: all recordings); liu2025_checkpoints = the published "
+                         "weights of Liu, Yang & Cueva 2025 (not shipped: no licence), fetched only when named")
     fe.add_argument("--dest", default=None, help="data root to download into (default: the user cache)")
     fe.add_argument("--base-url", default=None,
                     help="mirror laid out like the data root (default: $NEUROSIM_DATA_URL, else the pinned sources)")
@@ -166,12 +168,18 @@ def _datasets_list(args: argparse.Namespace) -> int:
 
 def _datasets_fetch(args: argparse.Namespace) -> int:
     status = 0
+    weights = datasets.checkpoints.CLI_NAMES  # published weights: fetched only when named
     for name in args.names or datasets.names():
-        datasets.get(name)  # unknown names: one-line error with a did-you-mean
+        if name not in weights:
+            datasets.get(name)  # unknown names: one-line error with a did-you-mean
     for name in args.names or datasets.names():
         _say("datasets", f"fetching {name} ...")
         try:
-            path = datasets.fetch(name, dest=args.dest, base_url=args.base_url, force=args.force)
+            if name in weights:
+                path = datasets.fetch_checkpoints(weights[name], dest=args.dest, base_url=args.base_url,
+                                                  force=args.force)
+            else:
+                path = datasets.fetch(name, dest=args.dest, base_url=args.base_url, force=args.force)
             print(f"{name}: ok -> {path}")
         except (OSError, ValueError) as err:
             print(f"{name}: FAILED: {err}", file=sys.stderr)
@@ -352,7 +360,20 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
         "resumes from its finished runs when started again.",
     )
     p.add_argument("--full", action="store_true", help="paper-scale run (N=200, 1000 updates, 5 seeds, g0 = 1)")
+    p.add_argument("--claims", action="store_true",
+                   help="paper scale for the rule claim (about 45 min): BPTT and e-prop from 10 initialisations x 2 "
+                        "batch orders, early stop at accuracy 0.93, plus runs from the paper's own initialisation "
+                        "(needs its weights: neurosim datasets fetch liu2025_checkpoints, or --init-path) and a "
+                        "no-penalty control")
     p.add_argument("--gain-sweep", action="store_true", help="with --full (only): gains 0.5, 1.0 and 1.5")
+    p.add_argument("--data-seeds", default=None, metavar="S,S,...",
+                   help="train every initialisation on each of these batch orders (comma-separated seeds; "
+                        "default: the configuration's)")
+    p.add_argument("--init", choices=("seed", "paper"), default=None,
+                   help="initial weights of the main runs: seed = drawn from each seed (default); paper = the "
+                        "paper's released update-0 network for every run (the seeds become batch orders; g0 = 1)")
+    p.add_argument("--init-path", default=None,
+                   help="folder holding liu2025_hatsopoulos_checkpoints/ (default: --data, $NEUROSIM_DATA, the cache)")
     p.add_argument("--dtype", choices=DTYPES, default=None,
                    help="floating-point type of the training gradients (default: the configuration's, float32, "
                         "which halves the training time; parameters, optimizer and analyses are float64)")
@@ -388,6 +409,20 @@ def _reproduce_command(args: argparse.Namespace) -> int:
     if args.gain_sweep and not args.full:
         raise ValueError("--gain-sweep needs --full (the gain sweep is a paper-scale run: "
                          "neurosim reproduce --full --gain-sweep)")
+    if args.claims and args.full:
+        raise ValueError("--claims and --full are two configurations; choose one")
+    data_seeds = None
+    if args.data_seeds is not None:
+        try:
+            data_seeds = tuple(int(v) for v in args.data_seeds.split(","))
+        except ValueError:
+            raise ValueError(f"--data-seeds must be comma-separated non-negative integers, e.g. 0,1; "
+                             f"got {args.data_seeds!r}") from None
+        if not data_seeds or min(data_seeds) < 0 or len(set(data_seeds)) != len(data_seeds):
+            raise ValueError(f"--data-seeds must be distinct non-negative integers, e.g. 0,1; got {args.data_seeds!r}")
+    if args.init_path is not None and not Path(args.init_path).expanduser().exists():
+        raise ValueError(f"--init-path {args.init_path} does not exist; give the folder that holds "
+                         "liu2025_hatsopoulos_checkpoints/ (or leave it out to use the search order)")
     check_output_folder(args.out, "--out")
     _at_least(args, workers=1)
     # measured import cost (~0.6 s): loaded only when the pipeline runs
@@ -396,10 +431,25 @@ def _reproduce_command(args: argparse.Namespace) -> int:
     workers = args.workers
     if workers is None:
         workers = 2 if (os.cpu_count() or 1) >= 2 else 1
-    cfg = ReproduceConfig.full(gain_sweep=args.gain_sweep) if args.full else ReproduceConfig.default()
+    if args.claims:
+        cfg = ReproduceConfig.claims()
+    else:
+        cfg = ReproduceConfig.full(gain_sweep=args.gain_sweep) if args.full else ReproduceConfig.default()
     if args.dtype is not None:
         cfg = dataclasses.replace(cfg, dtype=args.dtype)
-    scale = "paper scale, about 15 min" if args.full else "default scale, about 4 min"
+    if data_seeds is not None:
+        cfg = dataclasses.replace(cfg, data_seeds=data_seeds)
+    if args.init == "paper":
+        if args.gain_sweep:
+            raise ValueError("--init paper starts every run from the paper's network (g0 = 1): it cannot sweep gains")
+        if data_seeds is not None:
+            raise ValueError("with --init paper every run starts from one network, so the seeds are the batch "
+                             "orders already; leave out --data-seeds")
+        cfg = dataclasses.replace(cfg, init="paper", g0s=(1.0,), data_seeds=None)
+    if args.init_path is not None:
+        cfg = dataclasses.replace(cfg, init_path=args.init_path)
+    scale = ("claims scale, about 45 min" if args.claims else
+             "paper scale, about 15 min" if args.full else "default scale, about 4 min")
     _say("reproduce", f"training, scoring against M1 and writing the report into {args.out}/ "
                       f"({scale}, {workers} worker(s))")
     with lock(args.out):  # one writer per results folder; a second one fails at once

@@ -283,7 +283,12 @@ def fetch(
     OSError
         On network errors, with the URL.
     """
-    info = get(name)
+    return _fetch_files(get(name), dest=dest, base_url=base_url, force=force, timeout=timeout)
+
+
+def _fetch_files(info: DatasetInfo, *, dest=None, base_url: str | None = None, force: bool = False,
+                 timeout: float = 60.0) -> Path:
+    """:func:`fetch` for any registry entry (recordings, benchmarks, published weights)."""
     folder = Path(dest).expanduser() if dest is not None else cache_dir()
     folder = folder / info.folder
     for f in info.files:

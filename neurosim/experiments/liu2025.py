@@ -60,7 +60,9 @@ from neurosim.experiments.decomposition import variance_decomposition
 from neurosim.experiments.report import fmt, table_to_netcdf, write_csv, write_text
 from neurosim.experiments.similar_dynamics import PAIR_GROUPS, data_scale, similar_dynamics
 from neurosim.experiments.similar_dynamics import verdict as dynamics_verdict
-from neurosim.experiments.sweep import grid, sweep
+from neurosim.experiments.initialisation import (gap_components, paper_checkpoint_distances, penalty_control,
+                                                 rate_and_penalty)
+from neurosim.experiments.sweep import INITS, RunSpec, grid, sweep
 from neurosim.io import atomic_directory, lock, save
 from neurosim.matching import accuracy_matched, model_distances, run_table
 from neurosim.plot import (
@@ -73,7 +75,9 @@ from neurosim.plot import (
     save_figure,
     trajectories_grid,
 )
+from neurosim.datasets.checkpoints import find_checkpoint
 from neurosim.rnn import default_checkpoints
+from neurosim.rnn.rules import DALE_RULES
 from neurosim.rnn.analysis.dynamics import spectral_radius
 from neurosim.rnn.tasks import CenterOutReach
 
@@ -100,6 +104,18 @@ class ReproduceConfig:
     readout initialization. ``dtype`` is the floating-point type of each training step's
     gradient (``"float32"`` about halves the training time at N = 200; parameters, optimizer and
     every analysis stay float64).
+
+    Initialisation and batch order: ``seeds`` are the initialisations; ``data_seeds`` (optional)
+    trains every initialisation on each of these batch orders. ``init="paper"`` starts every run
+    from the paper's released update-0 network instead (then ``seeds`` are batch orders only; it is
+    found under ``init_path``, the ``data`` folder, ``$NEUROSIM_DATA`` or the cache, and verified by
+    sha256 — ``neurosim datasets fetch liu2025_checkpoints``). ``stop_margin``: a run stops at the
+    first update whose accuracy reaches ``max(levels) + stop_margin`` (None: all ``steps``).
+    Two optional extra groups of runs, analysed beside the main one: ``paper_init_data_seeds``
+    (BPTT and e-prop from the paper's initialisation, one run per batch order, all ``steps``, so
+    that update ``steps`` sits beside the paper's released networks) and ``control_seeds`` (the
+    same rules from these initialisations on the first batch order without the activity penalty:
+    the no-penalty control).
     """
 
     rules: tuple[str, ...] = ("bptt", "eprop", "eprop-random")
@@ -127,6 +143,11 @@ class ReproduceConfig:
     data_seeds: tuple[int, ...] | None = None  # batch-order seeds per initialisation (None: the init seed)
     dsa_splits: int = 10  # split-half DSA draws of M1 (the data's floor)
     dsa_null: int = 5  # time-shuffled M1 copies (the DSA null)
+    init: str = "seed"  # "paper": every main run starts from the paper's released update-0 network
+    init_path: str | None = None  # where the paper's weights are (default: the data folder, $NEUROSIM_DATA, cache)
+    stop_margin: float | None = None  # stop a run at accuracy >= max(levels) + stop_margin (None: all steps)
+    paper_init_data_seeds: tuple[int, ...] = ()  # extra group: runs from the paper's initialisation, all steps
+    control_seeds: tuple[int, ...] = ()  # extra group: these initialisations without the activity penalty
     extra: dict = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -145,6 +166,53 @@ class ReproduceConfig:
         return cls(seeds=(0, 1, 2, 3, 4), g0s=(0.5, 1.0, 1.5) if gain_sweep else (1.0,), n_rec=200, steps=1000,
                    lr=3e-4, batch_size=100, activity_l2=10.0, activity_l2_schedule="adaptive",
                    levels=(0.4, 0.6, 0.8, 0.9, 0.95), n_checkpoints=41, label="full")
+
+    @classmethod
+    def claims(cls) -> "ReproduceConfig":
+        """Paper scale for the rule claim (about 45 min on 2 cores): BPTT and e-prop from 10
+        initialisations × 2 batch orders each (40 networks; N = 200, batch 100, lr 3e-4, λ0 = 10
+        adaptive, g0 = 1, float32 gradients), levels 0.4–0.9; each run stops once its accuracy
+        reaches 0.93 (the highest level + 0.03) or at 1,000 updates. Beside them: both rules from
+        the paper's own update-0 network on 3 batch orders (all 1,000 updates, to sit beside the
+        paper's released networks) and a no-penalty control (initialisations 0–4, first batch
+        order, λ = 0)."""
+        return cls(rules=("bptt", "eprop"), seeds=tuple(range(10)), data_seeds=(0, 1), g0s=(1.0,), n_rec=200,
+                   steps=1000, lr=3e-4, batch_size=100, activity_l2=10.0, activity_l2_schedule="adaptive",
+                   levels=(0.4, 0.6, 0.8, 0.9), n_checkpoints=41, stop_margin=0.03,
+                   paper_init_data_seeds=(0, 1, 2), control_seeds=(0, 1, 2, 3, 4), label="claims")
+
+    @property
+    def stop_accuracy(self) -> float | None:
+        """Where each main run stops (``max(levels) + stop_margin``), or None."""
+        return None if self.stop_margin is None else float(max(self.levels)) + float(self.stop_margin)
+
+    def specs(self, init_path: str | None = None) -> dict[str, list]:
+        """The runs to train, by group: ``"main"``, ``"paper_init"`` and ``"control"``
+        (:class:`~neurosim.experiments.sweep.RunSpec` lists; the extra groups may be empty).
+
+        >>> g = ReproduceConfig.claims().specs()
+        >>> len(g["main"]), len(g["paper_init"]), len(g["control"]), g["paper_init"][0].name
+        (40, 6, 10, 'bptt_g1_n200_retanh_paperinit_d0')
+        """
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}; got {self.init!r}")
+        common = dict(n_rec=self.n_rec, steps=self.steps, lr=self.lr, batch_size=self.batch_size,
+                      checkpoints=self.checkpoint_steps(), readout_init=self.readout_init, dtype=self.dtype,
+                      levels=tuple(self.levels) if self.exact_matching else None)
+        main = grid(self.rules, self.seeds, self.g0s, activity_l2=self.activity_l2,
+                    activity_l2_schedule=self.activity_l2_schedule, stop_accuracy=self.stop_accuracy, **common)
+        if self.init == "paper":  # one initialisation: the seeds are batch orders
+            main = [replace(s, init="paper", init_path=init_path) for s in main]
+        elif self.data_seeds is not None:  # every initialisation trained on each batch order
+            main = [replace(s, init_seed=s.seed, data_seed=int(d)) for s in main for d in self.data_seeds]
+        paper = [RunSpec(rule, seed=int(d), data_seed=int(d), init="paper", init_path=init_path,
+                         activity_l2=self.activity_l2, activity_l2_schedule=self.activity_l2_schedule, **common)
+                 for rule in self.rules for d in self.paper_init_data_seeds]
+        first = None if self.data_seeds is None else int(self.data_seeds[0])
+        control = [RunSpec(rule, seed=int(i), init_seed=int(i), data_seed=first, stop_accuracy=self.stop_accuracy,
+                           activity_l2=0.0, label="nopenalty", dale=rule in DALE_RULES, **common)
+                   for rule in self.rules for i in self.control_seeds]
+        return {"main": main, "paper_init": paper, "control": control}
 
     @classmethod
     def tiny(cls) -> "ReproduceConfig":
@@ -507,7 +575,7 @@ def _checks(falls: pd.DataFrame, matched: pd.DataFrame, levels, label="liu2025",
 
 
 def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result, timings, files, reused=0, *,
-            lag_table=None, lags=None, level_lag=None, claims=None, rdiff=None, scale=None) -> str:
+            lag_table=None, lags=None, level_lag=None, claims=None, rdiff=None, scale=None, study=None) -> str:
     labels = list(dict.fromkeys(training["alignment"]))
     ref = labels[0]
     n_runs = matched["run"].nunique()
@@ -518,9 +586,15 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
     lines = [f"# neurosim reproduce — e-prop vs BPTT similarity to M1 ({cfg.label} configuration)", ""]
     lines += [
         f"{n_runs} RNNs (N={cfg.n_rec}, rules {', '.join(cfg.rules)}; gains g0 = "
-        f"{', '.join(f'{g:g}' for g in cfg.g0s)}; seeds {', '.join(map(str, cfg.seeds))}) trained for "
-        f"{cfg.steps} Adam updates (lr {cfg.lr:g}, batch {cfg.batch_size}, {penalty}, readout init "
-        f"{cfg.readout_init!r}, gradients in {cfg.dtype}) on centre-out reaching with the recorded Hatsopoulos 2007 kinematics, trial "
+        f"{', '.join(f'{g:g}' for g in cfg.g0s)}; "
+        + (f"the paper's released initialisation, batch orders {', '.join(map(str, cfg.seeds))}" if cfg.init == "paper"
+           else f"initialisations {', '.join(map(str, cfg.seeds))}"
+           + (f" × batch orders {', '.join(map(str, cfg.data_seeds))}" if cfg.data_seeds is not None else ""))
+        + f") trained for {cfg.steps} Adam updates (lr {cfg.lr:g}, batch {cfg.batch_size}, {penalty}, readout init "
+        f"{cfg.readout_init!r}, gradients in {cfg.dtype})"
+        + (f", each stopping early at the first update whose accuracy reaches {cfg.stop_accuracy:g} (the highest "
+           f"level + {cfg.stop_margin:g}; `stop_margin`)" if cfg.stop_margin is not None else "")
+        + f" on centre-out reaching with the recorded Hatsopoulos 2007 kinematics, trial "
         f"design {cfg.design!r}. Accuracy = 1 − normalized error on the 8 evaluation trials (one per "
         f"direction, onset at step {_eval_onset(cfg)}). Distance = rotation-only Procrustes, angular, divided by "
         f"π/2, data window {cfg.window[0]:g}…{cfg.window[1]:g} ms around movement onset, model vs 141 M1 units.",
@@ -558,7 +632,8 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
                 cells.append(f"{r['distance_mean']:.3f}{sd} ({int(r['n'])})")
                 fsd = f" ± {r['fall_sd']:.3f}" if np.isfinite(r["fall_sd"]) else ""
                 fcells.append("" if stage == "init" else f"{r['fall_mean']:+.3f}{fsd}")
-            name = {"init": "initialization", "final": f"final (step {cfg.steps})"}.get(stage, f"accuracy {stage}")
+            last = f"step {cfg.steps}" if cfg.stop_margin is None else f"early stop at {cfg.stop_accuracy:g} or step {cfg.steps}"
+            name = {"init": "initialization", "final": f"final ({last})"}.get(stage, f"accuracy {stage}")
             lines.append(f"| {rule} | {name} | " + " | ".join(cells) + " | " + " | ".join(fcells) + " |")
     lines += [""] + _checks(falls, matched, levels, training=training)
     for k in labels:
@@ -664,6 +739,8 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
                      "the operators is within the initialization's spread, and the e-prop − BPTT difference in DSA "
                      "to M1 is within the seed SD; the verdict on the data's own scale is in the claims table. "
                      "`dynamics.png`, `dynamics.csv`, `dsa_pairs.csv`, `dsa_distances.nc`, `dsa_scale.json`.")
+    if study is not None:
+        lines += _initialisation_section(study, matched, cfg)
     lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]
     lines += ["", "## Run time", ""] + [f"- {k}: {v:.1f} s" for k, v in timings.items()]
     if reused:
@@ -672,6 +749,124 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
     lines += ["", "Numbers are what this run measured; re-run with `neurosim reproduce` (default) or "
               "`neurosim reproduce --full` (paper scale)."]
     return "\n".join(lines) + "\n"
+
+
+def _initialisation_study(cfg, matched, extra, rates, task, window, ceiling, lags, init_path) -> dict:
+    """Variance components of the paired gap, and the extra groups (paper initialisation, no-penalty
+    control) matched and scored like the main runs. Returns tables by file stem."""
+    study = {"gap_components": gap_components(matched)}
+    levels = list(cfg.levels)
+    for group, runs_g in extra.items():
+        parts = []
+        for label, lag in lags.items():
+            m = accuracy_matched(runs_g, rates, metric="procrustes", levels=levels, window=window,
+                                 ceiling=ceiling, normalize=True, lag=lag)
+            m["accuracy_gap"] = m["accuracy"] - m["level"]
+            parts.append(rate_and_penalty(runs_g, m).assign(alignment=label, group=group))
+        study[f"{group}_matched"] = pd.concat(parts, ignore_index=True)
+    if "control" in extra:
+        study["penalty_control"] = penalty_control(matched, study["control_matched"])
+    if "paper_init" in extra:
+        rows = []
+        for name, run in extra["paper_init"].items():
+            step = int(run.steps[-1])
+            act = run.activity(step)
+            acc = float(run.checkpoints.set_index("step").loc[step, "accuracy"])
+            for label, lag in lags.items():
+                d = float(compare(act, rates, metric="procrustes", normalize=True, window=window, lag=lag))
+                rows.append({"run": name, "rule": run.rule, "seed": run.seed, "update": step, "accuracy": acc,
+                             "alignment": label, "distance": d, "mean_sq_rate": float(np.mean(act.values ** 2))})
+        study["paper_init_final"] = pd.DataFrame(rows)
+        try:
+            study["paper_checkpoints"] = paper_checkpoint_distances(task, rates, window=window, lags=lags,
+                                                                    path=init_path)
+        except FileNotFoundError:
+            study["paper_checkpoints"] = None  # the report says they were not found
+    return study
+
+
+def _initialisation_section(study: dict, matched: pd.DataFrame, cfg) -> list[str]:
+    """Report section: initialisation vs batch order, the penalty at matched checkpoints, the paper's
+    own initialisation next to its released networks, and the no-penalty control."""
+    lines = ["", "## 8. Initialisation, batch order and the activity penalty", "",
+             "Paired gap e-prop − BPTT (same initialisation and batch order) at matched accuracy, split into the "
+             "spread between initialisations and the spread between batch orders of one initialisation "
+             "(one-way random-effects ANOVA, method of moments; ICC = share of the gap's variance that is "
+             "between initialisations). Distances are normalized Procrustes angles.", "",
+             "| alignment | level | initialisations × pairs each | mean gap | SD between initialisations | "
+             "SD within (batch order) | ICC |", "|---|---|---|---|---|---|---|"]
+    gc = study["gap_components"]
+    for r in gc.itertuples(index=False):
+        if not r.n_pairs:
+            lines.append(f"| {r.alignment} | {r.level:g} | 0 | not reached by both rules | | | |")
+            continue
+        lines.append(f"| {r.alignment} | {r.level:g} | {int(r.n_inits)} × {r.n_per_init:.1f} | {r.gap_mean:+.4f} | "
+                     f"{fmt(r.sd_between_init, 4)} | {fmt(r.sd_within_init, 4)} | {fmt(r.icc, 2)} |")
+    ok = matched[matched["reached"] & (matched["alignment"] == matched["alignment"].iloc[0])]
+    lines += ["", "Penalty weight λ in force and mean squared rate mean(r²) (evaluation trials, all steps and "
+              "units) at every matched checkpoint (per-row values in `results.csv`); ρ = Spearman correlation "
+              "over a rule's networks between mean(r²) and matched distance (`" + str(ok["alignment"].iloc[0]
+                                                                                    if len(ok) else "") + "`).", "",
+              "| rule | level | networks | λ mean (min–max) | mean(r²) mean (min–max) | ρ(mean r², distance) |",
+              "|---|---|---|---|---|---|"]
+    for (rule, level), g in ok.groupby(["rule", "level"]):
+        rho = (spearmanr(g["mean_sq_rate"], g["distance"]).statistic
+               if len(g) >= 3 and g["mean_sq_rate"].nunique() > 1 else np.nan)
+        lines.append(f"| {rule} | {level:g} | {len(g)} | {g['activity_l2'].mean():.3g} ({g['activity_l2'].min():.3g}–"
+                     f"{g['activity_l2'].max():.3g}) | {g['mean_sq_rate'].mean():.3f} ({g['mean_sq_rate'].min():.3f}–"
+                     f"{g['mean_sq_rate'].max():.3f}) | {fmt(rho, 2)} |")
+    if "paper_init_final" in study:
+        fin, rel = study["paper_init_final"], study.get("paper_checkpoints")
+        pm = study["paper_init_matched"]
+        pm = pm[pm["reached"]]
+        lines += ["", "**From the paper's own initialisation** (its released update-0 network; one run per batch "
+                  "order, all updates) beside the paper's released networks after 1,000 updates, scored by the same "
+                  "pipeline. Mean ± SD over batch orders (n).", "",
+                  "| alignment | rule | stage | neurosim: distance | accuracy | mean(r²) | paper's network: distance "
+                  "| accuracy |", "|---|---|---|---|---|---|---|---|"]
+        for label in fin["alignment"].unique():
+            for rule in order_rules(fin["rule"].unique()):
+                for level in cfg.levels:
+                    g = pm[(pm["alignment"] == label) & (pm["rule"] == rule) & (pm["level"] == level)]
+                    if len(g):
+                        lines.append(f"| {label} | {rule} | accuracy {level:g} | {g['distance'].mean():.4f} ± "
+                                     f"{fmt(g['distance'].std(ddof=1), 4)} ({len(g)}) | {g['accuracy'].mean():.3f} | "
+                                     f"{g['mean_sq_rate'].mean():.3f} | | |")
+                g = fin[(fin["alignment"] == label) & (fin["rule"] == rule)]
+                paper = "not found" if rel is None else ""
+                acc = ""
+                if rel is not None:
+                    p = rel[(rel["alignment"] == label) & (rel["rule"] == rule)]
+                    paper, acc = (f"{p['distance'].iloc[0]:.4f}", f"{p['accuracy'].iloc[0]:.4f}") if len(p) else ("", "")
+                lines.append(f"| {label} | {rule} | update {int(g['update'].max())} | {g['distance'].mean():.4f} ± "
+                             f"{fmt(g['distance'].std(ddof=1), 4)} ({len(g)}) | {g['accuracy'].mean():.4f} | "
+                             f"{g['mean_sq_rate'].mean():.3f} | {paper} | {acc} |")
+        pg = gap_components(study["paper_init_matched"])
+        lines += ["", "e-prop − BPTT from the paper's initialisation, paired by batch order: "
+                  + "; ".join(f"{r.alignment} {r.level:g}: {r.gap_mean:+.4f} ± {fmt(r.sd_within_init, 4)} "
+                              f"({int(r.n_pairs)} pairs)" for r in pg.itertuples(index=False) if r.n_pairs)
+                  + ". The SD here is between batch orders of one initialisation; compare it with the "
+                  "between-initialisation SD above."]
+        if rel is None:
+            lines.append("The paper's released networks were not found (neurosim datasets fetch liu2025_checkpoints); "
+                         "their column is empty.")
+    if "penalty_control" in study:
+        pc = study["penalty_control"]
+        lines += ["", "**No-penalty control** (λ = 0; same initialisations and batch order as the matching main "
+                  "runs): the paired gap with and without the penalty, and each rule's mean(r²).", "",
+                  "| alignment | level | pairs | gap with penalty | gap without | change (± SD) | e-prop mean(r²) "
+                  "with / without | BPTT mean(r²) with / without |", "|---|---|---|---|---|---|---|---|"]
+        for r in pc.itertuples(index=False):
+            if not r.n_pairs:
+                lines.append(f"| {r.alignment} | {r.level:g} | 0 | | | | | |")
+                continue
+            lines.append(f"| {r.alignment} | {r.level:g} | {r.n_pairs} | {r.gap_penalised:+.4f} | {r.gap_control:+.4f} | "
+                         f"{r.change:+.4f} ± {fmt(r.change_sd, 4)} | {fmt(r.rate_eprop_penalised)} / "
+                         f"{fmt(r.rate_eprop_control)} | {fmt(r.rate_bptt_penalised)} / {fmt(r.rate_bptt_control)} |")
+    lines += ["", "Files: `gap_components.csv`" + ", `paper_init_matched.csv`, `paper_init_final.csv`, "
+              "`paper_checkpoints.csv`" * ("paper_init_final" in study)
+              + ", `control_matched.csv`, `penalty_control.csv`" * ("penalty_control" in study) + "."]
+    return lines
 
 
 def _claims_section(claims: pd.DataFrame, baselines: dict) -> list[str]:
@@ -844,12 +1039,9 @@ def _reproduce(folder: Path, data, cfg: ReproduceConfig, client, workers: int, p
 
     # 1. train ------------------------------------------------------------------
     t0 = time.perf_counter()
-    specs = grid(cfg.rules, cfg.seeds, cfg.g0s, n_rec=cfg.n_rec, steps=cfg.steps, lr=cfg.lr,
-                 batch_size=cfg.batch_size, checkpoints=cfg.checkpoint_steps(), activity_l2=cfg.activity_l2,
-                 activity_l2_schedule=cfg.activity_l2_schedule, readout_init=cfg.readout_init, dtype=cfg.dtype,
-                 levels=tuple(cfg.levels) if cfg.exact_matching else None)
-    if cfg.data_seeds is not None:  # every initialisation trained on each batch order
-        specs = [replace(s, init_seed=s.seed, data_seed=int(d)) for s in specs for d in cfg.data_seeds]
+    init_path = _paper_weights_path(cfg, data)  # fails here, before any training, if they are needed and absent
+    groups = cfg.specs(init_path)
+    specs = [s for g in groups.values() for s in g]
     # train into a cache beside the folder: the published folder (and its runs/, read for reuse) is
     # left untouched until the final swap
     cache = run_cache(folder)
@@ -867,11 +1059,34 @@ def _reproduce(folder: Path, data, cfg: ReproduceConfig, client, workers: int, p
 
     # the analyses below multiply small matrices: one BLAS thread is fastest (and
     # avoids busy-waiting BLAS threads fighting over a loaded machine)
+    names = {g: [s.name for s in specs_g] for g, specs_g in groups.items()}
+    extra = {g: {n: runs[n] for n in names[g]} for g in ("paper_init", "control") if names[g]}
     with limit_blas_threads(blas_threads):
-        return _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused, task=task)
+        return _analyse_and_write(cfg, folder, rates, {n: runs[n] for n in names["main"]}, timings, t_all,
+                                  progress, reused, task=task, extra=extra, init_path=init_path)
 
 
-def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused=0, *, task) -> dict:
+def _paper_weights_path(cfg: ReproduceConfig, data) -> str | None:
+    """Where the paper's released weights are, when the configuration needs them (else None):
+    ``cfg.init_path``, else the ``data`` folder if it holds them, else the search order of
+    :func:`neurosim.datasets.find_checkpoint`. Raises FileNotFoundError (saying how to get them)."""
+    if cfg.init != "paper" and not cfg.paper_init_data_seeds:
+        return None
+    if cfg.init_path is not None:
+        find_checkpoint("liu2025", path=cfg.init_path)
+        return str(cfg.init_path)
+    if data is not None:
+        try:
+            find_checkpoint("liu2025", path=data)
+            return str(data)
+        except FileNotFoundError:
+            pass
+    find_checkpoint("liu2025")
+    return None
+
+
+def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reused=0, *, task, extra=None,
+                       init_path=None) -> dict:
     # 2. baselines + distance along training --------------------------------------
     t0 = time.perf_counter()
     window = tuple(float(w) for w in cfg.window)
@@ -888,7 +1103,7 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
     t0 = time.perf_counter()
     front = ["run", "rule", "seed", "init_seed", "g0", "n_rec", "activation", "level", "reached", "step", "accuracy",
              "accuracy_gap", "distance", "distance_normalized", "alignment", "ceiling", "condition_average", "ci_low",
-             "ci_high", "n_conditions"]
+             "ci_high", "n_conditions", "activity_l2", "mean_sq_rate"]
     parts, trs, rvs, effs, diffs = [], {}, [], [], []
     for label, lag in lags.items():
         m = accuracy_matched(runs, rates, metric="procrustes", levels=cfg.levels, window=window,
@@ -896,6 +1111,7 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
         # intervals on shared condition draws (paired across runs), kept for the two-level rule test
         m, reps = matched_inference(runs, m, rates, window=window, lag=lag, bootstrap=cfg.bootstrap, seed=0)
         m["accuracy_gap"] = m["accuracy"] - m["level"]
+        m = rate_and_penalty(runs, m)
         m["alignment"] = label
         m["condition_average"] = baselines["condition_average"]
         parts.append(m[[c for c in front if c in m.columns]])
@@ -942,6 +1158,11 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
     claims = claims_table(training, matched, rdiff, dyn if len(dyn) else None, scale,
                           dynamics_alignment=next(iter(lags)) if dyn_result is not None else None)
     timings["matching, effects, lag sweep, dynamics"] = time.perf_counter() - t0
+    study = None
+    if extra or cfg.data_seeds is not None or cfg.init == "paper":
+        t0 = time.perf_counter()
+        study = _initialisation_study(cfg, matched, extra or {}, rates, task, window, ceiling, lags, init_path)
+        timings["initialisation study"] = time.perf_counter() - t0
 
     # 4. write the whole results folder as one unit (staged, then swapped in; MANIFEST.json) ------
     t0 = time.perf_counter()
@@ -964,6 +1185,11 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
         write_csv(eff, staging / "effects.csv")
         write_csv(rv, staging / "rule_vs_seed.csv")
         write_csv(dyn, staging / "dynamics.csv")
+        if study is not None:
+            for key, table in study.items():
+                if isinstance(table, pd.DataFrame):
+                    write_csv(table, staging / f"{key}.csv")
+                    files.append(f"{key}.csv")
         write_text(json.dumps(baselines, indent=2), staging / "baselines.json")
         write_text(json.dumps(cfg.to_dict(), indent=2), staging / "config.json")
         if D is not None:
@@ -985,7 +1211,7 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
         timings["total"] = time.perf_counter() - t_all
         report = _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result, timings,
                          files + ["report.md"], reused, lag_table=lag_table, lags=lags, level_lag=level_lag,
-                         claims=claims, rdiff=rdiff, scale=scale)
+                         claims=claims, rdiff=rdiff, scale=scale, study=study)
         write_text(report, staging / "report.md")
         files.append("report.md")
     shutil.rmtree(run_cache(folder), ignore_errors=True)  # its runs are now in folder/runs

@@ -35,12 +35,16 @@ from tqdm.auto import tqdm
 
 import numpy as np
 
+from neurosim.datasets.checkpoints import find_checkpoint
 from neurosim.io import save
-from neurosim.rnn import LeakyRNN, load_run, train
+from neurosim.rnn import LeakyRNN, load_run, load_torch_checkpoint, train
 from neurosim.rnn.model import PARAM_NAMES
 from neurosim.rnn.rules import DALE_RULES
 
-__all__ = ["RunSpec", "grid", "sweep", "train_spec"]
+__all__ = ["RunSpec", "grid", "sweep", "train_spec", "initial_model", "INITS"]
+
+#: sources of a run's initial weights (:attr:`RunSpec.init`)
+INITS = ("seed", "paper")
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,15 @@ class RunSpec:
     The model's initialization seed, the training seed (batches, noise) and, for
     ``"eprop-random"``, the feedback matrix's seed are all ``seed``, unless ``init_seed``
     (initial weights) or ``data_seed`` (batches and noise) say otherwise. ``levels``: accuracy
-    levels whose first crossing step is stored as a checkpoint (``train(..., levels=)``).
+    levels whose first crossing step is stored as a checkpoint (``train(..., levels=)``);
+    ``stop_accuracy``: end the run at the first update reaching it (``train(..., stop_accuracy=)``).
+
+    ``init`` is where the initial weights come from: ``"seed"`` (drawn by :class:`LeakyRNN` from
+    ``init_seed``) or ``"paper"`` (Liu, Yang & Cueva 2025's released update-0 network, found by
+    :func:`neurosim.datasets.find_checkpoint` under ``init_path`` or the usual search order, and
+    verified by sha256; N = 200, g0 = 1, no Dale's law). ``label`` is a free tag appended to the
+    name, to tell apart groups of runs whose settings the name does not show (e.g. a control
+    without the activity penalty).
 
     Examples
     --------
@@ -58,6 +70,8 @@ class RunSpec:
     'eprop_g0.5_n50_retanh_s2'
     >>> RunSpec("eprop", seed=2, data_seed=7).name
     'eprop_g1_n200_retanh_s2_d7'
+    >>> RunSpec("bptt", data_seed=1, init="paper", label="nopenalty").name
+    'bptt_g1_n200_retanh_paperinit_d1_nopenalty'
     """
 
     rule: str
@@ -78,13 +92,33 @@ class RunSpec:
     levels: tuple[float, ...] | None = None
     init_seed: int | None = None
     data_seed: int | None = None
+    stop_accuracy: float | None = None
+    init: str = "seed"
+    init_path: str | None = field(default=None, hash=False, compare=False)
+    label: str = ""
+
+    def __post_init__(self):
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS} (where the initial weights come from); got {self.init!r}")
+        if not isinstance(self.label, str) or not all(c.isalnum() or c in "-." for c in self.label):
+            raise ValueError(f"label must be letters, digits, '-' or '.' (it becomes part of file names); "
+                             f"got {self.label!r}")
+        if self.init == "paper":
+            if (self.n_rec, self.g0, self.dale, self.activation) != (200, 1.0, False, "retanh"):
+                raise ValueError("init='paper' starts from the paper's released network: it needs n_rec=200, g0=1, "
+                                 f"dale=False, activation='retanh'; got n_rec={self.n_rec}, g0={self.g0}, "
+                                 f"dale={self.dale}, activation={self.activation!r}")
 
     @property
     def name(self) -> str:
         dale = "_dale" if self.dale else ""
-        extra = ("" if self.init_seed in (None, self.seed) else f"_i{self.init_seed}") + \
-            ("" if self.data_seed in (None, self.seed) else f"_d{self.data_seed}")
-        return f"{self.rule}_g{self.g0:g}_n{self.n_rec}_{self.activation}{dale}_s{self.seed}{extra}"
+        if self.init == "paper":  # one initialisation: only the data seed varies
+            seeds = f"_paperinit_d{self.batches_seed}"
+        else:
+            seeds = f"_s{self.seed}" + ("" if self.init_seed in (None, self.seed) else f"_i{self.init_seed}") + \
+                ("" if self.data_seed in (None, self.seed) else f"_d{self.data_seed}")
+        tag = f"_{self.label}" if self.label else ""
+        return f"{self.rule}_g{self.g0:g}_n{self.n_rec}_{self.activation}{dale}{seeds}{tag}"
 
     @property
     def weights_seed(self) -> int:
@@ -148,8 +182,10 @@ def _matches(run: Any, spec: RunSpec, task: Any) -> bool:
             return False
     except AttributeError:
         return False
-    want = {"rule": spec.rule, "seed": spec.batches_seed, "init_seed": spec.weights_seed, "g0": spec.g0, "n_rec": spec.n_rec,
+    want = {"rule": spec.rule, "seed": spec.batches_seed, "g0": spec.g0, "n_rec": spec.n_rec,
             "activation": spec.activation, "steps": spec.steps, "lr": spec.lr, "batch_size": spec.batch_size}
+    if spec.init == "seed":  # the paper's network carries no seed of its own
+        want["init_seed"] = spec.weights_seed
     if spec.checkpoints is not None:
         wanted = sorted(set(int(c) for c in spec.checkpoints) | {0, spec.steps})
         if [int(c) for c in cfg.get("checkpoints", [])] != wanted:
@@ -164,6 +200,8 @@ def _matches(run: Any, spec: RunSpec, task: Any) -> bool:
     if cfg.get("dtype", "float64") != spec.dtype:
         return False
     if cfg.get("levels") != (None if spec.levels is None else sorted(set(float(v) for v in spec.levels))):
+        return False
+    if cfg.get("stop_accuracy") != spec.stop_accuracy or cfg.get("init", "seed") != spec.init:
         return False
     return all(cfg.get(k) == v for k, v in want.items()) and bool(getattr(run, "complete", True))
 
@@ -208,19 +246,37 @@ def train_spec(spec: RunSpec, task: Any, path: str | Path | None = None, *, prog
         run = _finished(spec, task, where)
         if run is not None:
             return run
-    model = LeakyRNN(task.n_in, spec.n_rec, task.n_out, g0=spec.g0, seed=spec.weights_seed,
-                     activation=spec.activation, dale=spec.dale, activity_l2=spec.activity_l2,
-                     readout_init=spec.readout_init)
+    model = initial_model(spec, task)
     options = dict(spec.rule_options)
     if spec.rule == "eprop-random":
         options.setdefault("feedback_seed", spec.seed)
     run = train(model, task, rule=spec.rule, steps=spec.steps, lr=spec.lr, batch_size=spec.batch_size,
                 seed=spec.batches_seed, checkpoints=None if spec.checkpoints is None else list(spec.checkpoints),
                 rule_options=options or None, progress=progress, resume=False, blas_threads=1,
-                activity_l2_schedule=spec.activity_l2_schedule, dtype=spec.dtype, levels=spec.levels)
+                activity_l2_schedule=spec.activity_l2_schedule, dtype=spec.dtype, levels=spec.levels,
+                stop_accuracy=spec.stop_accuracy)
+    if spec.init != "seed":
+        run.settings["init"] = spec.init
     if path is not None:
         run = _store(run, path, store_dtype)
     return run
+
+
+def initial_model(spec: RunSpec, task: Any) -> LeakyRNN:
+    """The untrained network of ``spec`` on ``task``: drawn from ``spec.weights_seed``
+    (``init="seed"``) or the paper's released update-0 network (``init="paper"``, verified by sha256;
+    its stored activity-penalty weight is replaced by ``spec.activity_l2``)."""
+    if spec.init == "paper":
+        model = load_torch_checkpoint(find_checkpoint("liu2025", path=spec.init_path))
+        if (model.n_in, model.n_out) != (task.n_in, task.n_out):
+            raise ValueError(f"init='paper' is the paper's centre-out network ({model.n_in} inputs, {model.n_out} "
+                             f"outputs); task {task.name!r} needs {task.n_in} and {task.n_out}")
+        model.activity_l2 = float(spec.activity_l2)
+        model.readout_init = spec.readout_init
+        return model
+    return LeakyRNN(task.n_in, spec.n_rec, task.n_out, g0=spec.g0, seed=spec.weights_seed,
+                    activation=spec.activation, dale=spec.dale, activity_l2=spec.activity_l2,
+                    readout_init=spec.readout_init)
 
 
 _IN_TASK = False  # in a pool process: is a run being trained right now?

@@ -35,7 +35,7 @@ from neurosim._threads import blas_threads as blas_threads_limit
 from neurosim._threads import check_threads
 from neurosim.io import check_output_file, load, save, sweep_stale
 from neurosim.io import lock as writer_lock
-from neurosim.metrics._validate import check_flag
+from neurosim.metrics._validate import check_flag, check_number
 from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, loss as _loss
 from neurosim.rnn.optim import OPTIMIZERS, check_weight_decay, make_optimizer, weight_decay_penalty
 from neurosim.rnn.rules import check_rule, check_rule_dtype, random_feedback, value_and_gradients
@@ -330,7 +330,8 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
           record: Mapping[str, Callable[[LeakyRNN, Task], float]] | None = None,
           activity_l2_schedule: str = "constant", dtype: str = "float64", optimizer: str = "adam",
           weight_decay: float = 0.0, weight_decay_params=("W_in", "W_rec", "W_out"),
-          lr_boost: tuple[int, float] | None = None, levels: Iterable[float] | None = None) -> Run:
+          lr_boost: tuple[int, float] | None = None, levels: Iterable[float] | None = None,
+          stop_accuracy: float | None = None) -> Run:
     """Train a copy of ``model`` on ``task`` with a learning rule and Adam (or plain SGD).
 
     Parameters
@@ -416,6 +417,11 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         besides the regular ``checkpoints`` (so matching on the run's checkpoints finds the
         crossing step itself; its accuracy exceeds the level by at most what one update gained).
         Recorded in the run's settings.
+    stop_accuracy : float, optional
+        Early stop: training ends at the first update whose accuracy on ``task.conditions()`` (one
+        noise-free forward pass after every update, as for ``levels``) is ``>= stop_accuracy``; that
+        step is stored as the run's last checkpoint and the run is complete. ``None`` (default)
+        trains all ``steps``. Recorded in the run's settings (``run.steps[-1]`` is where it stopped).
 
     Returns
     -------
@@ -499,6 +505,11 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         level_list = sorted(set(float(v) for v in levels))
         if not all(np.isfinite(level_list)):
             raise ValueError(f"levels must be finite accuracies; got {level_list}")
+    if stop_accuracy is not None:
+        check_number(stop_accuracy, "stop_accuracy")
+        stop_accuracy = float(stop_accuracy)
+        if not stop_accuracy <= 1.0:
+            raise ValueError(f"stop_accuracy must be an accuracy <= 1 (1 = perfect); got {stop_accuracy}")
     record = dict(record or {})
     for name, fn in record.items():
         if not isinstance(name, str) or not name.isidentifier():
@@ -532,6 +543,8 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         settings["lr_boost"] = list(lr_boost)
     if level_list:
         settings["levels"] = level_list
+    if stop_accuracy is not None:
+        settings["stop_accuracy"] = stop_accuracy
     adaptive = activity_l2_schedule == "adaptive"
     rng = np.random.default_rng(seed)
     opt = make_optimizer(optimizer, lr, clip)
@@ -574,8 +587,10 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
             for s in range(start, steps + 1):
                 recorded = any(r["step"] == s for r in run._records)
                 crossing = False
-                if pending and s not in ck_set and not recorded:   # one noise-free forward pass
-                    crossing = evaluate(model, task)[1] >= pending[0]
+                if (pending or stop_accuracy is not None) and s not in ck_set and not recorded:
+                    now = evaluate(model, task)[1]   # one noise-free forward pass
+                    crossing = (bool(pending) and now >= pending[0]) or (
+                        stop_accuracy is not None and now >= stop_accuracy)
                 rng_state = rng.bit_generator.state if ((s in ck_set or crossing) and not recorded) else None
                 batch = task.batch(batch_size, rng)
                 noise = None
@@ -605,13 +620,16 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
                                          "eval_loss": float(ev_loss), **lam, **extra})
                     run._params[s] = {k: v.copy() for k, v in model.params.items()}
                     pending = [lv for lv in pending if acc < lv]
-                    run.complete = s == steps
+                    stop = stop_accuracy is not None and acc >= stop_accuracy
+                    run.complete = s == steps or stop
                     if out is not None:
-                        state = None if s == steps else {"step": s, "rng": rng_state, "adam": opt.state_dict(),
+                        state = None if run.complete else {"step": s, "rng": rng_state, "adam": opt.state_dict(),
                                                          "activity_l2": model.activity_l2}
                         run.save(out, state)
                     if bar is not None:
                         bar.set_postfix(loss=f"{E:.4g}", acc=f"{acc:.3f}")
+                if run.complete:
+                    break   # the last step, or the early stop (stop_accuracy) reached
                 if adaptive and parts["activity"] >= parts["task"] / 2:
                     model.activity_l2 *= 2.0 / 3.0
                 if s < steps:
