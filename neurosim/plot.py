@@ -370,7 +370,9 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
     ls_ += [f"g0 = {g:g}" for g in gains]
     ax1.legend(hs, ls_, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1 - 0.045 * len(rules)), ncol=3,
                frameon=False)
-    sources = [("rule", "learning rule"), ("g0", "initial gain g0"), ("seed", "seed"),
+    init = "init_seed" if "eta_sq_init_seed" in effects else "seed"
+    sources = [("rule", "learning rule"), ("g0", "initial gain g0"),
+               (init, "initialisation seed" if init == "init_seed" else "seed"),
                ("shared", "shared (no single factor)"), ("residual", "residual")]
     bw = 0.8 / len(sources)
 

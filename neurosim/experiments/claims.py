@@ -41,6 +41,29 @@ CLAIMS = ("distance falls with accuracy", "e-prop ≈ BPTT at matched accuracy",
           "initialisation matters as much as or more than the rule", "similar dynamics at matched accuracy")
 
 
+def init_column(table: pd.DataFrame) -> str:
+    """The column that tells initialisations apart: ``"init_seed"`` when runs of one initialisation
+    were trained on several batch orders (``init_seed`` differs from the batch-order ``seed``
+    somewhere), else ``"seed"`` (one seed drew both).
+
+    >>> init_column(pd.DataFrame({"seed": [0, 1], "init_seed": [0, 1]}))
+    'seed'
+    >>> init_column(pd.DataFrame({"seed": [0, 1], "init_seed": [0, 0]}))
+    'init_seed'
+    """
+    if "init_seed" in table and "seed" in table and (table["init_seed"] != table["seed"]).any():
+        return "init_seed"
+    return "seed"
+
+
+def cluster_columns(table: pd.DataFrame) -> list[str] | None:
+    """The columns of an initialisation when several batch orders share one (the bootstrap then
+    resamples initialisations with all their pairs), else None."""
+    if init_column(table) != "init_seed":
+        return None
+    return [c for c in ("g0", "init_seed", "n_rec", "activation") if c in table.columns]
+
+
 def pair_columns(table: pd.DataFrame) -> list[str]:
     """The columns that identify an initialisation (and data order) in a results table."""
     return [c for c in ("g0", "init_seed", "seed", "n_rec", "activation") if c in table.columns]
@@ -87,7 +110,7 @@ def rule_differences(matched: pd.DataFrame, reps: dict, *, reference: str = "bpt
             sub = lv[lv["rule"].isin([rule, reference])]
             try:
                 r = rule_difference(sub, reps.get(float(level)), rules=(rule, reference), pair_by=pair_columns(sub),
-                                    margin=margin, n_boot=n_boot, seed=seed)
+                                    cluster_by=cluster_columns(sub), margin=margin, n_boot=n_boot, seed=seed)
             except ValueError:
                 continue
             acc = sub.groupby("rule")["accuracy"]
@@ -99,9 +122,10 @@ def rule_differences(matched: pd.DataFrame, reps: dict, *, reference: str = "bpt
 
 
 def effect_intervals(matched: pd.DataFrame, factors=("rule", "g0", "seed"), *, n_boot: int = 200,
-                     seed: int = 0) -> pd.DataFrame:
+                     seed: int = 0, unit: str | None = None) -> pd.DataFrame:
     """Per level: η² of every source (factors, shared, residual; they add to 1) with bootstrap
-    intervals over seeds, and the confounded factor levels (present with one rule only).
+    intervals over initialisations (``unit``; default :func:`init_column`), and the confounded factor
+    levels (present with one rule only).
 
     >>> t = pd.DataFrame({"rule": ["bptt"] * 4 + ["eprop"] * 2, "g0": [0.5, 0.5, 1, 1, 1, 1],
     ...                   "seed": [0, 1, 0, 1, 0, 1], "level": 0.6, "reached": True,
@@ -115,13 +139,14 @@ def effect_intervals(matched: pd.DataFrame, factors=("rule", "g0", "seed"), *, n
     for level, lv in ok.groupby("level"):
         use = [f for f in factors if lv[f].nunique() > 1]
         row = {"level": float(level), "n": int(len(lv))}
-        flags = [c for f in factors if f not in ("rule", "seed") for c in confounded_levels(lv, f)]
+        by = unit or init_column(lv)  # the bootstrap unit: initialisations
+        flags = [c for f in factors if f not in ("rule", "seed", "init_seed") for c in confounded_levels(lv, f)]
         row["confounded"] = "; ".join(flags)
         if use and len(lv) >= 3 and lv["distance"].var() > 0:
             try:
                 dec = variance_decomposition(lv, "distance", use)
-                iv = eta_sq_intervals(lv, "distance", use, unit="seed", n_boot=n_boot, seed=seed) \
-                    if "seed" in lv and lv["seed"].nunique() > 1 else None
+                iv = eta_sq_intervals(lv, "distance", use, unit=by, n_boot=n_boot, seed=seed) \
+                    if by in lv and lv[by].nunique() > 1 else None
             except ValueError:
                 dec, iv = None, None
             if dec is not None:
@@ -149,19 +174,21 @@ def _bootstrap_mean(x: np.ndarray, n_boot: int = 4000, seed: int = 0) -> tuple[f
 
 
 def _eta_gap(matched: pd.DataFrame, level: float, init: str, n_boot: int = 200, seed: int = 0):
-    """η²(init) − η²(rule) at one level, with a bootstrap interval over seeds."""
+    """η²(init) − η²(rule) at one level, with a bootstrap interval over initialisation seeds."""
     lv = matched[matched["reached"].astype(bool) & (matched["level"] == level)]
-    factors = [f for f in ("rule", "g0", "seed") if f in lv and lv[f].nunique() > 1]
+    unit = init_column(lv)
+    factors = [f for f in ("rule", "g0", unit) if f in lv and lv[f].nunique() > 1]
     if "rule" not in factors or init not in factors:
         return np.nan, (np.nan, np.nan)
     dec = variance_decomposition(lv, "distance", factors)
     point = float(dec.loc[init, "eta_sq"] - dec.loc["rule", "eta_sq"])
-    seeds = lv["seed"].unique()
+    seeds = lv[unit].unique()
     rng = np.random.default_rng(seed)
     reps = []
     for _ in range(n_boot):
         draw = rng.choice(seeds, size=len(seeds), replace=True)
-        boot = pd.concat([lv[lv["seed"] == s].assign(seed=f"{s}#{k}") for k, s in enumerate(draw)], ignore_index=True)
+        boot = pd.concat([lv[lv[unit] == s].assign(**{unit: f"{s}#{k}"}) for k, s in enumerate(draw)],
+                         ignore_index=True)
         use = [f for f in factors if boot[f].nunique() > 1]
         if "rule" not in use or init not in use:
             continue
@@ -232,7 +259,7 @@ def claims_table(training: pd.DataFrame, matched: pd.DataFrame, differences: pd.
                          "verdict": "inconclusive", "note": "no level reached by ≥ 2 networks of both rules"})
         # 3. initialisation vs rule
         ok = mt[mt["reached"].astype(bool)]
-        init = "g0" if ok["g0"].nunique() > 1 else "seed"
+        init = "g0" if ok["g0"].nunique() > 1 else init_column(ok)
         levels = [lv for lv, g in ok.groupby("level") if g["rule"].nunique() > 1 and g[init].nunique() > 1]
         if levels:
             level = max(levels)

@@ -82,6 +82,7 @@ def rule_difference(
     *,
     rules: Sequence[str] = ("eprop", "bptt"),
     pair_by: Sequence[str] = ("g0", "seed"),
+    cluster_by: Sequence[str] | None = None,
     value: str = "distance",
     margin: float | None = None,
     n_boot: int = 4000,
@@ -104,6 +105,12 @@ def rule_difference(
         The difference is ``a − b`` (default e-prop − BPTT).
     pair_by : sequence of str
         Columns that identify an initialisation; pairs share all of them (default ``g0``, ``seed``).
+    cluster_by : sequence of str, optional
+        Columns (a subset of ``pair_by``) that group pairs into independent units, e.g. the
+        initialisation when each was trained on several batch orders (``pair_by`` = init and
+        batch-order seeds, ``cluster_by`` = init): the network level then resamples whole clusters,
+        so pairs that share an initialisation are not counted as independent. The point estimate
+        is still the mean over pairs; ``n_units`` is the number of clusters.
     value : str
         Column with the distance (default ``"distance"``).
     margin : float, optional
@@ -204,9 +211,29 @@ def rule_difference(
         point = float(diff.mean())
         ebar, interaction = shared(deviations(a_rows) - deviations(b_rows))
         G = len(common)
-        idx = rng.integers(0, G, size=(n_boot, G))
-        networks = diff[idx].mean(axis=1)
-        n_units = G
+        clusters = None
+        if cluster_by:
+            cluster_by = [cluster_by] if isinstance(cluster_by, str) else list(cluster_by)
+            missing = [c for c in cluster_by if c not in pair_by]
+            if missing:
+                raise ValueError(f"cluster_by {missing} must be among pair_by {pair_by} (a cluster groups pairs)")
+            ckey = a_rows[cluster_by].astype(str).agg("|".join, axis=1).to_numpy()
+            labels, clusters = np.unique(ckey, return_inverse=True)
+            if len(labels) == G:
+                clusters = None  # one pair per cluster: the same as resampling pairs
+        if clusters is None:
+            idx = rng.integers(0, G, size=(n_boot, G))
+            networks = diff[idx].mean(axis=1)
+            n_units = G
+        else:
+            C = int(clusters.max()) + 1
+            if C < 2:
+                raise ValueError(f"cluster_by {cluster_by} leaves {C} cluster; resampling needs at least 2")
+            sums = np.bincount(clusters, weights=diff, minlength=C)
+            counts = np.bincount(clusters, minlength=C).astype(float)
+            idx = rng.integers(0, C, size=(n_boot, C))
+            networks = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+            n_units = C
     else:
         da, db = a_rows[value].to_numpy(float), b_rows[value].to_numpy(float)
         point = float(da.mean() - db.mean())

@@ -54,8 +54,8 @@ from neurosim.baselines import condition_average, normalized_distance, split_hal
 from neurosim.compare import compare
 from neurosim.datasets import load
 from neurosim.experiments.alignment import alignment_label, alignment_lag, lag_sweep
-from neurosim.experiments.claims import (claims_markdown, claims_table, effect_intervals, matched_inference,
-                                         rule_differences)
+from neurosim.experiments.claims import (claims_markdown, claims_table, effect_intervals, init_column,
+                                         matched_inference, rule_differences)
 from neurosim.experiments.decomposition import variance_decomposition
 from neurosim.experiments.report import fmt, table_to_netcdf, write_csv, write_text
 from neurosim.experiments.similar_dynamics import PAIR_GROUPS, data_scale, similar_dynamics
@@ -660,7 +660,7 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
     # rule difference
     lines += _rule_difference_section(rdiff if rdiff is not None else pd.DataFrame(), labels)
     # init / gain effect
-    lines += _effects_section(eff)
+    lines += _effects_section(eff, init_column(matched))
     init_g = training[training["step"] == 0].groupby(["alignment", "g0"])["distance"].mean()
     if len(init_g):
         lines.append("")
@@ -908,17 +908,20 @@ def _rule_difference_section(rdiff: pd.DataFrame, labels) -> list[str]:
         lines.append(f"| {r.alignment} | {r.level:g} | {r.rule} | {r.accuracy_mean:.3f} / "
                      f"{r.accuracy_reference_mean:.3f} | {r.difference:+.4f} | {r.ci_low:+.4f} … {r.ci_high:+.4f} | "
                      f"{r.p_value:.3f} | {r.p_equivalence:.3f} (±{r.margin:.4f}) | {r.n_a} + {r.n_b}"
-                     f"{' paired' if r.paired else ''} |")
+                     f"{' paired' if r.paired else ''}"
+                     f"{f', resampled as {r.n_units} initialisations' if r.paired and r.n_units < r.n_pairs else ''} |")
     lines += ["", "(`rule_difference.csv`; p: H0 difference = 0; TOST p: H0 |difference| ≥ margin.)"]
     return lines
 
 
-def _effects_section(eff: pd.DataFrame) -> list[str]:
+def _effects_section(eff: pd.DataFrame, icol: str = "seed") -> list[str]:
     lines = ["", "## 4. Initialization (gain g0) vs learning rule at matched accuracy", "",
              "η² = share of the variance in matched distance (Type II sums of squares, main-effects linear model; "
              "`shared` = variance no single factor claims — negative when factors mask each other; the shares "
-             "add up to 1). Brackets: 95 % bootstrap interval over seeds. range = max − min of level means.", "",
-             "| alignment | level | runs | η² rule | η² g0 | η² seed | η² shared | η² residual | sum | range rule | "
+             "add up to 1). Brackets: 95 % bootstrap interval over initialisations. range = max − min of level "
+             "means." + (" `init_seed` = the initialisation; the batch order is left to the residual."
+                         if icol == "init_seed" else ""), "",
+             f"| alignment | level | runs | η² rule | η² g0 | η² {icol} | η² shared | η² residual | sum | range rule | "
              "range g0 | confounded |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def cell(r, src):
@@ -932,7 +935,7 @@ def _effects_section(eff: pd.DataFrame) -> list[str]:
         conf = getattr(r, "confounded", "")
         conf = conf if isinstance(conf, str) and conf else "no"
         lines.append(f"| {r.alignment} | {r.level:g} | {r.n} | {cell(r, 'rule')} | {cell(r, 'g0')} | "
-                     f"{cell(r, 'seed')} | {cell(r, 'shared')} | {cell(r, 'residual')} | "
+                     f"{cell(r, icol)} | {cell(r, 'shared')} | {cell(r, 'residual')} | "
                      f"{fmt(getattr(r, 'eta_sq_sum', np.nan), 2)} | {fmt(getattr(r, 'range_rule', np.nan))} | "
                      f"{fmt(getattr(r, 'range_g0', np.nan))} | {conf} |")
     return lines
@@ -1117,9 +1120,10 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
         parts.append(m[[c for c in front if c in m.columns]])
         trs[label] = trend(training[training["alignment"] == label])
         rvs.append(rule_vs_seed(parts[-1]).assign(alignment=label))
-        ef = effects(parts[-1])
+        icol = init_column(parts[-1])  # "init_seed" when initialisations were trained on several batch orders
+        ef = effects(parts[-1], factors=("rule", "g0", icol))
         if len(ef):
-            iv = effect_intervals(parts[-1])
+            iv = effect_intervals(parts[-1], factors=("rule", "g0", icol))
             ef = ef.merge(iv[["level"] + [c for c in iv.columns if c not in ef.columns]], on="level", how="left")
         effs.append(ef.assign(alignment=label))
         diffs.append(rule_differences(parts[-1], reps).assign(alignment=label))
