@@ -63,3 +63,14 @@ def m1_rates(m1_dataset):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def isolated(monkeypatch, tmp_path):
+    """No ``$NEUROSIM_DATA``/``$NEUROSIM_DATA_URL`` and an empty user cache, so only what the test
+    provides is found (the cache folder, not yet created, is returned)."""
+    monkeypatch.delenv("NEUROSIM_DATA", raising=False)
+    monkeypatch.delenv("NEUROSIM_DATA_URL", raising=False)
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(datasets._core, "cache_dir", lambda: cache)
+    return cache

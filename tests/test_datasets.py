@@ -25,16 +25,6 @@ EMB = "hatsopoulos2007_m1_center_out.npz"
 
 
 @pytest.fixture
-def isolated(monkeypatch, tmp_path):
-    """No $NEUROSIM_DATA and an empty cache, so only what the test provides is found."""
-    monkeypatch.delenv("NEUROSIM_DATA", raising=False)
-    monkeypatch.delenv("NEUROSIM_DATA_URL", raising=False)
-    cache = tmp_path / "cache"
-    monkeypatch.setattr(datasets._core, "cache_dir", lambda: cache)
-    return cache
-
-
-@pytest.fixture
 def server(data_root):
     """An HTTP server on 127.0.0.1 (ephemeral port) serving the shared data folder."""
     handler = functools.partial(_QuietHandler, directory=str(data_root))

@@ -27,17 +27,6 @@ FAST = dict(lags=(0.0,), dsa_splits=2, dsa_null=1, fixed_point_starts=2, n_split
 
 
 @pytest.fixture
-def isolated(monkeypatch, tmp_path):
-    """No $NEUROSIM_DATA and an empty cache: only what the test provides is found."""
-    monkeypatch.delenv("NEUROSIM_DATA", raising=False)
-    monkeypatch.delenv("NEUROSIM_DATA_URL", raising=False)
-    cache = tmp_path / "cache"
-    monkeypatch.setattr(datasets._core, "cache_dir", lambda: cache)
-    monkeypatch.setattr(datasets.checkpoints, "cache_dir", lambda: cache)
-    return cache
-
-
-@pytest.fixture
 def checkpoints(data_root):
     if not (data_root / CK).is_dir():
         pytest.skip(f"{CK} not found under {data_root}")

@@ -88,6 +88,25 @@ def _candidates(info: DatasetInfo, root: Path) -> list[Path]:
     return out
 
 
+def _lookup(registry: dict, name, kind: str) -> DatasetInfo:
+    """``registry[name]`` for a side registry (benchmark images, published weights); ``kind`` names
+    what it holds in the errors."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a {kind} name (str); got {type(name).__name__}")
+    if name not in registry:
+        raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(sorted(registry))}")
+    return registry[name]
+
+
+def _user_roots(path: str | os.PathLike | None) -> list[tuple[str, Path]]:
+    """Where a side registry's files are searched: an explicit ``path`` alone, else
+    ``$NEUROSIM_DATA`` then the user cache (``(label, folder)`` pairs for :func:`_first_found`)."""
+    if path is not None:
+        return [("path", Path(path).expanduser())]
+    env = os.environ.get(ENV_DATA)
+    return ([(f"${ENV_DATA}", Path(env).expanduser())] if env else []) + [("cache", cache_dir())]
+
+
 def _search_roots(path: str | os.PathLike | None, info: DatasetInfo) -> list[tuple[str, Path]]:
     roots: list[tuple[str, Path]] = []
     if path is not None:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neurosim.datasets._core import ENV_DATA, _first_found, cache_dir
+from neurosim.datasets._core import ENV_DATA, _first_found, _lookup, _user_roots
 from neurosim.datasets.registry import DatasetInfo, FileInfo
 
 __all__ = ["BENCHMARKS", "benchmark_names", "find_benchmark", "load_benchmark"]
@@ -73,11 +73,7 @@ def benchmark_names() -> list[str]:
 
 
 def _get(name) -> DatasetInfo:
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a benchmark name (str); got {type(name).__name__}")
-    if name not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(benchmark_names())}")
-    return BENCHMARKS[name]
+    return _lookup(BENCHMARKS, name, "benchmark")
 
 
 def _provider_dir(name: str) -> Path | None:
@@ -118,14 +114,8 @@ def find_benchmark(name: str, path: str | os.PathLike | None = None, *, verify: 
     True
     """
     info = _get(name)
-    roots: list[tuple[str, Path]] = []
-    if path is not None:
-        roots.append(("path", Path(path).expanduser()))
-    else:
-        env = os.environ.get(ENV_DATA)
-        if env:
-            roots.append((f"${ENV_DATA}", Path(env).expanduser()))
-        roots.append(("cache", cache_dir()))
+    roots = _user_roots(path)
+    if path is None:
         provider = _provider_dir(name)
         if provider is not None:
             roots.append((_PROVIDERS[name][0], provider))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from neurosim.datasets._core import ENV_DATA, _first_found, _fetch_files, cache_dir
+from neurosim.datasets._core import ENV_DATA, _fetch_files, _first_found, _lookup, _user_roots
 from neurosim.datasets.registry import DatasetInfo, FileInfo
 
 __all__ = ["CHECKPOINTS", "checkpoint_names", "find_checkpoint", "fetch_checkpoints"]
@@ -82,11 +82,7 @@ def checkpoint_names() -> list[str]:
 
 
 def _get(name) -> DatasetInfo:
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a checkpoint set name (str); got {type(name).__name__}")
-    if name not in CHECKPOINTS:
-        raise ValueError(f"unknown checkpoint set {name!r}; known: {', '.join(checkpoint_names())}")
-    return CHECKPOINTS[name]
+    return _lookup(CHECKPOINTS, name, "checkpoint set")
 
 
 def find_checkpoint(name: str = "liu2025", file: str | None = None, path: str | os.PathLike | None = None, *,
@@ -132,16 +128,8 @@ def find_checkpoint(name: str = "liu2025", file: str | None = None, path: str | 
                              f"{[f.name for f in info.files]}") from None
     one = DatasetInfo(info.name, info.folder, (wanted,), info.description, info.citation, info.license,
                       info.source)
-    roots: list[tuple[str, Path]] = []
-    if path is not None:
-        roots.append(("path", Path(path).expanduser()))
-    else:
-        env = os.environ.get(ENV_DATA)
-        if env:
-            roots.append((f"${ENV_DATA}", Path(env).expanduser()))
-        roots.append(("cache", cache_dir()))
     looked: list[str] = []
-    found = _first_found(one, roots, verify, looked)
+    found = _first_found(one, _user_roots(path), verify, looked)
     if found is not None:
         return found
     raise FileNotFoundError(
