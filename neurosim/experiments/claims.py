@@ -279,7 +279,8 @@ def claims_table(training: pd.DataFrame, matched: pd.DataFrame, differences: pd.
         if dynamics is not None and len(dynamics) and scale is not None and label == dynamics_alignment:
             t = dynamics.assign(g0=dynamics.get("g0", 1.0))
             try:
-                r = rule_difference(t, None, rules=("eprop", "bptt"), pair_by=pair_columns(t), value="dsa_to_data",
+                r = rule_difference(t, None, rules=("eprop", "bptt"), pair_by=pair_columns(t),
+                                    cluster_by=cluster_columns(t), value="dsa_to_data",
                                     margin=max(float(scale["floor_sd"]), 1e-12), seed=seed)
                 v, why = scaled_verdict(r["difference"], (r["ci_low"], r["ci_high"]), scale)
                 rows.append({**base, "claim": CLAIMS[3], "statistic": "e-prop − BPTT DSA to M1 (rad)",

@@ -70,9 +70,11 @@ def delay_inputs(task) -> np.ndarray:
 def pair_groups(meta: pd.DataFrame) -> pd.DataFrame:
     """Every pair of networks with its category in :data:`PAIR_GROUPS`.
 
-    ``meta`` has one row per network with ``run``, ``rule``, ``g0`` and ``seed``; two networks
-    share the initialization when ``g0`` and ``seed`` are equal (the sweep draws the initial
-    weights from them).
+    ``meta`` has one row per network with ``run``, ``rule``, ``g0`` and ``seed`` (and optionally
+    ``init_seed``); two networks share the initialization when ``g0`` and the initialisation seed
+    are equal (the sweep draws the initial weights from them: ``init_seed`` where given, else
+    ``seed``). Two networks of one initialisation trained on different batch orders by the same
+    rule are a *same rule, same init* pair.
 
     >>> m = pd.DataFrame({"run": list("abc"), "rule": ["bptt", "eprop", "bptt"], "g0": [1.0] * 3,
     ...                   "seed": [0, 0, 1]})
@@ -81,9 +83,10 @@ def pair_groups(meta: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     recs = meta.to_dict("records")
+    key = "init_seed" if "init_seed" in meta.columns else "seed"
     for p, q in combinations(recs, 2):
         rule = "same rule" if p["rule"] == q["rule"] else "other rule"
-        init = "same init" if (p["g0"], p["seed"]) == (q["g0"], q["seed"]) else "other init"
+        init = "same init" if (p["g0"], p[key]) == (q["g0"], q[key]) else "other init"
         rows.append({"a": p["run"], "b": q["run"], "rule_a": p["rule"], "rule_b": q["rule"], "group": f"{rule}, {init}"})
     return pd.DataFrame(rows, columns=["a", "b", "rule_a", "rule_b", "group"])
 
@@ -147,8 +150,8 @@ def similar_dynamics(
     for r in ok.itertuples(index=False):
         al = prepare(runs[r.run].activity(int(r.step)), rates, window=window, lag=lag)
         aligned[r.run] = al
-        rows.append({"run": r.run, "rule": r.rule, "seed": r.seed, "g0": r.g0, "level": level, "step": int(r.step),
-                     "accuracy": float(r.accuracy)})
+        rows.append({"run": r.run, "rule": r.rule, "seed": r.seed, "init_seed": getattr(r, "init_seed", r.seed),
+                     "g0": r.g0, "level": level, "step": int(r.step), "accuracy": float(r.accuracy)})
     networks = pd.DataFrame(rows)
     first = next(iter(aligned.values()))
     data_fit = dsa_prepare(_trajectories(first.data), **opts, name="data")
