@@ -53,18 +53,20 @@ from neurosim._threads import blas_threads as limit_blas_threads
 from neurosim.baselines import condition_average, normalized_distance, split_half_ceiling
 from neurosim.compare import compare
 from neurosim.datasets import load
+from neurosim.datasets.checkpoints import find_checkpoint
 from neurosim.experiments.alignment import alignment_label, alignment_lag, lag_sweep
 from neurosim.experiments.claims import (claims_markdown, claims_table, effect_intervals, init_column,
                                          matched_inference, rule_differences)
 from neurosim.experiments.decomposition import variance_decomposition
+from neurosim.experiments.initialisation import (gap_components, paper_checkpoint_distances, penalty_control,
+                                                 rate_and_penalty)
 from neurosim.experiments.report import fmt, table_to_netcdf, write_csv, write_text
 from neurosim.experiments.similar_dynamics import PAIR_GROUPS, data_scale, similar_dynamics
 from neurosim.experiments.similar_dynamics import verdict as dynamics_verdict
-from neurosim.experiments.initialisation import (gap_components, paper_checkpoint_distances, penalty_control,
-                                                 rate_and_penalty)
 from neurosim.experiments.sweep import INITS, RunSpec, grid, sweep
 from neurosim.io import atomic_directory, lock, save
 from neurosim.matching import accuracy_matched, model_distances, run_table
+from neurosim.metrics._validate import check_count, check_number
 from neurosim.plot import (
     order_rules,
     plot_distance_along_training,
@@ -75,7 +77,6 @@ from neurosim.plot import (
     save_figure,
     trajectories_grid,
 )
-from neurosim.datasets.checkpoints import find_checkpoint
 from neurosim.rnn import default_checkpoints
 from neurosim.rnn.rules import DALE_RULES
 from neurosim.rnn.analysis.dynamics import spectral_radius
@@ -196,6 +197,11 @@ class ReproduceConfig:
         """
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}; got {self.init!r}")
+        if self.stop_margin is not None:
+            check_number(self.stop_margin, "stop_margin", minimum=0.0)
+        for name in ("paper_init_data_seeds", "control_seeds"):
+            for v in getattr(self, name):
+                check_count(v, name, minimum=0)
         common = dict(n_rec=self.n_rec, steps=self.steps, lr=self.lr, batch_size=self.batch_size,
                       checkpoints=self.checkpoint_steps(), readout_init=self.readout_init, dtype=self.dtype,
                       levels=tuple(self.levels) if self.exact_matching else None)
