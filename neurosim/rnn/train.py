@@ -388,8 +388,9 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         is column ``activity_l2`` of ``run.checkpoints``. (The paper's checkpoint files store the
         weight after that step's adjustment, i.e. the next step's.)
     dtype : {"float64", "float32"}
-        Floating-point type of each step's forward pass and gradient (rules ``bptt``, ``tbptt``,
-        ``eprop``, ``eprop-random``). ``"float32"`` is about twice as fast at N = 200; the
+        Floating-point type of each step's forward pass and gradient (the rules of
+        ``neurosim.rnn.rules.FLOAT32_RULES``: all but ``rtrl``). ``"float32"`` is about twice as
+        fast at N = 200; the
         parameters, Adam's state, the update and every checkpoint evaluation stay float64, so only
         the gradient estimate is rounded to single precision (relative error ~1e-6, far below the
         batch-to-batch noise of the gradient). Recorded in the run's settings.
