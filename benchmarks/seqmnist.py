@@ -3,8 +3,8 @@
 At N = 128 units (Dale's law, as in the experiment), batch 256, T = 28 steps (row-wise MNIST),
 the median time of:
 
-- one training iteration (rule gradient + L2 term + SGD step) for each rule, in float64 and in
-  float32 (``train(..., dtype=...)``);
+- one training iteration as ``train`` runs it (draw a batch, rule gradient, L2 term, finiteness
+  check, SGD step) for each rule, in float64 and in float32 (``train(..., dtype=...)``);
 - one checkpoint's errors: ``evaluate`` on the 3,500 training images plus the clean and the noisy
   test error (1,000 images each);
 - one exact Hessian-vector product on the 256-image validation batch: the first product at a
@@ -79,7 +79,6 @@ def main() -> None:
     args = ap.parse_args()
     task = SequentialMNIST()
     rng = np.random.default_rng(0)
-    batch = task.batch(args.batch, rng)
     val = task.validation_task().batch(256, np.random.default_rng(1))
     test = task.test_task()
     clean, noisy = test.conditions(), test.corrupted(0.2, 0)
@@ -95,11 +94,13 @@ def main() -> None:
                 m = R.LeakyRNN(task.n_in, args.n_rec, task.n_out, seed=0, dale=True)
                 opt = SGD(lr=1e-2)
 
-                def step(m=m, rule=rule, opt=opt, dtype=dtype):
-                    E, g = R.value_and_gradients(m, batch, rule, dtype=dtype)
-                    _, d = weight_decay_penalty(m.params, 1e-2, names)
+                def step(m=m, rule=rule, opt=opt, dtype=dtype):  # what train() does per iteration
+                    b = task.batch(args.batch, rng)
+                    E, g = R.value_and_gradients(m, b, rule, dtype=dtype)
+                    penalty, d = weight_decay_penalty(m.params, 1e-2, names)
                     for k, v in d.items():
                         g[k] = g[k] + v
+                    assert np.isfinite(E + penalty) and all(np.all(np.isfinite(v)) for v in g.values())
                     opt.step(m.params, g)
 
                 row.append(median_time(step, args.repeats))

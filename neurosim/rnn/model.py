@@ -519,6 +519,13 @@ def error_terms(y: np.ndarray, targets: np.ndarray, mask: np.ndarray, kind: str,
         diff = y - targets
         md = mask * diff
         return float(np.sum(md * diff)) / msum, md * (2.0 / msum)
+    live = mask != 0
+    if not live.all():  # masked-out steps add exactly zero loss and error: skip them (a last-step readout)
+        e = np.zeros_like(y)
+        if not live.any():
+            return 0.0, e
+        E, e[live] = error_terms(y[live], targets[live], mask[live], kind, msum)
+        return E, e
     z = y - y.max(axis=-1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
     w = mask[..., None] / msum

@@ -264,3 +264,18 @@ def test_a_float32_pass_keeps_dale_weights_in_float32():
     assert m.effective_recurrent(W32).dtype == np.float32
     assert np.array_equal(m.effective_recurrent(W32), m.effective_recurrent(W32.astype(np.float64)).astype(np.float32))
     assert m.effective_recurrent(m.params["W_rec"]).dtype == np.float64
+
+
+def test_eprop_chunks_without_any_loss_add_nothing():
+    """e-prop's online loop evaluates the loss chunk by chunk; chunks whose steps are all masked out
+    (a last-step readout) add exactly zero, so the chunk size changes nothing beyond rounding."""
+    m, batch, noise = _tiny(activation="retanh", loss="ce", l2=0.0)
+    batch = _last_step_only(batch)
+    E0, g0 = eprop(m, batch, noise=noise, chunk=32)
+    E, g = eprop(m, batch, noise=noise, chunk=2)
+    assert abs(E - E0) <= 1e-14 * abs(E0) and E0 > 0
+    for k in g0:
+        assert _relerr(g[k], g0[k]) <= 1e-13, k
+    E_all0, _ = R.model.error_terms(np.ones((2, 3, 4)), np.eye(4)[[0, 1, 2]][None].repeat(2, 0), np.zeros((2, 3)),
+                                    "ce", 1.0)
+    assert E_all0 == 0.0
