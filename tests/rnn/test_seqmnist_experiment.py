@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,6 +157,20 @@ def test_cli_runs_a_tiny_seqmnist_experiment(tmp_path, capsys):
     assert sorted(runs["rule"]) == ["bptt", "eprop", "eprop-boost"] and set(runs["steps"]) == {2, 3}
     assert cli_main(["curvature", "--task", "cdi", "--full", "--out", str(tmp_path / "x")]) == 2
     assert "--full applies to --task seqmnist only" in capsys.readouterr().err
+
+
+def test_cli_full_takes_the_stated_changes_and_seeds_override_every_rule(tmp_path, capsys):
+    """--full: float32 gradients, lambda_max every 1,000 iterations by Lanczos (here only the end of
+    a 2-iteration run and step 0), remedies on their own seeds unless --seeds sets every rule's."""
+    out = tmp_path / "full"
+    assert cli_main(["curvature", "--task", "seqmnist", "--full", "--seeds", "1", "--steps", "2", "--n-rec", "6",
+                     "--batch-size", "4", "--rules", "bptt,eprop,mdgl", "--jobs", "1", "--out", str(out)]) == 0
+    s = json.loads((out / "settings.json").read_text())
+    assert s["dtype"] == "float32" and s["curvature_every"] == 1000 and s["curvature"]["method"] == "lanczos"
+    assert s["seeds"] == [0] and s["remedy_seeds"] == [0] and s["steps"] == {"bptt": 2, "eprop": 3}
+    assert "3 runs" in capsys.readouterr().err
+    traj = pd.read_csv(out / "trajectories.csv")
+    assert sorted(traj.loc[traj["lambda_max"].notna() & (traj["rule"] == "mdgl"), "step"]) == [0, 3]
 
 
 def test_rule_curvature_never_differences_across_a_kink():
