@@ -794,10 +794,11 @@ def seqmnist_experiment(
     iterations (``steps`` maps ``"bptt"`` and ``"eprop"``; every e-prop-type rule and remedy gets
     the ``"eprop"`` count). At every ``checkpoint_every`` iterations it records the training
     error (all training images), the test error clean and with clipped Gaussian pixel noise of
-    SD ``test_noise`` (all test images, a fixed noise draw), and ``lambda_max``: the top
-    eigenvalue of the Hessian of (CE + L2) w.r.t. ``W_rec`` of the untruncated network on a
-    fixed batch of ``curvature_batch`` validation images (:func:`hessian_top_eigenvalues`,
-    ``method`` ``"power"`` as in the paper or ``"lanczos"``). At the end of training: the gaps
+    SD ``test_noise`` (all test images, a fixed noise draw), and ``lambda_max`` (at every
+    checkpoint, or every ``curvature_every`` iterations and at the end): the top eigenvalue of
+    the Hessian of (CE + L2) w.r.t. ``W_rec`` of the untruncated network on a fixed batch of
+    ``curvature_batch`` validation images (:func:`hessian_top_eigenvalues`, ``method``
+    ``"power"`` as in the paper or ``"lanczos"``). At the end of training: the gaps
     (test − train error), the SGD stability bound ``2 / lr`` (the boosted step for
     ``"eprop-boost"``), and the rule's own curvature (:func:`rule_curvature`: leading eigenvalue
     of the Jacobian of its update direction w.r.t. ``W_rec``, Arnoldi on finite-difference
