@@ -387,12 +387,15 @@ class LeakyRNN:
         return {"W_in": (N, I), "W_rec": (N, N), "b": (N,), "W_out": (O, N), "b_out": (O,), "v0": (N,)}
 
     def effective_recurrent(self, W_rec: np.ndarray) -> np.ndarray:
-        """``W_eff = (|W| * sign_j if Dale else W) * mask`` — the weight the dynamics use."""
+        """``W_eff = (|W| * sign_j if Dale else W) * mask`` — the weight the dynamics use, in ``W_rec``'s
+        floating-point type (a float32 pass stays float32: a float64 weight would make every
+        per-step product a slow mixed-type one)."""
         W = W_rec
+        single = getattr(W, "dtype", None) == np.float32
         if self.dale_sign is not None:
-            W = np.abs(W) * self.dale_sign[None, :]
+            W = np.abs(W) * (self.dale_sign.astype(np.float32) if single else self.dale_sign)[None, :]
         if self.rec_mask is not None:
-            W = W * self.rec_mask
+            W = W * (self.rec_mask.astype(np.float32) if single else self.rec_mask)
         return W
 
     def recurrent_grad_to_param(self, dW_eff: np.ndarray, W_rec: np.ndarray) -> np.ndarray:
@@ -516,6 +519,13 @@ def error_terms(y: np.ndarray, targets: np.ndarray, mask: np.ndarray, kind: str,
         diff = y - targets
         md = mask * diff
         return float(np.sum(md * diff)) / msum, md * (2.0 / msum)
+    live = mask != 0
+    if not live.all():  # masked-out steps add exactly zero loss and error: skip them (a last-step readout)
+        e = np.zeros_like(y)
+        if not live.any():
+            return 0.0, e
+        E, e[live] = error_terms(y[live], targets[live], mask[live], kind, msum)
+        return E, e
     z = y - y.max(axis=-1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
     w = mask[..., None] / msum

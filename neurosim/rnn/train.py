@@ -36,7 +36,7 @@ from neurosim._threads import check_threads
 from neurosim.io import check_output_file, load, save, sweep_stale
 from neurosim.io import lock as writer_lock
 from neurosim.metrics._validate import check_flag, check_number
-from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, loss as _loss
+from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, output_error, loss as _loss
 from neurosim.rnn.optim import OPTIMIZERS, check_weight_decay, make_optimizer, weight_decay_penalty
 from neurosim.rnn.rules import check_rule, check_rule_dtype, random_feedback, value_and_gradients
 from neurosim.rnn.tasks import Task, from_config
@@ -144,10 +144,23 @@ def activity(model: LeakyRNN, task: Task, *, params=None) -> xr.DataArray:
 
 
 def evaluate(model: LeakyRNN, task: Task, *, params=None) -> tuple[float, float]:
-    """``(loss, accuracy)`` on the task's noise-free condition set."""
+    """``(loss, accuracy)`` on the task's noise-free condition set (one forward pass).
+
+    ``loss`` is :func:`neurosim.rnn.loss` (task loss + activity penalty).
+
+    Examples
+    --------
+    >>> from neurosim.rnn.tasks import PerceptualDecision
+    >>> task = PerceptualDecision(); m = LeakyRNN(task.n_in, 8, task.n_out)
+    >>> E, acc = evaluate(m, task); bool(E == _loss(m, task.conditions())), 0.0 <= acc <= 1.0
+    (True, True)
+    """
     batch = task.conditions()
-    y = model(batch.inputs, params=params)
-    return _loss(model, batch, params=params), task.accuracy(y, batch)
+    fw = model.run(batch.inputs, params=params)
+    E, _ = output_error(fw.y, batch)
+    if model.activity_l2 > 0:
+        E += model.activity_l2 * float(np.mean(fw.r * fw.r))
+    return E, task.accuracy(fw.y, batch)
 
 
 class Run:
@@ -389,8 +402,9 @@ def train(model: LeakyRNN, task: Task, rule: str = "bptt", *, steps: int = 1000,
         is column ``activity_l2`` of ``run.checkpoints``. (The paper's checkpoint files store the
         weight after that step's adjustment, i.e. the next step's.)
     dtype : {"float64", "float32"}
-        Floating-point type of each step's forward pass and gradient (rules ``bptt``, ``tbptt``,
-        ``eprop``, ``eprop-random``). ``"float32"`` is about twice as fast at N = 200; the
+        Floating-point type of each step's forward pass and gradient (the rules of
+        ``neurosim.rnn.rules.FLOAT32_RULES``: all but ``rtrl``). ``"float32"`` is about twice as
+        fast at N = 200; the
         parameters, Adam's state, the update and every checkpoint evaluation stay float64, so only
         the gradient estimate is rounded to single precision (relative error ~1e-6, far below the
         batch-to-batch noise of the gradient). Recorded in the run's settings.

@@ -278,6 +278,25 @@ def test_exact_hvp_equals_finite_differences_all_parameters(activation, options,
         np.testing.assert_allclose(exact[n], fd[n], atol=1e-8 * scale, err_msg=n)
 
 
+def test_one_operator_reuses_its_forward_and_backward_passes_exactly():
+    """An eigen-solver takes many products at one point; the operator computes the forward and
+    backward passes there once. Its products equal fresh single products bit for bit, in any order."""
+    from neurosim.rnn.analysis.curvature import _Hessian
+
+    task = PerceptualDecision(fixation=(3, 5), stimulus=(6, 10), decision=6)
+    model = LeakyRNN(task.n_in, 9, task.n_out, seed=4, dale=True, activity_l2=0.05)
+    batch = task.batch(8, np.random.default_rng(0))
+    names = tuple(model.params)
+    op = _Hessian(model, batch, names, 1e-5, "exact", 0.01)
+    rng = np.random.default_rng(1)
+    vs = [rng.normal(size=op.dim) for _ in range(3)]
+    shared = [op(v) for v in vs] + [op(vs[0])]
+    fresh = [hessian_vector_product(model, batch, v, params=names, weight_decay=0.01) for v in vs + vs[:1]]
+    for got, ref in zip(shared, fresh):
+        assert np.array_equal(got, ref)
+    assert op.n_products == 4
+
+
 def test_exact_hvp_is_immune_to_kinks_where_fd_is_not():
     # retanh: the loss is piecewise smooth. On a larger batch many voltages sit near 0, the FD
     # product depends on its step, the exact one has no step at all

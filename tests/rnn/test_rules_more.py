@@ -183,3 +183,99 @@ def test_sweeps_give_the_cell_type_rules_dale_networks():
     for spec in specs[1:]:
         run = train_spec(spec, task)
         assert run.rule == spec.rule and run.config["dale"] == spec.dale
+
+
+def _last_step_only(batch):
+    """The same trials with the loss on the last step only (as a sequence classifier's readout)."""
+    mask = np.zeros(batch.mask.shape)
+    mask[:, -1] = 1.0
+    return Batch(batch.inputs, batch.targets, mask, loss=batch.loss)
+
+
+def _mdgl_online(m, batch, noise, labels):
+    """MDGL from its definition through e-prop's online loop: ``Lm_t = L_t + a delta_{t+1} W_mod``
+    given to :func:`eprop` as its learning signal (no code shared with the rule's offline form)."""
+    W_mod = m.alpha * type_averaged(m.effective_recurrent(m.params["W_rec"]), labels, nonzero=True)
+    fw = m.run(batch.inputs, noise=noise)
+    _, e = R.model.output_error(fw.y, batch)
+    L = e @ m.params["W_out"] + (2.0 * m.activity_l2 / fw.r.size) * fw.r
+    delta = L * R.model.phi_prime(fw.v, fw.r, m.activation)
+    Lm = L.copy()
+    Lm[:, :-1] += delta[:, 1:] @ W_mod
+    return eprop(m, batch, noise=noise, learning_signal=Lm, learning_signal_init=delta[:, 0] @ W_mod)
+
+
+@pytest.mark.parametrize("last_only", [False, True])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(f"{v}" for v in c.values()))
+def test_mdgl_offline_form_equals_the_online_eprop_loop(case, last_only):
+    """The rule sums e-prop's presynaptic traces backwards (one forward pass); the online loop
+    with MDGL's learning signal is the reference, with and without a loss on every step (the
+    latter without activity penalty, so that only the last step's products are computed)."""
+    m, batch, noise = _tiny(**{**case, "dale": True, **({"l2": 0.0} if last_only else {})})
+    if last_only:
+        batch = _last_step_only(batch)
+    for spec in ("ei", "neuron"):
+        E0, g0 = _mdgl_online(m, batch, noise, cell_type_labels(m, spec))
+        E, g = value_and_gradients(m, batch, "mdgl", noise=noise, cell_types=spec)
+        assert abs(E - E0) <= 1e-13 * abs(E0)
+        for k in g0:
+            assert _relerr(g[k], g0[k]) <= 1e-12, (spec, k)
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_a_loss_on_the_last_step_only_skips_exact_zeros(l2):
+    """Steps without output error add nothing (their products are skipped): BPTT, the approximate
+    BPTT recursion and ModProp's exact limit still equal RTRL, an independent exact gradient."""
+    m, batch, noise = _tiny(activation="retanh", loss="ce", dale=True, connectivity=0.6, l2=l2)
+    batch = _last_step_only(batch)
+    _, g_rtrl = value_and_gradients(m, batch, "rtrl", noise=noise)
+    for rule, opts in (("bptt", {}), ("fa", {"feedback": m.params["W_out"]}),
+                       ("modprop", {"mu": "exact", "cell_types": "neuron"})):
+        _, g = value_and_gradients(m, batch, rule, noise=noise, **opts)
+        assert _maxdiff(g, g_rtrl) <= 1e-10, rule
+
+
+@pytest.mark.parametrize("last_only", [False, True])
+@pytest.mark.parametrize("rule,opts", [("modprop", {}), ("modprop", {"mu": "exact"}), ("mdgl", {}),
+                                       ("fa", {"feedback_seed": 1})])
+def test_float32_pass_of_the_nonlocal_rules_agrees_with_float64(rule, opts, last_only):
+    """float32 rounds the pass only: loss, parts and gradients within single-precision rounding
+    (1e-5 relative for the loss, 1e-4 for each gradient: the tolerance of BPTT's and e-prop's
+    float32 pass), returned as float64, and really computed in single precision."""
+    for case in CASES:
+        m, batch, noise = _tiny(**{**case, "dale": True, **({"l2": 0.0} if last_only else {})})
+        if last_only:
+            batch = _last_step_only(batch)
+        E64, g64, p64 = value_and_gradients(m, batch, rule, noise=noise, parts=True, **opts)
+        E32, g32, p32 = value_and_gradients(m, batch, rule, noise=noise, parts=True, dtype="float32", **opts)
+        assert isinstance(E32, float) and abs(E32 - E64) <= 1e-5 * abs(E64)
+        assert abs(p32["activity"] - p64["activity"]) <= 1e-5 * abs(p64["activity"]) + 1e-12
+        assert abs(p64["task"] + p64["activity"] - E64) <= 1e-14 * abs(E64)
+        for k in g64:
+            assert g32[k].dtype == np.float64
+            assert _relerr(g32[k], g64[k]) < 1e-4, (case, k)
+        assert any(not np.array_equal(g32[k], g64[k]) for k in g64)
+
+
+def test_a_float32_pass_keeps_dale_weights_in_float32():
+    """Dale's signs and the connectivity mask must not promote a float32 pass to float64."""
+    m = R.LeakyRNN(3, 10, 2, seed=0, dale=True, connectivity=0.5)
+    W32 = m.params["W_rec"].astype(np.float32)
+    assert m.effective_recurrent(W32).dtype == np.float32
+    assert np.array_equal(m.effective_recurrent(W32), m.effective_recurrent(W32.astype(np.float64)).astype(np.float32))
+    assert m.effective_recurrent(m.params["W_rec"]).dtype == np.float64
+
+
+def test_eprop_chunks_without_any_loss_add_nothing():
+    """e-prop's online loop evaluates the loss chunk by chunk; chunks whose steps are all masked out
+    (a last-step readout) add exactly zero, so the chunk size changes nothing beyond rounding."""
+    m, batch, noise = _tiny(activation="retanh", loss="ce", l2=0.0)
+    batch = _last_step_only(batch)
+    E0, g0 = eprop(m, batch, noise=noise, chunk=32)
+    E, g = eprop(m, batch, noise=noise, chunk=2)
+    assert abs(E - E0) <= 1e-14 * abs(E0) and E0 > 0
+    for k in g0:
+        assert _relerr(g[k], g0[k]) <= 1e-13, k
+    E_all0, _ = R.model.error_terms(np.ones((2, 3, 4)), np.eye(4)[[0, 1, 2]][None].repeat(2, 0), np.zeros((2, 3)),
+                                    "ce", 1.0)
+    assert E_all0 == 0.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -55,6 +57,32 @@ def test_tiny_experiment_runs_every_rule_and_remedy(tiny, tmp_path):
     assert "RATE network" in text and (tmp_path / "claims.csv").is_file() and (tmp_path / "settings.json").is_file()
 
 
+def test_thinned_curvature_fewer_remedy_seeds_float32_and_two_workers(tiny):
+    """The --full economies: lambda_max only every curvature_every iterations (plus the end and the
+    matched checkpoint), equal there to the every-checkpoint run; fewer seeds for the remedies;
+    float32 gradients; runs handed to 2 workers longest first, tables in rule order."""
+    out = seqmnist_experiment(**{**TINY, "steps": {"bptt": 5, "eprop": 6}, "checkpoint_every": 1,
+                                 "curvature_every": 4, "remedy_seeds": (1,), "dtype": "float32", "n_jobs": 2,
+                                 "target_accuracy": 0.99})
+    runs, traj = out["runs"], out["trajectories"]
+    assert runs["rule"].tolist() == ["bptt", "bptt", "eprop", "eprop", "eprop-boost", "mdgl", "modprop"]
+    assert runs["seed"].tolist() == [0, 1, 0, 1, 1, 1, 1]
+    assert out["settings"]["remedy_seeds"] == [1] and out["settings"]["dtype"] == "float32"
+    for (rule, seed), t in traj.groupby(["rule", "seed"]):
+        last = t["step"].max()
+        measured = sorted(t.loc[t["lambda_max"].notna(), "step"])
+        assert measured == sorted({0, 4, last}), (rule, seed)
+        assert t[["test_error", "noisy_test_error"]].notna().all().all()
+    # the final lambda_max is the one an every-checkpoint float64 run records for a float64 network
+    ref = seqmnist_experiment(**{**TINY, "steps": {"bptt": 5, "eprop": 6}, "checkpoint_every": 1,
+                                 "rules": ("bptt",), "remedies": (), "seeds": (0,), "target_accuracy": None})
+    b0 = traj[(traj["rule"] == "bptt") & (traj["seed"] == 0)].set_index("step")
+    r0 = ref["trajectories"].set_index("step")
+    assert r0["lambda_max"].notna().all()
+    np.testing.assert_allclose(b0.loc[[0], "lambda_max"], r0.loc[[0], "lambda_max"], rtol=1e-12)  # same network
+    np.testing.assert_allclose(b0.loc[[4, 5], "lambda_max"], r0.loc[[4, 5], "lambda_max"], rtol=1e-3)  # float32 steps
+
+
 def test_rule_curvature_is_hessian_for_bptt_and_shifted_by_weight_decay():
     task = PerceptualDecision()
     model = R.LeakyRNN(task.n_in, 6, task.n_out, activation="tanh", seed=1)
@@ -101,13 +129,22 @@ def test_spearman_ci_and_settings():
     assert np.isnan(spearman_with_ci([1, 2], [2, 1])["rho"])
     full = seqmnist_settings(full=True)
     assert full["steps"] == {"bptt": 10_000, "eprop": 16_000} and full["seeds"] == (0, 1, 2, 3, 4)
-    assert full["method"] == "power" and full["lr"] == 1e-2 and full["batch_size"] == 256
+    assert full["lr"] == 1e-2 and full["batch_size"] == 256 and full["checkpoint_every"] == 250
+    # the stated changes from the paper's counts that fit 60 minutes on 2 cores
+    assert full["remedy_seeds"] == (0, 1, 2) and full["curvature_every"] == 1000
+    assert full["method"] == "lanczos" and full["dtype"] == "float32"
     with pytest.raises(TypeError, match="unknown setting"):
         seqmnist_settings(epochs=3)
     with pytest.raises(ValueError, match="bptt"):
         seqmnist_experiment(rules=("eprop",))
     with pytest.raises(ValueError, match="remedies"):
         seqmnist_experiment(remedies=("dropout",))
+    with pytest.raises(ValueError, match="curvature_every"):
+        seqmnist_experiment(curvature_every=0)
+    with pytest.raises(ValueError, match="remedy_seeds"):
+        seqmnist_experiment(remedy_seeds=())
+    with pytest.raises(ValueError, match="dtype"):
+        seqmnist_experiment(dtype="float16")
 
 
 def test_cli_runs_a_tiny_seqmnist_experiment(tmp_path, capsys):
@@ -120,6 +157,20 @@ def test_cli_runs_a_tiny_seqmnist_experiment(tmp_path, capsys):
     assert sorted(runs["rule"]) == ["bptt", "eprop", "eprop-boost"] and set(runs["steps"]) == {2, 3}
     assert cli_main(["curvature", "--task", "cdi", "--full", "--out", str(tmp_path / "x")]) == 2
     assert "--full applies to --task seqmnist only" in capsys.readouterr().err
+
+
+def test_cli_full_takes_the_stated_changes_and_seeds_override_every_rule(tmp_path, capsys):
+    """--full: float32 gradients, lambda_max every 1,000 iterations by Lanczos (here only the end of
+    a 2-iteration run and step 0), remedies on their own seeds unless --seeds sets every rule's."""
+    out = tmp_path / "full"
+    assert cli_main(["curvature", "--task", "seqmnist", "--full", "--seeds", "1", "--steps", "2", "--n-rec", "6",
+                     "--batch-size", "4", "--rules", "bptt,eprop,mdgl", "--jobs", "1", "--out", str(out)]) == 0
+    s = json.loads((out / "settings.json").read_text())
+    assert s["dtype"] == "float32" and s["curvature_every"] == 1000 and s["curvature"]["method"] == "lanczos"
+    assert s["seeds"] == [0] and s["remedy_seeds"] == [0] and s["steps"] == {"bptt": 2, "eprop": 3}
+    assert "3 runs" in capsys.readouterr().err
+    traj = pd.read_csv(out / "trajectories.csv")
+    assert sorted(traj.loc[traj["lambda_max"].notna() & (traj["rule"] == "mdgl"), "step"]) == [0, 3]
 
 
 def test_rule_curvature_never_differences_across_a_kink():

@@ -404,15 +404,10 @@ def _loss_output_hvp(y: np.ndarray, dy: np.ndarray, batch) -> np.ndarray:
     return s * (p * dy - p * np.sum(p * dy, axis=-1, keepdims=True)) * (m[..., None] / msum)
 
 
-def _exact_hvp(model, batch, params: dict, tangent: dict) -> dict:
-    """Forward-over-reverse Hessian-vector product of ``neurosim.rnn.loss`` (noise-free).
-
-    Forward-mode derivative, along ``tangent``, of the BPTT backward pass of
-    ``neurosim/rnn/rules/bptt.py``: a tangent forward pass (``dv_t``, ``dr_t``, ``dy_t``), then
-    the directional derivatives of ``e_t``, ``rho_t``, ``gamma_t`` and of every weight gradient.
-    ``phi'`` is differentiated piecewise (``phi''`` of the local smooth piece), as autograd's double
-    backward does.
-    """
+def _hvp_base(model, batch, params: dict) -> dict:
+    """The tangent-independent half of :func:`_exact_hvp`: the forward pass, the BPTT backward pass
+    (``gamma``) and the activation derivatives at ``params``. An eigen-solver takes many products
+    at one point, so :class:`_Hessian` computes this once and reuses it."""
     a = model.alpha
     act = model.activation
     fw = model.run(batch.inputs, params=params)
@@ -420,20 +415,59 @@ def _exact_hvp(model, batch, params: dict, tangent: dict) -> dict:
     T, B, N = r.shape
     x = np.ascontiguousarray(batch.inputs.transpose(1, 0, 2))
     W = model.effective_recurrent(params["W_rec"])
-    dW = model.recurrent_grad_to_param(tangent["W_rec"], params["W_rec"])  # = d W_eff (elementwise map)
-    W_out, dW_out = params["W_out"], tangent["W_out"]
     dphi = phi_prime(v, r, act)
     ddphi = _phi_second(v, r, act)
     dphi0 = phi_prime(fw.v_init, fw.r_init, act)
     ddphi0 = _phi_second(fw.v_init, fw.r_init, act)
+    r_prev = np.concatenate([fw.r_init[None], r[:-1]])              # r_{t-1}, (T, B, N)
+    _, e = output_error(fw.y, batch)                                # (B, T, O)
+    e = e.transpose(1, 0, 2)                                        # (T, B, O)
+    # backward pass (gamma)
+    c = 2.0 * model.activity_l2 / r.size
+    aW = np.ascontiguousarray(a * W)
+    tmp = np.empty((B, N))
+    rho = e @ params["W_out"]
+    if c:
+        rho += c * r
+    gamma = rho  # overwritten in place: gamma_t = rho_t phi'_t + (1 - a) gamma_{t+1}, rho_t += a gamma_{t+1} W
+    g = np.zeros((B, N))
+    for t in range(T - 1, -1, -1):
+        rt = gamma[t]
+        np.matmul(g, aW, out=tmp)
+        rt += tmp                                                    # rt = rho_t
+        ddphi[t] *= rt                                               # rho_t phi''_t, for dgamma
+        rt *= dphi[t]
+        rt += (1.0 - a) * g
+        g = rt
+    return {"fw": fw, "x": x, "W": W, "aW": aW, "aWT": np.ascontiguousarray(a * W.T), "dphi": dphi,
+            "rho_ddphi": ddphi, "dphi0": dphi0, "ddphi0": ddphi0, "r_prev": r_prev, "e": e, "c": c,
+            "gamma": gamma, "rho_init": g @ aW}
+
+
+def _exact_hvp(model, batch, params: dict, tangent: dict, base: dict | None = None) -> dict:
+    """Forward-over-reverse Hessian-vector product of ``neurosim.rnn.loss`` (noise-free).
+
+    Forward-mode derivative, along ``tangent``, of the BPTT backward pass of
+    ``neurosim/rnn/rules/bptt.py``: a tangent forward pass (``dv_t``, ``dr_t``, ``dy_t``), then
+    the directional derivatives of ``e_t``, ``rho_t``, ``gamma_t`` and of every weight gradient.
+    ``phi'`` is differentiated piecewise (``phi''`` of the local smooth piece), as autograd's double
+    backward does. ``base`` is :func:`_hvp_base` at ``params`` (computed if omitted).
+    """
+    if base is None:
+        base = _hvp_base(model, batch, params)
+    a = model.alpha
+    fw, x, dphi, dphi0, r_prev = base["fw"], base["x"], base["dphi"], base["dphi0"], base["r_prev"]
+    r = fw.r_tm
+    T, B, N = r.shape
+    dW = model.recurrent_grad_to_param(tangent["W_rec"], params["W_rec"])  # = d W_eff (elementwise map)
+    W_out, dW_out = params["W_out"], tangent["W_out"]
 
     # tangent forward pass; the terms that do not depend on the recursion are one BLAS call each
-    r_prev = np.concatenate([fw.r_init[None], r[:-1]])              # r_{t-1}, (T, B, N)
     dv0 = np.broadcast_to(tangent["v0"], (B, N))
     drive = x @ (a * tangent["W_in"].T)
     drive += a * tangent["b"]
     drive += r_prev @ (a * dW.T)
-    aWT = np.ascontiguousarray(a * W.T)
+    aWT = base["aWT"]
     dv = drive  # overwritten in place, step by step
     dr = np.empty((T, B, N))
     tmp = np.empty((B, N))
@@ -447,34 +481,18 @@ def _exact_hvp(model, batch, params: dict, tangent: dict) -> dict:
         dv_prev, dr_prev = dvt, dr[t]
     dy = dr @ W_out.T + r @ dW_out.T + tangent["b_out"]            # (T, B, O)
 
-    # output errors and their derivatives
-    _, e = output_error(fw.y, batch)                                # (B, T, O)
-    de = _loss_output_hvp(fw.y, dy.transpose(1, 0, 2), batch)
-    e, de = e.transpose(1, 0, 2), de.transpose(1, 0, 2)             # (T, B, O)
+    # derivatives of the output errors
+    e = base["e"]                                                   # (T, B, O)
+    de = _loss_output_hvp(fw.y, dy.transpose(1, 0, 2), batch).transpose(1, 0, 2)
 
-    # backward pass (gamma), then its derivative (dgamma) with the gamma-only terms batched
-    c = 2.0 * model.activity_l2 / r.size
-    aW = np.ascontiguousarray(a * W)
-    rho = e @ W_out
-    if c:
-        rho += c * r
-    gamma = rho  # overwritten in place: gamma_t = rho_t phi'_t + (1 - a) gamma_{t+1}, rho_t += a gamma_{t+1} W
-    g = np.zeros((B, N))
-    for t in range(T - 1, -1, -1):
-        rt = gamma[t]
-        np.matmul(g, aW, out=tmp)
-        rt += tmp                                                    # rt = rho_t
-        ddphi[t] *= rt                                               # rho_t phi''_t, for dgamma
-        rt *= dphi[t]
-        rt += (1.0 - a) * g
-        g = rt
-    rho_init = g @ aW
+    # derivative of the backward pass (dgamma), the gamma-only terms batched
+    c, aW, gamma = base["c"], base["aW"], base["gamma"]
     # d rho_t = de_t W_out + e_t dW_out + c dr_t + a dgamma_{t+1} W + a gamma_{t+1} dW
     drho = de @ W_out + e @ dW_out
     if c:
         drho += c * dr
     drho[:-1] += gamma[1:] @ (a * dW)
-    src = ddphi * dv                                                 # rho_t phi''_t dv_t
+    src = base["rho_ddphi"] * dv                                    # rho_t phi''_t dv_t
     dgamma = drho  # overwritten in place
     dg = np.zeros((B, N))
     for t in range(T - 1, -1, -1):
@@ -496,7 +514,7 @@ def _exact_hvp(model, batch, params: dict, tangent: dict) -> dict:
         "b": a * dgamma.reshape(flat).sum(0),
         "W_out": de.reshape(T * B, -1).T @ r.reshape(flat) + e.reshape(T * B, -1).T @ dr.reshape(flat),
         "b_out": de.reshape(T * B, -1).sum(0),
-        "v0": (drho_init * dphi0 + rho_init * ddphi0 * dv0 + (1.0 - a) * dgamma[0]).sum(0),
+        "v0": (drho_init * dphi0 + base["rho_init"] * base["ddphi0"] * dv0 + (1.0 - a) * dgamma[0]).sum(0),
     }
 
 
@@ -538,6 +556,7 @@ class _Hessian:
         self.eps = _check_eps(eps)
         self.step = self.eps * max(1.0, float(np.linalg.norm(self.theta)))
         self.n_products = 0
+        self._hvp_base = None
 
     def _grad_at(self, flat: np.ndarray) -> np.ndarray:
         params = dict(self.base)
@@ -560,7 +579,9 @@ class _Hessian:
         if self.kind == "exact":
             tangent = {k: np.zeros_like(a) for k, a in self.base.items()}
             tangent.update(_unflatten(v, self.base, self.names))
-            return _flatten(_exact_hvp(self.model, self.batch, self.base, tangent), self.names)
+            if self._hvp_base is None:  # the forward and backward passes at theta, shared by every product
+                self._hvp_base = _hvp_base(self.model, self.batch, self.base)
+            return _flatten(_exact_hvp(self.model, self.batch, self.base, tangent, self._hvp_base), self.names)
         u = v / norm
         h = self.step
         g_plus = self._grad_at(self.theta + h * u)

@@ -23,6 +23,33 @@ import numpy as np
 from neurosim.rnn.model import Batch, LeakyRNN, check_dtype, output_error, phi_prime
 
 
+def live_steps(e_tm: np.ndarray, activity_l2: float = 0.0) -> np.ndarray:
+    """Increasing indices of the steps whose direct credit ``e_t W_out + 2 lambda_r r_t / (B T N)`` can
+    be non-zero: every step with an activity penalty, else the steps with a non-zero output error
+    ``e_tm`` (T, B, O) (a loss masked to the last step has one). The other steps' products are
+    exactly zero and are skipped.
+
+    Examples
+    --------
+    >>> e = np.zeros((4, 2, 3)); e[3, 0, 1] = 0.5
+    >>> live_steps(e).tolist(), live_steps(e, 0.1).tolist()
+    ([3], [0, 1, 2, 3])
+    """
+    if activity_l2 > 0:
+        return np.arange(e_tm.shape[0])
+    return np.flatnonzero(np.any(e_tm != 0, axis=(1, 2)))
+
+
+def _readout_grads(e_tm: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(sum_t e_t^T r_t, sum_t e_t)`` over the steps with a non-zero error (the others add exact zeros)."""
+    T, B, N = r.shape
+    live = live_steps(e_tm)
+    if live.size < T:
+        e_tm, r = e_tm[live], r[live]
+    ef = e_tm.reshape(-1, e_tm.shape[-1])
+    return ef.T @ r.reshape(-1, N), ef.sum(0)
+
+
 def parameter_gradients(model: LeakyRNN, p: dict, fw, batch: Batch, gamma: np.ndarray, e_tm: np.ndarray,
                         grad_v0: np.ndarray) -> dict:
     """Parameter gradients from the voltage credit ``gamma`` (T, B, N) of any BPTT-like recursion.
@@ -40,12 +67,13 @@ def parameter_gradients(model: LeakyRNN, p: dict, fw, batch: Batch, gamma: np.nd
         dW += r[:-1].reshape(-1, N).T @ gamma[1:].reshape(-1, N)
     dW = a * dW.T
     x_tm = batch.inputs.transpose(1, 0, 2).reshape(T * B, -1).astype(G.dtype, copy=False)
+    gW_out, gb_out = _readout_grads(e_tm, r)
     grads = {
         "W_in": a * (G.T @ x_tm),
         "W_rec": model.recurrent_grad_to_param(dW, p["W_rec"]),
         "b": a * G.sum(0),
-        "W_out": e_tm.reshape(T * B, -1).T @ r.reshape(T * B, N),
-        "b_out": e_tm.reshape(T * B, -1).sum(0),
+        "W_out": gW_out,
+        "b_out": gb_out,
         "v0": grad_v0,
     }
     return grads
@@ -104,7 +132,12 @@ def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int 
         window = int(window)
 
     e_tm = np.ascontiguousarray(e.transpose(1, 0, 2))              # (T, B, O)
-    rho = np.matmul(e_tm, p["W_out"])                              # direct dE/dr_t, (T, B, N)
+    live = live_steps(e_tm, lam)
+    if live.size == T:
+        rho = np.matmul(e_tm, p["W_out"])                          # direct dE/dr_t, (T, B, N)
+    else:                                                          # the other steps' are exactly zero
+        rho = np.zeros((T, B, N), dtype)
+        rho[live] = np.matmul(e_tm[live], p["W_out"])
     if lam > 0:
         rho += (2.0 * lam / r.size) * r
     dphi = phi_prime(v, r, model.activation)

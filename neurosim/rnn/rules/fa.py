@@ -22,7 +22,7 @@ from neurosim.rnn.rules.modprop import approximate_bptt
 
 
 def feedback_alignment(model: LeakyRNN, batch: Batch, *, params=None, noise=None, feedback=None,
-                       feedback_seed: int = 0):
+                       feedback_seed: int = 0, parts: bool = False, dtype="float64"):
     """Loss and feedback-alignment gradient (BPTT with the readout error sent back through ``B_fb``).
 
     Parameters
@@ -33,10 +33,12 @@ def feedback_alignment(model: LeakyRNN, batch: Batch, *, params=None, noise=None
         The fixed feedback matrix; default ``random_feedback(O, N, feedback_seed)``.
     feedback_seed : int
         Seed of the default feedback matrix.
+    parts, dtype
+        As in :func:`~neurosim.rnn.rules.modprop.approximate_bptt`.
 
     Returns
     -------
-    (loss, grads)
+    (loss, grads) or (loss, grads, parts)
 
     Examples
     --------
@@ -50,4 +52,4 @@ def feedback_alignment(model: LeakyRNN, batch: Batch, *, params=None, noise=None
     """
     if feedback is None:
         feedback = random_feedback(model.n_out, model.n_rec, feedback_seed)
-    return approximate_bptt(model, batch, params=params, noise=noise, feedback=feedback)
+    return approximate_bptt(model, batch, params=params, noise=noise, feedback=feedback, parts=parts, dtype=dtype)

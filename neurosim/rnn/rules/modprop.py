@@ -33,8 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.metrics._validate import check_number
-from neurosim.rnn.model import Batch, LeakyRNN, output_error, phi_prime
-from neurosim.rnn.rules.bptt import parameter_gradients
+from neurosim.rnn.model import Batch, LeakyRNN, check_dtype, output_error, phi_prime
+from neurosim.rnn.rules.bptt import live_steps, parameter_gradients
 
 MODPROP_MU = 0.2  # the released code's constant activation derivative (ReLU networks)
 
@@ -136,7 +136,7 @@ def _check_mu(mu):
 
 
 def approximate_bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, feedback=None,
-                     W_back=None, mu=None):
+                     W_back=None, mu=None, parts: bool = False, dtype=np.float64):
     """BPTT's backward pass with its credit-carrying ingredients replaceable.
 
     ::
@@ -157,10 +157,15 @@ def approximate_bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, 
         Recurrent matrix the credit is sent back through (default ``W_eff``).
     mu : float, optional
         Constant replacing the sending unit's activation derivative (default: exact).
+    parts : bool
+        Also return ``{"task": task loss, "activity": lambda_r * mean(r^2)}`` as a third element.
+    dtype : {"float64", "float32"}
+        Floating-point type of the pass (``feedback`` and ``W_back`` are rounded to it); the
+        gradient agrees with float64's to about 1e-5 relative and is returned as float64.
 
     Returns
     -------
-    (loss, grads)
+    (loss, grads) or (loss, grads, parts)
 
     Examples
     --------
@@ -171,33 +176,38 @@ def approximate_bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, 
     >>> bool(np.allclose(g["W_rec"], g0["W_rec"], rtol=0, atol=1e-14))
     True
     """
-    p = model.check_params(params)
-    fw = model.run(batch.inputs, params=p, noise=noise)
-    E, e = output_error(fw.y, batch)
+    dtype = check_dtype(dtype)
+    p = model.check_params(params, dtype)
+    fw = model.run(batch.inputs, params=p, noise=noise, dtype=dtype)
+    E_task, e = output_error(fw.y, batch)
     r, v = fw.r_tm, fw.v_tm
     T, B, N = r.shape
     O = model.n_out
     a = model.alpha
     lam = model.activity_l2
-    if lam > 0:
-        E += lam * float(np.mean(r * r))
-    fb = p["W_out"] if feedback is None else np.asarray(feedback, dtype=np.float64)
+    E_act = lam * float(np.mean(r * r)) if lam > 0 else 0.0
+    fb = p["W_out"] if feedback is None else np.asarray(feedback, dtype=dtype)
     if fb.shape != (O, N):
         raise ValueError(f"feedback must have shape (n_out, n_rec) = {(O, N)}; got {fb.shape}")
     W_eff = model.effective_recurrent(p["W_rec"])
-    Wb = W_eff if W_back is None else np.asarray(W_back, dtype=np.float64)
+    Wb = W_eff if W_back is None else np.asarray(W_back, dtype=dtype)
     if Wb.shape != (N, N):
         raise ValueError(f"W_back must have shape (n_rec, n_rec) = {(N, N)}; got {Wb.shape}")
 
     e_tm = np.ascontiguousarray(e.transpose(1, 0, 2))              # (T, B, O)
-    L = np.matmul(e_tm, fb)                                        # local learning signal (T, B, N)
+    live = live_steps(e_tm, lam)
+    if live.size == T:
+        L = np.matmul(e_tm, fb)                                    # local learning signal (T, B, N)
+    else:                                                          # the other steps' are exactly zero
+        L = np.zeros((T, B, N), dtype)
+        L[live] = np.matmul(e_tm[live], fb)
     if lam > 0:
         L += (2.0 * lam / r.size) * r
     dphi = phi_prime(v, r, model.activation)
     aW = a * Wb
     gamma = L * dphi
-    g_next = np.zeros((B, N))
-    tmp = np.empty((B, N))
+    g_next = np.zeros((B, N), dtype)
+    tmp = np.empty((B, N), dtype)
     for t in range(T - 1, -1, -1):
         gt = gamma[t]
         if t < T - 1:
@@ -214,10 +224,14 @@ def approximate_bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, 
     grad_v0 = (rho_init * d_init + (1.0 - a) * g_next).sum(0)
 
     grads = parameter_gradients(model, p, fw, batch, gamma, e_tm, grad_v0)
-    return E, grads
+    if dtype != np.float64:
+        grads = {k: g.astype(np.float64) for k, g in grads.items()}
+    E = E_task + E_act
+    return (E, grads, {"task": E_task, "activity": E_act}) if parts else (E, grads)
 
 
-def modprop(model: LeakyRNN, batch: Batch, *, params=None, noise=None, mu=MODPROP_MU, cell_types=None):
+def modprop(model: LeakyRNN, batch: Batch, *, params=None, noise=None, mu=MODPROP_MU, cell_types=None,
+            parts: bool = False, dtype=np.float64):
     """Loss and ModProp gradient.
 
     Parameters
@@ -233,10 +247,12 @@ def modprop(model: LeakyRNN, batch: Batch, *, params=None, noise=None, mu=MODPRO
     cell_types : see :func:`cell_type_labels`
         Default: 8 excitatory + 8 inhibitory contiguous types (capped by population size), as in
         the released code of Liu, Yang & Cueva 2025.
+    parts, dtype
+        As in :func:`approximate_bptt` (the cell-type averages are formed in float64).
 
     Returns
     -------
-    (loss, grads)
+    (loss, grads) or (loss, grads, parts)
 
     Examples
     --------
@@ -248,4 +264,5 @@ def modprop(model: LeakyRNN, batch: Batch, *, params=None, noise=None, mu=MODPRO
     p = model.check_params(params)
     labels = cell_type_labels(model, cell_types)
     W_ab = type_averaged(model.effective_recurrent(p["W_rec"]), labels)
-    return approximate_bptt(model, batch, params=p, noise=noise, W_back=W_ab, mu=_check_mu(mu))
+    return approximate_bptt(model, batch, params=p, noise=noise, W_back=W_ab, mu=_check_mu(mu), parts=parts,
+                            dtype=dtype)
