@@ -26,7 +26,9 @@ from neurosim.datasets.benchmarks import BENCHMARKS
 from neurosim.experiments.report import write_csv, write_text
 from neurosim.plot import plot_curvature_along_training, plot_curvature_vs_gap
 from neurosim.rnn import LeakyRNN, train
+from neurosim.rnn.train import TrainingDiverged
 from neurosim.rnn.analysis.curvature import (
+    CurvatureConvergenceError,
     curvature_along_training,
     hessian_top_eigenvalues,
     hessian_trace,
@@ -718,9 +720,17 @@ def _seqmnist_run(job: dict) -> dict:
             boost = (int(round(job["boost"][0] * steps)), float(job["boost"][1]))
             lr_final = job["lr"] * boost[1]
         model = LeakyRNN(task.n_in, job["n_rec"], task.n_out, seed=seed, **job["model_options"])
-        run = train(model, task, rule=base_rule, steps=steps, lr=job["lr"], batch_size=job["batch_size"], seed=seed,
-                    checkpoints=ck, progress=False, optimizer="sgd", lr_boost=boost, record=record, dtype=job["dtype"],
-                    **wd)
+        failed = ""
+        try:
+            run = train(model, task, rule=base_rule, steps=steps, lr=job["lr"], batch_size=job["batch_size"],
+                        seed=seed, checkpoints=ck, progress=False, optimizer="sgd", lr_boost=boost, record=record,
+                        dtype=job["dtype"], **wd)
+        except TrainingDiverged as err:  # one diverged run must not end a long experiment: it is reported
+            run, failed = err.run, f"diverged: {err}"
+        if not len(run.checkpoints):
+            row = {"rule": rule, "seed": seed, "steps": steps, "lr_final": lr_final, "stability_bound": 2.0 / lr_final,
+                   "failed": failed}
+            return {"row": row, "trajectory": pd.DataFrame({"rule": [rule], "seed": [seed]})}
         table = run.checkpoints.copy()
         target = job["target_accuracy"]
         hit = table.index[table["accuracy"] >= target] if target is not None else []
@@ -730,20 +740,29 @@ def _seqmnist_run(job: dict) -> dict:
         lam_steps = {steps} | ({int(table.loc[hit[0], "step"])} if len(hit) else set())
         lam_steps |= set(ck) if every is None else {c for c in ck if c % every == 0}
         curv_batch = val.batch(job["curvature_batch"], np.random.default_rng(job["eval_seed"]))
-        table = curvature_along_training(run, curv_batch, steps=sorted(lam_steps), tol=job["tol"],
-                                         max_iter=job["max_iter"], seed=job["eval_seed"], method=job["method"], **wd)
+        lam_steps = sorted(c for c in lam_steps if c in set(run.steps))
+        try:
+            table = curvature_along_training(run, curv_batch, steps=lam_steps, tol=job["tol"],
+                                             max_iter=job["max_iter"], seed=job["eval_seed"], method=job["method"], **wd)
+        except CurvatureConvergenceError as err:
+            table = table.assign(lambda_max=np.nan)
+            failed = (failed + "; " if failed else "") + f"lambda_max: {err}"
         table["train_error"] = 1.0 - table["accuracy"]
         table["gap"] = table["test_error"] - table["train_error"]
         table["noisy_gap"] = table["noisy_test_error"] - table["train_error"]
         final = table.iloc[-1]
-        mu = rule_curvature(run.model(), curv_batch, base_rule, eps=job["jacobian_eps"], tol=job["jacobian_tol"],
-                            seed=job["eval_seed"], **wd)
+        try:
+            mu = rule_curvature(run.model(), curv_batch, base_rule, eps=job["jacobian_eps"], tol=job["jacobian_tol"],
+                                seed=job["eval_seed"], **wd)
+        except CurvatureConvergenceError as err:
+            mu = complex(np.nan, np.nan)
+            failed = (failed + "; " if failed else "") + f"rule curvature: {err}"
         out = {"rule": rule, "seed": seed, "steps": steps, "train_accuracy": float(final["accuracy"]),
                "train_error": float(final["train_error"]), "test_error": float(final["test_error"]),
                "noisy_test_error": float(final["noisy_test_error"]), "gap": float(final["gap"]),
                "noisy_gap": float(final["noisy_gap"]), "lambda_max": float(final["lambda_max"]),
                "lr_final": lr_final, "stability_bound": 2.0 / lr_final,
-               "rule_curvature": float(mu.real), "rule_curvature_imag": float(abs(mu.imag))}
+               "rule_curvature": float(mu.real), "rule_curvature_imag": float(abs(mu.imag)), "failed": failed}
         if target is not None:
             row = table.loc[hit[0]] if len(hit) else None
             out.update({"matched_step": float(row["step"]) if row is not None else np.nan,
@@ -1154,6 +1173,10 @@ def seqmnist_report(result: dict, out) -> str:
               stab.to_string(float_format=lambda v: f"{v:.4g}"), "",
               "CLAIMS (" + claims.attrs.get("criterion", "") + ")",
               claims.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+    bad = runs[runs["failed"].fillna("").astype(str) != ""] if "failed" in runs else runs.iloc[:0]
+    if len(bad):
+        lines += ["", f"FAILED OR INCOMPLETE RUNS ({len(bad)}; their numbers are from the last good checkpoint or NaN):"]
+        lines += [f"  {r.rule} seed {r.seed}: {r.failed}" for r in bad.itertuples(index=False)]
     text = "\n".join(lines) + "\n"
     write_csv(runs, out / "runs.csv")
     write_csv(result["trajectories"], out / "trajectories.csv")

@@ -202,5 +202,6 @@ def weight_decay_penalty(params: Mapping[str, np.ndarray], weight_decay: float,
     (1.25, [[0.30000000000000004, 0.4]])
     """
     lam = float(weight_decay)
-    value = 0.5 * lam * sum(float(np.sum(np.square(params[n]))) for n in names)
+    with np.errstate(over="ignore"):  # diverging weights give inf, which train() reports as divergence
+        value = 0.5 * lam * sum(float(np.sum(np.square(params[n]))) for n in names)
     return value, {n: lam * np.asarray(params[n], dtype=np.float64) for n in names}

@@ -184,3 +184,27 @@ def test_rule_curvature_never_differences_across_a_kink():
     op = _RuleJacobian(model, batch, ("W_rec",), "bptt", {}, 1e-3, 0.0, ("W_rec",))
     op(np.random.default_rng(1).normal(size=op.dim))
     assert op.n_retries > 0                    # the 1e-3 step did straddle a kink here
+
+
+def test_a_run_that_fails_is_reported_not_fatal(monkeypatch):
+    """A diverged run or a curvature solver that does not converge is a row with its reason, and the
+    experiment carries on (a --full run takes half an hour)."""
+    import neurosim.experiments.liu2022 as L
+    from neurosim.rnn.analysis.curvature import CurvatureConvergenceError
+
+    def no_convergence(*args, **kwargs):
+        raise CurvatureConvergenceError("did not converge (test)")
+
+    monkeypatch.setattr(L, "rule_curvature", no_convergence)
+    out = L.seqmnist_experiment(rules=("bptt", "eprop"), remedies=(), seeds=(0,), steps={"bptt": 2, "eprop": 2},
+                                n_rec=8, batch_size=8, checkpoint_every=1, curvature_batch=16, n_train=50, n_jobs=1,
+                                progress=False)
+    runs = out["runs"]
+    assert runs["rule_curvature"].isna().all() and runs["lambda_max"].notna().all()
+    assert runs["failed"].str.contains("rule curvature: did not converge").all()
+    # a diverging learning rate: the row says so instead of ending the experiment
+    monkeypatch.undo()
+    out = L.seqmnist_experiment(rules=("bptt",), remedies=(), seeds=(0,), steps={"bptt": 30, "eprop": 30}, lr=1e200,
+                                n_rec=8, batch_size=8, checkpoint_every=10, curvature_batch=16, n_train=50, n_jobs=1,
+                                progress=False)
+    assert out["runs"]["failed"].str.startswith("diverged").all()
