@@ -40,6 +40,32 @@ def live_steps(e_tm: np.ndarray, activity_l2: float = 0.0) -> np.ndarray:
     return np.flatnonzero(np.any(e_tm != 0, axis=(1, 2)))
 
 
+def direct_credit(e_tm: np.ndarray, W_out: np.ndarray, r: np.ndarray, activity_l2: float = 0.0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(rho, live)``: the direct credit ``rho_t = e_t W_out + 2 lambda_r r_t / (B T N)`` (T, B, N)
+    of every step, in ``r``'s type, and :func:`live_steps` (the steps where it can be non-zero;
+    the others are exact zeros without a product). ``W_out`` is the readout (BPTT) or any fixed
+    feedback matrix (O, N) that carries the output error to the units (ModProp, MDGL).
+
+    Examples
+    --------
+    >>> e = np.zeros((3, 1, 2)); e[2, 0] = [1.0, -1.0]
+    >>> rho, live = direct_credit(e, np.array([[1.0, 2.0], [0.5, 0.0]]), np.zeros((3, 1, 2)))
+    >>> live.tolist(), rho[2].tolist(), float(abs(rho[:2]).sum())
+    ([2], [[0.5, 2.0]], 0.0)
+    """
+    T, B, N = r.shape
+    live = live_steps(e_tm, activity_l2)
+    if live.size == T:
+        rho = np.matmul(e_tm, W_out)
+    else:                                                          # the other steps' are exactly zero
+        rho = np.zeros((T, B, N), r.dtype)
+        rho[live] = np.matmul(e_tm[live], W_out)
+    if activity_l2 > 0:
+        rho += (2.0 * activity_l2 / r.size) * r
+    return rho, live
+
+
 def _readout_grads(e_tm: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(sum_t e_t^T r_t, sum_t e_t)`` over the steps with a non-zero error (the others add exact zeros)."""
     T, B, N = r.shape
@@ -132,14 +158,7 @@ def bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, window: int 
         window = int(window)
 
     e_tm = np.ascontiguousarray(e.transpose(1, 0, 2))              # (T, B, O)
-    live = live_steps(e_tm, lam)
-    if live.size == T:
-        rho = np.matmul(e_tm, p["W_out"])                          # direct dE/dr_t, (T, B, N)
-    else:                                                          # the other steps' are exactly zero
-        rho = np.zeros((T, B, N), dtype)
-        rho[live] = np.matmul(e_tm[live], p["W_out"])
-    if lam > 0:
-        rho += (2.0 * lam / r.size) * r
+    rho, live = direct_credit(e_tm, p["W_out"], r, lam)           # direct dE/dr_t, (T, B, N)
     dphi = phi_prime(v, r, model.activation)
     W_eff = model.effective_recurrent(p["W_rec"])
     aW = a * W_eff

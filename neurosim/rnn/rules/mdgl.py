@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.rnn.model import Batch, LeakyRNN, check_dtype, output_error, phi_prime
-from neurosim.rnn.rules.bptt import live_steps, parameter_gradients
+from neurosim.rnn.rules.bptt import direct_credit, parameter_gradients
 from neurosim.rnn.rules.eprop import eprop
 from neurosim.rnn.rules.modprop import cell_type_labels, type_averaged
 
@@ -90,14 +90,7 @@ def mdgl(model: LeakyRNN, batch: Batch, *, params=None, noise=None, cell_types="
     lam = model.activity_l2
     E_act = lam * float(np.mean(r * r)) if lam > 0 else 0.0
     e_tm = np.ascontiguousarray(e.transpose(1, 0, 2))        # (T, B, O)
-    live = live_steps(e_tm, lam)                             # steps whose direct learning signal can be non-zero
-    if live.size == T:
-        L = np.matmul(e_tm, p["W_out"])                      # (T, B, N)
-    else:                                                    # the other steps' are exactly zero
-        L = np.zeros((T, B, N), dtype)
-        L[live] = np.matmul(e_tm[live], p["W_out"])
-    if lam > 0:
-        L += (2.0 * lam / r.size) * r
+    L, live = direct_credit(e_tm, p["W_out"], r, lam)       # (T, B, N); zero off the live steps
     dphi = phi_prime(v, r, model.activation)
     delta = L * dphi
     # Lm_{t-1} = L_{t-1} + a delta_t W_mod (delta_t is exactly zero on the steps that are not live)

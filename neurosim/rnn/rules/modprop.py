@@ -34,7 +34,7 @@ import numpy as np
 
 from neurosim.metrics._validate import check_number
 from neurosim.rnn.model import Batch, LeakyRNN, check_dtype, output_error, phi_prime
-from neurosim.rnn.rules.bptt import live_steps, parameter_gradients
+from neurosim.rnn.rules.bptt import direct_credit, parameter_gradients
 
 MODPROP_MU = 0.2  # the released code's constant activation derivative (ReLU networks)
 
@@ -195,14 +195,7 @@ def approximate_bptt(model: LeakyRNN, batch: Batch, *, params=None, noise=None, 
         raise ValueError(f"W_back must have shape (n_rec, n_rec) = {(N, N)}; got {Wb.shape}")
 
     e_tm = np.ascontiguousarray(e.transpose(1, 0, 2))              # (T, B, O)
-    live = live_steps(e_tm, lam)
-    if live.size == T:
-        L = np.matmul(e_tm, fb)                                    # local learning signal (T, B, N)
-    else:                                                          # the other steps' are exactly zero
-        L = np.zeros((T, B, N), dtype)
-        L[live] = np.matmul(e_tm[live], fb)
-    if lam > 0:
-        L += (2.0 * lam / r.size) * r
+    L, _ = direct_credit(e_tm, fb, r, lam)                        # local learning signal (T, B, N)
     dphi = phi_prime(v, r, model.activation)
     aW = a * Wb
     gamma = L * dphi
