@@ -12,10 +12,10 @@ Claims, each tested per clock alignment:
    test against the margin passes (TOST ``p < 0.05``: the 90 % interval inside ``±margin``);
    does not hold when the 95 % interval lies entirely outside ``±margin``; else inconclusive.
 3. **initialisation matters as much as or more than the rule** — statistic: η²(init) − η²(rule)
-   of the matched distance (init = the gain ``g0`` when several were trained, else the seed),
-   95 % interval by bootstrap over seeds. Holds when the interval lies above 0, does not hold
-   when below 0; inconclusive otherwise, and always when the design is confounded (a gain
-   reached by one rule only).
+   of the matched distance (init = the gain ``g0`` when several were trained, else the
+   initialisation seed, :func:`init_column`), 95 % interval by bootstrap over initialisations.
+   Holds when the interval lies above 0, does not hold when below 0; inconclusive otherwise, and
+   always when the design is confounded (a gain reached by one rule only).
 4. **similar dynamics** — statistic: e-prop − BPTT in DSA to M1 (radians) with its interval over
    networks; compared with the data's own resolution, the SD of M1's split-half DSA
    (:func:`neurosim.experiments.similar_dynamics.scaled_verdict`).
@@ -269,7 +269,7 @@ def claims_table(training: pd.DataFrame, matched: pd.DataFrame, differences: pd.
             v = "inconclusive" if flags else _interval_verdict(lo, hi)
             rows.append({**base, "claim": CLAIMS[2], "statistic": f"η²({init}) − η²(rule) at accuracy {level:g}",
                          "value": point, "ci_low": lo, "ci_high": hi, "n_networks": int(len(lv)),
-                         "criterion": "95 % CI (bootstrap over seeds) above 0 holds; below 0 does not hold",
+                         "criterion": "95 % CI (bootstrap over initialisations) above 0 holds; below 0 does not hold",
                          "verdict": v, "note": ("confounded: " + "; ".join(flags)) if flags else ""})
         else:
             rows.append({**base, "claim": CLAIMS[2], "statistic": "η²(init) − η²(rule)", "value": np.nan,
