@@ -304,13 +304,13 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
                            levels):
     """Figure: distances at matched accuracy by rule and gain, and the η² variance decomposition.
 
-    Left: at each matched accuracy level, one column of dots per rule and gain (dots = seeds,
+    Left: at each matched accuracy level, one column of dots per rule and gain (dots = networks,
     black bar = mean), against the split-half ceiling (band: 95 % of draws) and the
     condition-average baseline; the mean matched accuracy of each rule is written under each level.
     Right: the share of the variance of the matched distance due to the learning rule, the initial
     gain, the seed, the ``shared`` part no single factor claims (negative when factors mask each
     other), and the residual (η² = SS_source / SS_total; the five add up to 1), with 95 % bootstrap
-    intervals over seeds when ``effects`` has ``eta_sq_<source>_ci_low/high`` columns. A level
+    intervals over initialisations when ``effects`` has ``eta_sq_<source>_ci_low/high`` columns. A level
     whose design is confounded (column ``confounded``: a gain reached by one rule only) is marked
     ``confounded`` with the reason. Legends sit below the panels, off the data.
 
@@ -361,7 +361,7 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
     ax1.set_xticks(range(len(levels)), ticks, fontsize=8)
     ax1.tick_params(labelsize=8)
     ax1.set_ylabel("Procrustes distance to M1 (angle / (π/2))", fontsize=9)
-    ax1.set_title("At matched accuracy (dots = seeds, black bars = means;\ngrey band: 95 % of the split-half draws)",
+    ax1.set_title("At matched accuracy (dots = networks, black bars = means;\ngrey band: 95 % of the split-half draws)",
                   fontsize=10)
     hs, ls_ = ax1.get_legend_handles_labels()
     hs += [Line2D([], [], color=RULE_COLORS.get(r, "C2"), marker="o", ls="none") for r in rules]
@@ -411,7 +411,7 @@ def plot_matched_distances(training: pd.DataFrame, matched: pd.DataFrame, effect
     ax2.set_xlabel("matched accuracy level" + (f"\n† {'; '.join(reasons)}: gain and rule inseparable there"
                                                if reasons else ""), fontsize=9, color="k")
     ax2.set_ylabel("η² (share of the variance in distance; sums to 1)", fontsize=9)
-    ax2.set_title("Rule vs init: variance decomposition\n(bars: 95 % bootstrap interval over seeds)", fontsize=10)
+    ax2.set_title("Rule vs init: variance decomposition\n(bars: 95 % bootstrap interval over initialisations)", fontsize=10)
     ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22 if reasons else -0.14), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
