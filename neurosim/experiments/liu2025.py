@@ -581,7 +581,8 @@ def _checks(falls: pd.DataFrame, matched: pd.DataFrame, levels, label="liu2025",
 
 
 def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result, timings, files, reused=0, *,
-            lag_table=None, lags=None, level_lag=None, claims=None, rdiff=None, scale=None, study=None) -> str:
+            lag_table=None, lags=None, level_lag=None, claims=None, rdiff=None, scale=None, study=None,
+            extra_runs=None) -> str:
     labels = list(dict.fromkeys(training["alignment"]))
     ref = labels[0]
     n_runs = matched["run"].nunique()
@@ -750,10 +751,12 @@ def _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result,
     lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]
     lines += ["", "## Run time", ""] + [f"- {k}: {v:.1f} s" for k, v in timings.items()]
     if reused:
-        lines.append(f"- {reused} of {n_runs} runs were loaded from `runs/` (trained by an earlier "
+        total = n_runs + sum(len(v) for v in (extra_runs or {}).values())
+        lines.append(f"- {reused} of {total} runs were loaded from `runs/` (trained by an earlier "
                      "invocation), so the training time above is mostly loading.")
-    lines += ["", "Numbers are what this run measured; re-run with `neurosim reproduce` (default) or "
-              "`neurosim reproduce --full` (paper scale)."]
+    lines += ["", "Numbers are what this run measured; re-run with `neurosim reproduce` (default), "
+              "`neurosim reproduce --full` (paper scale) or `neurosim reproduce --claims` (the rule claim over "
+              "initialisations and batch orders)."]
     return "\n".join(lines) + "\n"
 
 
@@ -1221,7 +1224,7 @@ def _analyse_and_write(cfg, folder, rates, runs, timings, t_all, progress, reuse
         timings["total"] = time.perf_counter() - t_all
         report = _report(cfg, baselines, trs, training, matched, rv, eff, dyn, D, dyn_result, timings,
                          files + ["report.md"], reused, lag_table=lag_table, lags=lags, level_lag=level_lag,
-                         claims=claims, rdiff=rdiff, scale=scale, study=study)
+                         claims=claims, rdiff=rdiff, scale=scale, study=study, extra_runs=extra)
         write_text(report, staging / "report.md")
         files.append("report.md")
     shutil.rmtree(run_cache(folder), ignore_errors=True)  # its runs are now in folder/runs
