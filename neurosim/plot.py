@@ -470,7 +470,7 @@ def plot_model_distances(D):
     ax1.set_yticks(centres, [n.replace("\n", ", ") for n in names], fontsize=8)
     ax1.tick_params(length=0)
     n_per = sorted({b - a for a, b, _ in spans})
-    ax1.set_xlabel(f"network (grouped by rule and gain; {'/'.join(map(str, n_per))} seeds per group)", fontsize=9)
+    ax1.set_xlabel(f"network (grouped by rule and gain; {'/'.join(map(str, n_per))} networks per group)", fontsize=9)
     cb = fig.colorbar(im, ax=ax1, fraction=0.046, pad=0.03)
     cb.set_label("model-model Procrustes distance (angle / (π/2))", fontsize=9)
     cb.ax.tick_params(labelsize=8)
