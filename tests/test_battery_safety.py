@@ -27,6 +27,7 @@ from neurosim import io as nio
 from neurosim.cli import main
 from neurosim.rnn.tasks import PerceptualDecision
 from neurosim.rnn.train import ResumeConflict
+from _signals import default_sigint  # noqa: E402 (tests/ is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 EMB = "hatsopoulos2007_m1_center_out.npz"
@@ -423,7 +424,8 @@ def test_ctrl_c_during_a_pooled_sweep_stops_every_process_and_leaves_whole_runs(
     (tmp_path / "pooled.py").write_text(script)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     p = subprocess.Popen([sys.executable, str(tmp_path / "pooled.py"), str(out)], cwd=tmp_path, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=default_sigint)
     try:
         assert p.stdout.readline().strip() == "start"
         time.sleep(4.0)  # the pool processes are training by now

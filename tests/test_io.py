@@ -10,6 +10,7 @@ import xarray as xr
 
 from neurosim import io as nio
 from neurosim.trajectories import trajectories
+from _signals import default_sigint  # noqa: E402 (tests/ is on sys.path)
 
 
 def _traj():
@@ -171,7 +172,8 @@ def test_ctrl_c_during_a_large_save_ends_promptly_and_removes_the_temp_file(tmp_
     old = nio.save(xr.DataArray([1.0, 2.0], dims="i"), target).read_bytes()
     repo = Path(__file__).resolve().parents[1]
     p = subprocess.Popen([sys.executable, "-c", _BIG_WRITER, str(target)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(repo)})
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(repo)},
+                         preexec_fn=default_sigint)
     assert p.stdout.readline().strip() == "ready"
     assert p.stdout.readline().strip() == "writing"        # the temporary file exists and is open
     assert any(q.name.endswith(".tmp") for q in tmp_path.iterdir())

@@ -20,6 +20,7 @@ from neurosim.experiments.liu2025 import ReproduceConfig, reproduce, run_cache
 from neurosim.experiments.sweep import grid, sweep
 from neurosim.io import atomic_directory, check_manifest
 from neurosim.rnn.tasks import CenterOutReach
+from _signals import default_sigint  # noqa: E402 (tests/ is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 #: 4 small runs (seconds in all); the interrupted jobs use another learning rate, so they must retrain
@@ -112,7 +113,8 @@ def test_sigint_to_the_main_process_alone_stops_a_pooled_reproduce(tmp_path):
     (tmp_path / "job.py").write_text(script)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     p = subprocess.Popen([sys.executable, str(tmp_path / "job.py"), str(out)], cwd=tmp_path, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=default_sigint)
     try:
         assert p.stdout.readline().strip() == "start"
         deadline = time.monotonic() + 60
