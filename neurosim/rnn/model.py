@@ -581,7 +581,18 @@ def loss(model: LeakyRNN, batch: Batch, *, params: Mapping | None = None, noise:
     >>> E = loss(m, b); bool(np.isclose(E, np.mean(m(b.inputs) ** 2)))
     True
     """
-    fw = model.run(batch.inputs, params=params, noise=noise)
+    return forward_loss(model, model.run(batch.inputs, params=params, noise=noise), batch)
+
+
+def forward_loss(model: LeakyRNN, fw: Forward, batch: Batch) -> float:
+    """:func:`loss` of a forward pass ``fw = model.run(batch.inputs, ...)`` already computed (so a
+    caller that also needs the outputs runs the network once).
+
+    >>> m = LeakyRNN(2, 8, 1, seed=0, activity_l2=0.1)
+    >>> b = Batch(np.ones((3, 5, 2)), np.zeros((3, 5, 1)), np.ones((3, 5)))
+    >>> forward_loss(m, m.run(b.inputs), b) == loss(m, b)
+    True
+    """
     E, _ = output_error(fw.y, batch)
     if model.activity_l2 > 0:
         E += model.activity_l2 * float(np.mean(fw.r * fw.r))

@@ -36,7 +36,7 @@ from neurosim._threads import check_threads
 from neurosim.io import check_output_file, load, save, sweep_stale
 from neurosim.io import lock as writer_lock
 from neurosim.metrics._validate import check_flag, check_number
-from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, output_error, loss as _loss
+from neurosim.rnn.model import PARAM_NAMES, LeakyRNN, forward_loss, loss as _loss
 from neurosim.rnn.optim import OPTIMIZERS, check_weight_decay, make_optimizer, weight_decay_penalty
 from neurosim.rnn.rules import check_rule, check_rule_dtype, random_feedback, value_and_gradients
 from neurosim.rnn.tasks import Task, from_config
@@ -157,10 +157,7 @@ def evaluate(model: LeakyRNN, task: Task, *, params=None) -> tuple[float, float]
     """
     batch = task.conditions()
     fw = model.run(batch.inputs, params=params)
-    E, _ = output_error(fw.y, batch)
-    if model.activity_l2 > 0:
-        E += model.activity_l2 * float(np.mean(fw.r * fw.r))
-    return E, task.accuracy(fw.y, batch)
+    return forward_loss(model, fw, batch), task.accuracy(fw.y, batch)
 
 
 class Run:
