@@ -24,6 +24,27 @@ import numpy as np
 OPTIMIZERS = ("sgd", "adam")
 
 
+def _check_step(lr, clip) -> None:
+    """The step size and the optional clipping norm every optimizer takes."""
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive number; got {lr}")
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip must be positive or None; got {clip}")
+
+
+def clip_gradients(grads: dict, clip: float | None) -> dict:
+    """``grads`` rescaled to global norm ``clip`` when their norm exceeds it (else unchanged).
+
+    >>> clip_gradients({"w": np.array([3.0, 4.0])}, 1.0)["w"].tolist()
+    [0.6000000000000001, 0.8]
+    """
+    if clip is not None:
+        norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+        if norm > clip:
+            grads = {k: g * (clip / norm) for k, g in grads.items()}
+    return grads
+
+
 class Adam:
     """Adam optimizer updating a parameter dict in place.
 
@@ -44,13 +65,10 @@ class Adam:
     """
 
     def __init__(self, lr: float = 3e-4, betas=(0.9, 0.999), eps: float = 1e-8, clip: float | None = None):
-        if not (np.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr must be a positive number; got {lr}")
+        _check_step(lr, clip)
         b1, b2 = betas
         if not (0 <= b1 < 1 and 0 <= b2 < 1):
             raise ValueError(f"betas must lie in [0, 1); got {betas}")
-        if clip is not None and not clip > 0:
-            raise ValueError(f"clip must be positive or None; got {clip}")
         self.lr, self.b1, self.b2, self.eps, self.clip = float(lr), float(b1), float(b2), float(eps), clip
         self.k = 0
         self.m: dict[str, np.ndarray] = {}
@@ -58,10 +76,7 @@ class Adam:
 
     def step(self, params: dict, grads: dict) -> None:
         """Apply one update to ``params`` (in place) from ``grads``."""
-        if self.clip is not None:
-            norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
-            if norm > self.clip:
-                grads = {k: g * (self.clip / norm) for k, g in grads.items()}
+        grads = clip_gradients(grads, self.clip)
         self.k += 1
         c1 = 1.0 - self.b1 ** self.k
         c2 = 1.0 - self.b2 ** self.k
@@ -109,19 +124,13 @@ class SGD:
     """
 
     def __init__(self, lr: float = 1e-2, clip: float | None = None):
-        if not (np.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr must be a positive number; got {lr}")
-        if clip is not None and not clip > 0:
-            raise ValueError(f"clip must be positive or None; got {clip}")
+        _check_step(lr, clip)
         self.lr, self.clip = float(lr), clip
         self.k = 0
 
     def step(self, params: dict, grads: dict) -> None:
         """Apply one update to ``params`` (in place) from ``grads``."""
-        if self.clip is not None:
-            norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
-            if norm > self.clip:
-                grads = {k: g * (self.clip / norm) for k, g in grads.items()}
+        grads = clip_gradients(grads, self.clip)
         self.k += 1
         for name, g in grads.items():
             params[name] -= self.lr * g
