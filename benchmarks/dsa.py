@@ -15,13 +15,13 @@ Run (from the repository root):
 from __future__ import annotations
 
 import argparse
-import time
 from contextlib import nullcontext
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from neurosim.metrics.dynamics import dsa_compare, dsa_distance, dsa_prepare
+from _timing import timed  # noqa: E402 (benchmarks/ is the script's folder)
 
 
 def make_systems(k, n_traj, T, n_units, seed=0):
@@ -38,15 +38,6 @@ def make_systems(k, n_traj, T, n_units, seed=0):
         readout = rng.normal(size=(n_latent, n_units))
         systems.append(x @ readout + 0.05 * rng.normal(size=(n_traj, T, n_units)))
     return systems
-
-
-def timed(fn, repeats):
-    out, times = None, []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return out, float(np.median(times))
 
 
 def main() -> None:

@@ -38,16 +38,12 @@ from neurosim.experiments.liu2022 import seqmnist_settings
 from neurosim.rnn.analysis.curvature import _Hessian, top_eigenvalues
 from neurosim.rnn.optim import SGD, weight_decay_penalty
 from neurosim.rnn.tasks import SequentialMNIST
+from _timing import median_seconds  # noqa: E402 (benchmarks/ is the script's folder)
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+def median_seconds_warm(fn, repeats: int) -> float:
+    """Every piece here is timed after one warm-up call."""
+    return median_seconds(fn, repeats, warmup=True)
 
 
 def estimate(settings: dict, it: dict, ck_cost: float, lam_cost: float, final_cost: float, workers: int = 2):
@@ -103,7 +99,7 @@ def main() -> None:
                     assert np.isfinite(E + penalty) and all(np.all(np.isfinite(v)) for v in g.values())
                     opt.step(m.params, g)
 
-                row.append(median_time(step, args.repeats))
+                row.append(median_seconds_warm(step, args.repeats))
             it["float64"][rule], it["float32"][rule] = row
             print(f"iteration ({rule:8s}): float64 {row[0] * 1e3:6.1f} ms, float32 {row[1] * 1e3:6.1f} ms "
                   f"(x{row[0] / row[1]:.2f})")
@@ -120,12 +116,12 @@ def main() -> None:
             for b in (clean, noisy):
                 test.accuracy(trained(b.inputs), b)
 
-        ck = median_time(errors, max(3, args.repeats // 2))
+        ck = median_seconds_warm(errors, max(3, args.repeats // 2))
         print(f"checkpoint errors (train 3,500 + clean and noisy test 1,000 images): {ck * 1e3:8.1f} ms")
         v = np.random.default_rng(2).normal(size=args.n_rec ** 2)
-        first = median_time(lambda: _Hessian(trained, val, ("W_rec",), 1e-5, "exact", 1e-2)(v), args.repeats)
+        first = median_seconds_warm(lambda: _Hessian(trained, val, ("W_rec",), 1e-5, "exact", 1e-2)(v), args.repeats)
         op = _Hessian(trained, val, ("W_rec",), 1e-5, "exact", 1e-2)
-        later = median_time(lambda: op(v), args.repeats)
+        later = median_seconds_warm(lambda: op(v), args.repeats)
         print(f"exact Hessian-vector product (W_rec, 256 validation images): first {first * 1e3:6.1f} ms, "
               f"later {later * 1e3:6.1f} ms")
         lam = {}
@@ -135,7 +131,7 @@ def main() -> None:
             value = top_eigenvalues(op, op.dim, 1, tol=1e-6, max_iter=500, method=method, seed=12345)[0]
             lam[method] = time.perf_counter() - t0
             print(f"lambda_max by {method:7s}: {value:.8g} in {lam[method]:6.2f} s ({op.n_products} products)")
-        jvp = median_time(lambda: [(R.gradients(trained, val, "eprop"), trained.run(val.inputs))
+        jvp = median_seconds_warm(lambda: [(R.gradients(trained, val, "eprop"), trained.run(val.inputs))
                                    for _ in range(2)], args.repeats)
         print(f"finite-difference Jacobian-vector product of the e-prop update: {jvp * 1e3:8.1f} ms")
     if set(it["float32"]) >= {"bptt", "eprop", "mdgl", "modprop"}:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import time
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -34,15 +33,7 @@ from neurosim.metrics.stochastic import (
     gaussian_shape_distance,
     trial_moments,
 )
-
-
-def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+from _timing import median_seconds  # noqa: E402 (benchmarks/ is the script's folder)
 
 
 def data(C, r, n, seed=0):
@@ -105,20 +96,20 @@ def main() -> None:
         Sy, tr_y = _psd_sqrt(cy, "Y")
         prob = _GaussianProblem(mx, my, Sx, Sy, trx, tr_y, 1.0)
         T = np.eye(n)
-        t_naive = timed(lambda: gaussian_naive_iteration(mx, my, Sx, Sy, T, 1.0, 1.0), args.repeats)
-        t_vec = timed(lambda: gaussian_vector_iteration(prob, T), args.repeats)
+        t_naive = median_seconds(lambda: gaussian_naive_iteration(mx, my, Sx, Sy, T, 1.0, 1.0), args.repeats)
+        t_vec = median_seconds(lambda: gaussian_vector_iteration(prob, T), args.repeats)
         assert np.allclose(gaussian_naive_iteration(mx, my, Sx, Sy, T, 1.0, 1.0), gaussian_vector_iteration(prob, T))
         gaussian_shape_distance(X, Y)  # warm-up: scipy.optimize is imported on first use
-        t_call = timed(lambda: gaussian_shape_distance(X, Y), max(1, args.repeats // 2))
+        t_call = median_seconds(lambda: gaussian_shape_distance(X, Y), max(1, args.repeats // 2))
         print(f"gaussian_shape_distance: one iteration naive loop {1e3 * t_naive:8.2f} ms, vectorised "
               f"{1e3 * t_vec:8.2f} ms, ratio {t_naive / t_vec:5.1f}x; full call (all starts) {1e3 * t_call:8.1f} ms")
 
         eprob = _EnergyProblem(X, Y)
         Xs, Ys = stack_pairs(X, Y)
-        t_naive = timed(lambda: energy_naive_iteration(Xs, Ys, T), args.repeats)
-        t_vec = timed(lambda: energy_vector_iteration(eprob, T), args.repeats)
+        t_naive = median_seconds(lambda: energy_naive_iteration(Xs, Ys, T), args.repeats)
+        t_vec = median_seconds(lambda: energy_vector_iteration(eprob, T), args.repeats)
         assert np.allclose(energy_naive_iteration(Xs, Ys, T), energy_vector_iteration(eprob, T))
-        t_call = timed(lambda: energy_shape_distance(X, Y), max(1, args.repeats // 2))
+        t_call = median_seconds(lambda: energy_shape_distance(X, Y), max(1, args.repeats // 2))
         print(f"energy_shape_distance:   one iteration naive loop {1e3 * t_naive:8.2f} ms, vectorised "
               f"{1e3 * t_vec:8.2f} ms, ratio {t_naive / t_vec:5.1f}x; full call (all starts) {1e3 * t_call:8.1f} ms")
 

@@ -19,7 +19,6 @@ Run (from the repository root):
 from __future__ import annotations
 
 import argparse
-import time
 from contextlib import nullcontext
 
 import numpy as np
@@ -33,15 +32,7 @@ from neurosim.datasets import simulate_trials
 from neurosim.metrics import ridge_predictivity
 from neurosim.metrics.predictivity import DEFAULT_ALPHAS
 from neurosim.trajectories import trial_mean
-
-
-def timed(fn, repeats):
-    out, times = None, []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return out, float(np.median(times))
+from _timing import timed  # noqa: E402 (benchmarks/ is the script's folder)
 
 
 def naive_ridge(X, Y, alphas, folds=5, inner=5):
